@@ -1,0 +1,66 @@
+"""Run-time switches shared by the library, the notebooks and the tests.
+
+Quick mode is one environment variable, ``NASRL_NB_QUICK``, read here and nowhere else:
+when set (to anything but ``0``/``false``/empty) every notebook and test shrinks its
+budgets so that it finishes in about a minute on a 2-core CPU.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+
+import numpy as np
+import torch
+
+QUICK_ENV = "NASRL_NB_QUICK"
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
+def quick_mode() -> bool:
+    """True when ``NASRL_NB_QUICK`` asks for small budgets (notebooks under test, Binder)."""
+    return os.environ.get(QUICK_ENV, "").strip().lower() not in ("", "0", "false", "no")
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and PyTorch so that a run on the CPU repeats exactly."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def resolve_device(device="auto") -> torch.device:
+    """Map ``"auto" | "cpu" | "cuda" | "cuda:N" | "mps"`` (or a torch.device) to a device.
+
+    ``"auto"`` picks CUDA when available, else Apple's MPS, else the CPU. Asking for a
+    device that this machine lacks is a ``ValueError``, not a crash inside the first kernel.
+    """
+    if isinstance(device, torch.device):
+        device = str(device)
+    if not isinstance(device, str):
+        raise ValueError(f"device: must be a string, got {device!r}; allowed values: auto, cpu, cuda, cuda:N, mps")
+    name = device.strip().lower()
+    base = name.split(":", 1)[0]
+    if base not in DEVICES or (":" in name and base != "cuda"):
+        raise ValueError(f"device: {device!r} is not allowed; allowed values: auto, cpu, cuda, cuda:N, mps")
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        mps = getattr(torch.backends, "mps", None)
+        if mps is not None and mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if base == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"device: {device!r} requested but CUDA is not available here; allowed values: auto, cpu")
+        if ":" in name:
+            index = name.split(":", 1)[1]
+            if not index.isdigit() or int(index) >= torch.cuda.device_count():
+                raise ValueError(
+                    f"device: {device!r} is not a CUDA device here; allowed: cuda:0..cuda:{torch.cuda.device_count() - 1}"
+                )
+    if name == "mps":
+        mps = getattr(torch.backends, "mps", None)
+        if mps is None or not mps.is_available():
+            raise ValueError("device: 'mps' requested but MPS is not available here; allowed values: auto, cpu")
+    return torch.device(name)
