@@ -32,12 +32,50 @@ _EXPORTS = {
     "quick_mode": "runtime",
     "seed_everything": "runtime",
     "resolve_device": "runtime",
+    "environment_report": "runtime",
+    "Dataset": "data",
+    "DATASETS": "data",
+    "load_dataset": "data",
+    "dataset_from_tensors": "data",
+    "TrainResult": "training",
+    "train_and_evaluate": "training",
+    "ChildNetwork": "child_network",
+    "count_parameters": "complexity",
+    "count_flops": "complexity",
+    "measure_latency_ms": "complexity",
+    "NASController": "controller",
+    "ControllerSample": "controller",
+    "PolicySnapshot": "controller",
+    "PolicyGradientTrainer": "policy_gradient",
+    "UpdateStats": "policy_gradient",
+    "Schedule": "policy_gradient",
+    "CheckResult": "checks",
+    "draw_architecture": "drawing",
+    "architecture_graph": "drawing",
+    "architecture_svg": "drawing",
+    "figure_to_png": "drawing",
+    "OP_COLORS": "drawing",
+    "plot_policy_heatmap": "views",
+    "plot_entropy_over_time": "views",
+    "plot_rewards": "views",
+    "plot_accuracy_vs_cost": "views",
+    "plot_alphas": "views",
+    "plot_training_curve": "views",
+}
+
+# submodules reachable as attributes (``nb.checks.check_space_size``) without an explicit import
+_SUBMODULES = {
+    "checks", "cli", "complexity", "controller", "data", "diagnostics", "drawing", "evaluation", "export",
+    "operations", "pareto", "policy_gradient", "rewards", "runtime", "search", "search_space", "spaces",
+    "strategies", "training", "validation", "views", "widgets",
 }
 
 __all__ = sorted(_EXPORTS)
 
 
 def __getattr__(name: str):
+    if name in _SUBMODULES:
+        return importlib.import_module(f".{name}", __name__)
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'nasrl_nb' has no attribute {name!r}")

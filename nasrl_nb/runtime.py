@@ -64,3 +64,19 @@ def resolve_device(device="auto") -> torch.device:
         if mps is None or not mps.is_available():
             raise ValueError("device: 'mps' requested but MPS is not available here; allowed values: auto, cpu")
     return torch.device(name)
+
+
+def environment_report() -> dict:
+    """Versions, device and quick mode: what a notebook's first cell shows a student."""
+    import platform
+
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "device": str(resolve_device("auto")),
+        "cuda_available": torch.cuda.is_available(),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "quick_mode": quick_mode(),
+    }

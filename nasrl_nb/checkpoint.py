@@ -1,0 +1,118 @@
+"""Checkpoints that a search resumes from exactly, and the RNG states that make it exact.
+
+A search that stops (Ctrl-C, a closed laptop, a dashboard's Stop button) must continue
+where it left off, giving the same architectures as a run that never stopped. That takes
+the strategy's state *and* every random number generator it draws from: PyTorch's, NumPy's
+global one and Python's ``random``. A checkpoint holds only tensors and plain containers
+(dict, list, tuple, str, int, float, bool, None), so ``torch.load(path, weights_only=True)``
+reads it and no pickled code ever runs on load. It is written to a temporary file and then
+renamed over the old one (``os.replace`` is atomic), so a crash mid-write never leaves a
+half-written checkpoint.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import torch
+
+CHECKPOINT_NAME = "checkpoint.pt"
+
+
+def capture_rng_state() -> dict:
+    """PyTorch (CPU), NumPy (global) and Python RNG states as tensors and plain lists."""
+    kind, keys, pos, has_gauss, cached_gaussian = np.random.get_state()
+    version, internal, gauss_next = random.getstate()
+    return {
+        "torch": torch.get_rng_state(),
+        "numpy": {
+            "kind": str(kind),
+            "keys": [int(k) for k in keys],
+            "pos": int(pos),
+            "has_gauss": int(has_gauss),
+            "cached_gaussian": float(cached_gaussian),
+        },
+        "python": {"version": int(version), "internal": [int(i) for i in internal], "gauss_next": gauss_next},
+    }
+
+
+def restore_rng_state(state: dict) -> None:
+    """Put back the generators saved by :func:`capture_rng_state`."""
+    torch.set_rng_state(state["torch"])
+    np_state = state["numpy"]
+    np.random.set_state(
+        (
+            np_state["kind"],
+            np.array(np_state["keys"], dtype=np.uint32),
+            np_state["pos"],
+            np_state["has_gauss"],
+            np_state["cached_gaussian"],
+        )
+    )
+    py_state = state["python"]
+    random.setstate((py_state["version"], tuple(py_state["internal"]), py_state["gauss_next"]))
+
+
+@contextmanager
+def preserved_rng() -> Iterator[None]:
+    """Run a block that may reseed the global RNGs, then put the caller's states back.
+
+    Evaluators seed each child from its architecture; wrapping that in ``preserved_rng``
+    keeps the controller's stream of samples independent of how children are trained.
+    """
+    state = capture_rng_state()
+    cuda_states = torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None
+    try:
+        yield
+    finally:
+        restore_rng_state(state)
+        if cuda_states is not None:
+            torch.cuda.set_rng_state_all(cuda_states)
+
+
+def save_checkpoint(path: str | os.PathLike, state: dict) -> Path:
+    """Write ``state`` with ``torch.save`` to a temporary file, then atomically rename it to ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as file:
+            torch.save(state, file)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+    return path
+
+
+def load_checkpoint(path: str | os.PathLike) -> dict:
+    """Read a checkpoint written by :func:`save_checkpoint` (``weights_only=True``: no code runs)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"checkpoint: no checkpoint at {str(path)!r}")
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
+    """Write a small text file (a summary) by temporary file and rename, like checkpoints."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as file:
+            file.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+    return path

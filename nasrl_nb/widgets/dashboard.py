@@ -1,0 +1,205 @@
+"""SearchDashboard: watch, pause, step, steer and stop a real search from a notebook.
+
+The search runs in a background thread so that the kernel stays responsive (Stop works
+mid-search). The thread never calls ``display()`` or writes to an ``Output`` with
+``with``: it only sets widget values (PNG bytes, HTML, progress), which is safe.
+"""
+
+from __future__ import annotations
+
+import html
+import threading
+from pathlib import Path
+
+import ipywidgets as W
+
+from .common import Throttle, image, report_errors
+from .panels import PANELS, RunState, render_panels, warnings_for
+
+
+class SearchDashboard:
+    """Live views of ``search`` with Start / Pause / Step / Stop / Export and policy sliders.
+
+    Args:
+        search: a :class:`nasrl_nb.search.Search` (any strategy; the sliders act on RL ones).
+        max_redraws_per_second: throttle for the live redraws (the final state is always drawn).
+        export_path: where the Export button writes the best architecture as PyTorch code.
+    """
+
+    def __init__(self, search, *, max_redraws_per_second: float = 2.0, export_path="best_architecture.py"):
+        self.search = search
+        self._throttle = Throttle(max_redraws_per_second)
+        self._thread: threading.Thread | None = None
+        self.redraws = 0
+        self.output = W.Output(layout=W.Layout(max_height="160px", overflow="auto"))
+        safe = report_errors(self.output)
+        self.images = {name: image().add_class(f"nasrl-{name}") for name in PANELS}
+        self.stopped = False
+        self.status = W.HTML().add_class("nasrl-status")
+        self.warnings = W.HTML()
+        self.progress = W.IntProgress(min=0, max=search.budget, description="evaluated")
+        self.buttons = {
+            name: W.Button(description=name.capitalize(), icon=icon, layout=W.Layout(width="90px"))
+            for name, icon in (("start", "play"), ("pause", "pause"), ("step", "step-forward"),
+                               ("stop", "stop"), ("export", "download"))
+        }
+        for name, button in self.buttons.items():
+            button.on_click(safe(getattr(self, f"_on_{name}")))
+        self.export_path = W.Text(value=str(export_path), description="export to", layout=W.Layout(width="320px"))
+        self.sliders = self._make_sliders()
+        for name, slider in self.sliders.items():
+            slider.observe(safe(lambda change, name=name: self._on_slider(name, change["new"])), names="value")
+        self.widget = self._layout()
+        self.refresh()
+
+    # --- layout ------------------------------------------------------------------------------
+    def _make_sliders(self) -> dict[str, W.Widget]:
+        current = self.search.hyperparameters()
+        style = {"description_width": "110px"}
+        sliders = {
+            "lr": W.FloatLogSlider(value=current.get("lr", 1e-3), base=10, min=-5, max=-0.5, step=0.1,
+                                   description="controller lr", readout_format=".1e", style=style),
+            "entropy_weight": W.FloatSlider(value=current.get("entropy_weight", 0.0), min=0.0, max=0.1,
+                                            step=1e-3, description="entropy weight", readout_format=".3f", style=style),
+            "temperature": W.FloatSlider(value=current.get("temperature", 1.0), min=0.2, max=5.0, step=0.1,
+                                         description="temperature", style=style),
+        }
+        for name, slider in sliders.items():
+            slider.disabled = name not in current  # random search / evolution have no policy
+            slider.continuous_update = False
+        return sliders
+
+    def _layout(self) -> W.Widget:
+        controls = W.HBox([*self.buttons.values(), self.progress])
+        grid = W.GridBox(
+            [self.images[name] for name in PANELS],
+            layout=W.Layout(grid_template_columns="repeat(2, minmax(0, 1fr))", grid_gap="6px"),
+        )
+        return W.VBox([controls, W.HBox(list(self.sliders.values())), self.export_path, self.status,
+                       self.warnings, grid, self.output])
+
+    def _ipython_display_(self):
+        from IPython.display import display
+
+        display(self.widget)
+
+    # --- running -------------------------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self) -> None:
+        """Run the search to the end of its budget in a background thread."""
+        if self.running:
+            self.search.resume()
+            return
+        self._launch(self._run_all)
+
+    def step(self) -> None:
+        """Run exactly one step in a background thread (no-op while the search is running)."""
+        if not self.running and not self.search.done:
+            self._launch(self._run_one)
+
+    def pause(self) -> None:
+        self.search.pause()
+        self._set_status("paused")
+
+    def stop(self) -> None:
+        """Stop after the current step; what was evaluated stays in the history/checkpoint."""
+        self.search.stop()
+        self.stopped = True
+        self._set_status("stopping after the current step…")
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the background run ends (notebooks under test must not move on)."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+        return not self.running
+
+    def _launch(self, target) -> None:
+        self.stopped = False
+        self._thread = threading.Thread(target=target, name="nasrl-search", daemon=True)
+        self._thread.start()
+        self._set_status("running")
+
+    def _run_all(self) -> None:
+        try:
+            for _ in self.search:
+                if self._throttle.ready():
+                    self.refresh()
+        except Exception:
+            self.output.append_stderr(_traceback())
+        finally:
+            self.refresh()
+
+    def _run_one(self) -> None:
+        try:
+            self.search.step()
+        except Exception:
+            self.output.append_stderr(_traceback())
+        finally:
+            self.refresh()
+
+    # --- drawing --------------------------------------------------------------------------------
+    def refresh(self) -> None:
+        """Redraw every panel from the search's current state (cheap; also called by the thread)."""
+        state = RunState.from_search(self.search)
+        for name, png in render_panels(state).items():
+            self.images[name].value = png
+        self.progress.max = self.search.budget
+        self.progress.value = self.search.evaluations
+        self.warnings.value = "".join(
+            f"<div style='color:#b35900'>⚠ {html.escape(m)}</div>" for m in warnings_for(state)
+        )
+        self.redraws += 1
+        self._set_status(self.state())
+
+    def state(self) -> str:
+        """One word for the run: running, paused, done, stopped or ready."""
+        if self.search.done:
+            return "done"
+        if self.running:
+            return "stopping" if self.stopped else "paused" if self.search.paused else "running"
+        return "stopped" if self.stopped else "ready"
+
+    def _set_status(self, what: str) -> None:
+        best = self.search.best
+        best_text = "no child yet" if best is None else (
+            f"best val acc {best['val_accuracy']:.3f} (test {best['test_accuracy']:.3f}): "
+            f"<code>{html.escape(best['arch'])}</code>")
+        self.status.value = (f"<b>{html.escape(self.search.method)}</b> — {what} — "
+                             f"{self.search.evaluations}/{self.search.budget} evaluated — {best_text}")
+
+    # --- callbacks ---------------------------------------------------------------------------------
+    def _on_start(self, _):
+        self.start()
+
+    def _on_pause(self, _):
+        self.pause()
+
+    def _on_step(self, _):
+        self.step()
+
+    def _on_stop(self, _):
+        self.stop()
+
+    def _on_export(self, _):
+        path = self.export()
+        self._set_status(f"exported the best architecture to {html.escape(str(path))}")
+
+    def _on_slider(self, name: str, value: float) -> None:
+        self.search.set_hyperparameters(**{name: value})
+
+    def export(self, path=None) -> Path:
+        """Write the best architecture so far as standalone PyTorch source; returns the path."""
+        from ..export import export_summary
+
+        path = Path(path or self.export_path.value)
+        path.write_text(export_summary(self.search.summary()), encoding="utf-8")
+        return path
+
+
+def _traceback() -> str:
+    import traceback
+
+    return traceback.format_exc()

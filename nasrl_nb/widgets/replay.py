@@ -1,0 +1,63 @@
+"""ReplayViewer: scrub through a finished (or interrupted) run directory with a slider."""
+
+from __future__ import annotations
+
+import html
+
+import ipywidgets as W
+
+from .common import image, report_errors
+from .panels import PANELS, RunState, render_panels
+
+
+class ReplayViewer:
+    """The dashboard's views of a run written by ``python -m nasrl_nb search --out DIR``.
+
+    Move the slider to see the state after any update: the architectures sampled so far,
+    the policy then, the rewards and the trade-off front.
+    """
+
+    def __init__(self, run_dir):
+        self.state = RunState.load(run_dir)
+        if not self.state.history:
+            raise ValueError(f"run_dir: {str(run_dir)!r} has an empty history.jsonl; nothing to replay")
+        self.output = W.Output()
+        self.images = {name: image() for name in PANELS}
+        self.slider = W.IntSlider(value=self.state.num_steps, min=1, max=self.state.num_steps,
+                                  description="after step", continuous_update=False)
+        self.table = W.HTML()
+        self.slider.observe(report_errors(self.output)(lambda change: self.show(change["new"])), names="value")
+        grid = W.GridBox([self.images[n] for n in PANELS],
+                         layout=W.Layout(grid_template_columns="repeat(2, minmax(0, 1fr))", grid_gap="6px"))
+        self.widget = W.VBox([self.slider, self.table, grid, self.output])
+        self.show(self.state.num_steps)
+
+    def show(self, num_steps: int) -> None:
+        """Draw the state after ``num_steps`` updates."""
+        state = self.state.upto(num_steps)
+        pngs = render_panels(state)
+        for name, widget in self.images.items():
+            widget.value = pngs.get(name, b"")
+        rows = [r for r in state.history if r["step"] == num_steps - 1]
+        self.table.value = _table(rows, state.best_record())
+
+    def _ipython_display_(self):
+        from IPython.display import display
+
+        display(self.widget)
+
+
+def _table(rows: list[dict], best: dict | None) -> str:
+    def fmt(value):
+        return f"{value:.3f}" if isinstance(value, float) else html.escape(str(value))
+
+    cells = "".join(
+        f"<tr><td><code>{html.escape(r['arch'])}</code></td><td>{fmt(r['status'])}</td>"
+        f"<td>{fmt(r.get('val_accuracy'))}</td><td>{fmt(r.get('reward'))}</td><td>{fmt(r.get('params'))}</td></tr>"
+        for r in rows
+    )
+    head = "<tr><th>architecture</th><th>status</th><th>val acc</th><th>reward</th><th>params</th></tr>"
+    best_line = "" if best is None else (
+        f"<p>best so far: val acc {best['val_accuracy']:.3f}, test acc {best['test_accuracy']:.3f} — "
+        f"<code>{html.escape(best['arch'])}</code></p>")
+    return f"{best_line}<table>{head}{cells}</table>"

@@ -1,0 +1,150 @@
+"""StepThroughWidget: one button press = one stage of a search step, shown as it happens.
+
+The stages are those of :meth:`nasrl_nb.search.Search.stages`: sample -> build -> train ->
+reward -> update. Each press runs the next stage (in a background thread, so the kernel
+stays free) and shows what it produced: the decisions with their probabilities, the
+child's summary, its training curve, the reward and advantage, and how the probabilities
+moved after the update.
+"""
+
+from __future__ import annotations
+
+import html
+import threading
+
+import ipywidgets as W
+
+from .common import image, report_errors
+
+STAGES = ("sample", "build", "train", "reward", "update")
+
+
+class StepThroughWidget:
+    """Walk through the stages of ``search``'s steps one press at a time."""
+
+    def __init__(self, search):
+        self.search = search
+        self._stages = None
+        self._thread: threading.Thread | None = None
+        self.history: list = []  # every Stage shown so far
+        self.output = W.Output()
+        self.button = W.Button(description="Next stage", icon="step-forward")
+        self.button.on_click(report_errors(self.output)(lambda _b: self.advance()))
+        self.trail = W.HTML()
+        self.text = W.HTML()
+        self.picture = image()
+        self.widget = W.VBox([W.HBox([self.button, self.trail]), self.text, self.picture, self.output])
+        self._show_trail(None)
+
+    def advance(self, *, block: bool = False) -> None:
+        """Run the next stage in a background thread (``block=True`` waits for it)."""
+        if self._thread is not None and self._thread.is_alive():
+            return
+        self._thread = threading.Thread(target=self._next, daemon=True)
+        self.button.disabled = True
+        self._thread.start()
+        if block:
+            self._thread.join()
+
+    def wait(self, timeout: float | None = None) -> None:
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _next(self) -> None:
+        try:
+            if self._stages is None:
+                if self.search.done:
+                    self.text.value = "<b>The search is done: its budget is spent.</b>"
+                    return
+                self._stages = self.search.stages()
+            stage = next(self._stages, None)
+            if stage is None:
+                self._stages = None
+                return self._next()
+            self.history.append(stage)
+            self._show(stage)
+            if stage.name == "update":
+                self._stages = None
+        except Exception:
+            import traceback
+
+            self._stages = None
+            self.output.append_stderr(traceback.format_exc())
+        finally:
+            self.button.disabled = False
+
+    # --- what each stage shows ---------------------------------------------------------------------
+    def _show(self, stage) -> None:
+        self._show_trail(stage.name)
+        show = getattr(self, f"_show_{stage.name}")
+        self.text.value, png = show(stage.data)
+        self.picture.value = png or b""
+
+    def _show_trail(self, current: str | None) -> None:
+        parts = [f"<b style='color:#0072b2'>{s}</b>" if s == current else s for s in STAGES]
+        self.trail.value = " → ".join(parts)
+
+    def _show_sample(self, data):
+        from ..drawing import draw_architecture, figure_to_png
+
+        rows = []
+        for arch, decisions in zip(data["architectures"], data.get("probabilities") or [None] * len(data["architectures"])):
+            if decisions is None:
+                rows.append(f"<li><code>{html.escape(str(arch))}</code></li>")
+                continue
+            chosen = ", ".join(f"{html.escape(d['decision'])}={html.escape(str(d['choice']))} ({d['prob']:.2f})" for d in decisions)
+            rows.append(f"<li><code>{html.escape(str(arch))}</code><br><small>{chosen}</small></li>")
+        png = figure_to_png(draw_architecture(data["architectures"][0]), dpi=80)
+        return f"<h4>1. sample</h4><p>The controller proposed {len(rows)} architecture(s):</p><ol>{''.join(rows)}</ol>", png
+
+    def _show_build(self, data):
+        rows = "".join(
+            f"<li><code>{html.escape(n['arch'])}</code>: {n['params']:,} parameters, {n['flops']:,} FLOPs"
+            f"<pre style='font-size:10px;max-height:140px;overflow:auto'>{html.escape(n['summary'])}</pre></li>"
+            for n in data["networks"]
+        )
+        return f"<h4>2. build</h4><ol>{rows}</ol>", None
+
+    def _show_train(self, data):
+        from ..drawing import figure_to_png
+        from ..views import plot_training_curve
+
+        rows = "".join(
+            f"<li>{html.escape(r['status'])}: val acc {r['val_accuracy']:.3f}, {r['seconds']:.1f} s"
+            + (f" — {html.escape(str(r['reason']))}" if r.get("reason") else "") + "</li>"
+            for r in data["results"]
+        )
+        first = next((r for r in data["results"] if r.get("train_losses")), None)
+        png = None if first is None else figure_to_png(plot_training_curve(first["train_losses"]), dpi=80)
+        return f"<h4>3. train</h4><ol>{rows}</ol>", png
+
+    def _show_reward(self, data):
+        baseline = data.get("baseline")
+        rows = "".join(
+            f"<li>reward {r:.3f}" + ("" if a is None else f", advantage {a:+.3f}") + "</li>"
+            for r, a in zip(data["rewards"], data.get("advantages") or [None] * len(data["rewards"]))
+        )
+        line = "" if baseline is None else f"<p>baseline before the update: {baseline:.3f}</p>"
+        return f"<h4>4. reward</h4>{line}<ol>{rows}</ol>", None
+
+    def _show_update(self, data):
+        from ..drawing import figure_to_png
+        from ..views import plot_policy_heatmap
+
+        step = data["step"]
+        moved = ""
+        if data.get("before") and data.get("after"):
+            changes = [
+                f"{html.escape(b['decision'])}={html.escape(str(b['choice']))}: {b['prob']:.3f} → {a['prob']:.3f}"
+                for b, a in zip(data["before"][0], data["after"][0])
+            ]
+            moved = "<p>Probabilities of the first architecture's choices:</p><ul>" + "".join(
+                f"<li>{c}</li>" for c in changes) + "</ul>"
+        png = None if step.policy is None else figure_to_png(plot_policy_heatmap(step.policy), dpi=80)
+        stats = ", ".join(f"{k}={v:.4g}" for k, v in step.stats.items() if isinstance(v, float))
+        return f"<h4>5. update</h4><p>step {step.step} committed: {html.escape(stats)}</p>{moved}", png
+
+    def _ipython_display_(self):
+        from IPython.display import display
+
+        display(self.widget)

@@ -1,0 +1,98 @@
+"""Fixtures shared by the test suite: small datasets, small nets, and a CLI runner.
+
+Session-scoped datasets are shared between tests, so tests must not modify their tensors.
+
+The whole session runs PyTorch with one intra-op thread (restored at the end): the suite
+trains tiny nets, for which a second thread buys nothing, and on a busy 2-core machine
+two spinning OpenMP threads per process made a small conv 50x slower. CLI subprocesses
+get the same setting through ``OMP_NUM_THREADS`` in their own environment only.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from nasrl_nb.data import load_dataset
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+NB201_EXAMPLE = "|nor_conv_3x3~0|+|skip_connect~0|nor_conv_3x3~1|+|skip_connect~0|none~1|nor_conv_3x3~2|"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def one_torch_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return REPO_ROOT
+
+
+@pytest.fixture(scope="session")
+def digits():
+    """All 1,797 scikit-learn digits, split 60/20/20 with seed 0, on the CPU."""
+    return load_dataset("digits", seed=0)
+
+
+@pytest.fixture(scope="session")
+def tiny_digits():
+    """A stratified 300-image subset of digits (180/60/60): trains a small CNN in ~20 ms."""
+    return load_dataset("digits", seed=0, max_samples=300)
+
+
+def make_tiny_cnn(input_shape=(1, 8, 8), num_classes: int = 10, channels: int = 8) -> nn.Module:
+    """conv3x3 -> ReLU -> global average pool -> linear: small, fast, and learns digits."""
+    return nn.Sequential(
+        nn.Conv2d(input_shape[0], channels, 3, padding=1),
+        nn.ReLU(),
+        nn.Flatten(),
+        nn.Linear(channels * input_shape[1] * input_shape[2], num_classes),
+    )
+
+
+@pytest.fixture
+def tiny_cnn():
+    """Factory ``tiny_cnn(input_shape=(1, 8, 8), num_classes=10, channels=8)`` (not seeded)."""
+    return make_tiny_cnn
+
+
+@pytest.fixture
+def nb201_example() -> str:
+    """The NAS-Bench-201 string used in the benchmark's README."""
+    return NB201_EXAMPLE
+
+
+@pytest.fixture(scope="session")
+def cli_env() -> dict:
+    """Environment for a ``python -m nasrl_nb`` subprocess: this checkout first on the path."""
+    env = dict(os.environ)
+    env["OMP_NUM_THREADS"] = "1"
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH", "")) if p)
+    return env
+
+
+@pytest.fixture(scope="session")
+def run_cli(cli_env):
+    """``run_cli(*args, timeout=120)`` runs ``python -m nasrl_nb ARGS`` and returns the CompletedProcess."""
+
+    def run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "nasrl_nb", *args],
+            capture_output=True,
+            text=True,
+            env=cli_env,
+            cwd=REPO_ROOT,
+            timeout=timeout,
+        )
+
+    return run

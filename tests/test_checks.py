@@ -1,0 +1,229 @@
+"""Exercise checkers: right answers pass, each usual mistake gets its own hint, no spoilers."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from nasrl_nb.cell_space import CellSpace
+from nasrl_nb.checks import (
+    CheckResult,
+    check_baseline_update,
+    check_output_shape,
+    check_param_count,
+    check_pareto_front,
+    check_reinforce_loss,
+    check_space_size,
+    check_unique_cells,
+)
+from nasrl_nb.macro_space import MacroSpace
+from nasrl_nb.search_space import custom_space
+
+
+def _fails_without_spoiler(result: CheckResult, expected, *needles: str) -> None:
+    assert not result and result.passed is False
+    for text in (f"{expected}", f"{expected:,}" if isinstance(expected, int) else f"{expected}"):
+        assert text not in result.message, f"hint gives the answer away: {result.message}"
+    for needle in needles:
+        assert needle.lower() in result.message.lower(), result.message
+
+
+# --- the result object -----------------------------------------------------------------------
+
+
+def test_check_result_is_truthy_only_when_passed_and_renders_both_ways():
+    good, bad = CheckResult(True, "fine"), CheckResult(False, "use <b>mean</b>")
+    assert good and not bad
+    assert "Correct" in good._repr_html_() and "#2e7d32" in good._repr_html_()
+    html = bad._repr_html_()
+    assert "hint" in html and "&lt;b&gt;mean&lt;/b&gt;" in html  # the message is escaped
+    assert repr(bad).startswith("\u2718 Not yet.") and "use <b>mean</b>" in repr(bad)
+
+
+# --- space size ----------------------------------------------------------------------------------
+
+
+def test_space_size_passes_on_product_of_option_counts():
+    space = custom_space({"a": [1, 2, 3], "b": ["x", "y"], "c": [0, 1, 2, 3, 4]})
+    assert check_space_size(space, 3 * 2 * 5)
+    assert check_space_size(space, 30.0)  # an integral float is still the right count
+    assert check_space_size(space, torch.tensor(30))
+
+
+def test_space_size_hints_for_sum_and_missing_decision_and_type():
+    space = custom_space({"a": [1, 2, 3], "b": ["x", "y"], "c": [0, 1, 2, 3, 4]})
+    _fails_without_spoiler(check_space_size(space, 3 + 2 + 5), 30, "added")
+    _fails_without_spoiler(check_space_size(space, 3 * 5), 30, "one decision short")
+    _fails_without_spoiler(check_space_size(space, "thirty"), 30, "whole number")
+    _fails_without_spoiler(check_space_size(space, 31), 30, "too high")
+
+
+def test_space_size_one_short_catches_forgotten_skip_decisions():
+    space = MacroSpace(num_layers=3, skip_connections=True)
+    without_skips = math.prod(len(d.choices) for d in space.decisions if d.kind != "skip")
+    # 3 layers have 0 + 1 + 2 = 3 yes/no skip decisions; forgetting one of them is one short
+    assert check_space_size(space, without_skips * 2**3)
+    _fails_without_spoiler(check_space_size(space, without_skips * 2**2), space.size(), "skip")
+
+
+def test_space_size_float_that_cannot_hold_a_big_count_gets_its_own_hint():
+    space = custom_space({f"d{i}": list(range(7)) for i in range(25)})  # 7**25 > 2**53
+    assert not check_space_size(space, float(space.size()))
+    assert "float" in check_space_size(space, float(space.size())).message
+    assert check_space_size(space, 7**25)
+
+
+# --- unique cells ----------------------------------------------------------------------------------
+
+
+def test_unique_cells_matches_nas_bench_201():
+    assert check_unique_cells(6466)  # the benchmark's reported number of unique cells
+
+
+def test_unique_cells_hints():
+    _fails_without_spoiler(check_unique_cells(5**6), 6466, "canonical")
+    space = CellSpace()
+    connected = sum(space.is_valid(a) for a in space.enumerate())
+    _fails_without_spoiler(check_unique_cells(connected), 6466, "isomorphic")
+    _fails_without_spoiler(check_unique_cells(100), 6466, "too low")
+
+
+def test_unique_cells_on_a_smaller_cell_space_is_computed_not_hard_coded():
+    space = CellSpace(num_nodes=3, ops=("none", "skip_connect", "nor_conv_3x3"))
+    expected = len({space.canonical(a) for a in space.enumerate()})
+    assert expected < space.size()
+    assert check_unique_cells(expected, space)
+    assert not check_unique_cells(space.size(), space)
+
+
+def test_unique_cells_rejects_a_space_without_canonical_form():
+    with pytest.raises(ValueError, match="space: .* is not allowed"):
+        check_unique_cells(1, custom_space({"a": [1, 2]}))
+
+
+# --- parameters and shapes ---------------------------------------------------------------------------
+
+
+def _small_net() -> nn.Module:
+    return nn.Sequential(
+        nn.Conv2d(1, 4, 3, padding=1),  # 4*1*3*3 weights + 4 biases = 40
+        nn.BatchNorm2d(4),  # 4 + 4 affine; buffers: 4 mean + 4 var + 1 count
+        nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(4, 10),  # 40 + 10 = 50
+    )
+
+
+def test_param_count_passes_and_hints():
+    net = _small_net()
+    expected = 40 + 8 + 50
+    assert check_param_count(net, expected)
+    _fails_without_spoiler(check_param_count(net, expected + 9), expected, "buffers")
+    _fails_without_spoiler(check_param_count(net, 6), expected, "tensors")
+    _fails_without_spoiler(check_param_count(net, 36 + 4 + 40), expected, "biases")
+    _fails_without_spoiler(check_param_count(net, 3.5), expected, "whole number")
+
+
+def test_param_count_counts_frozen_parameters_too():
+    net = _small_net()
+    for p in net[0].parameters():
+        p.requires_grad_(False)
+    assert check_param_count(net, 98)
+    _fails_without_spoiler(check_param_count(net, 98 - 40), 98, "trainable")
+
+
+def test_output_shape_passes_and_hints_and_restores_train_mode():
+    net = _small_net().train()
+    x = torch.zeros(5, 1, 8, 8)
+    assert check_output_shape(net, x, (5, 10))
+    assert check_output_shape(net, x, torch.Size([5, 10]))
+    assert net.training
+    assert "batch" in check_output_shape(net, x, (10,)).message
+    assert "order" in check_output_shape(net, x, (10, 5)).message
+    assert "input" in check_output_shape(net, x, (5, 1, 8, 8)).message
+    assert not check_output_shape(net, x, "5x10")
+
+
+# --- REINFORCE ----------------------------------------------------------------------------------------
+
+
+def test_reinforce_loss_passes_for_the_textbook_loss():
+    def loss(log_prob, rewards, baseline):
+        return -((rewards - baseline) * log_prob).mean()
+
+    result = check_reinforce_loss(loss)
+    assert result, result.message
+
+
+@pytest.mark.parametrize(
+    "student, needle",
+    [
+        (lambda lp, r, b: ((r - b) * lp).mean(), "sign"),
+        (lambda lp, r, b: -(r * lp).mean(), "subtract the baseline"),
+        (lambda lp, r, b: -((r - b) * lp).sum(), "average"),
+        (lambda lp, r, b: -((r + b) * lp).mean(), "not added"),
+        (lambda lp, r, b: -((r - b) * lp.detach()).mean(), "gradient"),
+        (lambda lp, r, b: -((r - b) * lp), "scalar"),
+        (lambda lp, r, b: -((r - b) * lp.detach()).mean().item(), "tensor"),
+        (lambda lp, r, b: 1 / 0, "ZeroDivisionError"),
+        (lambda lp, r, b: -((r - b) * lp.exp()).mean(), "advantage"),
+    ],
+)
+def test_reinforce_loss_hints(student, needle):
+    result = check_reinforce_loss(student)
+    assert not result
+    assert needle.lower() in result.message.lower(), result.message
+
+
+def test_reinforce_check_leaves_the_global_rng_alone():
+    torch.manual_seed(123)
+    before = torch.rand(3)
+    torch.manual_seed(123)
+    check_reinforce_loss(lambda lp, r, b: -((r - b) * lp).mean())
+    assert torch.equal(torch.rand(3), before)
+
+
+def test_baseline_update_passes_and_hints():
+    assert check_baseline_update(lambda b, r, d: d * b + (1 - d) * r.mean())
+    assert "swapped" in check_baseline_update(lambda b, r, d: (1 - d) * b + d * r.mean()).message
+    assert "mean" in check_baseline_update(lambda b, r, d: r.mean()).message
+    assert "sum" in check_baseline_update(lambda b, r, d: d * b + (1 - d) * r.sum()).message
+
+
+# --- Pareto front -----------------------------------------------------------------------------------------
+
+
+def _records():
+    return [
+        {"status": "ok", "val_accuracy": 0.90, "params": 1000},  # 0: front (most accurate)
+        {"status": "ok", "val_accuracy": 0.80, "params": 100},  # 1: front (smallest)
+        {"status": "ok", "val_accuracy": 0.85, "params": 500},  # 2: front (in between)
+        {"status": "ok", "val_accuracy": 0.80, "params": 800},  # 3: dominated by 2 (and 1)
+        {"status": "failed", "val_accuracy": 0.99, "params": 10},  # 4: failed, never on the front
+    ]
+
+
+def test_pareto_front_passes_for_records_or_indices():
+    records = _records()
+    assert check_pareto_front(records, [0, 1, 2])
+    assert check_pareto_front(records, [records[2], records[0], records[1]])
+
+
+def test_pareto_front_hints():
+    records = _records()
+    assert "dominated" in check_pareto_front(records, [0, 1, 2, 3]).message
+    assert "missing" in check_pareto_front(records, [0, 1]).message
+    assert "failed" in check_pareto_front(records, [1, 2, 4]).message
+    # [0, 3] is the front when accuracy is minimised and parameters maximised
+    assert "directions" in check_pareto_front(records, [0, 3]).message
+    assert not check_pareto_front(records, 7)
+
+
+def test_checks_print_nothing(capsys):
+    check_space_size(custom_space({"a": [1, 2]}), 3)
+    check_reinforce_loss(lambda lp, r, b: lp.sum())
+    assert capsys.readouterr() == ("", "")

@@ -1,0 +1,198 @@
+"""Packaging invariants: the dependency lists, the README's commands and CI cannot drift apart.
+
+pyproject.toml is the source of truth. environment.yml (conda) and binder/ (mybinder.org)
+must name the same core dependencies with the same version bounds; the README's first
+screen shows exactly two one-line commands, the second of which is what ``.ci/run`` runs;
+every ``python -m nasrl_nb`` line in the README parses with the real command line.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10: the same parser, from PyPI (in the dev extra)
+    import tomli as tomllib
+
+REPO = Path(__file__).resolve().parents[1]
+README_FIRST_SCREEN = 40  # lines a reader sees before scrolling
+CONDA_TO_PYPI = {"pytorch": "torch", "matplotlib-base": "matplotlib", "py-yaml": "pyyaml"}
+NOT_PACKAGES = {"python", "pip"}  # conda entries that are the interpreter and installer
+HEAVY_MODULES = ("ipywidgets", "matplotlib", "networkx", "ray")
+FENCE = re.compile(r"^```([\w-]*)\n(.*?)^```", re.S | re.M)
+
+
+def _pyproject() -> dict:
+    return tomllib.loads((REPO / "pyproject.toml").read_text())
+
+
+def _specs(lines) -> dict[str, str]:
+    """``{normalised name: specifier}`` from requirement strings (options and paths skipped)."""
+    specs = {}
+    for line in lines:
+        line = line.split("#", 1)[0].strip()
+        if not line or line.startswith("-") or line == ".":
+            continue
+        req = Requirement(line)
+        name = canonicalize_name(CONDA_TO_PYPI.get(req.name, req.name))
+        if name not in NOT_PACKAGES:
+            specs[name] = str(req.specifier)
+    return specs
+
+
+def _expected_environment() -> dict[str, str]:
+    """What the notebooks need: the core dependencies plus the ``lab`` extra."""
+    project = _pyproject()["project"]
+    return _specs(project["dependencies"] + project["optional-dependencies"]["lab"])
+
+
+def _environment_yml() -> tuple[list, list]:
+    """(conda entries, pip entries) of environment.yml."""
+    env = yaml.safe_load((REPO / "environment.yml").read_text())
+    conda = [d for d in env["dependencies"] if isinstance(d, str)]
+    pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+    return conda, pip
+
+
+def _readme() -> str:
+    return (REPO / "README.md").read_text()
+
+
+def _first_screen_commands() -> list[str]:
+    first_screen = "\n".join(_readme().splitlines()[:README_FIRST_SCREEN]) + "\n"
+    return [body.strip() for _, body in FENCE.findall(first_screen)]
+
+
+# --- dependencies --------------------------------------------------------------------------------
+
+
+def test_pyproject_keeps_torch_unpinned_and_dev_includes_lab():
+    project = _pyproject()["project"]
+    assert "torch>=2.1" in project["dependencies"]
+    extras = project["optional-dependencies"]
+    assert set(_specs(extras["lab"])) == {"jupyterlab", "ipykernel"}
+    assert _specs(extras["lab"]).items() <= _specs(extras["dev"]).items()
+    assert {"pytest", "nbval", "pyyaml", "nbclient"} <= set(_specs(extras["dev"]))
+
+
+def test_environment_yml_names_the_same_dependencies_and_installs_the_package():
+    conda, pip = _environment_yml()
+    assert _specs(conda + pip) == _expected_environment()
+    assert "-e ." in pip
+    assert any(line.startswith("python>=3.10") for line in conda)
+
+
+def test_binder_names_the_same_dependencies_uses_cpu_torch_and_installs_the_package():
+    lines = (REPO / "binder" / "requirements.txt").read_text().splitlines()
+    assert _specs(lines) == _expected_environment()
+    assert "--extra-index-url https://download.pytorch.org/whl/cpu" in lines
+    post_build = REPO / "binder" / "postBuild"
+    assert post_build.stat().st_mode & 0o111, "binder/postBuild must be executable"
+    assert re.search(r"pip install .*-e \.$", post_build.read_text(), re.M)
+
+
+def test_binder_start_turns_on_quick_mode_and_hands_over():
+    start = REPO / "binder" / "start"
+    assert start.stat().st_mode & 0o111, "binder/start must be executable"
+    text = start.read_text()
+    assert 'NASRL_NB_QUICK="${NASRL_NB_QUICK:-1}"' in text and 'exec "$@"' in text
+
+
+# --- README and CI ---------------------------------------------------------------------------------
+
+
+def test_readme_first_screen_has_exactly_two_one_line_commands():
+    commands = _first_screen_commands()
+    assert len(commands) == 2, commands
+    assert all("\n" not in command for command in commands), commands
+    install_lab, install_and_test = commands
+    assert 'pip install -e ".[lab]"' in install_lab and "jupyter lab notebooks/00_start_here.ipynb" in install_lab
+    assert 'pip install -e ".[dev]"' in install_and_test and "NASRL_NB_QUICK=1" in install_and_test
+
+
+def test_ci_runs_exactly_the_readme_test_command():
+    ci = REPO / ".ci" / "run"
+    assert ci.stat().st_mode & 0o111, ".ci/run must be executable"
+    text = ci.read_text()
+    assert "set -euo pipefail" in text
+    command = _first_screen_commands()[1]
+    lines = [line.strip() for line in text.splitlines()]
+    assert command in lines, f".ci/run must run the README command verbatim: {command}"
+    assert lines[-1] == command or lines[-1] == "", "the README command must be the last step (pytest's exit code)"
+    subprocess.run(["bash", "-n", str(ci)], check=True)
+
+
+def test_ci_installs_torch_only_when_it_is_missing():
+    text = (REPO / ".ci" / "run").read_text()
+    guard = re.search(r'if ! python -c "import torch".*?\n(.*?)\nfi', text, re.S)
+    assert guard and "pip install torch==" in guard.group(1)
+    assert text.count("pip install torch") == 1
+
+
+def _readme_cli_lines() -> list[str]:
+    lines = []
+    for _, body in FENCE.findall(_readme()):
+        for line in body.splitlines():
+            line = line.strip()
+            if line.startswith(("python -m nasrl_nb ", "nasrl-nb ")):
+                lines.append(line)
+    return lines
+
+
+def test_every_cli_line_in_the_readme_parses_with_the_real_command_line():
+    from nasrl_nb.cli import build_parser
+
+    lines = _readme_cli_lines()
+    assert any(" spaces" in line for line in lines) and any(" train " in line for line in lines)
+    parser = build_parser()
+    for line in lines:
+        words = shlex.split(line)
+        argv = words[3:] if words[0] == "python" else words[1:]
+        try:
+            parser.parse_args(argv)
+        except SystemExit:
+            pytest.fail(f"README shows a command that the CLI rejects: {line}")
+
+
+# --- import hygiene and entry points ---------------------------------------------------------------------
+
+
+def test_import_does_not_load_widget_plot_graph_or_ray_modules():
+    code = (
+        "import sys, nasrl_nb, nasrl_nb.checks, nasrl_nb.cli; "
+        f"print(','.join(m for m in {HEAVY_MODULES!r} if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True)
+    assert out.stdout.strip() == "", f"import nasrl_nb loaded {out.stdout.strip()}"
+
+
+def test_python_dash_m_help_lists_the_commands():
+    out = subprocess.run(
+        [sys.executable, "-m", "nasrl_nb", "--help"], capture_output=True, text=True, cwd=REPO, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    for command in ("spaces", "train", "search", "export"):
+        assert command in out.stdout
+
+
+def test_readme_notebook_map_names_every_notebook():
+    readme = _readme()
+    missing = [p.stem for p in sorted((REPO / "notebooks").glob("*.ipynb")) if f"`{p.stem}`" not in readme]
+    assert not missing, f"add these notebooks to the README's notebook map: {missing}"
+
+
+def test_readme_layout_names_every_library_module():
+    layout = _readme().split("## Layout", 1)[1]
+    modules = [p.name for p in sorted((REPO / "nasrl_nb").glob("*.py")) if not p.name.startswith("__")]
+    missing = [name for name in modules if name not in layout]
+    assert not missing, f"add these modules to the README's Layout section: {missing}"

@@ -1,0 +1,284 @@
+"""REINFORCE and PPO: the bandit gradient in closed form, learning, schedules, checkpoints."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+import torch
+
+from nasrl_nb.controller import NASController
+from nasrl_nb.policy_gradient import (
+    PolicyGradientTrainer,
+    Schedule,
+    UpdateStats,
+    ppo_loss,
+    reinforce_loss,
+)
+from nasrl_nb.runtime import seed_everything
+from nasrl_nb.search_space import custom_space
+
+ARM_REWARD = {"a": 1.0, "b": 0.2}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny batches gain nothing from threads, and a busy 2-core box makes them crawl."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def bandit(seed=0):
+    """A two-armed bandit: one decision, unclipped logits theta = head(h_0)."""
+    seed_everything(seed)
+    ctrl = NASController(custom_space({"arm": ["a", "b"]}), hidden_size=8, tanh_constant=None)
+    with torch.no_grad():
+        ctrl.heads["0"].bias.copy_(torch.tensor([0.3, -0.4]))  # unequal arms
+    return ctrl
+
+
+def toy(seed=0, hidden_size=16):
+    seed_everything(seed)
+    return NASController(custom_space({"op": ["a", "b", "c", "d"], "width": [8, 16, 32]}), hidden_size=hidden_size)
+
+
+def toy_rewards(architectures):
+    """Only op "c" pays; width is irrelevant."""
+    return [1.0 if arch.choices[0] == "c" else 0.0 for arch in architectures]
+
+
+def gradient(ctrl, loss) -> dict[str, torch.Tensor]:
+    ctrl.zero_grad()
+    loss.backward()
+    return {n: p.grad.clone() for n, p in ctrl.named_parameters() if p.grad is not None}
+
+
+@pytest.mark.parametrize("baseline", [0.0, 0.55])
+def test_reinforce_gradient_on_two_armed_bandit_matches_closed_form(baseline):
+    ctrl = bandit()
+    arms = list(ctrl.space.enumerate())
+    rewards = torch.tensor([ARM_REWARD[a.choices[0]] for a in arms])
+    pi = ctrl(arms[:1]).logits[0][0].softmax(-1)  # (2,) pi_theta(a)
+    # closed form: J = sum_a pi(a) R(a), dJ/dtheta_k = pi_k (R_k - J); autograd of -J in parameter space
+    closed_theta = -(pi * (rewards - (pi * rewards).sum())).detach()
+    closed = gradient(ctrl, -(pi * rewards).sum())
+    # exact expectation of the REINFORCE loss gradient: sum_a pi(a) grad[-(R(a) - b) log pi(a)]
+    weights = pi.detach()
+    expected = {n: torch.zeros_like(g) for n, g in closed.items()}
+    for k, arch in enumerate(arms):
+        for n, g in gradient(ctrl, ctrl.compute_loss([arch], [rewards[k]], baseline=baseline)).items():
+            expected[n] += weights[k] * g
+    assert set(expected) == set(closed)
+    for n in closed:
+        torch.testing.assert_close(expected[n], closed[n], rtol=1e-5, atol=1e-7)
+    torch.testing.assert_close(expected["heads.0.bias"], closed_theta)  # d loss / d bias = d loss / d theta
+
+
+def test_reinforce_monte_carlo_gradient_converges_to_closed_form():
+    ctrl = bandit()
+    arms = list(ctrl.space.enumerate())
+    rewards = torch.tensor([ARM_REWARD[a.choices[0]] for a in arms])
+    pi = ctrl(arms[:1]).logits[0][0].softmax(-1).detach()
+    closed_theta = -(pi * (rewards - (pi * rewards).sum()))
+    seed_everything(1)
+    sample = ctrl.sample(20_000)
+    sampled_rewards = rewards[sample.indices[:, 0]]
+    # the trainer's loss on sample()'s own log_prob, and compute_loss by teacher forcing
+    via_sample = gradient(ctrl, reinforce_loss(sample.log_prob, sampled_rewards - 0.5))["heads.0.bias"]
+    via_loss = gradient(ctrl, ctrl.compute_loss(sample.indices, sampled_rewards, baseline=0.5))["heads.0.bias"]
+    torch.testing.assert_close(via_sample, via_loss)
+    assert float((via_sample - closed_theta).abs().max()) < 0.01  # standard error is about 0.003
+
+
+def test_ppo_gradient_equals_reinforce_at_old_policy_and_vanishes_when_clipped():
+    ctrl = toy()
+    sample = ctrl.sample(16)
+    advantages = torch.randn(16, 1)
+    out = ctrl(sample.indices)
+    ppo, clipped = ppo_loss(out.log_probs, out.log_probs.detach(), advantages, clip=0.2)
+    assert float(clipped) == 0.0
+    reinforce = gradient(ctrl, reinforce_loss(ctrl(sample.indices).log_probs, advantages))
+    for n, g in gradient(ctrl, ppo).items():
+        torch.testing.assert_close(g, reinforce[n])
+    # ratio far above 1 + clip with positive advantages: the clipped branch has no gradient
+    out = ctrl(sample.indices)
+    loss, clipped = ppo_loss(out.log_probs, out.log_probs.detach() - 1.0, advantages.abs(), clip=0.2)
+    assert float(clipped) == 1.0
+    assert all(float(g.abs().max()) == 0.0 for g in gradient(ctrl, loss).values())
+
+
+@pytest.mark.parametrize(
+    ("algorithm", "value_baseline"), [("reinforce", False), ("ppo", False), ("reinforce", True), ("ppo", True)]
+)
+def test_policy_learns_the_rewarded_choice(algorithm, value_baseline):
+    def run():
+        ctrl = toy(seed=3)
+        trainer = PolicyGradientTrainer(ctrl, algorithm=algorithm, lr=0.02, value_baseline=value_baseline)
+        before = ctrl.policy_snapshot(16).probs[0][2]
+        for _ in range(50):
+            architectures = trainer.propose(8)
+            trainer.update_policy(architectures, toy_rewards(architectures))
+        return before, ctrl.policy_snapshot(16).probs[0][2]
+
+    before, after = run()
+    assert before < 0.4 and after > 0.8
+    assert run() == (before, after)  # seeded runs repeat exactly
+
+
+def test_baseline_is_an_exponential_moving_average():
+    trainer = PolicyGradientTrainer(toy(), baseline_decay=0.9)
+    assert trainer.baseline is None
+    assert trainer.compute_baseline([1.0, 3.0]) == pytest.approx(2.0)  # the first batch sets b
+    assert trainer.compute_baseline([6.0]) == pytest.approx(0.9 * 2.0 + 0.1 * 6.0)
+
+
+def test_advantages_subtract_the_updated_baseline_and_scale_by_reward_std():
+    ctrl = toy()
+    trainer = PolicyGradientTrainer(ctrl, baseline_decay=0.5)
+    trainer.update_policy(ctrl.sample(3).architectures, [0.0, 0.0, 0.0])
+    rewards = torch.tensor([0.2, 0.5, 0.9])
+    stats = trainer.update_policy(ctrl.sample(3).architectures, rewards.tolist())
+    b = 0.5 * 0.0 + 0.5 * float(rewards.mean())
+    assert stats.baseline == pytest.approx(b)
+    assert stats.advantages == pytest.approx(((rewards - b) / rewards.std()).tolist(), rel=1e-5)
+    single = trainer.update_policy(ctrl.sample(1).architectures, [0.7])  # B == 1: no scaling
+    assert single.advantages == pytest.approx([0.7 - (0.5 * b + 0.5 * 0.7)])
+    same = trainer.update_policy(ctrl.sample(2).architectures, [0.4, 0.4])  # std == 0: no scaling
+    assert same.advantages == pytest.approx([0.4 - single.baseline * 0.5 - 0.2] * 2)
+
+
+def test_value_baseline_starts_at_mean_reward_and_gives_per_decision_advantages():
+    ctrl = toy()
+    trainer = PolicyGradientTrainer(ctrl, value_baseline=True, normalize_advantages=False)
+    architectures = ctrl.sample(4).architectures
+    stats = trainer.update_policy(architectures, [0.0, 1.0, 1.0, 0.0])
+    assert stats.baseline == pytest.approx(0.5) and stats.value_loss == pytest.approx(0.25)
+    assert stats.advantages == pytest.approx([-0.5, 0.5, 0.5, -0.5])
+    values = [trainer.update_policy(architectures, [1.0] * 4).baseline for _ in range(20)]
+    assert all(b > a for a, b in zip(values[:-1], values[1:], strict=True)) and values[-1] > 0.6  # V(start) climbs to 1
+
+
+def test_runtime_settings_take_effect_on_the_next_update():
+    ctrl = toy()
+    trainer = PolicyGradientTrainer(ctrl, lr=1e-3)
+    trainer.lr = 0.05
+    assert all(group["lr"] == 0.05 for group in trainer.optimizer.param_groups)
+    before = [p.detach().clone() for p in ctrl.parameters()]
+    stats = trainer.update_policy(ctrl.sample(4).architectures, [0.1, 0.9, 0.3, 0.5])
+    step = max(float((p.detach() - q).abs().max()) for p, q in zip(ctrl.parameters(), before, strict=True))
+    assert stats.lr == 0.05 and step == pytest.approx(0.05, rel=0.01)  # Adam's first step moves by ~lr
+
+    trainer.temperature = 3.0
+    assert ctrl.temperature == 3.0
+    assert trainer.update_policy(ctrl.sample(2).architectures, [0.0, 1.0]).temperature == 3.0
+
+    losses = {}
+    for weight in (0.0, 0.5):  # same parameters and batch, different entropy weight
+        trainer = PolicyGradientTrainer(toy(seed=5), lr=1e-3)
+        trainer.entropy_weight = weight
+        architectures = trainer.controller.sample(4, greedy=False).architectures
+        losses[weight] = trainer.update_policy(architectures, [0.1, 0.9, 0.3, 0.5])
+    assert losses[0.5].entropy_weight == 0.5
+    assert losses[0.0].loss - losses[0.5].loss == pytest.approx(0.5 * losses[0.5].entropy, rel=1e-5)
+
+
+def test_schedule_interpolates_temperature_and_entropy_weight():
+    schedule = Schedule(temperature_start=5.0, temperature_end=1.0, entropy_start=0.1, entropy_end=0.0, steps=4)
+    ctrl = toy()
+    trainer = PolicyGradientTrainer(ctrl, schedule=schedule)
+    for k in range(6):
+        frac = min(k / 4, 1.0)
+        assert ctrl.temperature == pytest.approx(5.0 - 4.0 * frac)
+        stats = trainer.update_policy(trainer.propose(2), [0.0, 1.0])
+        assert stats.temperature == pytest.approx(5.0 - 4.0 * frac)
+        assert stats.entropy_weight == pytest.approx(0.1 - 0.1 * frac)
+
+
+def test_epsilon_greedy_mixes_in_uniform_architectures():
+    ctrl = toy()
+    with torch.no_grad():
+        ctrl.heads["0"].bias.copy_(torch.tensor([50.0, 0.0, 0.0, 0.0]))  # strongly prefers "a"
+    explorer = PolicyGradientTrainer(ctrl, epsilon=1.0)
+    counts = torch.bincount(torch.tensor([a.indices[0] for a in explorer.propose(4000)]), minlength=4)
+    assert float((counts / 4000 - 0.25).abs().max()) < 0.04
+    greedy = PolicyGradientTrainer(ctrl, epsilon=0.0)
+    torch.manual_seed(2)
+    proposed = greedy.propose(6)
+    torch.manual_seed(2)
+    assert proposed == ctrl.sample(6).architectures
+
+
+def test_ppo_reports_kl_and_clip_fraction():
+    ctrl = toy()
+    trainer = PolicyGradientTrainer(ctrl, algorithm="ppo", lr=0.05, ppo_epochs=3)
+    stats = trainer.update_policy(ctrl.sample(8).architectures, [0.0, 1.0] * 4)
+    assert stats.kl is not None and stats.kl > 0 and 0.0 <= stats.clip_fraction <= 1.0
+    reinforce = PolicyGradientTrainer(toy()).update_policy(ctrl.sample(2).architectures, [0.0, 1.0])
+    assert reinforce.kl is None and reinforce.clip_fraction is None
+    assert isinstance(stats, UpdateStats) and json.loads(json.dumps(stats.to_dict()))["step"] == 0
+
+
+@pytest.mark.parametrize(("algorithm", "value_baseline"), [("reinforce", False), ("ppo", True)])
+def test_state_dict_round_trip_reproduces_the_run(algorithm, value_baseline):
+    kwargs = {"algorithm": algorithm, "lr": 0.01, "value_baseline": value_baseline}
+    trainer = PolicyGradientTrainer(toy(seed=1), **kwargs)
+    for _ in range(3):
+        architectures = trainer.propose(4)
+        trainer.update_policy(architectures, toy_rewards(architectures))
+    trainer.temperature, trainer.entropy_weight = 1.5, 0.01
+    buffer = io.BytesIO()
+    torch.save(trainer.state_dict(), buffer)
+    buffer.seek(0)
+    restored = PolicyGradientTrainer(toy(seed=2), **kwargs)
+    restored.load_state_dict(torch.load(buffer, weights_only=True))
+    assert restored.num_updates == 3 and restored.baseline == trainer.baseline and restored.temperature == 1.5
+
+    results = []
+    for t in (trainer, restored):
+        torch.manual_seed(9)
+        architectures = t.propose(6)
+        stats = t.update_policy(architectures, toy_rewards(architectures))
+        results.append((architectures, stats.to_dict(), t.propose(6)))
+    assert results[0] == results[1]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"algorithm": "a2c"}, "algorithm: 'a2c' is not allowed; allowed values: reinforce, ppo"),
+        ({"lr": 0.0}, "lr: must be a positive number"),
+        ({"lr": -1e-3}, "lr: must be a positive number"),
+        ({"baseline_decay": 1.0}, r"baseline_decay: must be a number in \[0, 1\)"),
+        ({"baseline_decay": -0.1}, r"baseline_decay: must be a number in \[0, 1\)"),
+        ({"epsilon": 1.5}, r"epsilon: must be a number in \[0.0, 1.0\]"),
+        ({"entropy_weight": -1.0}, "entropy_weight: must be a finite number >= 0"),
+        ({"ppo_epochs": 0}, "ppo_epochs: must be a positive integer"),
+        ({"grad_clip": 0}, "grad_clip: must be a positive number"),
+        ({"schedule": {"steps": 3}}, "schedule: expected a Schedule or None"),
+    ],
+)
+def test_bad_trainer_arguments(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        PolicyGradientTrainer(toy(), **kwargs)
+
+
+def test_bad_runtime_inputs():
+    with pytest.raises(ValueError, match="controller: expected a NASController"):
+        PolicyGradientTrainer(torch.nn.Linear(2, 2))
+    trainer = PolicyGradientTrainer(toy())
+    with pytest.raises(ValueError, match="batch_size: must be a positive integer"):
+        trainer.propose(0)
+    architectures = trainer.propose(2)
+    with pytest.raises(ValueError, match="rewards: expected 2 rewards"):
+        trainer.update_policy(architectures, [1.0])
+    with pytest.raises(ValueError, match="rewards: must be finite numbers"):
+        trainer.update_policy(architectures, [1.0, float("nan")])
+    with pytest.raises(ValueError, match="lr: must be a positive number"):
+        trainer.lr = 0
+    with pytest.raises(ValueError, match="entropy_weight: must be a finite number >= 0"):
+        trainer.entropy_weight = -0.1
+    with pytest.raises(ValueError, match="steps: must be a positive integer"):
+        Schedule(steps=0)
