@@ -18,6 +18,7 @@ a shared machine). Target: ratio <= 1.05.
 
     python benchmarks/child_vs_static.py                  # 1 intra-op thread (default)
     python benchmarks/child_vs_static.py --control        # plus A/A runs: the noise floor
+    python benchmarks/child_vs_static.py --batch 2        # framework overhead, not arithmetic
     python benchmarks/child_vs_static.py --threads 2 --rounds 41
 """
 
@@ -44,7 +45,7 @@ from nasrl_nb.child_network import ChildNetwork  # noqa: E402
 from nasrl_nb.macro_space import ARCHITECTURE_VOCAB, MacroSpace  # noqa: E402
 
 TARGET_RATIO = 1.05
-BATCH, INPUT_SHAPE, NUM_CLASSES = 64, (1, 8, 8), 10
+INPUT_SHAPE, NUM_CLASSES = (1, 8, 8), 10
 
 MACRO_LAYERS = [
     {"layer_type": "conv3x3", "activation": "relu", "normalization": "batch_norm", "connectivity": "sequential", "filters": 16, "skips": []},
@@ -171,11 +172,11 @@ def seconds_per_step(net, optimizer, x, y, steps: int) -> tuple[float, float]:
     return (time.perf_counter() - wall) / steps, (time.process_time() - cpu) / steps
 
 
-def compare(name: str, child: nn.Module, static: nn.Module, *, rounds: int, steps: int, warmup: int) -> dict:
+def compare(name: str, child: nn.Module, static: nn.Module, *, batch: int, rounds: int, steps: int, warmup: int) -> dict:
     """Interleaved timing of two nets that hold the same weights (``child`` is timed first
     in even rounds); the ratio is child / static."""
-    x = torch.randn(BATCH, *INPUT_SHAPE, generator=torch.Generator().manual_seed(0))
-    y = torch.arange(BATCH) % NUM_CLASSES
+    x = torch.randn(batch, *INPUT_SHAPE, generator=torch.Generator().manual_seed(0))
+    y = torch.arange(batch) % NUM_CLASSES
     assert sum(p.numel() for p in child.parameters()) == sum(p.numel() for p in static.parameters())
     torch.testing.assert_close(child(x), static(x))  # same function (train-mode BN on this batch)
     nets = {"child": child, "static": static}
@@ -216,6 +217,8 @@ def build_pairs():
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--batch", type=int, default=64,
+                        help="batch size (default 64; a tiny batch such as 2 exposes per-call Python overhead)")
     parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads (default 1)")
     parser.add_argument("--rounds", type=int, default=31, help="interleaved timing rounds")
     parser.add_argument("--steps", type=int, default=20, help="training steps per net per round")
@@ -225,7 +228,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {platform.processor() or platform.machine()}, "
-          f"{os.cpu_count()} CPUs, threads={torch.get_num_threads()}, batch={BATCH}, input={INPUT_SHAPE}, "
+          f"{os.cpu_count()} CPUs, threads={torch.get_num_threads()}, batch={args.batch}, input={INPUT_SHAPE}, "
           f"rounds={args.rounds} x {args.steps} steps, load average {os.getloadavg()[0]:.2f}")
     worst = 0.0
     for pair_name, child, static in build_pairs():
@@ -235,7 +238,7 @@ def main(argv=None) -> int:
         for name, first in runs:
             if first is None:
                 first = copy.deepcopy(static)  # copied now, after the first comparison trained it
-            result = compare(name, first, static, rounds=args.rounds, steps=args.steps, warmup=args.warmup)
+            result = compare(name, first, static, batch=args.batch, rounds=args.rounds, steps=args.steps, warmup=args.warmup)
             print(f"{name} (params={result['params']:,}):")
             for clock in ("wall", "cpu"):
                 if not name.startswith("control"):

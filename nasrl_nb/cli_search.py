@@ -116,11 +116,15 @@ def cmd_search(args: argparse.Namespace) -> int:
 
     out = Path(args.out)
     checkpoint = out / CHECKPOINT_NAME
-    saved = None
+    saved, evaluator_kind = None, None
     if checkpoint.exists():
-        saved = json.loads(load_checkpoint(checkpoint).get("config") or "null")
+        state = load_checkpoint(checkpoint)
+        saved = json.loads(state.get("config") or "null")
+        evaluator_kind = json.loads(state.get("evaluator") or "{}").get("kind")
     if args.resume and saved is None:
         raise ValueError(f"resume: no search checkpoint in {str(out)!r}; run without --resume to start one")
+    if args.resume and evaluator_kind != "ChildEvaluator":
+        raise ValueError(f"resume: the search in {str(out)!r} used a {evaluator_kind}; continue it in Python with Search.from_checkpoint")
     if not args.resume and checkpoint.exists():
         kwargs = search_kwargs(args, None)
         differences = [] if saved is None else config_differences(saved, {**saved, **kwargs})

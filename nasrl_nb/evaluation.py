@@ -93,6 +93,10 @@ class Evaluator(ABC):
     def evaluate(self, architectures: Sequence[Architecture]) -> list[dict]:
         """One record per architecture, in the same order."""
 
+    def describe(self, arch: Architecture) -> dict | None:
+        """What building ``arch`` gives, for a step-through display (None if nothing is built)."""
+        return None
+
     def config(self) -> dict:
         return {"kind": type(self).__name__}
 
@@ -167,6 +171,16 @@ class ChildEvaluator(SerialEvaluator):
         self.data = data.to(self.device)
         self.child_kwargs = dict(child_kwargs or {})
         self.measure_latency = bool(measure_latency)
+
+    def describe(self, arch: Architecture) -> dict:
+        """The child network of ``arch`` as it will be trained: summary, params, FLOPs."""
+        from .child_network import ChildNetwork
+        from .complexity import count_flops, count_parameters
+
+        with preserved_rng():
+            net = ChildNetwork(arch, self.data.input_shape, self.data.num_classes, **self.child_kwargs)
+        return {"arch": str(arch), "params": count_parameters(net), "flops": count_flops(net, net.input_shape),
+                "summary": repr(net)}
 
     def evaluate_one(self, arch: Architecture) -> dict:
         from .child_network import ChildNetwork

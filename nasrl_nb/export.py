@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -61,7 +61,7 @@ class _Source:
 
 
 # --- macro space ------------------------------------------------------------------------------
-def _macro_layer(src: _Source, i: int, spec: LayerSpec, source_channels: list[int]) -> None:
+def _macro_layer(src: _Source, i: int, spec: LayerSpec, source_channels: list[int], hw: str) -> None:
     """One MacroLayer: gather, skips, op -> norm -> activation, residual shortcut."""
     prefix, child = f"layer{i}", f"features.layers.{i}"
     C_in, C_out = source_channels[-1], spec.filters
@@ -70,7 +70,7 @@ def _macro_layer(src: _Source, i: int, spec: LayerSpec, source_channels: list[in
     earlier = ", ".join(f"x{k}" for k in range(len(source_channels)))
     if len(source_channels) > 1 and spec.connectivity == "dense":
         src.layer(f"{prefix}_dense", f"nn.Conv2d({sum(source_channels)}, {C_in}, 1, bias=False)", f"{child}.gather.project")
-        src.line(f"h = self.{prefix}_dense(torch.cat([{earlier}], dim=1))  # (B, {C_in}, H, W)")
+        src.line(f"h = self.{prefix}_dense(torch.cat([{earlier}], dim=1))  # (B, {C_in}, {hw})")
     elif len(source_channels) > 1 and spec.connectivity == "attention":
         src.layers.append(f"self.{prefix}_mix_logits = nn.Parameter(torch.zeros({len(source_channels)}))")
         src.child_names[f"{prefix}_mix_logits"] = f"{child}.gather.logits"
@@ -78,7 +78,7 @@ def _macro_layer(src: _Source, i: int, spec: LayerSpec, source_channels: list[in
             src.layer(f"{prefix}_mix{k}", _projection(c, C_in), f"{child}.gather.projections.{k}")
         projected = ", ".join(f"self.{prefix}_mix{k}(x{k})" for k in range(len(source_channels)))
         src.line(f"mix = torch.softmax(self.{prefix}_mix_logits, dim=0)  # ({len(source_channels)},)")
-        src.line(f"h = torch.tensordot(mix, torch.stack([{projected}]), dims=1)  # (B, {C_in}, H, W)")
+        src.line(f"h = torch.tensordot(mix, torch.stack([{projected}]), dims=1)  # (B, {C_in}, {hw})")
     else:
         src.line(f"h = x{len(source_channels) - 1}")
     for k, j in enumerate(spec.skips):
@@ -94,28 +94,29 @@ def _macro_layer(src: _Source, i: int, spec: LayerSpec, source_channels: list[in
     src.layer(f"{prefix}_norm", _normalization(spec.normalization, C_out), f"{child}.norm")
     src.layer(f"{prefix}_act", _ACTIVATIONS[spec.activation], f"{child}.act")
     out = f"x{len(source_channels)}"
-    src.line(f"{out} = self.{prefix}_act(self.{prefix}_norm(self.{prefix}_op(h)))  # (B, {C_out}, H, W)")
+    src.line(f"{out} = self.{prefix}_act(self.{prefix}_norm(self.{prefix}_op(h)))  # (B, {C_out}, {hw})")
     if spec.connectivity == "residual":
         src.layer(f"{prefix}_shortcut", _projection(C_in, C_out), f"{child}.shortcut")
         src.line(f"{out} = {out} + self.{prefix}_shortcut(h)")
 
 
-def _macro_source(arch: Architecture, in_channels: int, channels: int) -> tuple[_Source, int]:
+def _macro_source(arch: Architecture, in_channels: int, channels: int, H: int, W: int) -> tuple[_Source, int]:
+    """Stem, then the layers; every layer keeps the resolution (stride 1)."""
     space: MacroSpace = arch.space
     src = _Source()
     src.layer("stem_conv", f"nn.Conv2d({in_channels}, {channels}, 3, 1, 1, bias=False)", "features.stem.0")
     src.layer("stem_bn", f"nn.BatchNorm2d({channels})", "features.stem.1")
-    src.line(f"x0 = self.stem_bn(self.stem_conv(x))  # (B, {channels}, H, W)")
+    src.line(f"x0 = self.stem_bn(self.stem_conv(x))  # (B, {channels}, {H}, {W})")
     source_channels = [channels]
     for i, spec in enumerate(space.layers(arch)):
-        _macro_layer(src, i, spec, source_channels)
+        _macro_layer(src, i, spec, source_channels, f"{H}, {W}")
         source_channels.append(spec.filters)
     src.line(f"features = x{len(source_channels) - 1}")
     return src, source_channels[-1]
 
 
 # --- NAS-Bench-201 cell space ---------------------------------------------------------------------
-def _cell(src: _Source, space: CellSpace, edge_ops: dict, C: int, name: str, child: str) -> None:
+def _cell(src: _Source, space: CellSpace, edge_ops: dict, C: int, name: str, child: str, hw: str) -> None:
     """One cell: node i = sum over live edges j -> i of op_ij(node j); ``none`` edges dropped."""
     src.line(f"# {name}: NAS-Bench-201 cell at {C} channels")
     src.line(f"{name}_n0 = x")
@@ -136,16 +137,16 @@ def _cell(src: _Source, space: CellSpace, edge_ops: dict, C: int, name: str, chi
             terms.append(f"self.{layer_name}({name}_n{j})")
         value = " + ".join(terms) if terms else "torch.zeros_like(x)  # every edge into this node is 'none'"
         src.line(f"{name}_n{i} = {value}")
-    src.line(f"x = {name}_n{space.num_nodes - 1}  # (B, {C}, H, W)")
+    src.line(f"x = {name}_n{space.num_nodes - 1}  # (B, {C}, {hw})")
 
 
-def _cell_source(arch: Architecture, in_channels: int, C: int, cells_per_stage: int) -> tuple[_Source, int]:
+def _cell_source(arch: Architecture, in_channels: int, C: int, cells_per_stage: int, H: int, W: int) -> tuple[_Source, int]:
     space: CellSpace = arch.space
     edge_ops = space.edge_ops(arch)
     src = _Source()
     src.layer("stem_conv", f"nn.Conv2d({in_channels}, {C}, 3, 1, 1, bias=False)", "features.0.0")
     src.layer("stem_bn", f"nn.BatchNorm2d({C})", "features.0.1")
-    src.line(f"x = self.stem_bn(self.stem_conv(x))  # (B, {C}, H, W)")
+    src.line(f"x = self.stem_bn(self.stem_conv(x))  # (B, {C}, {H}, {W})")
     index = 1  # position in ChildNetwork.features
     for stage, width in enumerate((C, 2 * C, 4 * C), start=1):
         if stage > 1:
@@ -158,10 +159,11 @@ def _cell_source(arch: Architecture, in_channels: int, C: int, cells_per_stage: 
                 f"nn.Sequential(nn.AvgPool2d(2, 2), nn.Conv2d({width // 2}, {width}, 1, bias=False))",
                 f"{child}.shortcut",
             )
-            src.line(f"x = self.{name}_conv_b(self.{name}_conv_a(x)) + self.{name}_shortcut(x)  # (B, {width}, H/2, W/2)")
+            H, W = H // 2, W // 2  # H and W are multiples of 4, so both halvings are exact
+            src.line(f"x = self.{name}_conv_b(self.{name}_conv_a(x)) + self.{name}_shortcut(x)  # (B, {width}, {H}, {W})")
             index += 1
         for cell in range(1, cells_per_stage + 1):
-            _cell(src, space, edge_ops, width, f"stage{stage}_cell{cell}", f"features.{index}")
+            _cell(src, space, edge_ops, width, f"stage{stage}_cell{cell}", f"features.{index}", f"{H}, {W}")
             index += 1
     src.layer("head_bn", f"nn.BatchNorm2d({4 * C})", f"features.{index}.0")
     src.layer("head_relu", "nn.ReLU()", f"features.{index}.1")
@@ -193,10 +195,10 @@ def export_pytorch(
     if not isinstance(class_name, str) or not class_name.isidentifier():
         raise ValueError(f"class_name: {class_name!r} is not allowed; allowed values: a Python identifier")
     if isinstance(space, MacroSpace):
-        src, feature_channels = _macro_source(arch, C_in, channels)
+        src, feature_channels = _macro_source(arch, C_in, channels, H, W)
         description = f"macro space, {space.num_layers} layers, stem width {channels}"
     else:
-        src, feature_channels = _cell_source(arch, C_in, channels, cells_per_stage)
+        src, feature_channels = _cell_source(arch, C_in, channels, cells_per_stage, H, W)
         description = f"NAS-Bench-201 cell space, {cells_per_stage} cell(s) per stage, widths {channels}/{2 * channels}/{4 * channels}"
     src.layer("classifier", f"nn.Linear({feature_channels}, {num_classes})", "classifier")
     src.line(f"return self.classifier(features.mean(dim=(2, 3)))  # global average pool -> (B, {num_classes})")
@@ -259,22 +261,29 @@ if __name__ == "__main__":
 def export_search(out_dir, *, class_name: str = "ExportedNet") -> str:
     """The best architecture of a finished (or running) search folder as standalone source.
 
-    Reads ``out_dir/summary.json``: the best architecture, its space and the child
-    network's settings (input shape, classes, width) recorded by the evaluator.
+    Reads ``out_dir/summary.json`` and hands it to :func:`export_summary`.
     """
-    from .search_space import space_from_spec
-
     path = Path(out_dir) / "summary.json"
     if not path.is_file():
         raise ValueError(f"out_dir: no summary.json in {str(out_dir)!r}; run a search with --out there first")
-    summary = json.loads(path.read_text(encoding="utf-8"))
+    return export_summary(json.loads(path.read_text(encoding="utf-8")), class_name=class_name)
+
+
+def export_summary(summary: Mapping, *, class_name: str = "ExportedNet") -> str:
+    """Standalone source of the best architecture in a search summary (``Search.summary()``).
+
+    The summary holds the best architecture, its space and the child network's settings
+    (input shape, classes, width) recorded by the evaluator.
+    """
+    from .search_space import space_from_spec
+
     if not summary.get("best_arch"):
-        raise ValueError(f"out_dir: the search in {str(out_dir)!r} has no successful architecture yet")
+        raise ValueError("summary: the search has no successful architecture yet; nothing to export")
     space = space_from_spec(summary["space"])
     arch = space.parse(summary["best_arch"])
     evaluator = summary.get("evaluator") or {}
     if "input_shape" not in evaluator or "num_classes" not in evaluator:
-        raise ValueError(f"out_dir: the search in {str(out_dir)!r} did not record its child network's input shape")
+        raise ValueError("summary: the search did not record its child network's input shape (evaluator config)")
     child_kwargs = evaluator.get("child_kwargs") or {}
     return export_pytorch(
         arch,

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+import torch
+
 from .controller import NASController
 from .policy_gradient import ALGORITHMS, PolicyGradientTrainer
 from .search_space import Architecture, SearchSpace
@@ -76,6 +78,19 @@ class PolicyGradientStrategy(SearchStrategy):
     def policy_snapshot(self):
         """The controller's :class:`~nasrl_nb.controller.PolicySnapshot` (torch's RNG untouched)."""
         return self.controller.policy_snapshot()
+
+    def choice_probabilities(self, architectures: Sequence[Architecture]) -> list[list[dict]]:
+        """pi(a_t | a_<t) of every chosen option, by teacher forcing (no gradients)."""
+        with torch.no_grad():
+            out = self.controller(list(architectures))
+        probs = out.log_probs.exp()  # (B, D)
+        return [
+            [{"decision": d.name, "choice": c, "prob": float(p)} for d, c, p in zip(self.space.decisions, arch.choices, row)]
+            for arch, row in zip(architectures, probs.tolist())
+        ]
+
+    def current_baseline(self) -> float | None:
+        return self.trainer.baseline
 
     def hyperparameters(self) -> dict:
         return {"lr": self.trainer.lr, "entropy_weight": self.trainer.entropy_weight, "temperature": self.trainer.temperature}

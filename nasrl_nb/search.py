@@ -12,8 +12,9 @@ reward (:mod:`nasrl_nb.rewards`). Each step does four stages:
 4. update the policy (``strategy.observe``),
 
 and returns a :class:`SearchStep`. A search is a plain object: call :meth:`Search.step`,
-iterate over it, or :meth:`Search.run` it; a dashboard may run it in a background thread
-and :meth:`~Search.pause`, :meth:`~Search.resume` or :meth:`~Search.stop` it.
+iterate over it, or :meth:`Search.run` it; :meth:`Search.stages` yields one step stage by
+stage for a step-through display; a dashboard may run it in a background thread and
+:meth:`~Search.pause`, :meth:`~Search.resume` or :meth:`~Search.stop` it.
 
 Reproducibility. The search owns private copies of the global RNG states (torch, NumPy,
 Python): they are swapped in for the duration of a step and swapped out afterwards, so
@@ -21,7 +22,8 @@ code that runs between steps cannot change which architectures are proposed. Eva
 seed each child from ``(seed, arch)`` (see :func:`~nasrl_nb.evaluation.architecture_seed`).
 
 Checkpoints and interruptions. With ``out_dir`` every step appends one JSON line per
-architecture to ``history.jsonl``, rewrites ``summary.json`` and atomically replaces
+architecture to ``history.jsonl`` and one per update to ``steps.jsonl`` (rewards, baseline,
+statistics, policy: what a replay needs), rewrites ``summary.json`` and atomically replaces
 ``checkpoint.pt`` (strategy state, RNG states, counters and configuration; readable with
 ``torch.load(weights_only=True)``). A step is all or nothing: if it is interrupted
 (``KeyboardInterrupt``) or raises before its update is committed, the strategy is rolled
@@ -61,10 +63,19 @@ from .strategies import METHODS, SearchStrategy
 from .validation import require_choice, require_positive
 
 HISTORY_NAME = "history.jsonl"
+STEPS_NAME = "steps.jsonl"  # one line per update: rewards, baseline, stats, policy (for replays)
 SUMMARY_NAME = "summary.json"
 CHECKPOINT_FORMAT = "nasrl_nb.search/1"
 # make_search settings that may change when a run is resumed (they do not change its results)
 RESUMABLE_OVERRIDES = ("budget", "device", "progress")
+
+
+@dataclass
+class Stage:
+    """One stage of a step (see :meth:`Search.stages`): its ``name`` and what it produced."""
+
+    name: str
+    data: dict
 
 
 @dataclass
@@ -199,6 +210,7 @@ class Search:
             if self.out_dir is not None:
                 self.out_dir.mkdir(parents=True, exist_ok=True)
                 (self.out_dir / HISTORY_NAME).write_text("", encoding="utf-8")
+                (self.out_dir / STEPS_NAME).write_text("", encoding="utf-8")
                 self._write_checkpoint()
                 self._write_summary()
 
@@ -279,40 +291,73 @@ class Search:
     # --- the loop --------------------------------------------------------------------------
     def step(self) -> SearchStep:
         """Run one step: propose, evaluate, reward, update; then commit it (and checkpoint)."""
-        with self._step_lock:
+        *_, update = self.stages(describe=False)
+        return update.data["step"]
+
+    def stages(self, *, describe: bool = True) -> Iterator[Stage]:
+        """One step as its stages, yielding a :class:`Stage` after each (step-through teaching).
+
+        ``sample`` (the batch and each choice's probability), ``build`` (each child as
+        the evaluator will build it; skipped with ``describe=False``), ``train`` (the
+        evaluator's records), ``reward`` (rewards, the baseline before the update and the
+        advantages it implies) and ``update`` (the committed :class:`SearchStep`, with the
+        choices' probabilities before and after). The step is committed only when the
+        ``update`` stage is produced; a generator abandoned earlier rolls the strategy back,
+        like an interrupted :meth:`step`. Between stages the caller's RNG states are in place.
+        """
+        if not self._step_lock.acquire(blocking=False):
+            raise RuntimeError("search: a step is already in progress (in another thread or an unfinished stages())")
+        try:
             if self.done:
                 raise RuntimeError(f"search is done: {self.evaluations} of budget {self._budget} evaluated")
-            start = time.perf_counter()
-            n = min(self.batch_size, self._budget - self.evaluations)
-            with self._hparam_lock:
-                pending = dict(self._pending_hparams)
-            try:
-                with self._own_rng():
-                    if pending:
-                        self.strategy.set_hyperparameters(**pending)
-                    # 1. sample a batch
-                    architectures = list(self.strategy.propose(n))
-                    # 2. evaluate the children
-                    results = list(self.evaluator.evaluate(architectures))
-                    if len(results) != len(architectures):
-                        raise ValueError(
-                            f"evaluator: returned {len(results)} records for {len(architectures)} architectures"
-                        )
-                    # 3. rewards (a failed child gets the reward function's failure penalty)
-                    rewards = [float(self.reward_fn.reward(r)) for r in results]
-                    violated = [bool(self.reward_fn.constraint_violated(r)) for r in results]
-                    # 4. policy update
-                    stats = dict(self.strategy.observe(architectures, results, rewards) or {})
-                    policy = self.strategy.policy_snapshot() if self.policy_snapshots else None
-            except BaseException:
-                self.strategy.load_state_dict(copy.deepcopy(self._committed_strategy))  # discard the partial step
-                raise
-            rows = [
-                self._history_row(arch, record, reward, flag)
-                for arch, record, reward, flag in zip(architectures, results, rewards, violated, strict=True)
-            ]
-            with _deferred_interrupt():
-                return self._commit(architectures, rows, rewards, stats, policy, pending, time.perf_counter() - start)
+            yield from self._stages(describe)
+        except BaseException:
+            self.strategy.load_state_dict(copy.deepcopy(self._committed_strategy))  # discard the partial step
+            raise
+        finally:
+            self._step_lock.release()
+
+    def _stages(self, describe: bool) -> Iterator[Stage]:
+        start = time.perf_counter()
+        n = min(self.batch_size, self._budget - self.evaluations)
+        with self._hparam_lock:
+            pending = dict(self._pending_hparams)
+        # 1. sample a batch
+        with self._own_rng(self._rng_state):
+            if pending:
+                self.strategy.set_hyperparameters(**pending)
+            architectures = list(self.strategy.propose(n))
+            before = self.strategy.choice_probabilities(architectures) if describe else None
+        yield Stage("sample", {"architectures": architectures, "probabilities": before})
+        # 2. build (display only: the evaluator builds its own children)
+        if describe:
+            networks = [self.evaluator.describe(a) for a in architectures] if hasattr(self.evaluator, "describe") else []
+            yield Stage("build", {"networks": [n for n in networks if n is not None]})
+        # 3. evaluate the children
+        with self._own_rng(self._step_rng_state):
+            results = list(self.evaluator.evaluate(architectures))
+        if len(results) != len(architectures):
+            raise ValueError(f"evaluator: returned {len(results)} records for {len(architectures)} architectures")
+        yield Stage("train", {"architectures": architectures, "results": results})
+        # 4. rewards (a failed child gets the reward function's failure penalty)
+        rewards = [float(self.reward_fn.reward(r)) for r in results]
+        violated = [bool(self.reward_fn.constraint_violated(r)) for r in results]
+        baseline = self.strategy.current_baseline()
+        advantages = None if baseline is None else [r - baseline for r in rewards]
+        yield Stage("reward", {"rewards": rewards, "constraint_violated": violated, "baseline": baseline,
+                               "advantages": advantages})
+        # 5. policy update, then commit
+        with self._own_rng(self._step_rng_state):
+            stats = dict(self.strategy.observe(architectures, results, rewards) or {})
+            policy = self.strategy.policy_snapshot() if self.policy_snapshots else None
+            after = self.strategy.choice_probabilities(architectures) if describe else None
+        rows = [
+            self._history_row(arch, record, reward, flag)
+            for arch, record, reward, flag in zip(architectures, results, rewards, violated, strict=True)
+        ]
+        with _deferred_interrupt():
+            step = self._commit(architectures, rows, rewards, stats, policy, pending, time.perf_counter() - start)
+        yield Stage("update", {"step": step, "before": before, "after": after})
 
     def _commit(self, architectures, rows, rewards, stats, policy, pending, seconds) -> SearchStep:
         """Make a finished step permanent: memory, history file, checkpoint, summary."""
@@ -334,6 +379,8 @@ class Search:
         if self.out_dir is not None:
             with open(self.out_dir / HISTORY_NAME, "a", encoding="utf-8") as file:
                 file.writelines(json.dumps(row) + "\n" for row in rows)
+            with open(self.out_dir / STEPS_NAME, "a", encoding="utf-8") as file:
+                file.write(json.dumps(_json_safe(_step_line(step_index, rewards, stats, policy))) + "\n")
             self._write_checkpoint()
             self._write_summary()
         baseline = stats.get("baseline")
@@ -437,10 +484,10 @@ class Search:
 
     # --- RNG ownership -------------------------------------------------------------------------
     @contextmanager
-    def _own_rng(self):
-        """Swap the search's RNG states in for a step; keep the new ones; put the caller's back."""
+    def _own_rng(self, state):
+        """Swap ``state`` in (the search's RNG states); keep the new ones; put the caller's back."""
         caller = capture_rng_state()
-        restore_rng_state(self._rng_state)
+        restore_rng_state(state)
         try:
             yield
             self._step_rng_state = capture_rng_state()
@@ -496,6 +543,7 @@ class Search:
         self.num_steps, self.evaluations = int(state["step"]), int(state["evaluations"])
         self.seconds = float(state["seconds"])
         self.history = read_history(self.out_dir, limit=self.evaluations)
+        _truncate_jsonl(self.out_dir / STEPS_NAME, self.num_steps)
         self.best = best_record(self.history)
         if self.config is None:
             self.config = json.loads(state["config"])
@@ -520,6 +568,26 @@ class Search:
         if evaluator is None and kind != "ChildEvaluator":
             raise ValueError(f"evaluator: this run used a {kind}; pass evaluator=... to continue it")
         return make_search(**{**config, **overrides, "evaluator": evaluator, "out_dir": out_dir, "resume": True})
+
+
+def _step_line(step: int, rewards, stats: Mapping, policy) -> dict:
+    """The ``steps.jsonl`` line of one update (what a replay needs beyond the history)."""
+    return {
+        "step": step,
+        "rewards": list(rewards),
+        "baseline": stats.get("baseline"),
+        "advantages": stats.get("advantages"),
+        "stats": {k: v for k, v in stats.items() if k != "advantages"},
+        "policy": None if policy is None else policy.to_dict(),
+    }
+
+
+def _truncate_jsonl(path: Path, limit: int) -> None:
+    """Keep the first ``limit`` lines of ``path`` (lines of a step whose checkpoint never landed go)."""
+    if path.exists():
+        lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        if len(lines) > limit:
+            write_text_atomic(path, "".join(line + "\n" for line in lines[:limit]))
 
 
 def read_history(out_dir, *, limit: int | None = None) -> list[dict]:

@@ -58,6 +58,15 @@ class SearchStrategy(ABC):
         """The current policy as a ``PolicySnapshot``; None for strategies without one."""
         return None
 
+    def choice_probabilities(self, architectures: Sequence[Architecture]) -> list[list[dict]] | None:
+        """Per architecture, each decision's chosen option and its probability under the
+        current policy (``{"decision", "choice", "prob"}``); None without a policy."""
+        return None
+
+    def current_baseline(self) -> float | None:
+        """The baseline the next update will start from (None without one)."""
+        return None
+
     def hyperparameters(self) -> dict:
         """The run-time settable values (``lr``, ``entropy_weight``, ``temperature``); none here."""
         return {}

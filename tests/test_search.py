@@ -26,6 +26,15 @@ CELL = get_space("cell")
 METHODS = ("reinforce", "ppo", "random", "evolution")
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny children train fastest on one thread (two threads thrash when the CPU is shared)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def conv_share(arch) -> dict:
     """A synthetic child: validation accuracy = share of 3x3 conv edges; test accuracy = 1 - that."""
     share = sum(op == "nor_conv_3x3" for op in arch.choices) / len(arch.choices)
@@ -152,7 +161,7 @@ def test_checkpoint_is_weights_only_and_atomic(tmp_path):
     assert state["step"] == 1 and state["evaluations"] == 4 and state["method"] == "ppo"
     assert set(state["rng"]) == {"torch", "numpy", "python"}
     assert "controller" in state["strategy"]["trainer"]
-    assert sorted(os.listdir(tmp_path)) == ["checkpoint.pt", "history.jsonl", "summary.json"]  # no temp files left
+    assert sorted(os.listdir(tmp_path)) == ["checkpoint.pt", "history.jsonl", "steps.jsonl", "summary.json"]  # no temp files left
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["evaluations"] == 4
 
@@ -344,12 +353,12 @@ def test_strategies_learn_a_synthetic_reward(method):
 
 @pytest.mark.slow
 def test_reinforce_learns_on_real_digits_children():
-    """Real children (cell space, 1 epoch on 300 digits): the last batches beat the first."""
+    """Real children (cell space, width 8, 1 epoch on 600 digits): the last batches beat the first."""
     search = make_search(
-        "reinforce", "cell", "digits", budget=64, batch_size=8, epochs=1, max_samples=300, channels=4,
-        device="cpu", seed=0, trainer_kwargs={"lr": 0.05}, progress=False, policy_snapshots=False,
+        "reinforce", "cell", "digits", budget=64, batch_size=8, epochs=1, max_samples=600, child_batch_size=32,
+        channels=8, device="cpu", seed=0, trainer_kwargs={"lr": 0.05}, progress=False, policy_snapshots=False,
     )
     steps = list(search)
-    first = np.mean([s.mean_reward for s in steps[:2]])
-    last = np.mean([s.mean_reward for s in steps[-2:]])
-    assert last > first, (first, last)
+    first = np.mean([s.mean_reward for s in steps[:3]])
+    last = np.mean([s.mean_reward for s in steps[-3:]])
+    assert last > first + 0.05, (first, last)

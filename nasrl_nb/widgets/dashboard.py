@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import threading
+import time
 from pathlib import Path
 
 import ipywidgets as W
@@ -26,10 +27,14 @@ class SearchDashboard:
         export_path: where the Export button writes the best architecture as PyTorch code.
     """
 
-    def __init__(self, search, *, max_redraws_per_second: float = 2.0, export_path="best_architecture.py"):
+    def __init__(self, search, *, max_redraws_per_second: float = 1.0, export_path="best_architecture.py"):
         self.search = search
         self._throttle = Throttle(max_redraws_per_second)
         self._thread: threading.Thread | None = None
+        self._active = False  # the search thread is between its start and its final redraw
+        self._dirty = threading.Event()
+        self._draw_lock = threading.Lock()
+        self._renderer: threading.Thread | None = None
         self.redraws = 0
         self.output = W.Output(layout=W.Layout(max_height="160px", overflow="auto"))
         safe = report_errors(self.output)
@@ -86,7 +91,7 @@ class SearchDashboard:
     # --- running -------------------------------------------------------------------------------
     @property
     def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        return self._active
 
     def start(self) -> None:
         """Run the search to the end of its budget in a background thread."""
@@ -114,23 +119,54 @@ class SearchDashboard:
         """Block until the background run ends (notebooks under test must not move on)."""
         if self._thread is not None:
             self._thread.join(timeout)
+        if self._renderer is not None:
+            self._renderer.join(timeout)
         return not self.running
 
     def _launch(self, target) -> None:
         self.stopped = False
+        self._active = True
         self._thread = threading.Thread(target=target, name="nasrl-search", daemon=True)
         self._thread.start()
+        if self._renderer is None or not self._renderer.is_alive():
+            self._renderer = threading.Thread(target=self._render_loop, name="nasrl-render", daemon=True)
+            self._renderer.start()
         self._set_status("running")
+
+    def _render_loop(self) -> None:
+        """Redraw when a step has landed, at most ``max_redraws_per_second``.
+
+        Drawing happens here, not in the search thread, so a slow redraw never holds a step
+        up; the search thread only raises the ``_dirty`` flag.
+        """
+        while self._active:
+            if not self._dirty.wait(timeout=0.2):
+                continue
+            while self._active and not self._throttle.ready():
+                time.sleep(0.05)
+            self._dirty.clear()
+            if self._active:
+                self._safe_refresh()
 
     def _run_all(self) -> None:
         try:
             for _ in self.search:
-                if self._throttle.ready():
-                    self.refresh()
+                self._dirty.set()
         except Exception:
             self.output.append_stderr(_traceback())
         finally:
+            self._finish()
+
+    def _finish(self) -> None:
+        self._active = False
+        self._dirty.set()
+        self._safe_refresh()
+
+    def _safe_refresh(self) -> None:
+        try:
             self.refresh()
+        except Exception:
+            self.output.append_stderr(_traceback())
 
     def _run_one(self) -> None:
         try:
@@ -138,14 +174,15 @@ class SearchDashboard:
         except Exception:
             self.output.append_stderr(_traceback())
         finally:
-            self.refresh()
+            self._finish()
 
     # --- drawing --------------------------------------------------------------------------------
     def refresh(self) -> None:
         """Redraw every panel from the search's current state (cheap; also called by the thread)."""
-        state = RunState.from_search(self.search)
-        for name, png in render_panels(state).items():
-            self.images[name].value = png
+        with self._draw_lock:  # a late background redraw must not overwrite a newer one
+            state = RunState.from_search(self.search)
+            for name, png in render_panels(state).items():
+                self.images[name].value = png
         self.progress.max = self.search.budget
         self.progress.value = self.search.evaluations
         self.warnings.value = "".join(
@@ -165,7 +202,7 @@ class SearchDashboard:
     def _set_status(self, what: str) -> None:
         best = self.search.best
         best_text = "no child yet" if best is None else (
-            f"best val acc {best['val_accuracy']:.3f} (test {best['test_accuracy']:.3f}): "
+            f"best val acc {_number(best['val_accuracy'])} (test {_number(best.get('test_accuracy'))}): "
             f"<code>{html.escape(best['arch'])}</code>")
         self.status.value = (f"<b>{html.escape(self.search.method)}</b> — {what} — "
                              f"{self.search.evaluations}/{self.search.budget} evaluated — {best_text}")
@@ -197,6 +234,10 @@ class SearchDashboard:
         path = Path(path or self.export_path.value)
         path.write_text(export_summary(self.search.summary()), encoding="utf-8")
         return path
+
+
+def _number(value) -> str:
+    return f"{value:.3f}" if isinstance(value, (int, float)) else "n/a"
 
 
 def _traceback() -> str:

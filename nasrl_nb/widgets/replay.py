@@ -58,6 +58,6 @@ def _table(rows: list[dict], best: dict | None) -> str:
     )
     head = "<tr><th>architecture</th><th>status</th><th>val acc</th><th>reward</th><th>params</th></tr>"
     best_line = "" if best is None else (
-        f"<p>best so far: val acc {best['val_accuracy']:.3f}, test acc {best['test_accuracy']:.3f} — "
+        f"<p>best so far: val acc {fmt(best['val_accuracy'])}, test acc {fmt(best.get('test_accuracy'))} — "
         f"<code>{html.escape(best['arch'])}</code></p>")
     return f"{best_line}<table>{head}{cells}</table>"

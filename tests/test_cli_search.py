@@ -1,0 +1,79 @@
+"""`nasrl-nb search` and `nasrl-nb export`: files, errors, Ctrl-C and --resume, through real processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import torch
+
+from nasrl_nb.cli import main
+
+TINY = ["--space", "macro", "--epochs", "1", "--channels", "4", "--max-samples", "200", "--device", "cpu", "--quiet"]
+
+
+def lines(path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def test_bad_arguments_get_one_error_line(tmp_path, capsys):
+    assert main(["search", "--budget", "0", "--out", str(tmp_path / "a")]) == 2
+    assert capsys.readouterr().err.strip() == "error: budget: must be a positive integer, got 0"
+    assert main(["search", "--resume", "--out", str(tmp_path / "none")]) == 2
+    assert capsys.readouterr().err.startswith("error: resume: no search checkpoint in")
+    assert main(["export", str(tmp_path / "none")]) == 2
+    assert capsys.readouterr().err.startswith("error: out_dir: no summary.json in")
+
+
+def test_search_then_guard_the_folder_then_export(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["search", "--method", "random", "--budget", "2", "--batch", "2", *TINY, "--out", str(out)]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["evaluations"] == 2 and summary["method"] == "random"
+    assert sorted(p.name for p in out.iterdir()) == ["checkpoint.pt", "history.jsonl", "steps.jsonl", "summary.json"]
+    assert main(["search", "--method", "evolution", "--budget", "2", *TINY, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "already holds a search with other settings (method: 'random' -> 'evolution')" in err and "--resume" in err
+    assert main(["search", "--method", "evolution", "--resume", "--out", str(out)]) == 2
+    assert "other settings: method: 'random' -> 'evolution'" in capsys.readouterr().err
+    target = tmp_path / "best.py"
+    assert main(["export", str(out), "--out", str(target), "--class-name", "Best"]) == 0
+    source = target.read_text()
+    assert summary["best_arch"] in source and "class Best(nn.Module)" in source
+    compile(source, str(target), "exec")
+
+
+def test_ctrl_c_then_resume_completes_the_budget(tmp_path, cli_env, run_cli):
+    out = tmp_path / "run"
+    command = [sys.executable, "-m", "nasrl_nb", "search", "--method", "reinforce", "--budget", "24", "--batch", "2", *TINY, "--out", str(out)]
+    env = {**cli_env, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    history = out / "history.jsonl"
+    deadline = time.time() + 90
+    while time.time() < deadline and proc.poll() is None and not (history.exists() and len(lines(history)) >= 2):
+        time.sleep(0.05)
+    assert proc.poll() is None, proc.communicate()
+    os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C in a terminal signals the whole process group
+    stdout, stderr = proc.communicate(timeout=90)
+    assert proc.returncode == 130, stderr
+    assert "interrupted:" in stderr and "--resume" in stderr and stdout == ""
+
+    state = torch.load(out / "checkpoint.pt", weights_only=True)
+    saved = lines(history)
+    assert 2 <= state["evaluations"] == len(saved) < 24  # history and checkpoint agree: nothing half-written
+    assert [row["evaluation"] for row in saved] == list(range(len(saved)))
+    assert json.loads((out / "summary.json").read_text())["evaluations"] == len(saved)
+
+    done = run_cli("search", "--resume", "--out", str(out), "--quiet", timeout=180)
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert summary["evaluations"] == 24 and summary["done"]
+    final = lines(history)
+    assert len(final) == 24 and final[: len(saved)] == saved  # the saved part is kept as it was
+    assert [row["evaluation"] for row in final] == list(range(24))
+    exported = run_cli("export", str(out))
+    assert exported.returncode == 0 and summary["best_arch"] in exported.stdout
