@@ -113,6 +113,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     """Run (or resume) a search; print its summary; 130 after Ctrl-C (resumable)."""
     from .checkpoint import CHECKPOINT_NAME, load_checkpoint
     from .search import config_differences, make_search
+    from .spaces import get_space
 
     out = Path(args.out)
     checkpoint = out / CHECKPOINT_NAME
@@ -127,6 +128,8 @@ def cmd_search(args: argparse.Namespace) -> int:
         raise ValueError(f"resume: the search in {str(out)!r} used a {evaluator_kind}; continue it in Python with Search.from_checkpoint")
     if not args.resume and checkpoint.exists():
         kwargs = search_kwargs(args, None)
+        if isinstance(kwargs.get("space"), str):  # the saved settings hold the space's spec
+            kwargs["space"] = get_space(kwargs["space"]).spec()
         differences = [] if saved is None else config_differences(saved, {**saved, **kwargs})
         detail = f" with other settings ({'; '.join(differences)})" if differences else ""
         raise ValueError(f"out: {str(out)!r} already holds a search{detail}; pass --resume to continue it or choose another folder")

@@ -186,6 +186,8 @@ class Search:
         self._step_lock = threading.Lock()
         self._hparam_lock = threading.Lock()
         self._pending_hparams: dict[str, float] = {}
+        self._control_lock = threading.Lock()
+        self._iterating = False
         self._stop = threading.Event()
         self._running = threading.Event()
         self._running.set()
@@ -246,9 +248,15 @@ class Search:
 
     # --- control from another thread ---------------------------------------------------------
     def stop(self) -> None:
-        """Ask a running iteration to end after its current step (thread-safe)."""
-        self._stop.set()
-        self._running.set()  # a paused loop wakes up to notice
+        """Ask a running iteration (``run()`` or a ``for`` loop) to end after its current step.
+
+        Thread-safe. When no iteration is running there is nothing to stop and the call does
+        nothing, so a later ``run()`` is not cut short.
+        """
+        with self._control_lock:
+            if self._iterating:
+                self._stop.set()
+                self._running.set()  # a paused loop wakes up to notice
 
     def pause(self) -> None:
         """Hold a running iteration before its next step until :meth:`resume` (thread-safe)."""
@@ -403,6 +411,11 @@ class Search:
 
     def __iter__(self) -> Iterator[SearchStep]:
         """Steps until the budget is spent or :meth:`stop` is called; honours :meth:`pause`."""
+        with self._control_lock:
+            if self._iterating:
+                raise RuntimeError("search: it is already being iterated (in another thread?)")
+            self._iterating = True
+            self._stop.clear()
         bar = _progress_bar(self)
         try:
             while not self.done:
@@ -416,7 +429,9 @@ class Search:
                     bar.set_postfix(best_val=f"{self.best['val_accuracy']:.3f}", refresh=False)
                 yield result
         finally:
-            self._stop.clear()
+            with self._control_lock:
+                self._iterating = False
+                self._stop.clear()
             bar.close()
 
     def run(self, callback: Callable[[SearchStep], object] | None = None) -> dict:

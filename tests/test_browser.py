@@ -72,7 +72,7 @@ def jupyterlab(tmp_path):
     env = {**os.environ, "JUPYTER_CONFIG_DIR": str(tmp_path / ".jupyter"), "JUPYTER_RUNTIME_DIR": str(tmp_path / ".runtime")}
     server = subprocess.Popen(
         [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
-         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={tmp_path}", "--ServerApp.open_browser=False",
+         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={tmp_path}", "--ServerApp.open_browser=False", "--allow-root",
          "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
         cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=open(tmp_path / "server.log", "wb"),
         start_new_session=True,
@@ -104,13 +104,14 @@ def test_dashboard_renders_updates_and_stops(jupyterlab):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
         try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.goto(f"{base}/lab/tree/dashboard.ipynb?token={token}", timeout=90_000)
             page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=90_000)
-            page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle'], .jp-KernelStatus", timeout=90_000)
+            _accept_kernel_dialog(page)
             page.click("text=Run", timeout=30_000)  # the main menu
             page.click("text=Run All Cells", timeout=30_000)
+            _accept_kernel_dialog(page)
 
             page.wait_for_selector(".nasrl-status", timeout=120_000)
             # the policy image appears after the first update and changes with later ones
@@ -141,8 +142,21 @@ def test_dashboard_renders_updates_and_stops(jupyterlab):
             assert _evaluated(_status(page)) == evaluated, "the search went on after Stop"
             assert "stopped" in _status(page) and evaluated < 60
             page.screenshot(path=str(ARTIFACTS / "dashboard-stopped.png"), full_page=True)
+        except BaseException:
+            page.screenshot(path=str(ARTIFACTS / "dashboard-failure.png"), full_page=True)
+            raise
         finally:
             browser.close()
+
+
+def _accept_kernel_dialog(page) -> None:
+    """JupyterLab may ask which kernel to start; take the proposed Python 3 kernel."""
+    button = page.locator(".jp-Dialog button.jp-mod-accept")
+    try:
+        button.wait_for(state="visible", timeout=10_000)
+    except Exception:  # no dialog this time: nothing to accept
+        return
+    button.click()
 
 
 def _evaluated(status: str) -> int:

@@ -257,6 +257,12 @@ def test_pause_resume_stop_from_another_thread():
     assert search.done and search.evaluations == stopped_at + 4
 
 
+def test_stop_while_idle_does_not_cut_the_next_run_short():
+    search = synthetic("random", budget=8)
+    search.stop()
+    assert search.run()["evaluations"] == 8
+
+
 def test_callback_returning_false_stops():
     search = synthetic("random", budget=40)
     seen = []
