@@ -240,10 +240,12 @@ def test_pause_resume_stop_from_another_thread():
     while search.evaluations < 4 and time.time() < deadline:
         time.sleep(0.01)
     search.pause()
-    time.sleep(0.2)  # the step in flight finishes, then the loop waits
-    held = search.evaluations
-    time.sleep(0.2)
-    assert search.evaluations == held and search.paused
+    held = -1
+    while held != search.evaluations and time.time() < deadline:  # the step in flight finishes
+        held = search.evaluations
+        time.sleep(0.3)
+    time.sleep(0.3)
+    assert search.evaluations == held and search.paused and thread.is_alive()
     search.resume()
     while search.evaluations <= held and time.time() < deadline:
         time.sleep(0.01)
