@@ -78,20 +78,7 @@ def preserved_rng() -> Iterator[None]:
 
 def save_checkpoint(path: str | os.PathLike, state: dict) -> Path:
     """Write ``state`` with ``torch.save`` to a temporary file, then atomically rename it to ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            torch.save(state, file)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-    return path
+    return _write_atomic(path, "wb", lambda file: torch.save(state, file))
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict:
@@ -104,12 +91,22 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
     """Write a small text file (a summary) by temporary file and rename, like checkpoints."""
+    return _write_atomic(path, "w", lambda file: file.write(text))
+
+
+def _write_atomic(path, mode: str, write) -> Path:
+    """``write(file)`` into a temporary file beside ``path``, fsync it, then rename it over ``path``.
+
+    A crash or Ctrl-C at any moment leaves either the old file or the new one, never half of one.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(handle, "w", encoding="utf-8") as file:
-            file.write(text)
+        with os.fdopen(handle, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as file:
+            write(file)
+            file.flush()
+            os.fsync(file.fileno())
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

@@ -77,11 +77,18 @@ class SearchSpace:
         """Plain-JSON description from which :func:`space_from_spec` rebuilds the space."""
         return {"space": "custom", "vocab": {d.name: list(d.choices) for d in self.decisions}}
 
+    def _key(self) -> str:
+        """The spec as canonical JSON, computed once (spaces do not change after construction)."""
+        key = self.__dict__.get("_spec_key")
+        if key is None:
+            key = self.__dict__["_spec_key"] = json.dumps(self.spec(), sort_keys=True)
+        return key
+
     def __eq__(self, other) -> bool:
-        return isinstance(other, SearchSpace) and self.spec() == other.spec()
+        return self is other or (isinstance(other, SearchSpace) and self._key() == other._key())
 
     def __hash__(self) -> int:
-        return hash(json.dumps(self.spec(), sort_keys=True))
+        return hash(self._key())
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({len(self.decisions)} decisions, size={self.size():,})"

@@ -35,9 +35,9 @@ NOTEBOOK_CELLS = [
     """import nasrl_nb as nb
 from nasrl_nb.widgets import SearchDashboard
 data = nb.load_dataset("digits", seed=0, max_samples=300)
-search = nb.make_search("reinforce", space="cell", dataset=data, budget=60, batch_size=2, epochs=1,
+search = nb.make_search("reinforce", space="cell", dataset=data, budget=200, batch_size=2, epochs=1,
                         seed=0, progress=False)
-dash = SearchDashboard(search, max_redraws_per_second=4)
+dash = SearchDashboard(search, max_redraws_per_second=4, max_render_share=0.5)
 dash""",
     "dash.start()",
 ]
@@ -140,7 +140,7 @@ def test_dashboard_renders_updates_and_stops(jupyterlab):
             evaluated = _evaluated(_status(page))
             time.sleep(4)
             assert _evaluated(_status(page)) == evaluated, "the search went on after Stop"
-            assert "stopped" in _status(page) and evaluated < 60
+            assert "stopped" in _status(page) and evaluated < 200
             page.screenshot(path=str(ARTIFACTS / "dashboard-stopped.png"), full_page=True)
         except BaseException:
             page.screenshot(path=str(ARTIFACTS / "dashboard-failure.png"), full_page=True)

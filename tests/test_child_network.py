@@ -19,16 +19,6 @@ from nasrl_nb.complexity import count_flops, count_parameters
 from nasrl_nb.macro_space import ARCHITECTURE_VOCAB, MacroSpace
 from nasrl_nb.search_space import custom_space
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny nets gain nothing from intra-op threads, and on a busy 2-core machine they spin."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 KERNEL = {"conv1x1": 1, "conv3x3": 3, "conv5x5": 5, "maxpool3x3": 0, "avgpool3x3": 0}
 
 

@@ -10,14 +10,6 @@ from torch import nn
 from nasrl_nb.complexity import count_flops, count_parameters, measure_latency_ms
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _conv_flops(c_in, c_out, k, h_out, w_out, groups=1):
     """Multiply-adds of a convolution, 2 FLOPs each; the bias is not counted."""
     return 2 * (c_in // groups) * c_out * k * k * h_out * w_out

@@ -24,14 +24,6 @@ SPACES = {
 }
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny batches gain nothing from threads, and a busy 2-core box makes them crawl."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 def make(space_name="cell", seed=0, **kwargs):
     seed_everything(seed)

@@ -22,14 +22,6 @@ A = CELL.parse("|nor_conv_3x3~0|+|skip_connect~0|nor_conv_1x1~1|+|skip_connect~0
 B = CELL.parse("|avg_pool_3x3~0|+|nor_conv_1x1~0|none~1|+|skip_connect~0|nor_conv_3x3~1|avg_pool_3x3~2|")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny children train fastest on one thread (two threads thrash when the CPU is shared)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 @pytest.fixture
 def evaluator(tiny_digits):

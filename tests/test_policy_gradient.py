@@ -22,14 +22,6 @@ from nasrl_nb.search_space import custom_space
 ARM_REWARD = {"a": 1.0, "b": 0.2}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny batches gain nothing from threads, and a busy 2-core box makes them crawl."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 def bandit(seed=0):
     """A two-armed bandit: one decision, unclipped logits theta = head(h_0)."""

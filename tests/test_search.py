@@ -26,14 +26,6 @@ CELL = get_space("cell")
 METHODS = ("reinforce", "ppo", "random", "evolution")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny children train fastest on one thread (two threads thrash when the CPU is shared)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 def conv_share(arch) -> dict:
     """A synthetic child: validation accuracy = share of 3x3 conv edges; test accuracy = 1 - that."""

@@ -226,3 +226,37 @@ def test_warnings_flag_entropy_collapse_and_plateaus():
     assert any("reward plateau" in m for m in messages)
     state.steps = [{"step": k, "rewards": [0.1 * k], "policy": uniform} for k in range(6)]
     assert warnings_for(state) == []
+
+
+def test_in_an_event_loop_the_search_runs_cooperatively_and_stop_lands_between_steps():
+    import asyncio
+
+    search = toy_search(budget=400, delay=0.005)
+    dash = SearchDashboard(search)
+
+    async def kernel():  # a Jupyter kernel's loop: the dashboard's task and the clicks share it
+        dash.buttons["start"].click()
+        assert dash._task is not None and dash._thread is None
+        while search.evaluations < 8:
+            await asyncio.sleep(0.01)
+        dash.buttons["stop"].click()
+        await dash._task
+
+    asyncio.run(kernel())
+    assert 8 <= search.evaluations < 400 and dash.state() == "stopped"
+    assert len(search.history) == search.evaluations
+
+
+def test_wait_takes_over_a_cooperative_run_and_finishes_it():
+    import asyncio
+
+    search = toy_search(budget=24)
+    dash = SearchDashboard(search)
+
+    async def cell():  # a cell that starts the run, then a cell that waits for it
+        dash.start()
+        await asyncio.sleep(0)
+        assert dash.wait() and search.done
+
+    asyncio.run(cell())
+    assert dash.state() == "done" and is_png(dash.images["rewards"])

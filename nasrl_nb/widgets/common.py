@@ -33,20 +33,51 @@ def report_errors(output: W.Output):
 
 
 class Throttle:
-    """True at most ``rate`` times a second: live redraws must not slow the search down."""
+    """Paces live redraws: at most ``rate`` a second, and at most ``max_share`` of wall time.
 
-    def __init__(self, rate: float):
+    Drawing runs in the kernel's process and competes with the search for the GIL and the
+    cores, so the pause after a redraw grows with what the redraw cost: a redraw that took
+    ``d`` seconds is followed by at least ``d * (1 / max_share - 1)`` seconds without one.
+    Call :meth:`ready` to ask and :meth:`done` with the redraw's duration.
+    """
+
+    def __init__(self, rate: float, max_share: float = 0.05):
         self.interval = 1.0 / rate
-        self._last = -float("inf")
+        self.max_share = max_share
+        self._next = -float("inf")
         self._lock = threading.Lock()
 
     def ready(self) -> bool:
         with self._lock:
             now = time.monotonic()
-            if now - self._last >= self.interval:
-                self._last = now
+            if now >= self._next:
+                self._next = now + self.interval
                 return True
             return False
+
+    def done(self, seconds: float) -> None:
+        """Record that a redraw took ``seconds``; the next one waits accordingly."""
+        with self._lock:
+            self._next = max(self._next, time.monotonic() + seconds * (1.0 / self.max_share - 1.0))
+
+
+def start_thread(target, name: str, *, torch_threads: int = 1) -> threading.Thread:
+    """Run ``target`` in a daemon thread with ``torch_threads`` intra-op threads.
+
+    The thread count is per thread in PyTorch, and a second team of intra-op threads next
+    to the kernel's own makes small CPU kernels crawl: a search in a background thread ran
+    2-3x slower with 2 torch threads than with 1 on a 2-core machine (see BENCHMARKS.md,
+    "Live dashboard overhead").
+    """
+    import torch
+
+    def run():
+        torch.set_num_threads(torch_threads)
+        target()
+
+    thread = threading.Thread(target=run, name=name, daemon=True)
+    thread.start()
+    return thread
 
 
 def image(width: str = "100%") -> W.Image:

@@ -1,12 +1,16 @@
 """SearchDashboard: watch, pause, step, steer and stop a real search from a notebook.
 
-The search runs in a background thread so that the kernel stays responsive (Stop works
-mid-search). The thread never calls ``display()`` or writes to an ``Output`` with
-``with``: it only sets widget values (PNG bytes, HTML, progress), which is safe.
+The kernel stays responsive while the search runs, so Stop works mid-search. In a Jupyter
+kernel the search runs cooperatively on the kernel's event loop, yielding between steps
+so that button clicks are handled; elsewhere it runs in a background thread (with one
+torch thread) and a second thread redraws. Neither calls ``display()`` or writes to an
+``Output`` with ``with``: they only set widget values (PNG bytes, HTML, progress).
+Redraws are throttled to a share of the wall time (see ``BENCHMARKS.md``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import html
 import threading
 import time
@@ -14,7 +18,7 @@ from pathlib import Path
 
 import ipywidgets as W
 
-from .common import Throttle, image, report_errors
+from .common import Throttle, image, report_errors, start_thread
 from .panels import PANELS, RunState, render_panels, warnings_for
 
 
@@ -24,12 +28,21 @@ class SearchDashboard:
     Args:
         search: a :class:`nasrl_nb.search.Search` (any strategy; the sliders act on RL ones).
         max_redraws_per_second: throttle for the live redraws (the final state is always drawn).
+        max_render_share: the most of the wall time that live redraws may take (they share
+            the CPU and the GIL with the search); 5% keeps the dashboard's cost under 10%.
         export_path: where the Export button writes the best architecture as PyTorch code.
+        cooperative: in a Jupyter kernel, run the search on the kernel's event loop between
+            button clicks (the default: the search keeps the kernel's torch threads and
+            the GIL to itself) rather than in a background thread.
     """
 
-    def __init__(self, search, *, max_redraws_per_second: float = 1.0, export_path="best_architecture.py"):
+    def __init__(self, search, *, max_redraws_per_second: float = 1.0, max_render_share: float = 0.05,
+                 export_path="best_architecture.py", cooperative: bool = True):
         self.search = search
-        self._throttle = Throttle(max_redraws_per_second)
+        self.cooperative = cooperative
+        self._task = None
+        self._handoff = False
+        self._throttle = Throttle(max_redraws_per_second, max_render_share)
         self._thread: threading.Thread | None = None
         self._active = False  # the search thread is between its start and its final redraw
         self._dirty = threading.Event()
@@ -94,11 +107,22 @@ class SearchDashboard:
         return self._active
 
     def start(self) -> None:
-        """Run the search to the end of its budget in a background thread."""
+        """Run the search to the end of its budget without blocking the notebook.
+
+        In a Jupyter kernel the search runs cooperatively on the kernel's event loop: one
+        step, then a pause for button clicks and a throttled redraw, then the next step.
+        Elsewhere (or with ``cooperative=False``) it runs in a background thread.
+        """
         if self.running:
             self.search.resume()
             return
-        self._launch(self._run_all)
+        loop = _running_loop() if self.cooperative else None
+        if loop is None:
+            self._launch(self._run_all)
+            return
+        self.stopped, self._active, self._handoff = False, True, False
+        self._task = loop.create_task(self._run_cooperatively())
+        self._set_status("running")
 
     def step(self) -> None:
         """Run exactly one step in a background thread (no-op while the search is running)."""
@@ -111,12 +135,22 @@ class SearchDashboard:
 
     def stop(self) -> None:
         """Stop after the current step; what was evaluated stays in the history/checkpoint."""
-        self.search.stop()
+        if self._thread is not None and self._thread.is_alive():
+            self.search.stop()
         self.stopped = True
         self._set_status("stopping after the current step…")
 
     def wait(self, timeout: float | None = None) -> bool:
-        """Block until the background run ends (notebooks under test must not move on)."""
+        """Block until the run ends (a notebook under test must not move on mid-search).
+
+        A cooperative run cannot progress while a cell blocks the kernel's event loop, so
+        ``wait`` takes it over and finishes it here (``timeout`` then does not apply).
+        """
+        if self._task is not None and not self._task.done():
+            self._handoff = True  # the task leaves at its next turn; this call runs the rest
+            self._cooperative_steps()
+            self._finish()
+            return True
         if self._thread is not None:
             self._thread.join(timeout)
         if self._renderer is not None:
@@ -126,12 +160,42 @@ class SearchDashboard:
     def _launch(self, target) -> None:
         self.stopped = False
         self._active = True
-        self._thread = threading.Thread(target=target, name="nasrl-search", daemon=True)
-        self._thread.start()
+        self._thread = start_thread(target, "nasrl-search")
         if self._renderer is None or not self._renderer.is_alive():
             self._renderer = threading.Thread(target=self._render_loop, name="nasrl-render", daemon=True)
             self._renderer.start()
         self._set_status("running")
+
+    async def _run_cooperatively(self) -> None:
+        """Steps on the event loop, yielding between them so that clicks are handled."""
+        try:
+            while not self._handoff and self._cooperative_step():
+                await asyncio.sleep(0.1 if self.search.paused else 0)
+        except Exception:
+            self.output.append_stderr(_traceback())
+        finally:
+            if not self._handoff:
+                self._finish()
+
+    def _cooperative_step(self) -> bool:
+        """One step (unless paused) and a throttled redraw; False once the run is over."""
+        if self.search.done or self.stopped:
+            return False
+        if not self.search.paused:
+            self.search.step()
+            if self._throttle.ready():
+                start = time.monotonic()
+                self._safe_refresh()
+                self._throttle.done(time.monotonic() - start)
+        return True
+
+    def _cooperative_steps(self) -> None:
+        self.search.resume()
+        try:
+            while self._cooperative_step():
+                pass
+        except Exception:
+            self.output.append_stderr(_traceback())
 
     def _render_loop(self) -> None:
         """Redraw when a step has landed, at most ``max_redraws_per_second``.
@@ -146,7 +210,9 @@ class SearchDashboard:
                 time.sleep(0.05)
             self._dirty.clear()
             if self._active:
+                start = time.monotonic()
                 self._safe_refresh()
+                self._throttle.done(time.monotonic() - start)
 
     def _run_all(self) -> None:
         try:
@@ -234,6 +300,14 @@ class SearchDashboard:
         path = Path(path or self.export_path.value)
         path.write_text(export_summary(self.search.summary()), encoding="utf-8")
         return path
+
+
+def _running_loop():
+    """The event loop running in this thread (a Jupyter kernel's), or None."""
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
 
 
 def _number(value) -> str:

@@ -7,7 +7,7 @@ import threading
 
 import ipywidgets as W
 
-from .common import image, report_errors
+from .common import image, report_errors, start_thread
 
 
 class SpaceExplorer:
@@ -72,8 +72,7 @@ class SpaceExplorer:
         if self.data is None or (self._thread is not None and self._thread.is_alive()):
             return
         self.train_button.disabled = True
-        self._thread = threading.Thread(target=self._train, daemon=True)
-        self._thread.start()
+        self._thread = start_thread(self._train, "nasrl-train")
 
     def wait(self, timeout: float | None = None) -> None:
         if self._thread is not None:

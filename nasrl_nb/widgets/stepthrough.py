@@ -14,7 +14,7 @@ import threading
 
 import ipywidgets as W
 
-from .common import image, report_errors
+from .common import image, report_errors, start_thread
 
 STAGES = ("sample", "build", "train", "reward", "update")
 
@@ -40,9 +40,8 @@ class StepThroughWidget:
         """Run the next stage in a background thread (``block=True`` waits for it)."""
         if self._thread is not None and self._thread.is_alive():
             return
-        self._thread = threading.Thread(target=self._next, daemon=True)
         self.button.disabled = True
-        self._thread.start()
+        self._thread = start_thread(self._next, "nasrl-stage")
         if block:
             self._thread.join()
 
