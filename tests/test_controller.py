@@ -24,7 +24,6 @@ SPACES = {
 }
 
 
-
 def make(space_name="cell", seed=0, **kwargs):
     seed_everything(seed)
     return NASController(SPACES[space_name](), hidden_size=kwargs.pop("hidden_size", 16), **kwargs)

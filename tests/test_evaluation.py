@@ -22,7 +22,6 @@ A = CELL.parse("|nor_conv_3x3~0|+|skip_connect~0|nor_conv_1x1~1|+|skip_connect~0
 B = CELL.parse("|avg_pool_3x3~0|+|nor_conv_1x1~0|none~1|+|skip_connect~0|nor_conv_3x3~1|avg_pool_3x3~2|")
 
 
-
 @pytest.fixture
 def evaluator(tiny_digits):
     def make(**kwargs):

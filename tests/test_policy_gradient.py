@@ -22,7 +22,6 @@ from nasrl_nb.search_space import custom_space
 ARM_REWARD = {"a": 1.0, "b": 0.2}
 
 
-
 def bandit(seed=0):
     """A two-armed bandit: one decision, unclipped logits theta = head(h_0)."""
     seed_everything(seed)

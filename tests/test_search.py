@@ -26,7 +26,6 @@ CELL = get_space("cell")
 METHODS = ("reinforce", "ppo", "random", "evolution")
 
 
-
 def conv_share(arch) -> dict:
     """A synthetic child: validation accuracy = share of 3x3 conv edges; test accuracy = 1 - that."""
     share = sum(op == "nor_conv_3x3" for op in arch.choices) / len(arch.choices)
