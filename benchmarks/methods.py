@@ -33,7 +33,7 @@ import torch
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # run from any folder without installing the package
 
-from nasrl_nb.search import make_search  # noqa: E402
+from nasrl_nb.search_factory import make_search  # noqa: E402
 from nasrl_nb.strategies import METHODS  # noqa: E402
 
 

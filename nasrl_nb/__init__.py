@@ -53,7 +53,7 @@ _EXPORTS = {
     "Search": "search",
     "SearchStep": "search",
     "Stage": "search",
-    "make_search": "search",
+    "make_search": "search_factory",
     "read_history": "search",
     "Evaluator": "evaluation",
     "ChildEvaluator": "evaluation",
@@ -92,7 +92,7 @@ _EXPORTS = {
 # submodules reachable as attributes (``nb.checks.check_space_size``) without an explicit import
 _SUBMODULES = {
     "checks", "cli", "complexity", "controller", "data", "diagnostics", "drawing", "evaluation", "export",
-    "operations", "pareto", "policy_gradient", "rewards", "runtime", "search", "search_space", "spaces",
+    "operations", "pareto", "policy_gradient", "rewards", "runtime", "search", "search_factory", "search_space", "spaces",
     "strategies", "training", "validation", "views", "widgets",
 }
 

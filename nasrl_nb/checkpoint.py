@@ -12,10 +12,11 @@ half-written checkpoint.
 
 from __future__ import annotations
 
+import math
 import os
 import random
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -113,3 +114,16 @@ def _write_atomic(path, mode: str, write) -> Path:
             os.remove(tmp)
         raise
     return path
+
+
+def json_safe(value):
+    """NaN and infinities become None; tuples become lists; other values pass unchanged."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, Mapping):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    if hasattr(value, "item") and callable(value.item) and getattr(value, "ndim", 1) == 0:
+        return json_safe(value.item())  # NumPy / torch scalars
+    return value

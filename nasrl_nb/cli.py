@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
-import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -126,6 +125,7 @@ def space_summary() -> list[dict]:
 
 def cmd_train(args: argparse.Namespace) -> int:
     """Build, measure and train one child; print one JSON object; 0 if it trained, 1 if it failed."""
+    from .checkpoint import json_safe
     from .child_network import ChildNetwork
     from .data import load_dataset
     from .runtime import resolve_device, seed_everything
@@ -166,7 +166,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         "seed": args.seed,
         "device": str(device),
     }
-    print(json.dumps(_json_safe(record)))
+    print(json.dumps(json_safe(record)))
     return 0 if result.status == "ok" else 1
 
 
@@ -179,17 +179,6 @@ def read_arch_argument(text: str) -> str:
         return path.read_text(encoding="utf-8").strip()
     except OSError as err:
         raise ValueError(f"arch: cannot read architecture file {str(path)!r} ({err.strerror or err})") from None
-
-
-def _json_safe(value):
-    """NaN and infinities become ``null`` so the output is strict JSON."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    return value
 
 
 def _optional_module(name: str):

@@ -1,7 +1,7 @@
 """Command-line subcommands ``search`` and ``export`` (hooked into :mod:`nasrl_nb.cli`).
 
 ``nasrl-nb search --method reinforce --space cell --budget 64 --out runs/r1`` runs a search
-with :func:`~nasrl_nb.search.make_search`, writing ``history.jsonl``, ``summary.json`` and
+with :func:`~nasrl_nb.search_factory.make_search`, writing ``history.jsonl``, ``summary.json`` and
 ``checkpoint.pt`` into ``--out`` and printing the summary as one JSON object. Ctrl-C stops
 it cleanly (exit status 130); ``--resume`` continues it -- options that are not given are
 taken from the saved run. ``nasrl-nb export runs/r1`` prints the best architecture as a
@@ -112,7 +112,7 @@ def search_kwargs(args: argparse.Namespace, saved: dict | None) -> dict:
 def cmd_search(args: argparse.Namespace) -> int:
     """Run (or resume) a search; print its summary; 130 after Ctrl-C (resumable)."""
     from .checkpoint import CHECKPOINT_NAME, load_checkpoint
-    from .search import config_differences, make_search
+    from .search_factory import config_differences, make_search
     from .spaces import get_space
 
     out = Path(args.out)

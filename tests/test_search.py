@@ -19,7 +19,8 @@ from nasrl_nb.evaluation import Evaluator, FunctionEvaluator
 from nasrl_nb.evolution import RegularizedEvolution, mutate
 from nasrl_nb.random_search import RandomSearch
 from nasrl_nb.rewards import AccuracyReward
-from nasrl_nb.search import Search, SearchStep, make_search, read_history
+from nasrl_nb.search import Search, SearchStep, read_history
+from nasrl_nb.search_factory import make_search
 from nasrl_nb.spaces import get_space
 
 CELL = get_space("cell")
