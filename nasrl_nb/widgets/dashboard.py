@@ -215,9 +215,19 @@ class SearchDashboard:
                 self._throttle.done(time.monotonic() - start)
 
     def _run_all(self) -> None:
-        try:
+        def steps():
             for _ in self.search:
-                self._dirty.set()
+                self._dirty.set()  # the render thread redraws when the throttle allows
+
+        self._guarded(steps)
+
+    def _run_one(self) -> None:
+        self._guarded(self.search.step)
+
+    def _guarded(self, work) -> None:
+        """Run ``work`` in the search thread: errors go to the output, the end is always drawn."""
+        try:
+            work()
         except Exception:
             self.output.append_stderr(_traceback())
         finally:
@@ -233,14 +243,6 @@ class SearchDashboard:
             self.refresh()
         except Exception:
             self.output.append_stderr(_traceback())
-
-    def _run_one(self) -> None:
-        try:
-            self.search.step()
-        except Exception:
-            self.output.append_stderr(_traceback())
-        finally:
-            self._finish()
 
     # --- drawing --------------------------------------------------------------------------------
     def refresh(self) -> None:
