@@ -40,9 +40,9 @@ from torch import nn
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # run from any folder without installing the package
 
-from nasrl_nb.cell_space import CellSpace  # noqa: E402
-from nasrl_nb.child_network import ChildNetwork  # noqa: E402
-from nasrl_nb.macro_space import ARCHITECTURE_VOCAB, MacroSpace  # noqa: E402
+from nasrl_nb.nn.child_network import ChildNetwork  # noqa: E402
+from nasrl_nb.spaces.cell_space import CellSpace  # noqa: E402
+from nasrl_nb.spaces.macro_space import ARCHITECTURE_VOCAB, MacroSpace  # noqa: E402
 
 TARGET_RATIO = 1.05
 INPUT_SHAPE, NUM_CLASSES = (1, 8, 8), 10

@@ -35,10 +35,10 @@ import torch
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # run from any folder without installing the package
 
-from nasrl_nb.cell_space import CellSpace  # noqa: E402
-from nasrl_nb.controller import NASController  # noqa: E402
-from nasrl_nb.macro_space import MacroSpace  # noqa: E402
+from nasrl_nb.controllers.lstm import NASController  # noqa: E402
 from nasrl_nb.runtime import resolve_device, seed_everything  # noqa: E402
+from nasrl_nb.spaces.cell_space import CellSpace  # noqa: E402
+from nasrl_nb.spaces.macro_space import MacroSpace  # noqa: E402
 
 SPACES = {
     "cell": lambda: CellSpace(),

@@ -33,8 +33,8 @@ import torch
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # run from any folder without installing the package
 
-from nasrl_nb.search_factory import make_search  # noqa: E402
-from nasrl_nb.strategies import METHODS  # noqa: E402
+from nasrl_nb.search.factory import make_search  # noqa: E402
+from nasrl_nb.search.methods import METHODS  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:

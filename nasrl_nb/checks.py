@@ -22,7 +22,7 @@ from functools import lru_cache
 import torch
 from torch import nn
 
-from .search_space import SearchSpace
+from .spaces.search_space import SearchSpace
 
 
 @dataclass(frozen=True)
@@ -116,7 +116,7 @@ def check_space_size(space: SearchSpace, answer) -> CheckResult:
 @lru_cache(maxsize=8)
 def _unique_cells(spec_json: str) -> tuple[int, int, int]:
     """(all cells, connected cells, distinct functions) of the cell space with this spec."""
-    from .search_space import space_from_spec
+    from .spaces.registry import space_from_spec
 
     space = space_from_spec(json.loads(spec_json))
     archs = list(space.enumerate())
@@ -127,10 +127,10 @@ def _unique_cells(spec_json: str) -> tuple[int, int, int]:
 def check_unique_cells(answer, space=None) -> CheckResult:
     """Is ``answer`` the number of functionally distinct cells (NAS-Bench-201: 6,466)?
 
-    ``space`` defaults to the 4-node NAS-Bench-201 :class:`~nasrl_nb.cell_space.CellSpace`.
+    ``space`` defaults to the 4-node NAS-Bench-201 :class:`~nasrl_nb.spaces.cell_space.CellSpace`.
     """
     if space is None:
-        from .cell_space import CellSpace
+        from .spaces.cell_space import CellSpace
 
         space = CellSpace()
     if not hasattr(space, "canonical"):
@@ -164,7 +164,7 @@ def check_unique_cells(answer, space=None) -> CheckResult:
 
 def check_param_count(net: nn.Module, answer) -> CheckResult:
     """Is ``answer`` the number of learnable scalars in ``net`` (``count_parameters``)?"""
-    from .complexity import count_parameters
+    from .nn.complexity import count_parameters
 
     expected = count_parameters(net)
     value = _as_int(answer)
@@ -223,8 +223,8 @@ def check_output_shape(net: nn.Module, x: torch.Tensor, answer) -> CheckResult:
 
 def _tiny_controller(seed: int):
     """A small NASController on the NAS-Bench-201 cell space (fast, 6 decisions)."""
-    from .cell_space import CellSpace
-    from .controller import NASController
+    from .controllers.lstm import NASController
+    from .spaces.cell_space import CellSpace
 
     with torch.random.fork_rng():  # leave the student's seeded global RNG untouched
         torch.manual_seed(seed)
@@ -325,7 +325,7 @@ def check_baseline_update(
     (``b <- decay * b + (1 - decay) * mean(R)``) from random previous baselines and
     reward batches.
     """
-    from .policy_gradient import PolicyGradientTrainer
+    from .rl.policy_gradient import PolicyGradientTrainer
 
     generator = torch.Generator().manual_seed(seed)
     trainer = PolicyGradientTrainer(_tiny_controller(seed), baseline_decay=decay)
@@ -363,10 +363,10 @@ def check_pareto_front(
 ) -> CheckResult:
     """Is ``answer`` (records, or their indices in ``records``) the Pareto front of ``records``?
 
-    Compared, as a set, with :func:`nasrl_nb.pareto.pareto_front` for the same ``metrics``
+    Compared, as a set, with :func:`nasrl_nb.rewards.pareto.pareto_front` for the same ``metrics``
     and directions (default: high accuracy, few parameters).
     """
-    from .pareto import pareto_front
+    from .rewards.pareto import pareto_front
 
     records = list(records)
     expected = {id(r) for r in pareto_front(records, metrics, maximize)}

@@ -19,7 +19,7 @@ import pytest
 import torch
 from torch import nn
 
-from nasrl_nb.data import load_dataset
+from nasrl_nb.nn.data import load_dataset
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 NB201_EXAMPLE = "|nor_conv_3x3~0|+|skip_connect~0|nor_conv_3x3~1|+|skip_connect~0|none~1|nor_conv_3x3~2|"

@@ -8,14 +8,14 @@ import pytest
 import torch
 from torch import nn
 
-from nasrl_nb.cell_space import CellSpace
-from nasrl_nb.data import Dataset, dataset_from_tensors, dataset_from_uint8, load_dataset
-from nasrl_nb.macro_space import MacroSpace
-from nasrl_nb.operations import build_activation, build_normalization, build_op
+from nasrl_nb.nn.data import Dataset, dataset_from_tensors, dataset_from_uint8, load_dataset
+from nasrl_nb.nn.operations import build_activation, build_normalization, build_op
+from nasrl_nb.nn.training import train_and_evaluate
 from nasrl_nb.runtime import resolve_device
-from nasrl_nb.search_space import Decision, custom_space
-from nasrl_nb.spaces import get_space, parse_architecture
-from nasrl_nb.training import train_and_evaluate
+from nasrl_nb.spaces.cell_space import CellSpace
+from nasrl_nb.spaces.macro_space import MacroSpace
+from nasrl_nb.spaces.registry import get_space, parse_architecture
+from nasrl_nb.spaces.search_space import Decision, custom_space
 
 GOOD_CELL = "|nor_conv_3x3~0|+|skip_connect~0|nor_conv_3x3~1|+|skip_connect~0|none~1|nor_conv_3x3~2|"
 OPS_LIST = r"allowed values: none, skip_connect, nor_conv_1x1, nor_conv_3x3, avg_pool_3x3"
@@ -41,7 +41,7 @@ def train(**kwargs):
 
 
 def child(arch=None, **kwargs):
-    from nasrl_nb.child_network import ChildNetwork
+    from nasrl_nb.nn.child_network import ChildNetwork
 
     return ChildNetwork(CellSpace().parse(GOOD_CELL) if arch is None else arch, **kwargs)
 
@@ -119,7 +119,7 @@ CASES = {
     "train negative weight decay": (lambda: train(weight_decay=-1e-4), r"weight_decay: must be a finite number >= 0, got -0.0001"),
     "train non-integer seed": (lambda: train(seed=0.5), r"seed: must be an integer, got 0.5"),
     "train on_epoch not callable": (lambda: train(on_epoch="print"), r"on_epoch: expected a callable"),
-    "train data not a Dataset": (lambda: train_and_evaluate(nn.Linear(2, 2), (torch.zeros(2, 2), torch.zeros(2))), r"data: expected a nasrl_nb.data.Dataset \(see load_dataset\), got tuple"),
+    "train data not a Dataset": (lambda: train_and_evaluate(nn.Linear(2, 2), (torch.zeros(2, 2), torch.zeros(2))), r"data: expected a nasrl_nb.nn.data.Dataset \(see load_dataset\), got tuple"),
     "train net not a module": (lambda: train_and_evaluate(lambda x: x, tiny_data()), r"net: expected a torch.nn.Module, got function"),
     # --- datasets and devices
     "unknown dataset": (lambda: load_dataset("imagenet"), r"dataset: 'imagenet' is not allowed; allowed values: digits, mnist, fashion_mnist, cifar10"),

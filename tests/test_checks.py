@@ -8,7 +8,6 @@ import pytest
 import torch
 from torch import nn
 
-from nasrl_nb.cell_space import CellSpace
 from nasrl_nb.checks import (
     CheckResult,
     check_baseline_update,
@@ -19,8 +18,9 @@ from nasrl_nb.checks import (
     check_space_size,
     check_unique_cells,
 )
-from nasrl_nb.macro_space import MacroSpace
-from nasrl_nb.search_space import custom_space
+from nasrl_nb.spaces.cell_space import CellSpace
+from nasrl_nb.spaces.macro_space import MacroSpace
+from nasrl_nb.spaces.search_space import custom_space
 
 
 def _fails_without_spoiler(result: CheckResult, expected, *needles: str) -> None:

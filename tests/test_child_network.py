@@ -13,11 +13,11 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nasrl_nb.cell_space import CELL_OPS, CellSpace
-from nasrl_nb.child_network import ChildNetwork
-from nasrl_nb.complexity import count_flops, count_parameters
-from nasrl_nb.macro_space import ARCHITECTURE_VOCAB, MacroSpace
-from nasrl_nb.search_space import custom_space
+from nasrl_nb.nn.child_network import ChildNetwork
+from nasrl_nb.nn.complexity import count_flops, count_parameters
+from nasrl_nb.spaces.cell_space import CELL_OPS, CellSpace
+from nasrl_nb.spaces.macro_space import ARCHITECTURE_VOCAB, MacroSpace
+from nasrl_nb.spaces.search_space import custom_space
 
 KERNEL = {"conv1x1": 1, "conv3x3": 3, "conv5x5": 5, "maxpool3x3": 0, "avgpool3x3": 0}
 

@@ -6,26 +6,25 @@ import json
 import re
 import subprocess
 import sys
-import types
 
 import pytest
 
-from nasrl_nb import cli
-from nasrl_nb.spaces import get_space
+import nasrl_nb.cli.commands as cli_main
+from nasrl_nb.spaces.registry import get_space
 
 TRAIN_KEYS = {"status", "val_accuracy", "test_accuracy", "params", "flops", "latency_ms", "seconds", "arch", "space", "epochs", "reason"}
 QUICK_TRAIN = ["--epochs", "1", "--max-samples", "200", "--device", "cpu", "--channels", "8"]
 
 
 def test_spaces_prints_each_size_and_the_unique_cell_count(capsys):
-    assert cli.main(["spaces"]) == 0
+    assert cli_main.main(["spaces"]) == 0
     out = capsys.readouterr().out
     assert f"{get_space('macro').size():,}" in out and f"{get_space('cell').size():,}" in out
     assert "6,466 unique" in out
 
 
 def test_spaces_json_matches_the_spaces_and_enumeration(capsys):
-    assert cli.main(["spaces", "--json"]) == 0
+    assert cli_main.main(["spaces", "--json"]) == 0
     rows = {row["name"]: row for row in json.loads(capsys.readouterr().out)}
     cell = get_space("cell")
     assert rows["macro"]["size"] == get_space("macro").size() == 400**4
@@ -34,10 +33,10 @@ def test_spaces_json_matches_the_spaces_and_enumeration(capsys):
 
 
 def test_train_cell_prints_one_json_object_with_accuracy_and_costs(capsys, nb201_example):
-    from nasrl_nb.child_network import ChildNetwork
-    from nasrl_nb.complexity import count_parameters
+    from nasrl_nb.nn.child_network import ChildNetwork
+    from nasrl_nb.nn.complexity import count_parameters
 
-    assert cli.main(["train", "--space", "cell", "--arch", nb201_example, *QUICK_TRAIN]) == 0
+    assert cli_main.main(["train", "--space", "cell", "--arch", nb201_example, *QUICK_TRAIN]) == 0
     out, err = capsys.readouterr()
     assert err == "" and len(out.strip().splitlines()) == 1
     record = json.loads(out)
@@ -53,19 +52,19 @@ def test_train_macro_reads_the_architecture_from_a_file(capsys, tmp_path):
     arch = get_space("macro").sample(1)
     path = tmp_path / "arch.json"
     path.write_text(str(arch))
-    assert cli.main(["train", "--space", "macro", "--arch", f"@{path}", *QUICK_TRAIN]) == 0
+    assert cli_main.main(["train", "--space", "macro", "--arch", f"@{path}", *QUICK_TRAIN]) == 0
     record = json.loads(capsys.readouterr().out)
     assert record["space"] == "macro" and json.loads(record["arch"]) == json.loads(str(arch))
 
 
 def test_a_failed_child_prints_strict_json_with_nulls_and_exits_1(capsys, monkeypatch, nb201_example):
-    from nasrl_nb import training
+    from nasrl_nb.nn import training
 
     def diverge(net, data, **kwargs):
         return training.TrainResult("failed", float("nan"), float("nan"), [], [], 0.1, 0, "diverged: loss is nan at epoch 1")
 
     monkeypatch.setattr(training, "train_and_evaluate", diverge)
-    assert cli.main(["train", "--arch", nb201_example, *QUICK_TRAIN]) == 1
+    assert cli_main.main(["train", "--arch", nb201_example, *QUICK_TRAIN]) == 1
     out = capsys.readouterr().out
     assert "NaN" not in out
     record = json.loads(out)
@@ -87,7 +86,7 @@ def test_a_failed_child_prints_strict_json_with_nulls_and_exits_1(capsys, monkey
     ],
 )
 def test_a_bad_value_prints_one_error_line_and_exits_2(capsys, argv, message):
-    assert cli.main(argv) == 2
+    assert cli_main.main(argv) == 2
     out, err = capsys.readouterr()
     assert out == "" and len(err.strip().splitlines()) == 1
     assert re.search(message, err), err
@@ -105,44 +104,27 @@ def test_a_bad_value_prints_one_error_line_and_exits_2(capsys, argv, message):
     ],
 )
 def test_argparse_errors_exit_2_with_usage(capsys, argv, message):
-    assert cli.main(argv) == 2
+    assert cli_main.main(argv) == 2
     err = capsys.readouterr().err
     assert "usage: nasrl-nb" in err and message in err
 
 
 def test_help_exits_0(capsys):
-    assert cli.main(["--help"]) == 0
+    assert cli_main.main(["--help"]) == 0
     assert "spaces" in capsys.readouterr().out
 
 
-def test_extension_module_adds_subcommands(monkeypatch, capsys):
-    fake = types.ModuleType("nasrl_nb.cli_search")
+def test_help_lists_every_command(capsys):
+    assert cli_main.main(["--help"]) == 0
+    out = capsys.readouterr().out
+    for command in ("spaces", "train", "search", "export"):
+        assert command in out
 
-    def add_commands(subparsers):
-        hello = subparsers.add_parser("hello")
-        hello.add_argument("--times", type=int, default=1)
-        hello.set_defaults(func=lambda args: print("hi" * args.times) or 3)
-
-    fake.add_commands = add_commands
-    monkeypatch.setitem(sys.modules, "nasrl_nb.cli_search", fake)
-    assert cli.main(["hello", "--times", "2"]) == 3
-    assert capsys.readouterr().out == "hihi\n"
-
-
-def test_a_missing_extension_is_skipped_but_its_broken_imports_are_not(monkeypatch):
-    assert cli._optional_module("no_such_extension_module") is None
-
-    def broken(name):
-        raise ModuleNotFoundError("No module named 'ray'", name="ray")
-
-    monkeypatch.setattr(cli.importlib, "import_module", broken)
-    with pytest.raises(ModuleNotFoundError, match="ray"):
-        cli.build_parser()
 
 
 def test_importing_the_cli_loads_no_plotting_or_widget_library(cli_env):
     code = (
-        "import sys, nasrl_nb.cli\n"
+        "import sys, nasrl_nb.cli.commands\n"
         "heavy = [m for m in ('matplotlib', 'ipywidgets', 'networkx', 'ray') if m in sys.modules]\n"
         "assert not heavy, heavy\n"
     )

@@ -11,7 +11,7 @@ import time
 
 import torch
 
-from nasrl_nb.cli import main
+from nasrl_nb.cli.commands import main
 
 TINY = ["--space", "macro", "--epochs", "1", "--channels", "4", "--max-samples", "200", "--device", "cpu", "--quiet"]
 

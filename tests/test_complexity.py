@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from nasrl_nb.complexity import count_flops, count_parameters, measure_latency_ms
+from nasrl_nb.nn.complexity import count_flops, count_parameters, measure_latency_ms
 
 
 def _conv_flops(c_in, c_out, k, h_out, w_out, groups=1):

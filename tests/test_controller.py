@@ -10,11 +10,11 @@ import pytest
 import torch
 from torch.distributions import Bernoulli, Categorical
 
-from nasrl_nb.cell_space import CellSpace
-from nasrl_nb.controller import ControllerSample, NASController, PolicySnapshot, max_entropy
-from nasrl_nb.macro_space import MacroSpace
+from nasrl_nb.controllers.lstm import ControllerSample, NASController, PolicySnapshot, max_entropy
 from nasrl_nb.runtime import seed_everything
-from nasrl_nb.search_space import Decision, SearchSpace, custom_space
+from nasrl_nb.spaces.cell_space import CellSpace
+from nasrl_nb.spaces.macro_space import MacroSpace
+from nasrl_nb.spaces.search_space import Decision, SearchSpace, custom_space
 
 SPACES = {
     "custom": lambda: custom_space({"arm": ["a", "b", "c"], "width": [8, 16], "act": ["relu", "tanh", "gelu", "swish"]}),

@@ -11,7 +11,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nasrl_nb.data import (
+from nasrl_nb.nn.data import (
     DATASETS,
     Dataset,
     dataset_from_tensors,

@@ -23,8 +23,11 @@ import pytest  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.patches import FancyArrowPatch  # noqa: E402
 
-from nasrl_nb.cell_space import CELL_OPS, CellSpace  # noqa: E402
-from nasrl_nb.drawing import (  # noqa: E402
+from nasrl_nb.display import architecture_html  # noqa: E402
+from nasrl_nb.spaces.cell_space import CELL_OPS, CellSpace  # noqa: E402
+from nasrl_nb.spaces.macro_space import ARCHITECTURE_VOCAB, MacroSpace  # noqa: E402
+from nasrl_nb.spaces.search_space import Decision, SearchSpace, custom_space  # noqa: E402
+from nasrl_nb.viz.drawing import (  # noqa: E402
     CONNECTION_KINDS,
     OP_COLORS,
     architecture_graph,
@@ -33,8 +36,6 @@ from nasrl_nb.drawing import (  # noqa: E402
     figure_to_png,
     legend_labels,
 )
-from nasrl_nb.macro_space import ARCHITECTURE_VOCAB, MacroSpace  # noqa: E402
-from nasrl_nb.search_space import Decision, SearchSpace, custom_space  # noqa: E402
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 NB201 = "|nor_conv_3x3~0|+|skip_connect~0|nor_conv_3x3~1|+|skip_connect~0|none~1|nor_conv_3x3~2|"
@@ -206,7 +207,7 @@ def test_graph_rejects_non_architectures():
 
 # --- palette ------------------------------------------------------------------------------------------
 def test_palette_covers_every_op_and_vocabulary_entry_with_valid_colours():
-    from nasrl_nb.operations import OPS
+    from nasrl_nb.nn.operations import OPS
 
     names = set(OPS) | set(CONNECTION_KINDS) | {v for values in ARCHITECTURE_VOCAB.values() for v in values}
     assert names <= set(OP_COLORS)
@@ -232,9 +233,10 @@ def test_svg_is_small_valid_xml_with_text_and_is_the_notebook_display():
     assert root.tag.endswith("svg")
     assert "nor_conv_3x3" in svg  # text stays text, so the SVG stays small and searchable
     assert len(svg) < 60_000
-    assert arch._repr_html_() == svg  # deterministic: no dates or random ids
+    assert architecture_html(arch) == svg  # deterministic: no dates or random ids
     macro = MacroSpace(num_layers=4, skip_connections=True).sample(0)
-    assert ET.fromstring(macro._repr_html_()).tag.endswith("svg")
+    assert ET.fromstring(architecture_html(macro)).tag.endswith("svg")
+    assert macro._repr_html_().startswith("<table>")  # outside IPython: a table, no drawing code
 
 
 def test_figure_to_png_works_from_background_threads_and_matches_the_main_thread():

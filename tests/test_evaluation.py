@@ -7,15 +7,15 @@ import math
 import pytest
 import torch
 
-from nasrl_nb.evaluation import (
+from nasrl_nb.search.evaluation import (
     RECORD_KEYS,
     ChildEvaluator,
     Evaluator,
     FunctionEvaluator,
     architecture_seed,
 )
-from nasrl_nb.search_space import custom_space
-from nasrl_nb.spaces import get_space
+from nasrl_nb.spaces.registry import get_space
+from nasrl_nb.spaces.search_space import custom_space
 
 CELL = get_space("cell")
 A = CELL.parse("|nor_conv_3x3~0|+|skip_connect~0|nor_conv_1x1~1|+|skip_connect~0|none~1|nor_conv_3x3~2|")
@@ -76,7 +76,7 @@ def test_diverging_training_is_a_failed_child(evaluator):
 def test_bad_arguments_raise(tiny_digits):
     with pytest.raises(ValueError, match="epochs: must be a positive integer"):
         ChildEvaluator(tiny_digits, epochs=0)
-    with pytest.raises(ValueError, match="data: expected a nasrl_nb.data.Dataset"):
+    with pytest.raises(ValueError, match="data: expected a nasrl_nb.nn.data.Dataset"):
         ChildEvaluator("digits")
 
 

@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 import torch
 
-from nasrl_nb.child_network import ChildNetwork
-from nasrl_nb.export import export_pytorch
-from nasrl_nb.macro_space import MacroSpace
-from nasrl_nb.search_space import custom_space
-from nasrl_nb.spaces import get_space
+from nasrl_nb.nn.child_network import ChildNetwork
+from nasrl_nb.search.export import export_pytorch
+from nasrl_nb.spaces.macro_space import MacroSpace
+from nasrl_nb.spaces.registry import get_space
+from nasrl_nb.spaces.search_space import custom_space
 
 # Runs in `python -I` (no user site, no PYTHONPATH) from an empty folder, with nasrl_nb blocked:
 # the exported file must import, load the ChildNetwork's weights and reproduce its outputs.

@@ -150,7 +150,7 @@ def _readme_cli_lines() -> list[str]:
 
 
 def test_every_cli_line_in_the_readme_parses_with_the_real_command_line():
-    from nasrl_nb.cli import build_parser
+    from nasrl_nb.cli.commands import build_parser
 
     lines = _readme_cli_lines()
     assert any(" spaces" in line for line in lines) and any(" train " in line for line in lines)
@@ -169,7 +169,7 @@ def test_every_cli_line_in_the_readme_parses_with_the_real_command_line():
 
 def test_import_does_not_load_widget_plot_graph_or_ray_modules():
     code = (
-        "import sys, nasrl_nb, nasrl_nb.checks, nasrl_nb.cli; "
+        "import sys, nasrl_nb, nasrl_nb.checks, nasrl_nb.cli.commands; "
         f"print(','.join(m for m in {HEAVY_MODULES!r} if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True)
@@ -193,6 +193,8 @@ def test_readme_notebook_map_names_every_notebook():
 
 def test_readme_layout_names_every_library_module():
     layout = _readme().split("## Layout", 1)[1]
-    modules = [p.name for p in sorted((REPO / "nasrl_nb").glob("*.py")) if not p.name.startswith("__")]
+    package = REPO / "nasrl_nb"
+    modules = [p.name for p in sorted(package.rglob("*.py")) if not p.name.startswith("__")]
+    modules += [p.name + "/" for p in sorted(package.iterdir()) if (p / "__init__.py").exists()]
     missing = [name for name in modules if name not in layout]
     assert not missing, f"add these modules to the README's Layout section: {missing}"

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nasrl_nb.pareto import dominates, non_dominated_sort, pareto_front
+from nasrl_nb.rewards.pareto import dominates, non_dominated_sort, pareto_front
 
 
 def brute_dominates(a, b, maximize):

@@ -8,8 +8,8 @@ import json
 import pytest
 import torch
 
-from nasrl_nb.controller import NASController
-from nasrl_nb.policy_gradient import (
+from nasrl_nb.controllers.lstm import NASController
+from nasrl_nb.rl.policy_gradient import (
     PolicyGradientTrainer,
     Schedule,
     UpdateStats,
@@ -17,7 +17,7 @@ from nasrl_nb.policy_gradient import (
     reinforce_loss,
 )
 from nasrl_nb.runtime import seed_everything
-from nasrl_nb.search_space import custom_space
+from nasrl_nb.spaces.search_space import custom_space
 
 ARM_REWARD = {"a": 1.0, "b": 0.2}
 

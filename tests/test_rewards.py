@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from nasrl_nb.rewards import (
+from nasrl_nb.rewards.objectives import (
     AccuracyReward,
     ConstrainedReward,
     MnasNetReward,

@@ -14,14 +14,14 @@ import numpy as np
 import pytest
 import torch
 
-from nasrl_nb import search as search_module
-from nasrl_nb.evaluation import Evaluator, FunctionEvaluator
-from nasrl_nb.evolution import RegularizedEvolution, mutate
-from nasrl_nb.random_search import RandomSearch
-from nasrl_nb.rewards import AccuracyReward
-from nasrl_nb.search import Search, SearchStep, read_history
-from nasrl_nb.search_factory import make_search
-from nasrl_nb.spaces import get_space
+from nasrl_nb.rewards.objectives import AccuracyReward
+from nasrl_nb.search import loop as search_module
+from nasrl_nb.search.evaluation import Evaluator, FunctionEvaluator
+from nasrl_nb.search.evolution import RegularizedEvolution, mutate
+from nasrl_nb.search.factory import make_search, resume_search
+from nasrl_nb.search.loop import Search, SearchStep, read_history
+from nasrl_nb.search.random_search import RandomSearch
+from nasrl_nb.spaces.registry import get_space
 
 CELL = get_space("cell")
 METHODS = ("reinforce", "ppo", "random", "evolution")
@@ -134,7 +134,7 @@ def test_resumed_run_equals_uninterrupted_run(method, tmp_path):
     half = synthetic(method, budget=12, out_dir=tmp_path / "half")
     half.run()
     del half
-    resumed = Search.from_checkpoint(tmp_path / "half", evaluator=FunctionEvaluator(conv_share), budget=24)
+    resumed = resume_search(tmp_path / "half", evaluator=FunctionEvaluator(conv_share), budget=24)
     assert resumed.evaluations == 12 and len(resumed.history) == 12
     resumed.run()
     assert arch_sequence(resumed) == arch_sequence(full)
@@ -188,7 +188,7 @@ def test_interrupt_mid_step_discards_the_partial_batch_and_redoes_it(method, tmp
     shutil.copytree(tmp_path / "run", tmp_path / "copy")
     search.run()  # continue in memory
     assert arch_sequence(search) == arch_sequence(reference)
-    from_disk = Search.from_checkpoint(tmp_path / "copy", evaluator=FunctionEvaluator(conv_share))
+    from_disk = resume_search(tmp_path / "copy", evaluator=FunctionEvaluator(conv_share))
     from_disk.run()  # or continue from disk
     assert arch_sequence(from_disk) == arch_sequence(reference)
 
@@ -215,7 +215,7 @@ def test_history_lines_without_a_checkpoint_are_dropped_on_resume(tmp_path):
     search.step()
     with open(tmp_path / "history.jsonl", "a") as f:  # a crash after writing history, before the checkpoint
         f.write(json.dumps({"arch": "orphan"}) + "\n")
-    resumed = Search.from_checkpoint(tmp_path, evaluator=FunctionEvaluator(conv_share))
+    resumed = resume_search(tmp_path, evaluator=FunctionEvaluator(conv_share))
     assert len(resumed.history) == 4 and len(read_history(tmp_path)) == 4
 
 
@@ -296,7 +296,7 @@ def test_bad_arguments_and_folders(tmp_path):
     with pytest.raises(ValueError, match="resume: no checkpoint"):
         synthetic("random", out_dir=tmp_path / "empty", resume=True)
     with pytest.raises(ValueError, match="evaluator: this run used a FunctionEvaluator; pass evaluator="):
-        Search.from_checkpoint(tmp_path / "run")
+        resume_search(tmp_path / "run")
     with pytest.raises(ValueError, match="strategy: its space"):
         Search(CELL, RandomSearch(get_space("macro")), FunctionEvaluator(conv_share), budget=4)
     with pytest.raises(ValueError, match="reward_fn: expected a RewardFunction"):

@@ -10,10 +10,16 @@ import math
 import numpy as np
 import pytest
 
-from nasrl_nb.cell_space import CELL_OPS, CellSpace
-from nasrl_nb.macro_space import ARCHITECTURE_VOCAB, MacroSpace
-from nasrl_nb.search_space import Architecture, Decision, SearchSpace, custom_space, space_from_spec
-from nasrl_nb.spaces import SPACES, get_space, parse_architecture
+from nasrl_nb.spaces.cell_space import CELL_OPS, CellSpace
+from nasrl_nb.spaces.macro_space import ARCHITECTURE_VOCAB, MacroSpace
+from nasrl_nb.spaces.registry import (
+    SPACES,
+    architecture_from_json,
+    get_space,
+    parse_architecture,
+    space_from_spec,
+)
+from nasrl_nb.spaces.search_space import Architecture, Decision, SearchSpace, custom_space
 
 SMALL_MACRO = dict(num_layers=2, vocab={"layer_type": ("conv1x1", "conv3x3"), "activation": ("relu", "tanh", "gelu")})
 
@@ -119,7 +125,7 @@ def test_text_and_json_round_trip(space):
     for seed in range(5):
         arch = space.sample(seed)
         assert space.parse(str(arch)) == arch
-        restored = Architecture.from_json(arch.to_json())
+        restored = architecture_from_json(arch.to_json())
         assert restored == arch and restored.space == space
         assert json.loads(arch.to_json())["space"] == space.spec()
 

@@ -9,9 +9,9 @@ import pytest
 import torch
 from torch import nn
 
-from nasrl_nb.data import dataset_from_tensors
+from nasrl_nb.nn.data import dataset_from_tensors
+from nasrl_nb.nn.training import OPTIMIZERS, TrainResult, accuracy, train_and_evaluate
 from nasrl_nb.runtime import seed_everything
-from nasrl_nb.training import OPTIMIZERS, TrainResult, accuracy, train_and_evaluate
 
 CHANCE = 0.1  # ten balanced digit classes
 
@@ -194,8 +194,8 @@ def test_evaluation_is_in_eval_mode_so_batch_norm_uses_running_statistics(tiny_d
     ],
 )
 def test_child_networks_from_both_spaces_train(tiny_digits, space, arch):
-    from nasrl_nb.child_network import ChildNetwork
-    from nasrl_nb.spaces import get_space
+    from nasrl_nb.nn.child_network import ChildNetwork
+    from nasrl_nb.spaces.registry import get_space
 
     s = get_space(space) if space == "cell" else get_space("macro", num_layers=2)
     architecture = s.parse(arch) if arch else s.sample(0)

@@ -20,9 +20,9 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from nasrl_nb.drawing import figure_to_png  # noqa: E402
-from nasrl_nb.macro_space import MacroSpace  # noqa: E402
-from nasrl_nb.views import (  # noqa: E402
+from nasrl_nb.spaces.macro_space import MacroSpace  # noqa: E402
+from nasrl_nb.viz.drawing import figure_to_png  # noqa: E402
+from nasrl_nb.viz.views import (  # noqa: E402
     plot_accuracy_vs_cost,
     plot_alphas,
     plot_entropy_over_time,
@@ -79,8 +79,8 @@ def test_heatmap_image_is_the_probs_masked_where_a_decision_has_fewer_options():
 
 
 def test_heatmap_reads_a_real_policy_snapshot_and_its_marginals():
-    from nasrl_nb.cell_space import CellSpace
-    from nasrl_nb.controller import NASController
+    from nasrl_nb.controllers.lstm import NASController
+    from nasrl_nb.spaces.cell_space import CellSpace
 
     torch.manual_seed(0)
     snapshot = NASController(CellSpace(), hidden_size=16).policy_snapshot(num_samples=32)
@@ -100,7 +100,7 @@ def test_heatmap_rejects_bad_input():
 
 def test_entropy_lines_equal_the_categorical_entropy_of_each_snapshot():
     rng = np.random.default_rng(2)
-    from nasrl_nb.cell_space import CellSpace
+    from nasrl_nb.spaces.cell_space import CellSpace
 
     snapshots = [random_snapshot(rng, CellSpace(), concentration=1.0 / (1 + t)) for t in range(7)]
     fig = plot_entropy_over_time(snapshots)  # 6 decisions: one line each

@@ -9,8 +9,8 @@ import pytest
 pytest.importorskip("ipywidgets")
 
 import nasrl_nb as nb  # noqa: E402
-from nasrl_nb.evaluation import FunctionEvaluator  # noqa: E402
-from nasrl_nb.search_factory import make_search  # noqa: E402
+from nasrl_nb.search.evaluation import FunctionEvaluator  # noqa: E402
+from nasrl_nb.search.factory import make_search  # noqa: E402
 from nasrl_nb.widgets import ReplayViewer, SearchDashboard, SpaceExplorer, StepThroughWidget  # noqa: E402
 from nasrl_nb.widgets.common import Throttle  # noqa: E402
 from nasrl_nb.widgets.panels import RunState, render_panels, warnings_for  # noqa: E402

@@ -26,7 +26,7 @@ class SearchDashboard:
     """Live views of ``search`` with Start / Pause / Step / Stop / Export and policy sliders.
 
     Args:
-        search: a :class:`nasrl_nb.search.Search` (any strategy; the sliders act on RL ones).
+        search: a :class:`nasrl_nb.search.loop.Search` (any strategy; the sliders act on RL ones).
         max_redraws_per_second: throttle for the live redraws (the final state is always drawn).
         max_render_share: the most of the wall time that live redraws may take (they share
             the CPU and the GIL with the search); 5% keeps the dashboard's cost under 10%.
@@ -297,7 +297,7 @@ class SearchDashboard:
 
     def export(self, path=None) -> Path:
         """Write the best architecture so far as standalone PyTorch source; returns the path."""
-        from ..export import export_summary
+        from ..search.export import export_summary
 
         path = Path(path or self.export_path.value)
         path.write_text(export_summary(self.search.summary()), encoding="utf-8")

@@ -49,7 +49,7 @@ class SpaceExplorer:
         return self.space.from_choices([d.value for d in self.dropdowns])
 
     def _network(self):
-        from ..child_network import ChildNetwork
+        from ..nn.child_network import ChildNetwork
 
         shape = self.data.input_shape if self.data is not None else (1, 8, 8)
         classes = self.data.num_classes if self.data is not None else 10
@@ -57,7 +57,7 @@ class SpaceExplorer:
 
     def update(self) -> dict:
         """Redraw for the current dropdown values; returns the complexity metrics shown."""
-        from ..drawing import draw_architecture, figure_to_png
+        from ..viz.drawing import draw_architecture, figure_to_png
 
         arch = self.architecture
         self.picture.value = figure_to_png(draw_architecture(arch), dpi=80)
@@ -79,9 +79,9 @@ class SpaceExplorer:
             self._thread.join(timeout)
 
     def _train(self) -> None:
-        from ..drawing import figure_to_png
-        from ..training import train_and_evaluate
-        from ..views import plot_training_curve
+        from ..nn.training import train_and_evaluate
+        from ..viz.drawing import figure_to_png
+        from ..viz.views import plot_training_curve
 
         try:
             self.result = train_and_evaluate(self._network(), self.data, epochs=self.epochs, seed=0)

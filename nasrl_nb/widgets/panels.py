@@ -10,7 +10,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..search_space import SearchSpace, space_from_spec
+from ..spaces.registry import space_from_spec
+from ..spaces.search_space import SearchSpace
 
 PANELS = ("architecture", "policy", "entropy", "rewards", "tradeoff")
 
@@ -85,8 +86,8 @@ def _read_jsonl(path: Path) -> list[dict]:
 
 def render_panels(state: RunState, names=PANELS, *, dpi: int = 80) -> dict[str, bytes]:
     """PNG bytes of each named panel that has data to show (pure: no widgets involved)."""
-    from ..drawing import draw_architecture, figure_to_png
-    from ..views import (
+    from ..viz.drawing import draw_architecture, figure_to_png
+    from ..viz.views import (
         plot_accuracy_vs_cost,
         plot_entropy_over_time,
         plot_policy_heatmap,
@@ -115,7 +116,7 @@ def warnings_for(state: RunState) -> list[str]:
     """The diagnostics that apply to ``state`` (entropy collapse, reward plateau)."""
     import numpy as np
 
-    from ..diagnostics import entropy_collapse, reward_plateau
+    from ..search.diagnostics import entropy_collapse, reward_plateau
 
     messages = []
     policies = state.policies()

@@ -1,6 +1,6 @@
 """StepThroughWidget: one button press = one stage of a search step, shown as it happens.
 
-The stages are those of :meth:`nasrl_nb.search.Search.stages`: sample -> build -> train ->
+The stages are those of :meth:`nasrl_nb.search.loop.Search.stages`: sample -> build -> train ->
 reward -> update. Each press runs the next stage (in a background thread, so the kernel
 stays free) and shows what it produced: the decisions with their probabilities, the
 child's summary, its training curve, the reward and advantage, and how the probabilities
@@ -84,7 +84,7 @@ class StepThroughWidget:
         self.trail.value = " → ".join(parts)
 
     def _show_sample(self, data):
-        from ..drawing import draw_architecture, figure_to_png
+        from ..viz.drawing import draw_architecture, figure_to_png
 
         rows = []
         for arch, decisions in zip(data["architectures"], data.get("probabilities") or [None] * len(data["architectures"])):
@@ -105,8 +105,8 @@ class StepThroughWidget:
         return f"<h4>2. build</h4><ol>{rows}</ol>", None
 
     def _show_train(self, data):
-        from ..drawing import figure_to_png
-        from ..views import plot_training_curve
+        from ..viz.drawing import figure_to_png
+        from ..viz.views import plot_training_curve
 
         rows = "".join(
             f"<li>{html.escape(r['status'])}: val acc {r['val_accuracy']:.3f}, {r['seconds']:.1f} s"
@@ -127,8 +127,8 @@ class StepThroughWidget:
         return f"<h4>4. reward</h4>{line}<ol>{rows}</ol>", None
 
     def _show_update(self, data):
-        from ..drawing import figure_to_png
-        from ..views import plot_policy_heatmap
+        from ..viz.drawing import figure_to_png
+        from ..viz.views import plot_policy_heatmap
 
         step = data["step"]
         moved = ""

@@ -1,0 +1,1 @@
+"""Tabular benchmarks: build, load and query tables of trained architectures."""

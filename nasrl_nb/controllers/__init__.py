@@ -1,0 +1,1 @@
+"""Controllers (layer 2): policies that emit an architecture decision by decision."""

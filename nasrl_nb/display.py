@@ -1,0 +1,50 @@
+"""Rich display in IPython: figures as pictures, architectures as drawings.
+
+The plots of :mod:`nasrl_nb.viz` return pyplot-free ``Figure`` objects, which IPython shows
+as the text ``<Figure size ...>`` until something imports pyplot and its inline backend.
+:func:`register` tells IPython how to show them, *by type name*, so neither matplotlib nor
+the drawing code is imported before the first figure or architecture is displayed.
+``import nasrl_nb`` calls it when it runs inside IPython.
+"""
+
+from __future__ import annotations
+
+import sys
+
+
+def register(ip=None) -> bool:
+    """Add PNG display for matplotlib figures and SVG display for architectures.
+
+    Returns False when there is no IPython shell to register with (a plain script).
+    """
+    ip = ip if ip is not None else _current_shell()
+    if ip is None:
+        return False
+    formatters = ip.display_formatter.formatters
+    formatters["image/png"].for_type_by_name("matplotlib.figure", "Figure", figure_png)
+    formatters["text/html"].for_type_by_name("nasrl_nb.spaces.search_space", "Architecture", architecture_html)
+    return True
+
+
+def figure_png(fig) -> bytes:
+    """The figure as PNG bytes, cropped to its content as the inline backend does."""
+    import io
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", bbox_inches="tight", facecolor="white")
+    return buffer.getvalue()
+
+
+def architecture_html(arch) -> str:
+    """An inline SVG drawing of ``arch`` (its plain table when matplotlib is missing)."""
+    try:
+        from .viz.drawing import architecture_svg
+    except ImportError:
+        return arch._repr_html_()
+    return architecture_svg(arch)
+
+
+def _current_shell():
+    """The running IPython shell, without importing IPython when it is not loaded."""
+    ipython = sys.modules.get("IPython")
+    return ipython.get_ipython() if ipython is not None else None

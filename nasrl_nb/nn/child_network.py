@@ -1,0 +1,306 @@
+"""Child networks: an :class:`~nasrl_nb.spaces.search_space.Architecture` built into a real ``nn.Module``.
+
+The controller of Zoph & Le (2017, Sec. 3) samples an architecture; the *child network* it
+describes is trained and its validation accuracy is the reward. Two spaces have builders:
+
+* **macro** (Zoph & Le 2017, Sec. 3.1-3.3): a stem conv, then one layer per
+  :class:`~nasrl_nb.spaces.macro_space.LayerSpec` -- main op, normalization, activation -- wired by
+  its connectivity (sequential, residual, dense, attention) plus anchor-point skips, then
+  global average pooling and a linear classifier. Resolution is kept (stride 1) throughout.
+* **cell** (NAS-Bench-201, Dong & Yang 2020, Sec. 2.1 and Fig. 1): stem, three stages of
+  ``cells_per_stage`` identical cells at ``C, 2C, 4C`` channels separated by the
+  benchmark's residual reduction block, then BN-ReLU, global pooling and a linear classifier.
+
+Everything is decided at construction: the forward pass only walks precomputed index tuples
+and ``nn.ModuleList``\\ s, so a child trains as fast as the same net written by hand
+(``benchmarks/child_vs_static.py`` measures this).
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from ..spaces.cell_space import CellSpace
+from ..spaces.macro_space import LayerSpec, MacroSpace
+from ..spaces.search_space import Architecture
+from ..validation import require_positive
+from .complexity import count_flops, count_parameters, measure_latency_ms
+from .operations import OPS, ReLUConvBN, build_activation, build_normalization
+
+BUILDABLE_SPACES = ("macro", "cell")
+
+
+# --- macro space --------------------------------------------------------------------------
+def _project(C_in: int, C_out: int) -> nn.Module:
+    """Channel projection for a shortcut: identity when the widths agree, else a 1x1 conv."""
+    return nn.Identity() if C_in == C_out else nn.Conv2d(C_in, C_out, 1, bias=False)
+
+
+class DenseInput(nn.Module):
+    """DenseNet-style input: every earlier output concatenated, projected back by a 1x1 conv."""
+
+    def __init__(self, source_channels: Sequence[int], C_out: int):
+        super().__init__()
+        self.project = nn.Conv2d(sum(source_channels), C_out, 1, bias=False)
+
+    def forward(self, outs: list[torch.Tensor]) -> torch.Tensor:
+        return self.project(torch.cat(outs, dim=1))  # (B, sum C_k, H, W) -> (B, C_out, H, W)
+
+
+class AttentionInput(nn.Module):
+    """A learned softmax mix of every earlier output: ``sum_k softmax(logits)_k * proj_k(out_k)``."""
+
+    def __init__(self, source_channels: Sequence[int], C_out: int):
+        super().__init__()
+        self.logits = nn.Parameter(torch.zeros(len(source_channels)))  # uniform mix at init
+        self.projections = nn.ModuleList(_project(c, C_out) for c in source_channels)
+
+    def mixing_weights(self) -> torch.Tensor:
+        """The current weight of each earlier output (non-negative, summing to 1)."""
+        return torch.softmax(self.logits, dim=0)
+
+    def forward(self, outs: list[torch.Tensor]) -> torch.Tensor:
+        projected = torch.stack([p(o) for p, o in zip(self.projections, outs, strict=True)])  # (S, B, C, H, W)
+        return torch.tensordot(self.mixing_weights(), projected, dims=1)  # (B, C, H, W)
+
+
+class MacroLayer(nn.Module):
+    """One macro layer: gather its input, then ``activation(normalization(op(input)))``.
+
+    ``outs`` holds every earlier output: ``outs[0]`` is the stem, ``outs[j + 1]`` layer ``j``.
+    The block's input width is that of the previous output. ``sequential`` and ``residual``
+    read the previous output; ``dense`` and ``attention`` read all earlier outputs (for the
+    first layer there is only the stem, so they read it directly). Skip decisions
+    (``spec.skips``, Zoph & Le Sec. 3.3) add the projected outputs of those earlier layers
+    to the input (a skip from the previous layer adds its output a second time).
+    ``residual`` adds the projected input to the block's output.
+    """
+
+    def __init__(self, spec: LayerSpec, source_channels: Sequence[int]):
+        super().__init__()
+        C_in, C_out = source_channels[-1], spec.filters
+        self.gather: nn.Module | None = None
+        if len(source_channels) > 1 and spec.connectivity == "dense":
+            self.gather = DenseInput(source_channels, C_in)
+        elif len(source_channels) > 1 and spec.connectivity == "attention":
+            self.gather = AttentionInput(source_channels, C_in)
+        self.skip_sources = tuple(j + 1 for j in spec.skips)  # layer j's output is outs[j + 1]
+        self.skip_projections = nn.ModuleList(_project(source_channels[s], C_in) for s in self.skip_sources)
+        self.op = OPS[spec.layer_type](C_in, C_out, 1)
+        self.norm = build_normalization(spec.normalization, C_out)
+        self.act = build_activation(spec.activation)
+        self.shortcut = _project(C_in, C_out) if spec.connectivity == "residual" else None
+        self.spec = spec
+
+    def forward(self, outs: list[torch.Tensor]) -> torch.Tensor:
+        x = outs[-1] if self.gather is None else self.gather(outs)
+        for source, project in zip(self.skip_sources, self.skip_projections, strict=True):
+            x = x + project(outs[source])
+        y = self.act(self.norm(self.op(x)))
+        if self.shortcut is not None:
+            y = y + self.shortcut(x)
+        return y
+
+    def extra_repr(self) -> str:
+        s = self.spec
+        skips = f", skips={list(s.skips)}" if s.skips else ""
+        return f"{s.layer_type}-{s.normalization}-{s.activation}, {s.connectivity}, filters={s.filters}{skips}"
+
+
+class MacroFeatures(nn.Module):
+    """Stem conv3x3 + BN, then the macro layers; returns the last layer's feature map."""
+
+    def __init__(self, layers: Sequence[LayerSpec], in_channels: int, channels: int):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(in_channels, channels, 3, 1, 1, bias=False), nn.BatchNorm2d(channels))
+        source_channels = [channels]
+        blocks = []
+        for spec in layers:
+            blocks.append(MacroLayer(spec, source_channels))
+            source_channels.append(spec.filters)
+        self.layers = nn.ModuleList(blocks)
+        self.out_channels = source_channels[-1]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        outs = [self.stem(x)]
+        for layer in self.layers:
+            outs.append(layer(outs))
+        return outs[-1]
+
+
+# --- NAS-Bench-201 cell space ----------------------------------------------------------------
+class Cell(nn.Module):
+    """NAS-Bench-201's cell: node ``i`` is the sum over ``j < i`` of ``op_ij(node_j)``.
+
+    ``none`` edges contribute exactly zero, so they are dropped at construction (as the
+    benchmark's ``InferCell`` does); a node whose incoming edges are all ``none`` is all
+    zeros. The cell's output is its last node.
+    """
+
+    def __init__(self, edge_ops: dict[tuple[int, int], str], num_nodes: int, C: int):
+        super().__init__()
+        sources, edges = [], []
+        for i in range(1, num_nodes):
+            live = tuple(j for j in range(i) if edge_ops[(i, j)] != "none")
+            sources.append(live)
+            edges.append(nn.ModuleList(OPS[edge_ops[(i, j)]](C, C, 1) for j in live))
+        self.sources = tuple(sources)
+        self.edges = nn.ModuleList(edges)
+        self.genotype = "+".join(
+            "|" + "|".join(f"{edge_ops[(i, j)]}~{j}" for j in range(i)) + "|" for i in range(1, num_nodes)
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        nodes = [x]
+        for sources, ops in zip(self.sources, self.edges, strict=True):
+            terms = [op(nodes[j]) for j, op in zip(sources, ops, strict=True)]
+            nodes.append(sum(terms[1:], terms[0]) if terms else torch.zeros_like(x))
+        return nodes[-1]
+
+    def extra_repr(self) -> str:
+        return self.genotype
+
+
+class ReductionBlock(nn.Module):
+    """NAS-Bench-201's ``ResNetBasicblock`` with stride 2: halves the resolution, widens.
+
+    ``ReLUConvBN 3x3 /2 -> ReLUConvBN 3x3`` plus the shortcut ``AvgPool2d(2) -> conv1x1``.
+    """
+
+    def __init__(self, C_in: int, C_out: int):
+        super().__init__()
+        self.conv_a = ReLUConvBN(C_in, C_out, 3, 2)
+        self.conv_b = ReLUConvBN(C_out, C_out, 3, 1)
+        self.shortcut = nn.Sequential(nn.AvgPool2d(2, 2), nn.Conv2d(C_in, C_out, 1, bias=False))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv_b(self.conv_a(x)) + self.shortcut(x)
+
+
+def _cell_features(space: CellSpace, arch: Architecture, in_channels: int, C: int, cells_per_stage: int) -> nn.Sequential:
+    """Stem, 3 stages of cells (C, 2C, 4C) joined by reduction blocks, then BN-ReLU."""
+    edge_ops = space.edge_ops(arch)
+    blocks: list[nn.Module] = [nn.Sequential(nn.Conv2d(in_channels, C, 3, 1, 1, bias=False), nn.BatchNorm2d(C))]
+    for stage, width in enumerate((C, 2 * C, 4 * C)):
+        if stage > 0:
+            blocks.append(ReductionBlock(width // 2, width))
+        blocks.extend(Cell(edge_ops, space.num_nodes, width) for _ in range(cells_per_stage))
+    blocks.append(nn.Sequential(nn.BatchNorm2d(4 * C), nn.ReLU()))
+    return nn.Sequential(*blocks)
+
+
+# --- the child network ------------------------------------------------------------------------
+class ChildNetwork(nn.Module):
+    """The trainable network that ``architecture`` describes (macro or NAS-Bench-201 cell space).
+
+    Args:
+        architecture: an :class:`Architecture` of a :class:`MacroSpace` or :class:`CellSpace`.
+        input_shape: ``(channels, height, width)`` of one example; ``(1, 8, 8)`` for digits.
+        num_classes: outputs of the linear classifier (at least 2).
+        channels: width of the stem; for the cell space the first stage's width ``C``
+            (stages have ``C, 2C, 4C``). The macro layers' widths come from the architecture.
+        cells_per_stage: cells per stage of the cell network (NAS-Bench-201 uses 5 on 32x32
+            images; 1 keeps the 8x8 default small). Ignored by the macro space.
+
+    ``forward(x)`` maps ``(B, *input_shape)`` to logits ``(B, num_classes)``.
+
+    A cell whose output node is not connected to its input (``CellSpace.is_valid`` is False)
+    still builds and runs: its output does not depend on the input (exact zeros when the
+    output node's edges are all ``none``), so every example gets the same logits and the
+    child trains to chance accuracy -- an honest, low reward rather than a crash.
+    """
+
+    def __init__(
+        self,
+        architecture: Architecture,
+        input_shape: Sequence[int] = (1, 8, 8),
+        num_classes: int = 10,
+        *,
+        channels: int = 16,
+        cells_per_stage: int = 1,
+    ):
+        super().__init__()
+        space = _check_architecture(architecture)
+        self.input_shape = _check_input_shape(input_shape, space)
+        self.num_classes = _check_num_classes(num_classes)
+        channels = require_positive("channels", channels, integer=True)
+        cells_per_stage = require_positive("cells_per_stage", cells_per_stage, integer=True)
+        self.architecture = architecture
+        in_channels = self.input_shape[0]
+        if isinstance(space, MacroSpace):
+            self.features = MacroFeatures(space.layers(architecture), in_channels, channels)
+            feature_channels = self.features.out_channels
+        else:
+            self.features = _cell_features(space, architecture, in_channels, channels, cells_per_stage)
+            feature_channels = 4 * channels
+        self.classifier = nn.Linear(feature_channels, self.num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        features = self.features(x)  # (B, C_last, H', W')
+        return self.classifier(features.mean(dim=(2, 3)))  # global average pool -> (B, num_classes)
+
+    def get_complexity_metrics(self, device=None) -> dict:
+        """``{"params": int, "flops": int, "latency_ms": float}`` for one input (batch 1).
+
+        ``flops`` follows :func:`~nasrl_nb.nn.complexity.count_flops`; ``latency_ms`` is the
+        median eval-mode forward time on ``device`` (default: where the parameters live).
+        """
+        return {
+            "params": count_parameters(self),
+            "flops": count_flops(self, self.input_shape),
+            "latency_ms": measure_latency_ms(self, self.input_shape, device=device),
+        }
+
+    def extra_repr(self) -> str:
+        return (
+            f"space={self.architecture.space.name}, arch={self.architecture}, "
+            f"input_shape={self.input_shape}, num_classes={self.num_classes}"
+        )
+
+
+# --- argument checks ----------------------------------------------------------------------------
+def _check_architecture(architecture) -> MacroSpace | CellSpace:
+    if not isinstance(architecture, Architecture):
+        raise ValueError(
+            f"architecture: expected an Architecture of a macro or cell space, got {type(architecture).__name__}"
+        )
+    space = architecture.space
+    if not isinstance(space, (MacroSpace, CellSpace)):
+        raise ValueError(
+            f"architecture.space: {space.name!r} has no network builder; allowed values: "
+            f"{', '.join(BUILDABLE_SPACES)} (search a custom space with your own evaluator)"
+        )
+    return space
+
+
+def _check_input_shape(input_shape, space) -> tuple[int, int, int]:
+    ok = (
+        isinstance(input_shape, Sequence)
+        and not isinstance(input_shape, (str, bytes))
+        and len(input_shape) == 3
+        and all(isinstance(s, numbers.Integral) and not isinstance(s, bool) and s > 0 for s in input_shape)
+    )
+    if not ok:
+        raise ValueError(f"input_shape: expected 3 positive ints (channels, height, width), got {input_shape!r}")
+    C, H, W = (int(s) for s in input_shape)
+    if isinstance(space, CellSpace) and (H % 4 or W % 4):
+        raise ValueError(
+            f"input_shape: height and width {H}x{W} are not allowed for the cell network's two "
+            "stride-2 reductions; allowed values: multiples of 4 (4, 8, 12, ..., 32, ...)"
+        )
+    if H * W < 2:
+        raise ValueError(
+            f"input_shape: height x width {H}x{W} is not allowed; allowed values: at least 2 pixels "
+            "(normalization layers need more than one value per channel)"
+        )
+    return (C, H, W)
+
+
+def _check_num_classes(num_classes) -> int:
+    if isinstance(num_classes, bool) or not isinstance(num_classes, numbers.Integral) or num_classes < 2:
+        raise ValueError(f"num_classes: {num_classes!r} is not allowed; allowed values: integers >= 2")
+    return int(num_classes)

@@ -1,0 +1,131 @@
+"""One registry of operations, shared by child networks and (later) weight-sharing supernets.
+
+``OPS[name](C_in, C_out, stride)`` builds the module for a cell edge (NAS-Bench-201's five
+ops, Dong & Yang 2020, Sec. 2.1) or a macro layer's main operation (Zoph & Le's layer
+types). Activations and normalizations have registries of their own. Keeping a single
+name -> constructor map is what lets ENAS and DARTS mix exactly the ops that a child uses.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from ..validation import require_choice
+
+
+class ReLUConvBN(nn.Sequential):
+    """NAS-Bench-201's ``nor_conv``: ReLU -> Conv -> BatchNorm."""
+
+    def __init__(self, C_in: int, C_out: int, kernel_size: int, stride: int):
+        super().__init__(
+            nn.ReLU(inplace=False),
+            nn.Conv2d(C_in, C_out, kernel_size, stride, kernel_size // 2, bias=False),
+            nn.BatchNorm2d(C_out),
+        )
+
+
+class Zero(nn.Module):
+    """The ``none`` op: contributes nothing, but with the right output shape."""
+
+    def __init__(self, C_out: int, stride: int):
+        super().__init__()
+        self.C_out, self.stride = C_out, stride
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x[:, :, :: self.stride, :: self.stride]
+        if x.shape[1] == self.C_out:
+            return x.mul(0.0)
+        return x.new_zeros(x.shape[0], self.C_out, x.shape[2], x.shape[3])
+
+    def extra_repr(self) -> str:
+        return f"C_out={self.C_out}, stride={self.stride}"
+
+
+class FactorizedReduce(nn.Module):
+    """Skip connection that changes channels or halves the resolution (DARTS, NAS-Bench-201)."""
+
+    def __init__(self, C_in: int, C_out: int, stride: int):
+        super().__init__()
+        self.stride = stride
+        if stride == 1:
+            self.convs = nn.ModuleList([nn.Conv2d(C_in, C_out, 1, bias=False)])
+        else:
+            half = C_out // 2
+            self.convs = nn.ModuleList([nn.Conv2d(C_in, half, 1, stride, bias=False), nn.Conv2d(C_in, C_out - half, 1, stride, bias=False)])
+        self.bn = nn.BatchNorm2d(C_out)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.stride == 1:
+            return self.bn(self.convs[0](x))
+        shifted = nn.functional.pad(x, (0, 1, 0, 1))[:, :, 1:, 1:]  # offset grid sees the other pixels
+        return self.bn(torch.cat([self.convs[0](x), self.convs[1](shifted)], dim=1))
+
+
+def _skip(C_in: int, C_out: int, stride: int) -> nn.Module:
+    return nn.Identity() if stride == 1 and C_in == C_out else FactorizedReduce(C_in, C_out, stride)
+
+
+def _pool(kind: str, with_bn_projection: bool) -> Callable[[int, int, int], nn.Module]:
+    def build(C_in: int, C_out: int, stride: int) -> nn.Module:
+        pool = nn.AvgPool2d(3, stride, 1, count_include_pad=False) if kind == "avg" else nn.MaxPool2d(3, stride, 1)
+        if C_in == C_out:
+            return pool
+        project = ReLUConvBN(C_in, C_out, 1, 1) if with_bn_projection else nn.Conv2d(C_in, C_out, 1, bias=False)
+        return nn.Sequential(project, pool)
+
+    return build
+
+
+def _conv(kernel_size: int) -> Callable[[int, int, int], nn.Module]:
+    return lambda C_in, C_out, stride: nn.Conv2d(C_in, C_out, kernel_size, stride, kernel_size // 2, bias=False)
+
+
+OPS: dict[str, Callable[[int, int, int], nn.Module]] = {
+    # NAS-Bench-201 cell edges
+    "none": lambda C_in, C_out, stride: Zero(C_out, stride),
+    "skip_connect": _skip,
+    "nor_conv_1x1": lambda C_in, C_out, stride: ReLUConvBN(C_in, C_out, 1, stride),
+    "nor_conv_3x3": lambda C_in, C_out, stride: ReLUConvBN(C_in, C_out, 3, stride),
+    "avg_pool_3x3": _pool("avg", with_bn_projection=True),
+    # macro layer types (normalization and activation are separate decisions)
+    "conv1x1": _conv(1),
+    "conv3x3": _conv(3),
+    "conv5x5": _conv(5),
+    "maxpool3x3": _pool("max", with_bn_projection=False),
+    "avgpool3x3": _pool("avg", with_bn_projection=False),
+}
+
+ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
+    "relu": nn.ReLU,
+    "tanh": nn.Tanh,
+    "sigmoid": nn.Sigmoid,
+    "swish": nn.SiLU,
+    "gelu": nn.GELU,
+}
+
+NORMALIZATIONS: dict[str, Callable[[int], nn.Module]] = {
+    "batch_norm": nn.BatchNorm2d,
+    "layer_norm": lambda C: nn.GroupNorm(1, C),  # normalizes over (C, H, W): LayerNorm for images
+    "instance_norm": lambda C: nn.InstanceNorm2d(C, affine=True),
+    "group_norm": lambda C: nn.GroupNorm(math.gcd(C, 8), C),
+}
+
+
+def build_op(name: str, C_in: int, C_out: int, stride: int = 1) -> nn.Module:
+    """``OPS[name](C_in, C_out, stride)`` with a clear error for an unknown name."""
+    require_choice("op", name, OPS)
+    return OPS[name](C_in, C_out, stride)
+
+
+def build_activation(name: str) -> nn.Module:
+    require_choice("activation", name, ACTIVATIONS)
+    return ACTIVATIONS[name]()
+
+
+def build_normalization(name: str, channels: int) -> nn.Module:
+    require_choice("normalization", name, NORMALIZATIONS)
+    return NORMALIZATIONS[name](channels)

@@ -1,0 +1,270 @@
+"""Evaluators: turn proposed architectures into evaluation records.
+
+In Zoph & Le (2017, Sec. 3.2) each sampled child is trained and its validation accuracy
+comes back to the controller. How that happens -- serially here, on a Ray cluster, on a
+GPU pool, or from a shared-weight supernet as in ENAS (Pham et al. 2018) -- is hidden
+behind one method, ``evaluate(architectures) -> list[dict]``, so that a search loop
+never cares which evaluator it is given.
+
+Every record is a dict with at least these keys (see :data:`RECORD_KEYS`):
+
+* ``status``: ``"ok"`` or ``"failed"``; a failed child never raises, it gets a ``reason``;
+* ``val_accuracy``, ``test_accuracy``: fractions in [0, 1] (NaN when failed);
+* ``params``, ``flops``, ``latency_ms``: the child's cost (None when not measured);
+* ``seconds``: wall time spent on this child; ``train_losses``: mean loss per epoch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping, Sequence
+
+from ..runtime import resolve_device, seed_everything
+from ..spaces.search_space import Architecture
+from ..validation import require_positive
+from .checkpoint import preserved_rng
+
+RECORD_KEYS: tuple[str, ...] = (
+    "status",
+    "val_accuracy",
+    "test_accuracy",
+    "params",
+    "flops",
+    "latency_ms",
+    "seconds",
+    "reason",
+    "train_losses",
+)
+
+
+def make_record(**fields) -> dict:
+    """A record with every key of :data:`RECORD_KEYS` (defaults: ok, NaN accuracies, None costs)."""
+    record = {
+        "status": "ok",
+        "val_accuracy": math.nan,
+        "test_accuracy": math.nan,
+        "params": None,
+        "flops": None,
+        "latency_ms": None,
+        "seconds": 0.0,
+        "reason": None,
+        "train_losses": [],
+    }
+    record.update(fields)
+    return record
+
+
+def failed_record(reason: str, **fields) -> dict:
+    """A ``status="failed"`` record with its ``reason``."""
+    return make_record(**{**fields, "status": "failed", "reason": reason})
+
+
+def describe_exception(err: BaseException) -> str:
+    """``"<ExceptionType>: <first line of the message>"`` (at most 300 characters)."""
+    text = str(err).strip()
+    message = text.splitlines()[0] if text else ""
+    if len(message) > 300:
+        message = message[:297] + "..."
+    return f"{type(err).__name__}: {message}" if message else type(err).__name__
+
+
+def architecture_seed(seed: int, arch: Architecture) -> int:
+    """A seed in [0, 2**31) from ``(seed, arch)`` alone, independent of evaluation order.
+
+    It hashes the search seed, the space's name and the architecture's text with SHA-256,
+    so the same child gets the same initial weights and batch order wherever it is trained.
+    """
+    digest = hashlib.sha256(f"{int(seed)}|{arch.space.name}|{arch}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") % 2**31
+
+
+class Evaluator(ABC):
+    """Interface: ``evaluate(architectures) -> list[dict]``, one record per architecture, in order.
+
+    Implementations must not raise for a child that fails to build or train: they return
+    a record with ``status="failed"`` and a ``reason`` instead. ``config()`` describes the
+    evaluator in plain JSON (stored with a search's checkpoint).
+    """
+
+    @abstractmethod
+    def evaluate(self, architectures: Sequence[Architecture]) -> list[dict]:
+        """One record per architecture, in the same order."""
+
+    def describe(self, arch: Architecture) -> dict | None:
+        """What building ``arch`` gives, for a step-through display (None if nothing is built)."""
+        return None
+
+    def config(self) -> dict:
+        return {"kind": type(self).__name__}
+
+
+class SerialEvaluator(Evaluator):
+    """An evaluator that handles one architecture at a time, with an optional memo cache.
+
+    Subclasses implement :meth:`evaluate_one`. With ``cache`` a repeated architecture gets
+    a copy of its first record with ``cached=True`` instead of being trained again.
+    """
+
+    def __init__(self, *, cache: bool = True):
+        self.cache: dict[Architecture, dict] | None = {} if cache else None
+
+    def evaluate(self, architectures: Sequence[Architecture]) -> list[dict]:
+        records = []
+        for arch in architectures:
+            if self.cache is not None and arch in self.cache:
+                records.append({**self.cache[arch], "cached": True})
+                continue
+            record = self.evaluate_one(arch)
+            if self.cache is not None:
+                self.cache[arch] = dict(record)
+            records.append({**record, "cached": False})
+        return records
+
+    @abstractmethod
+    def evaluate_one(self, arch: Architecture) -> dict:
+        """The record of one architecture (never raises for a failing child)."""
+
+
+class ChildEvaluator(SerialEvaluator):
+    """Build each architecture as a :class:`~nasrl_nb.nn.child_network.ChildNetwork`, measure it, train it.
+
+    Args:
+        data: a :class:`~nasrl_nb.nn.data.Dataset` (moved to ``device`` once).
+        epochs, lr, batch_size: child training (see :func:`~nasrl_nb.nn.training.train_and_evaluate`).
+        device: where children train and where latency is measured.
+        seed: combined with each architecture by :func:`architecture_seed`; the child's
+            weights and batch order depend on ``(seed, arch)`` only, never on the order of
+            evaluation. The caller's RNG states are left untouched.
+        child_kwargs: extra ``ChildNetwork`` arguments (``channels``, ``cells_per_stage``).
+        cache: reuse the record of an architecture seen before.
+        measure_latency: time each child's forward pass (``latency_ms``; else None).
+    """
+
+    def __init__(
+        self,
+        data,
+        *,
+        epochs: int = 3,
+        lr: float = 0.01,
+        batch_size: int = 64,
+        device="auto",
+        seed: int = 0,
+        child_kwargs: Mapping | None = None,
+        cache: bool = True,
+        measure_latency: bool = True,
+        lr_schedule: str = "constant",
+    ):
+        from ..nn.data import Dataset
+
+        super().__init__(cache=cache)
+        if not isinstance(data, Dataset):
+            raise ValueError(f"data: expected a nasrl_nb.nn.data.Dataset (see load_dataset), got {type(data).__name__}")
+        self.epochs = require_positive("epochs", epochs, integer=True)
+        self.lr = require_positive("lr", lr)
+        self.batch_size = require_positive("batch_size", batch_size, integer=True)
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise ValueError(f"seed: must be an integer, got {seed!r}")
+        self.seed = seed
+        self.device = resolve_device(device)
+        self.data = data.to(self.device)
+        self.child_kwargs = dict(child_kwargs or {})
+        self.measure_latency = bool(measure_latency)
+        self.lr_schedule = lr_schedule
+
+    def describe(self, arch: Architecture) -> dict:
+        """The child network of ``arch`` as it will be trained: summary, params, FLOPs."""
+        from ..nn.child_network import ChildNetwork
+        from ..nn.complexity import count_flops, count_parameters
+
+        with preserved_rng():
+            net = ChildNetwork(arch, self.data.input_shape, self.data.num_classes, **self.child_kwargs)
+        return {"arch": str(arch), "params": count_parameters(net), "flops": count_flops(net, net.input_shape),
+                "summary": repr(net)}
+
+    def evaluate_one(self, arch: Architecture) -> dict:
+        from ..nn.child_network import ChildNetwork
+        from ..nn.complexity import count_flops, count_parameters, measure_latency_ms
+        from ..nn.training import train_and_evaluate
+
+        start = time.perf_counter()
+        arch_seed = architecture_seed(self.seed, arch)
+        costs: dict = {}
+        with preserved_rng():  # the search's own random stream must not see the child's seeding
+            try:
+                seed_everything(arch_seed)  # initial weights depend on (seed, arch) only
+                net = ChildNetwork(arch, self.data.input_shape, self.data.num_classes, **self.child_kwargs)
+                costs["params"] = count_parameters(net)
+                costs["flops"] = count_flops(net, net.input_shape)
+                if self.measure_latency:
+                    costs["latency_ms"] = measure_latency_ms(net, net.input_shape, device=self.device)
+                result = train_and_evaluate(
+                    net,
+                    self.data,
+                    epochs=self.epochs,
+                    lr=self.lr,
+                    batch_size=self.batch_size,
+                    seed=arch_seed,
+                    device=self.device,
+                    lr_schedule=self.lr_schedule,
+                )
+            except Exception as err:  # a child that cannot be built or measured is a failed child
+                return failed_record(describe_exception(err), seconds=time.perf_counter() - start, **costs)
+        return make_record(
+            status=result.status,
+            val_accuracy=result.val_accuracy,
+            test_accuracy=result.test_accuracy,
+            seconds=time.perf_counter() - start,
+            reason=result.reason,
+            train_losses=list(result.train_losses),
+            **costs,
+        )
+
+    def config(self) -> dict:
+        return {
+            "kind": type(self).__name__,
+            "dataset": self.data.name,
+            "input_shape": list(self.data.input_shape),
+            "num_classes": self.data.num_classes,
+            "epochs": self.epochs,
+            "lr": self.lr,
+            "batch_size": self.batch_size,
+            "seed": self.seed,
+            "child_kwargs": dict(self.child_kwargs),
+        }
+
+
+class FunctionEvaluator(SerialEvaluator):
+    """Evaluate with your own function ``fn(arch)`` (custom spaces, lookup tables, toy rewards).
+
+    ``fn`` returns either a float (the validation accuracy) or a dict of record fields
+    (``val_accuracy`` required unless ``status="failed"``). An exception inside ``fn`` or a
+    non-finite accuracy becomes a failed record.
+    """
+
+    def __init__(self, fn: Callable[[Architecture], float | Mapping], *, cache: bool = True):
+        if not callable(fn):
+            raise ValueError(f"fn: expected a callable fn(arch) -> float or dict, got {fn!r}")
+        super().__init__(cache=cache)
+        self.fn = fn
+
+    def evaluate_one(self, arch: Architecture) -> dict:
+        start = time.perf_counter()
+        try:
+            value = self.fn(arch)
+        except Exception as err:
+            return failed_record(describe_exception(err), seconds=time.perf_counter() - start)
+        seconds = time.perf_counter() - start
+        fields = dict(value) if isinstance(value, Mapping) else {"val_accuracy": value}
+        record = make_record(**{"seconds": seconds, **fields})
+        if record["status"] == "ok":
+            accuracy = record["val_accuracy"]
+            if isinstance(accuracy, bool) or not isinstance(accuracy, (int, float)) or not math.isfinite(accuracy):
+                return failed_record(f"fn returned a non-finite or non-numeric accuracy {accuracy!r}", seconds=seconds)
+            record["val_accuracy"] = float(accuracy)
+        return record
+
+    def config(self) -> dict:
+        return {"kind": type(self).__name__, "fn": getattr(self.fn, "__qualname__", repr(self.fn))}

@@ -1,0 +1,41 @@
+"""Name -> search-space registry, so the CLI, histories and checkpoints can name a space."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+
+from ..validation import require_choice
+from .cell_space import CellSpace
+from .macro_space import MacroSpace
+from .search_space import Architecture, SearchSpace, custom_space
+
+SPACES: dict[str, type[SearchSpace]] = {"macro": MacroSpace, "cell": CellSpace}
+
+
+def get_space(name: str, **kwargs) -> SearchSpace:
+    """Build the space registered as ``name`` (``"macro"`` or ``"cell"``) with its options."""
+    require_choice("space", name, SPACES)
+    return SPACES[name](**kwargs)
+
+
+def parse_architecture(space: SearchSpace | str, text: str) -> Architecture:
+    """Read ``text`` in ``space``'s format (NAS-Bench-201 string for cell, JSON for macro)."""
+    if isinstance(space, str):
+        space = get_space(space)
+    return space.parse(text)
+
+
+def space_from_spec(spec: Mapping) -> SearchSpace:
+    """Rebuild a space from :meth:`SearchSpace.spec` (histories and checkpoints store it)."""
+    spec = dict(spec)
+    kind = spec.pop("space", None)
+    if kind == "custom":
+        return custom_space(spec["vocab"])
+    return get_space(kind, **spec)
+
+
+def architecture_from_json(text: str) -> Architecture:
+    """The inverse of :meth:`Architecture.to_json`: rebuild the space, then parse the choice."""
+    data = json.loads(text)
+    return space_from_spec(data["space"]).parse(data["arch"])

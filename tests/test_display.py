@@ -1,0 +1,44 @@
+"""Notebook display: figures reach the student as PNG, architectures as SVG, from a fresh kernel."""
+
+import subprocess
+import sys
+
+import pytest
+
+from nasrl_nb import display
+
+
+@pytest.fixture()
+def shell():
+    from IPython.core.interactiveshell import InteractiveShell
+
+    return InteractiveShell.instance()
+
+
+def test_a_pyplot_free_figure_gets_a_png_once_registered(shell):
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(2, 2))
+    fig.add_subplot().plot([0, 1], [1, 0])
+    assert display.register(shell)
+    data, _ = shell.display_formatter.format(fig)
+    assert data["image/png"].startswith(b"\x89PNG")
+
+
+def test_an_architecture_displays_as_an_svg_drawing(shell):
+    import nasrl_nb as nb
+
+    display.register(shell)
+    arch = nb.get_space("cell").sample(0)
+    data, _ = shell.display_formatter.format(arch)
+    assert data["text/html"].startswith("<svg") and str(arch).split("~")[0].strip("|") in data["text/html"]
+
+
+def test_register_without_ipython_is_a_no_op_and_imports_nothing_heavy():
+    code = (
+        "import sys, nasrl_nb\n"
+        "assert nasrl_nb.display.register() is False\n"
+        "heavy = [m for m in ('matplotlib', 'ipywidgets', 'networkx', 'ray', 'IPython') if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
