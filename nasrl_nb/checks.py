@@ -22,6 +22,7 @@ from functools import lru_cache
 import torch
 from torch import nn
 
+from .rl.policy_gradient import reinforce_loss
 from .spaces.search_space import SearchSpace
 
 
@@ -244,17 +245,17 @@ def check_reinforce_loss(
     On ``trials`` random batches of ``batch_size`` sampled architectures, the student's loss
     of ``log_prob = controller.log_prob(actions)[0]`` (shape (B,), with gradients), rewards
     (B,) in [0, 1] and a float baseline is compared, in value and in its gradient with
-    respect to every controller weight, with :meth:`NASController.compute_loss`
+    respect to every controller weight, with the library's
+    :func:`~nasrl_nb.rl.policy_gradient.reinforce_loss` of the advantages ``R - b``
     (``-mean((R - b) * log pi(a))``, Zoph & Le 2017 Eq. 3). A flipped sign, a missing
-    baseline or a sum instead of a mean each get their own hint.
+    baseline or a sum instead of a mean each get their own hint. The architectures come
+    from a generator of the checker's own, so the controller's sampling stream is untouched.
     """
     controller = controller if controller is not None else _tiny_controller(seed)
     params = [p for p in controller.parameters() if p.requires_grad]
     generator = torch.Generator().manual_seed(seed)
     for trial in range(trials):
-        with torch.random.fork_rng():
-            torch.manual_seed(seed + trial)
-            actions = controller.sample(batch_size).architectures
+        actions = controller.sample(batch_size, generator=torch.Generator().manual_seed(seed + trial)).architectures
         rewards = torch.rand(batch_size, generator=generator)
         baseline = float(rewards.mean()) + 0.1 * float(torch.randn(1, generator=generator))
         log_prob, _ = controller.log_prob(actions)  # (B,), log pi(a) <= 0
@@ -266,12 +267,12 @@ def check_reinforce_loss(
             return _hint(f"Return a torch tensor (so autograd can differentiate it), not {type(loss).__name__}.")
         if loss.numel() != 1:
             return _hint(f"Return one number for the whole batch (a scalar), not shape {tuple(loss.shape)}.")
-        expected = controller.compute_loss(actions, rewards, baseline)
+        expected = reinforce_loss(log_prob, rewards - baseline)
         value = float(loss.detach())
         if not math.isfinite(value):
             return _hint("Your loss is not finite; log_prob is already a logarithm, so do not take log() again.")
         if not _close(value, float(expected.detach())):
-            return _hint(_diagnose_loss(value, controller, actions, rewards, baseline))
+            return _hint(_diagnose_loss(value, log_prob.detach(), rewards, baseline))
         if not loss.requires_grad:
             return _hint("The value is right but no gradient reaches the controller: do not detach() log_prob or use .item().")
         grads = torch.autograd.grad(loss.reshape(()), params, allow_unused=True)
@@ -284,7 +285,7 @@ def check_reinforce_loss(
                     "the gradient should flow only through log_prob."
                 )
     return _passed(
-        "Your loss matches NASController.compute_loss in value and gradient: minimising it makes "
+        "Your loss matches nasrl_nb.reinforce_loss in value and gradient: minimising it makes "
         "architectures that beat the baseline more likely."
     )
 
@@ -293,12 +294,11 @@ def _close(a: float, b: float) -> bool:
     return math.isclose(a, b, rel_tol=1e-5, abs_tol=1e-7)
 
 
-def _diagnose_loss(value: float, controller, actions, rewards, baseline: float) -> str:
+def _diagnose_loss(value: float, log_prob: torch.Tensor, rewards: torch.Tensor, baseline: float) -> str:
     """Name the likely slip by comparing with the usual wrong variants of the loss."""
-    with torch.no_grad():
-        right = float(controller.compute_loss(actions, rewards, baseline))
-        without_baseline = float(controller.compute_loss(actions, rewards, 0.0))
-        added_baseline = float(controller.compute_loss(actions, rewards, -baseline))
+    right = float(reinforce_loss(log_prob, rewards - baseline))
+    without_baseline = float(reinforce_loss(log_prob, rewards))
+    added_baseline = float(reinforce_loss(log_prob, rewards + baseline))
     variants = [
         (-right, "Check the sign: the optimizer minimises the loss, but we want high rewards to become more likely."),
         (without_baseline, "Subtract the baseline from the reward: the advantage R - b is what weights log_prob."),

@@ -13,6 +13,8 @@ import random
 import numpy as np
 import torch
 
+from .validation import require_seed
+
 QUICK_ENV = "NASRL_NB_QUICK"
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
@@ -24,6 +26,7 @@ def quick_mode() -> bool:
 
 def seed_everything(seed: int) -> None:
     """Seed Python, NumPy and PyTorch so that a run on the CPU repeats exactly."""
+    seed = require_seed("seed", seed)
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)

@@ -227,3 +227,32 @@ def test_checks_print_nothing(capsys):
     check_space_size(custom_space({"a": [1, 2]}), 3)
     check_reinforce_loss(lambda lp, r, b: lp.sum())
     assert capsys.readouterr() == ("", "")
+
+
+# --- what the notebooks rely on -----------------------------------------------------------------------------
+
+
+def test_every_checker_returns_a_check_result_that_a_notebook_can_assert():
+    import inspect
+
+    import nasrl_nb.checks as checks
+
+    checkers = [f for name, f in vars(checks).items() if name.startswith("check_") and inspect.isfunction(f)]
+    assert len(checkers) >= 7
+    for checker in checkers:
+        assert inspect.signature(checker).return_annotation in (CheckResult, "CheckResult"), checker.__name__
+    result = check_space_size(custom_space({"a": [1, 2]}), 2)
+    assert isinstance(result, CheckResult) and result.passed is True and bool(result) is True
+
+
+def test_the_notebooks_blank_answer_gets_a_hint_not_an_exception():
+    # every exercise cell ships with `answer = None` and must run cleanly under Run All
+    net = _small_net()
+    for result in (
+        check_space_size(CellSpace(), None),
+        check_unique_cells(None),
+        check_param_count(net, None),
+        check_output_shape(net, torch.zeros(2, 1, 8, 8), None),
+        check_pareto_front(_records(), None),
+    ):
+        assert isinstance(result, CheckResult) and not result and result.message

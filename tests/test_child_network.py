@@ -212,10 +212,18 @@ def test_attention_mixes_all_earlier_outputs_with_softmax_weights():
     torch.testing.assert_close(gather(outs[:3]), outs[0])
 
 
-def test_first_dense_or_attention_layer_reads_the_stem_directly():
+def test_first_dense_or_attention_layer_reads_the_stem_directly_so_the_space_does_not_offer_them():
     for connectivity in ("dense", "attention"):
-        net = _macro([{"connectivity": connectivity, "filters": 8}], channels=8)
-        assert net.features.layers[0].gather is None
+        space = MacroSpace(num_layers=2, vocab={"layer_type": ["conv3x3", "conv1x1"]}, fixed={"connectivity": connectivity})
+        net = ChildNetwork(space.sample(0))
+        assert net.features.layers[0].gather is None  # only the stem precedes layer 0
+        assert net.features.layers[1].gather is not None
+    searched = MacroSpace(num_layers=2)
+    choices = {d.name: d.choices for d in searched.decisions}
+    assert choices["layer_0.connectivity"] == ("sequential", "residual")
+    assert choices["layer_1.connectivity"] == ARCHITECTURE_VOCAB["connectivity"]
+    with pytest.raises(ValueError, match=r"layer_0.connectivity: 'dense' is not allowed; allowed values: sequential, residual"):
+        _macro([{"connectivity": "dense", "filters": 8}], channels=8)
 
 
 def test_skip_decision_adds_the_earlier_layers_output_to_the_input():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import math
 
@@ -174,12 +175,59 @@ def test_seeded_sampling_is_reproducible():
     assert first.architectures == second.architectures
 
 
+def test_sampling_uses_its_own_generator_not_the_global_rng():
+    # the kernel reseeding or drawing from torch's global RNG between samples changes nothing
+    quiet, busy = make("macro_skips", seed=3), make("macro_skips", seed=3)
+    global_state = torch.get_rng_state()
+    undisturbed = [quiet.sample(8).indices for _ in range(3)]
+    assert torch.equal(torch.get_rng_state(), global_state)  # sampling never touched the global RNG
+    disturbed = []
+    for k in range(3):
+        torch.manual_seed(1000 + k)
+        torch.rand(7)
+        disturbed.append(busy.sample(8).indices)
+    assert all(torch.equal(a, b) for a, b in zip(undisturbed, disturbed, strict=True))
+    # the same controller seed gives the same samples; another seed, other samples
+    a, b = NASController(CellSpace(), seed=5), NASController(CellSpace(), seed=5)
+    b.load_state_dict(a.state_dict())  # same weights too (state_dict carries the generator as well)
+    c = NASController(CellSpace(), seed=6)
+    c.load_state_dict({k: v for k, v in a.state_dict().items() if k != "_extra_state"}, strict=False)
+    assert torch.equal(a.sample(32).indices, b.sample(32).indices)
+    assert not torch.equal(a.sample(32).indices, c.sample(32).indices)
+    # the sampled frequencies follow the policy (inverse-CDF draws are unbiased)
+    ctrl = make("custom")
+    sharpen(ctrl, 4.0)
+    probs = ctrl(ctrl.sample(1).indices).logits[0].softmax(-1)[0].detach()
+    counts = torch.bincount(ctrl.sample(20_000).indices[:, 0], minlength=3).double() / 20_000
+    torch.testing.assert_close(counts, probs.double(), atol=0.015, rtol=0)
+
+
+def test_state_dict_round_trip_continues_the_sample_stream():
+    ctrl = make("macro_skips", seed=4)
+    ctrl.sample(5)
+    buffer = io.BytesIO()
+    torch.save(ctrl.state_dict(), buffer)
+    buffer.seek(0)
+    expected = [ctrl.sample(6).indices for _ in range(3)]
+    restored = make("macro_skips", seed=99)
+    restored.load_state_dict(torch.load(buffer, weights_only=True))
+    assert all(torch.equal(restored.sample(6).indices, e) for e in expected)
+    ctrl.manual_seed(4)
+    assert torch.equal(ctrl.sample(5).indices, make("macro_skips", seed=4).manual_seed(4).sample(5).indices)
+
+
+def test_seed_comes_from_the_global_rng_when_not_given():
+    first, second = make("cell", seed=12), make("cell", seed=12)  # make() calls seed_everything(12)
+    assert first.seed == second.seed and torch.equal(first.sample(9).indices, second.sample(9).indices)
+    assert make("cell", seed=13).seed != first.seed
+
+
 def test_policy_snapshot_is_a_distribution_and_leaves_rng_alone():
     ctrl = make("macro_skips")
     sharpen(ctrl, 3.0)
-    torch.manual_seed(11)
+    generator_state = ctrl.generator.get_state()
     expected = ctrl.sample(5).indices
-    torch.manual_seed(11)
+    ctrl.generator.set_state(generator_state)
     rng_state = torch.get_rng_state()
     snap = ctrl.policy_snapshot(4000)
     assert torch.equal(torch.get_rng_state(), rng_state)
@@ -209,10 +257,7 @@ def test_seed_entry_points():
     torch.testing.assert_close(ctrl.log_prob([arch])[0][0], log_prob)
 
     sample = ctrl.sample(6)
-    rewards = torch.linspace(0.1, 0.9, 6)
-    loss = ctrl.compute_loss(sample.architectures, rewards.tolist(), baseline=0.3)
-    torch.testing.assert_close(loss, -((rewards - 0.3) * sample.log_prob).mean())
-    torch.testing.assert_close(ctrl.compute_loss(sample.indices, rewards, baseline=0.3), loss)
+    assert not hasattr(ctrl, "compute_loss")  # one REINFORCE loss: nasrl_nb.rl.policy_gradient.reinforce_loss
 
     out = ctrl(sample.indices, temperature=4.0)
     assert [tuple(lg.shape) for lg in out.logits] == [(6, len(d.choices)) for d in ctrl.space.decisions]
@@ -253,8 +298,10 @@ def test_bad_space_and_actions():
         ctrl.log_prob(torch.zeros(2, 5, dtype=torch.long))
     with pytest.raises(ValueError, match="actions: indices out of range"):
         ctrl.log_prob(torch.full((2, 6), 5))
-    with pytest.raises(ValueError, match="rewards: expected 2 rewards"):
-        ctrl.compute_loss(ctrl.sample(2).architectures, [1.0, 2.0, 3.0])
+    with pytest.raises(ValueError, match="seed: must be an integer >= 0"):
+        NASController(CellSpace(), seed=-1)
+    with pytest.raises(ValueError, match="seed: must be an integer >= 0"):
+        ctrl.manual_seed(1.5)
     with pytest.raises(ValueError, match="temperature: must be a positive number"):
         ctrl.temperature = -2
 

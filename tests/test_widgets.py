@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import time
 
+import ipywidgets  # a core dependency: imported, never skipped
 import pytest
 
-pytest.importorskip("ipywidgets")
-
-import nasrl_nb as nb  # noqa: E402
-from nasrl_nb.search.evaluation import FunctionEvaluator  # noqa: E402
-from nasrl_nb.search.factory import make_search  # noqa: E402
-from nasrl_nb.widgets import ReplayViewer, SearchDashboard, SpaceExplorer, StepThroughWidget  # noqa: E402
-from nasrl_nb.widgets.common import Throttle  # noqa: E402
-from nasrl_nb.widgets.panels import RunState, render_panels, warnings_for  # noqa: E402
+import nasrl_nb as nb
+from nasrl_nb.search.evaluation import FunctionEvaluator
+from nasrl_nb.search.factory import make_search
+from nasrl_nb.widgets import ReplayViewer, SearchDashboard, SpaceExplorer, StepThroughWidget
+from nasrl_nb.widgets.common import Throttle, image
+from nasrl_nb.widgets.panels import RunState, render_panels, warnings_for
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -198,6 +197,39 @@ def test_space_explorer_follows_the_dropdowns_and_trains(tiny_digits):
     explorer.train_button.click()
     explorer.wait(timeout=60)
     assert explorer.result.status == "ok" and is_png(explorer.curve)
+
+
+def _png_size(png: bytes) -> tuple[int, int]:
+    """(width, height) from a PNG's IHDR chunk."""
+    assert png.startswith(PNG_MAGIC) and png[12:16] == b"IHDR"
+    return int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+
+
+def test_images_start_as_a_valid_png_never_empty():
+    # an ipywidgets Image with an empty value shows a broken-image icon in the browser
+    for widget in (image(), image(placeholder="press Train")):
+        width, height = _png_size(bytes(widget.value))
+        assert width > 0 and height > 0
+    assert image(placeholder="a").value != image(placeholder="b").value
+
+
+def test_space_explorer_shows_pictures_before_any_training():
+    explorer = SpaceExplorer(nb.MacroSpace(num_layers=3), data=None)
+    assert is_png(explorer.picture) and is_png(explorer.curve)
+    assert explorer.curve.value != explorer.picture.value  # the curve slot holds a placeholder
+    assert explorer.train_button.disabled  # nothing to train on
+
+
+def test_space_explorer_labels_are_full_decision_names_wide_enough_to_read():
+    space = nb.MacroSpace(num_layers=3, skip_connections=True)
+    explorer = SpaceExplorer(space)
+    longest = max(len(d.name) for d in space.decisions)
+    assert [d.description for d in explorer.dropdowns] == [d.name for d in space.decisions]
+    for dropdown in explorer.dropdowns:
+        width = dropdown.style.description_width
+        assert width.endswith("ch") and float(width[:-2]) >= longest, width  # "layer_0.normalization" fits
+        assert width in dropdown.layout.width  # the menu keeps its own room beside the label
+    assert isinstance(explorer.widget, ipywidgets.VBox)
 
 
 def test_step_through_runs_one_stage_per_press_and_commits_the_step():

@@ -86,6 +86,7 @@ def add_commands(subparsers) -> None:
     export.add_argument("dir", metavar="DIR", help="a folder written by `nasrl-nb search --out DIR`")
     export.add_argument("--out", default=None, help="file to write (default: print to stdout)")
     export.add_argument("--class-name", default="ExportedNet", help="name of the generated nn.Module")
+    export.add_argument("--force", action="store_true", help="replace an --out file that export did not write")
     export.set_defaults(func=cmd_export)
 
 
@@ -154,10 +155,9 @@ def cmd_export(args: argparse.Namespace) -> int:
     """Print or write the standalone PyTorch source of a search's best architecture."""
     from ..search.export import export_search
 
-    source = export_search(args.dir, class_name=args.class_name)
+    source = export_search(args.dir, class_name=args.class_name, out=args.out, force=args.force)
     if args.out is None:
         sys.stdout.write(source)
     else:
-        Path(args.out).write_text(source, encoding="utf-8")
         print(f"wrote {args.out}", file=sys.stderr)
     return 0

@@ -9,7 +9,9 @@ uniform(-0.1, 0.1) initialisation and the logit tricks ``logits <- c * tanh(logi
 
 The controller works for any :class:`~nasrl_nb.spaces.search_space.SearchSpace`: it reads
 ``space.decisions`` and needs nothing else. The whole batch is sampled in one pass of the
-LSTM (a loop over decisions, never over architectures).
+LSTM (a loop over decisions, never over architectures). It draws its samples from its own
+``torch.Generator`` (never torch's global RNG), so a search running in a thread and code
+running in the kernel cannot disturb each other's random streams.
 """
 
 from __future__ import annotations
@@ -118,12 +120,20 @@ class NASController(nn.Module):
     4. ``logits = tanh_constant * tanh(raw / temperature)`` (ENAS; no tanh when
        ``tanh_constant`` is None). A skip score goes through the same map, so
        P(skip) = sigmoid(c tanh(s / T)), which is sigmoid(s) when T = 1 and c = None;
-    5. ``a_t`` ~ softmax(logits) (``torch.multinomial`` on torch's global RNG, so
-       ``seed_everything`` repeats a run), argmax when greedy, or the given choice when
-       teacher forcing.
+    5. ``a_t`` ~ softmax(logits), drawn by inversion (the first option whose cumulative
+       probability exceeds a uniform number ``u``) with ``u`` from the controller's own CPU
+       :attr:`generator`; argmax when greedy, or the given choice when teacher forcing.
+
+    Randomness: :attr:`generator` is seeded with ``seed``; with ``seed=None`` the seed is
+    drawn from torch's global RNG once, at construction (after the weights are initialised),
+    so ``seed_everything(s)`` before building the controller still repeats a run. After that
+    sampling never reads or advances the global RNG. The generator's state is part of
+    :meth:`state_dict` (as the module's extra state), so a checkpoint resumes the exact
+    stream of samples.
 
     ``log_prob`` is log pi(a) = sum_t log pi(a_t | a_<t) (a log-probability, <= 0), and
-    ``entropy`` sums the per-step entropies along the path, in nats.
+    ``entropy`` sums the per-step entropies along the path, in nats. The REINFORCE loss
+    built on it is :func:`nasrl_nb.rl.policy_gradient.reinforce_loss`.
     """
 
     def __init__(
@@ -135,6 +145,7 @@ class NASController(nn.Module):
         temperature: float = 1.0,
         tanh_constant: float | None = 2.5,
         skip_attention: bool = True,
+        seed: int | None = None,
     ):
         super().__init__()
         if not isinstance(space, SearchSpace):
@@ -167,6 +178,12 @@ class NASController(nn.Module):
             self._anchor_layer_of_step = self._anchor_steps()
         for p in self.parameters():
             nn.init.uniform_(p, -INIT_RANGE, INIT_RANGE)
+        if seed is None:  # drawn from the global RNG once, so seed_everything still fixes it
+            seed = int(torch.randint(0, 2**62, (1,)))
+        elif isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise ValueError(f"seed: must be an integer >= 0 or None, got {seed!r}")
+        self.seed = seed
+        self.generator = torch.Generator().manual_seed(seed)  # CPU: the same stream on every device
 
     def _anchor_steps(self) -> dict[int, int]:
         """{step: layer} for the anchor of every layer that a skip decision attends to."""
@@ -199,12 +216,29 @@ class NASController(nn.Module):
     def device(self) -> torch.device:
         return self.start.device
 
+    def manual_seed(self, seed: int) -> NASController:
+        """Restart the sampling stream from ``seed`` (torch's global RNG is not touched)."""
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise ValueError(f"seed: must be an integer >= 0, got {seed!r}")
+        self.seed = seed
+        self.generator.manual_seed(seed)
+        return self
+
+    def get_extra_state(self) -> dict:
+        """The sampling generator's state, saved with the weights by :meth:`state_dict`."""
+        return {"generator": self.generator.get_state()}
+
+    def set_extra_state(self, state) -> None:
+        if not isinstance(state, Mapping) or not isinstance(state.get("generator"), torch.Tensor):
+            raise ValueError("state: the controller's extra state must hold its generator's state")
+        self.generator.set_state(state["generator"].cpu())
+
     def __repr__(self) -> str:
         params = sum(p.numel() for p in self.parameters())
         return (
             f"NASController(space={self.space!r}, hidden_size={self.hidden_size}, num_layers={self.num_layers}, "
             f"temperature={self.temperature:g}, tanh_constant={self.tanh_constant}, "
-            f"skip_attention={self.skip_attention}, parameters={params:,})"
+            f"skip_attention={self.skip_attention}, seed={self.seed}, parameters={params:,})"
         )
 
     # --- the one pass ---------------------------------------------------------------------
@@ -226,8 +260,10 @@ class NASController(nn.Module):
         """Run the LSTM over all D decisions for the whole batch at once.
 
         ``actions`` (B, D) teacher-forces the choices; otherwise they are sampled (or
-        argmax when ``greedy``). Returns (indices (B, D), logits list, hidden list).
+        argmax when ``greedy``). Samples draw from ``generator`` (default: :attr:`generator`).
+        Returns (indices (B, D), logits list, hidden list).
         """
+        generator = self.generator if generator is None else generator
         T = self.temperature if temperature is None else float(require_positive("temperature", temperature))
         B, H = batch_size, self.hidden_size
         zeros = torch.zeros(B, H, device=self.device)
@@ -251,7 +287,7 @@ class NASController(nn.Module):
             elif greedy:
                 a = logits.argmax(dim=-1)
             else:
-                a = torch.multinomial(logits.softmax(dim=-1), 1, generator=generator).squeeze(1)  # (B,)
+                a = _sample_categorical(logits, generator)  # (B,)
             chosen.append(a)
             logits_all.append(logits)
             hidden_all.append(h)
@@ -270,10 +306,13 @@ class NASController(nn.Module):
         return torch.stack(log_probs, dim=1), torch.stack(entropies, dim=1)
 
     # --- public API -------------------------------------------------------------------------
-    def sample(self, batch_size: int = 1, *, greedy: bool = False) -> ControllerSample:
-        """Sample ``batch_size`` architectures in one batched pass (argmax when ``greedy``)."""
+    def sample(self, batch_size: int = 1, *, greedy: bool = False, generator: torch.Generator | None = None) -> ControllerSample:
+        """Sample ``batch_size`` architectures in one batched pass (argmax when ``greedy``).
+
+        The draws come from :attr:`generator`, or from ``generator`` (a CPU generator) when given.
+        """
         batch_size = require_positive("batch_size", batch_size, integer=True)
-        indices, logits_all, _ = self._rollout(batch_size, greedy=greedy)
+        indices, logits_all, _ = self._rollout(batch_size, greedy=greedy, generator=generator)
         log_probs, entropies = self._score(logits_all, indices)
         return ControllerSample(self.to_architectures(indices), indices, log_probs.sum(1), entropies.sum(1))
 
@@ -297,29 +336,18 @@ class NASController(nn.Module):
         s = self.sample(1)
         return s.architectures[0], s.log_prob[0], s.entropy[0]
 
-    def compute_loss(self, actions, rewards, baseline: float = 0.0) -> torch.Tensor:
-        """REINFORCE loss ``-mean_b (R_b - baseline) * log pi(a_b)`` (Zoph & Le eq. 3).
-
-        Its gradient is the Monte-Carlo estimate of -grad J; ``actions`` are architectures
-        or a LongTensor (B, D); ``rewards`` a sequence or Tensor (B,).
-        """
-        log_prob, _ = self.log_prob(actions)
-        rewards = torch.as_tensor(rewards, dtype=log_prob.dtype, device=log_prob.device).reshape(-1)
-        if rewards.shape != log_prob.shape:
-            raise ValueError(f"rewards: expected {log_prob.shape[0]} rewards (one per action), got {rewards.numel()}")
-        return -((rewards - baseline) * log_prob).mean()
-
     @torch.no_grad()
     def policy_snapshot(self, num_samples: int = 256, *, seed: int = 0) -> PolicySnapshot:
-        """The current policy as NumPy arrays; leaves torch's global RNG untouched.
+        """The current policy as NumPy arrays; leaves every random stream untouched.
 
         Marginals are estimated from ``num_samples`` samples drawn with a private
-        generator seeded with ``seed``, so a dashboard never changes a seeded search.
+        generator seeded with ``seed`` (neither torch's global RNG nor :attr:`generator`),
+        so a dashboard never changes a seeded search.
         """
         num_samples = require_positive("num_samples", num_samples, integer=True)
         greedy, logits_all, _ = self._rollout(1, greedy=True)
         probs = [logits[0].double().softmax(dim=-1).cpu().numpy() for logits in logits_all]
-        generator = torch.Generator(device=self.device).manual_seed(seed)
+        generator = torch.Generator().manual_seed(seed)
         drawn, _, _ = self._rollout(num_samples, generator=generator)  # (N, D)
         decisions = self.space.decisions
         marginals = [
@@ -357,6 +385,16 @@ class NASController(nn.Module):
                 raise ValueError(f"actions: architecture {arch!r} is not from this controller's space {self.space!r}")
             rows.append(arch.indices)
         return torch.tensor(rows, dtype=torch.long, device=self.device)
+
+
+def _sample_categorical(logits: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """One draw per row of ``softmax(logits)`` (B, K) by inversion, with ``u`` ~ U[0, 1) from
+    the CPU ``generator``: the first option whose cumulative probability exceeds ``u``."""
+    probs = logits.detach().double().softmax(dim=-1)  # (B, K)
+    cdf = probs.cumsum(dim=-1)  # (B, K)
+    u = torch.rand(probs.shape[0], 1, generator=generator, dtype=torch.float64).to(probs.device)  # (B, 1)
+    chosen = (cdf <= u * cdf[:, -1:]).sum(dim=-1)  # (B,): options whose cumulative mass is passed
+    return chosen.clamp_(max=probs.shape[1] - 1)
 
 
 def max_entropy(space: SearchSpace) -> float:

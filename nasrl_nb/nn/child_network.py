@@ -7,6 +7,9 @@ describes is trained and its validation accuracy is the reward. Two spaces have 
   :class:`~nasrl_nb.spaces.macro_space.LayerSpec` -- main op, normalization, activation -- wired by
   its connectivity (sequential, residual, dense, attention) plus anchor-point skips, then
   global average pooling and a linear classifier. Resolution is kept (stride 1) throughout.
+  Skips are wired as in ENAS's macro space (Pham et al. 2018, Sec. 2.3), not by Zoph & Le's
+  depth concatenation: the previous layer always feeds a layer, and each chosen skip from a
+  layer before it adds that layer's (projected) output to the input (see :class:`MacroLayer`).
 * **cell** (NAS-Bench-201, Dong & Yang 2020, Sec. 2.1 and Fig. 1): stem, three stages of
   ``cells_per_stage`` identical cells at ``C, 2C, 4C`` channels separated by the
   benchmark's residual reduction block, then BN-ReLU, global pooling and a linear classifier.
@@ -72,12 +75,20 @@ class MacroLayer(nn.Module):
     """One macro layer: gather its input, then ``activation(normalization(op(input)))``.
 
     ``outs`` holds every earlier output: ``outs[0]`` is the stem, ``outs[j + 1]`` layer ``j``.
-    The block's input width is that of the previous output. ``sequential`` and ``residual``
-    read the previous output; ``dense`` and ``attention`` read all earlier outputs (for the
-    first layer there is only the stem, so they read it directly). Skip decisions
-    (``spec.skips``, Zoph & Le Sec. 3.3) add the projected outputs of those earlier layers
-    to the input (a skip from the previous layer adds its output a second time).
-    ``residual`` adds the projected input to the block's output.
+    The layer's input is built in three steps (ENAS's macro wiring, Pham et al. 2018, Sec. 2.3):
+
+    1. the previous output always feeds it: ``sequential`` and ``residual`` read
+       ``outs[-1]``; ``dense`` (a 1x1 conv of the depth concatenation) and ``attention`` (a
+       learned softmax mix) read every earlier output, the previous one included. For the
+       first layer there is only the stem, so both read it directly, and
+       :class:`~nasrl_nb.spaces.macro_space.MacroSpace` does not offer them there;
+    2. each anchor-point skip ``j`` in ``spec.skips`` (Zoph & Le Sec. 3.3's "does layer i
+       take layer j's output") adds ``project(outs[j + 1])`` -- only layers ``j <= i - 2``
+       are candidates, since the previous layer is already the input;
+    3. ``residual`` adds the projected input to the block's output.
+
+    The input width is that of the previous output; projections are 1x1 convs where widths
+    differ and identities where they agree.
     """
 
     def __init__(self, spec: LayerSpec, source_channels: Sequence[int]):
@@ -88,6 +99,11 @@ class MacroLayer(nn.Module):
             self.gather = DenseInput(source_channels, C_in)
         elif len(source_channels) > 1 and spec.connectivity == "attention":
             self.gather = AttentionInput(source_channels, C_in)
+        if any(not 0 <= j < len(source_channels) - 2 for j in spec.skips):
+            raise ValueError(
+                f"spec.skips: {list(spec.skips)} is not allowed for layer {len(source_channels) - 1}; allowed values: "
+                f"layers 0..{len(source_channels) - 3} (the previous layer always feeds, so it is not a skip)"
+            )
         self.skip_sources = tuple(j + 1 for j in spec.skips)  # layer j's output is outs[j + 1]
         self.skip_projections = nn.ModuleList(_project(source_channels[s], C_in) for s in self.skip_sources)
         self.op = OPS[spec.layer_type](C_in, C_out, 1)
@@ -97,9 +113,9 @@ class MacroLayer(nn.Module):
         self.spec = spec
 
     def forward(self, outs: list[torch.Tensor]) -> torch.Tensor:
-        x = outs[-1] if self.gather is None else self.gather(outs)
+        x = outs[-1] if self.gather is None else self.gather(outs)  # (B, C_in, H, W)
         for source, project in zip(self.skip_sources, self.skip_projections, strict=True):
-            x = x + project(outs[source])
+            x = x + project(outs[source])  # anchor-point skip from layer source - 1
         y = self.act(self.norm(self.op(x)))
         if self.shortcut is not None:
             y = y + self.shortcut(x)

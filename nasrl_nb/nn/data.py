@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from ..runtime import resolve_device
-from ..validation import require_choice, require_fraction, require_positive
+from ..validation import require_choice, require_fraction, require_positive, require_seed
 
 DATASETS: tuple[str, ...] = ("digits", "mnist", "fashion_mnist", "cifar10")
 
@@ -229,10 +229,14 @@ def _split_pool(
     _check_seed(seed)
     _check_fractions(val_fraction, test_fraction)
     y_np = y.cpu().numpy()
+    pool = y_np
     if max_samples is not None and max_samples < len(y_np):
         keep = torch.as_tensor(stratified_subsample(y_np, max_samples, seed=seed), device=X.device)
         X, y, y_np = X[keep], y[keep], y_np[keep.cpu().numpy()]
-    parts = stratified_split(y_np, val_fraction=val_fraction, test_fraction=test_fraction, seed=seed)
+    try:
+        parts = stratified_split(y_np, val_fraction=val_fraction, test_fraction=test_fraction, seed=seed)
+    except ValueError:
+        raise _too_few_to_split(pool, len(y_np), max_samples, val_fraction, test_fraction, seed) from None
     index = {split: torch.as_tensor(part, device=X.device) for split, part in zip(_SPLITS, parts, strict=True)}
     splits = {split: X[index[split]] for split in _SPLITS}
     if standardize:
@@ -269,6 +273,29 @@ def stratified_split(y: np.ndarray, *, val_fraction: float, test_fraction: float
         if fraction != 0 and len(index) == 0:
             raise ValueError(f"{split}: split is empty; {len(y)} samples are too few for the requested fractions")
     return result
+
+
+def _too_few_to_split(pool: np.ndarray, n: int, max_samples, val_fraction, test_fraction, seed) -> ValueError:
+    """The error for a pool that leaves a split empty, naming ``max_samples`` and the minimum that works."""
+    minimum = None
+    for m in range(n + 1, len(pool) + 1):  # the smallest stratified subset (or the whole pool) that splits
+        labels = pool[stratified_subsample(pool, m, seed=seed)] if m < len(pool) else pool
+        try:
+            stratified_split(labels, val_fraction=val_fraction, test_fraction=test_fraction, seed=seed)
+        except ValueError:
+            continue
+        minimum = m
+        break
+    fractions = f"val_fraction={val_fraction}, test_fraction={test_fraction}"
+    if max_samples is not None and max_samples < len(pool):
+        allowed = f"at least {minimum}" if minimum is not None else "more samples"
+        return ValueError(
+            f"max_samples: {n} samples are too few to split into train/val/test with {fractions}; allowed values: {allowed}"
+        )
+    return ValueError(
+        f"X: {n} samples are too few to split into train/val/test with {fractions}; "
+        "allowed: more samples per class, or larger val_fraction/test_fraction"
+    )
 
 
 def stratified_subsample(y: np.ndarray, n: int, *, seed: int = 0) -> np.ndarray:
@@ -356,8 +383,7 @@ def _check_labels(field: str, y: torch.Tensor, n: int) -> torch.Tensor:
 
 
 def _check_seed(seed) -> None:
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise ValueError(f"seed: must be an integer, got {seed!r}")
+    require_seed("seed", seed)
 
 
 def _check_fractions(val_fraction, test_fraction) -> None:

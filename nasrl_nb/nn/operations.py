@@ -107,11 +107,25 @@ ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
     "gelu": nn.GELU,
 }
 
+
+def group_norm_groups(C: int) -> int:
+    """Groups of ``group_norm`` at ``C`` channels: ``gcd(C, 8)`` when that lies strictly between 1
+    and ``C``, else ``C``'s largest divisor below ``C`` (Wu & He 2018 fix the group count).
+
+    ``1 < G < C`` whenever ``C`` has such a divisor (4, 6, 8, 9, ...), so group norm is never
+    instance norm (G = C) or layer norm (G = 1) in disguise; at a prime width it is 1.
+    """
+    g = math.gcd(C, 8)
+    if 1 < g < C:
+        return g
+    return max((d for d in range(1, C) if C % d == 0), default=1)
+
+
 NORMALIZATIONS: dict[str, Callable[[int], nn.Module]] = {
     "batch_norm": nn.BatchNorm2d,
     "layer_norm": lambda C: nn.GroupNorm(1, C),  # normalizes over (C, H, W): LayerNorm for images
     "instance_norm": lambda C: nn.InstanceNorm2d(C, affine=True),
-    "group_norm": lambda C: nn.GroupNorm(math.gcd(C, 8), C),
+    "group_norm": lambda C: nn.GroupNorm(group_norm_groups(C), C),
 }
 
 

@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from ..runtime import resolve_device, seed_everything
-from ..validation import require_choice, require_positive
+from ..validation import require_choice, require_positive, require_seed
 from .data import Dataset
 
 OPTIMIZERS: tuple[str, ...] = ("adam", "sgd", "adamw")
@@ -111,8 +111,7 @@ def train_and_evaluate(
     require_choice("lr_schedule", lr_schedule, LR_SCHEDULES)
     if isinstance(weight_decay, bool) or not isinstance(weight_decay, numbers.Real) or not 0 <= weight_decay < math.inf:
         raise ValueError(f"weight_decay: must be a finite number >= 0, got {weight_decay!r}")
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-        raise ValueError(f"seed: must be an integer, got {seed!r}")
+    require_seed("seed", seed)
     if on_epoch is not None and not callable(on_epoch):
         raise ValueError(f"on_epoch: expected a callable (epoch, train_loss, val_accuracy), got {on_epoch!r}")
     device = resolve_device(device)

@@ -35,6 +35,8 @@ def _check_number(field: str, value) -> float:
 
 def is_scorable(record: Mapping) -> bool:
     """True when ``record`` is a successful evaluation with a finite validation accuracy."""
+    if not isinstance(record, Mapping):
+        raise ValueError(f"record: expected an evaluation record (a dict such as a Search.history row), got {type(record).__name__}")
     return record.get("status") == "ok" and _finite(record.get("val_accuracy"))
 
 
@@ -300,6 +302,11 @@ def make_reward(
     """
     require_choice("constraint_mode", constraint_mode, CONSTRAINT_MODES)
     limits = check_limits(max_params, max_flops, max_latency_ms)
+    if not limits and constraint_mode != "hard":
+        raise ValueError(
+            f"constraint_mode: {constraint_mode!r} needs a budget; allowed: give max_params, max_flops or "
+            "max_latency_ms with it (the default 'hard' needs none)"
+        )
     if not limits:
         return AccuracyReward(failure_reward=failure_reward)
     if constraint_mode == "mnasnet":

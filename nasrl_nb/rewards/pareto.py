@@ -15,6 +15,8 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from ..validation import require_records
+
 
 def _check_directions(num_metrics: int, maximize: Sequence[bool]) -> np.ndarray:
     if isinstance(maximize, (str, bytes)) or len(maximize) != num_metrics:
@@ -61,6 +63,10 @@ def non_dominated_sort(points, maximize: Sequence[bool]) -> list[list[int]]:
     return fronts
 
 
+def _is_number(value) -> bool:
+    return not isinstance(value, bool) and isinstance(value, (int, float))
+
+
 def _metric_values(record: Mapping, metrics: Sequence[str]) -> list[float] | None:
     values = []
     for metric in metrics:
@@ -82,9 +88,17 @@ def pareto_front(
     ignored. Records with identical metric values do not dominate each other, so all of
     them stay on the front.
     """
-    if isinstance(metrics, str) or not 2 <= len(metrics) <= 3:
+    records = require_records("records", records)
+    if isinstance(metrics, str) or not isinstance(metrics, Sequence) or not 2 <= len(metrics) <= 3:
         raise ValueError(f"metrics: expected 2 or 3 metric names, got {metrics!r}")
+    if not all(isinstance(m, str) for m in metrics):
+        raise ValueError(f"metrics: expected metric names (strings), got {metrics!r}")
     _check_directions(len(metrics), maximize)
+    if records:
+        numeric = sorted({k for r in records for k, v in r.items() if _is_number(v)})
+        for metric in metrics:
+            if metric not in numeric:
+                raise ValueError(f"metrics: {metric!r} is a number in no record; allowed values: {', '.join(numeric)}")
     usable, points = [], []
     for record in records:
         values = _metric_values(record, metrics)

@@ -2,11 +2,23 @@
 
 REINFORCE (Williams 1992; Zoph & Le 2017, Sec. 3.2, eq. 3) follows
 ``grad J = E[sum_t grad log pi(a_t | a_<t) (R - b)]`` with an exponential moving average
-baseline ``b``. PPO (Schulman et al. 2017, eq. 7) reuses each batch for ``ppo_epochs``
-steps of the clipped surrogate ``min(r A, clip(r, 1 - eps, 1 + eps) A)`` with the ratio
+baseline ``b``. One update, in order:
+
+1. ``b`` is the EMA of the *earlier* batches' mean rewards (on the very first update there
+   is none: ``b`` is that batch's own mean reward, see :meth:`PolicyGradientTrainer.batch_baseline`);
+2. each architecture's advantage is ``A_k = R_k - b`` (optionally divided by the batch's
+   reward std, floored: :func:`scale_advantages`);
+3. the loss is formed from exactly these ``A_k`` and the policy steps;
+4. only then does the EMA take in this batch: ``b <- d b + (1 - d) mean(R)``.
+
+PPO (Schulman et al. 2017, eq. 7) reuses each batch for up to ``ppo_epochs`` steps of the
+clipped surrogate ``min(r A, clip(r, 1 - eps, 1 + eps) A)`` with the ratio
 ``r = pi(a_t | a_<t) / pi_old(a_t | a_<t)`` taken per decision, as in PPO for any
-sequence of actions with one terminal reward. The losses are pure functions; the trainer
-holds the state that survives between updates (optimizer, baseline, step count).
+sequence of actions with one terminal reward. Like Stable-Baselines3 it stops the epochs
+once the approximate KL(pi_old || pi) passes ``1.5 * target_kl``; the step that crossed the
+bound is shrunk back inside it, so the update is a trust region at any learning rate.
+The losses are pure functions; the trainer holds the state that survives between updates
+(optimizer, baseline, step count). :class:`UpdateStats` reports exactly what the update used.
 """
 
 from __future__ import annotations
@@ -23,6 +35,8 @@ from ..controllers.lstm import NASController
 from ..validation import require_choice, require_fraction, require_positive
 
 ALGORITHMS = ("reinforce", "ppo")
+KL_STOP_FACTOR = 1.5  # Stable-Baselines3: stop PPO's epochs once approx KL > 1.5 * target_kl
+MAX_BACKTRACKS = 10  # halvings of the step that crossed the KL bound before it is undone
 
 
 @dataclass(frozen=True)
@@ -57,12 +71,16 @@ class Schedule:
 class UpdateStats:
     """What one :meth:`PolicyGradientTrainer.update_policy` did (plain numbers, JSON-safe).
 
-    ``baseline`` is the EMA baseline after this batch, or the critic's V(start state)
-    with a value baseline. ``advantages`` holds one number per architecture (averaged over decisions when a
-    value baseline gives each decision its own). ``kl`` (an estimate of
-    KL(pi_old || pi_new) on the batch) and ``clip_fraction`` are PPO's, None otherwise;
-    for PPO, ``loss``, ``grad_norm``, ``kl`` and ``clip_fraction`` average the epochs.
-    ``grad_norm`` is the norm before clipping.
+    ``baseline`` is the value the advantages were computed with: the EMA of the earlier
+    batches' mean rewards, before this batch (on the first update, this batch's mean
+    reward), or the critic's V(start state) with a value baseline. ``advantages`` are the
+    ones the loss used, one per architecture, after any normalisation (with a value
+    baseline each decision has its own, in ``decision_advantages`` (B x D); ``advantages``
+    is then their mean over decisions). ``kl`` (the approximate KL(pi_old || pi_new) on the
+    batch, measured after the last epoch) and ``clip_fraction`` (averaged over the epochs
+    run) are PPO's, None otherwise; ``epochs`` is how many passes over the batch stepped
+    the policy (PPO may stop early) and ``kl_stopped`` whether the KL bound stopped them.
+    ``loss`` and ``grad_norm`` (before clipping) average the epochs.
     """
 
     step: int
@@ -78,6 +96,9 @@ class UpdateStats:
     entropy_weight: float
     temperature: float
     value_loss: float | None = None
+    epochs: int = 1
+    kl_stopped: bool | None = None
+    decision_advantages: list[list[float]] | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -90,6 +111,28 @@ def reinforce_loss(log_probs: torch.Tensor, advantages: torch.Tensor) -> torch.T
     """
     per_arch = (advantages * log_probs).reshape(log_probs.shape[0], -1).sum(1)  # (B,)
     return -per_arch.mean()
+
+
+def scale_advantages(advantages: torch.Tensor, rewards: torch.Tensor, std_floor: float) -> torch.Tensor:
+    """``A / max(std(R), std_floor)``: the advantages on a common scale, not re-centred.
+
+    ``std(R)`` is the batch's reward standard deviation; the floor keeps nearly equal rewards
+    (batch noise) from being stretched into huge advantages. A batch of one has no spread to
+    measure and is returned unchanged.
+    """
+    if rewards.numel() < 2:
+        return advantages
+    return advantages / max(float(rewards.std()), std_floor)
+
+
+def approx_kl(log_probs: torch.Tensor, old_log_probs: torch.Tensor) -> float:
+    """Approximate KL(pi_old || pi) on a batch drawn from pi_old (Schulman's k3 estimator).
+
+    Per architecture ``log r = sum_t log pi(a_t) - log pi_old(a_t)``; the estimate is
+    ``mean((r - 1) - log r)``, unbiased and never negative (Stable-Baselines3's ``approx_kl``).
+    """
+    log_ratio = (log_probs - old_log_probs).detach().reshape(log_probs.shape[0], -1).sum(1)  # (B,)
+    return float((log_ratio.exp() - 1 - log_ratio).mean())
 
 
 def ppo_loss(log_probs, old_log_probs, advantages, clip: float) -> tuple[torch.Tensor, torch.Tensor]:
@@ -113,11 +156,18 @@ class PolicyGradientTrainer:
         lr: Adam learning rate (settable at run time: :attr:`lr`).
         baseline_decay: EMA decay ``d`` in ``b <- d b + (1 - d) mean(R)``, in [0, 1).
         entropy_weight: bonus ``w`` in ``loss -= w * mean entropy`` (settable at run time).
-        normalize_advantages: divide the advantages by the batch's reward standard
-            deviation (skipped when B == 1 or it is 0). They are not re-centred, so the
-            baseline still decides which architectures are pushed up.
+        normalize_advantages: divide the advantages by ``max(std(R), advantage_std_floor)``,
+            the batch's reward standard deviation (skipped when B == 1). They are not
+            re-centred, so the baseline still decides which architectures are pushed up.
+        advantage_std_floor: the smallest std the advantages are divided by (> 0): rewards
+            closer together than this are treated as noise, not stretched apart. 0.02 is
+            two points of accuracy for rewards in [0, 1].
         grad_clip: max gradient norm (``clip_grad_norm_``); None disables clipping.
-        ppo_clip, ppo_epochs: PPO's epsilon and passes over each batch.
+        ppo_clip, ppo_epochs: PPO's epsilon and the most passes over each batch.
+        target_kl: PPO's trust region (Stable-Baselines3's ``target_kl``): after each epoch
+            the approximate KL(pi_old || pi) on the batch is measured; once it passes
+            ``1.5 * target_kl`` that epoch's step is halved (up to 10 times, then undone)
+            until it is back inside, and the remaining epochs are skipped. None disables it.
         value_baseline: replace the EMA by a learned critic ``V(h_t)`` (a linear head on
             the controller's detached LSTM state at each decision, fit by MSE to the
             rewards, Adam with ``value_lr``); the advantage of decision t is then
@@ -141,6 +191,8 @@ class PolicyGradientTrainer:
         grad_clip: float | None = 5.0,
         ppo_clip: float = 0.2,
         ppo_epochs: int = 4,
+        target_kl: float | None = 0.02,
+        advantage_std_floor: float = 0.02,
         value_baseline: bool = False,
         value_lr: float = 1e-2,
         epsilon: float = 0.0,
@@ -159,6 +211,8 @@ class PolicyGradientTrainer:
         self.grad_clip = None if grad_clip is None else float(require_positive("grad_clip", grad_clip))
         self.ppo_clip = float(require_positive("ppo_clip", ppo_clip))
         self.ppo_epochs = require_positive("ppo_epochs", ppo_epochs, integer=True)
+        self.target_kl = None if target_kl is None else float(require_positive("target_kl", target_kl))
+        self.advantage_std_floor = float(require_positive("advantage_std_floor", advantage_std_floor))
         self.epsilon = require_fraction("epsilon", epsilon)
         if schedule is not None and not isinstance(schedule, Schedule):
             raise ValueError(f"schedule: expected a Schedule or None, got {type(schedule).__name__}")
@@ -224,24 +278,40 @@ class PolicyGradientTrainer:
         The update still scores it with the controller's log pi, although it was drawn
         from the mixture ``(1 - eps) pi + eps uniform``: the importance weight
         ``pi / mixture`` is ignored, which biases the gradient slightly in exchange for
-        exploration (keep epsilon small).
+        exploration (keep epsilon small). Every draw comes from the controller's own
+        generator, never torch's global RNG.
         """
         batch_size = require_positive("batch_size", batch_size, integer=True)
+        generator = self.controller.generator  # a CPU generator
         indices = self.controller.sample(batch_size).indices  # (B, D)
         if self.epsilon > 0:
-            explore = torch.rand(batch_size, device=indices.device) < self.epsilon  # (B,)
+            explore = torch.rand(batch_size, generator=generator) < self.epsilon  # (B,)
             uniform = torch.stack(
-                [torch.randint(len(d.choices), (batch_size,), device=indices.device) for d in self.controller.space.decisions],
+                [torch.randint(len(d.choices), (batch_size,), generator=generator) for d in self.controller.space.decisions],
                 dim=1,
             )  # (B, D)
-            indices = torch.where(explore[:, None], uniform, indices)
+            indices = torch.where(explore[:, None].to(indices.device), uniform.to(indices.device), indices)
         return self.controller.to_architectures(indices)
 
     # --- the update ------------------------------------------------------------------------------
+    def batch_baseline(self, rewards) -> float:
+        """The baseline this batch's advantages use: the EMA *before* this batch.
+
+        On the very first update there is no EMA yet; the batch's own mean reward is used,
+        so the first advantages are centred (a baseline of 0 would push up every sampled
+        architecture when all rewards are positive). That first baseline depends on the
+        batch, which scales the expected gradient by (B - 1) / B (the cross terms have mean
+        zero); with B == 1 the first policy-gradient term is zero.
+        """
+        if self.baseline is not None:
+            return self.baseline
+        return float(torch.as_tensor(rewards, dtype=torch.float64).mean())
+
     def compute_baseline(self, rewards) -> float:
         """Update and return the EMA baseline ``b <- d b + (1 - d) mean(R)``.
 
-        The first batch sets ``b`` to its mean reward (no bias towards 0 at the start).
+        :meth:`update_policy` calls it after the loss is formed, so it is the baseline of
+        the *next* batch. The first batch sets ``b`` to its mean reward (no bias towards 0).
         """
         rewards = torch.as_tensor(rewards, dtype=torch.float64).reshape(-1)
         if rewards.numel() == 0 or not bool(torch.isfinite(rewards).all()):
@@ -260,28 +330,27 @@ class PolicyGradientTrainer:
         indices = ctrl.as_indices(architectures)
         rewards = self._rewards(rewards, indices.shape[0])
         B = indices.shape[0]
-        # 2. the baseline and per-decision advantages A (B, D)
-        ema = self.compute_baseline(rewards)
+        # 2. the baseline b from BEFORE this batch, and per-decision advantages A (B, D)
         out = ctrl(indices)
         if self.value_baseline:
             values = self._values(out.hidden, rewards)  # (B, D)
             advantages = rewards[:, None] - values.detach()
             baseline = float(values[0, 0].detach())  # V(start state), the same for every architecture
         else:
-            advantages = (rewards - ema)[:, None].expand(B, out.log_probs.shape[1])
-            baseline = ema
+            baseline = self.batch_baseline(rewards)
+            advantages = (rewards - baseline)[:, None].expand(B, out.log_probs.shape[1])
         # 3. optional scale normalisation (kept centred on the baseline)
-        if self.normalize_advantages and B > 1:
-            std = rewards.std()
-            if std > 0:
-                advantages = advantages / std
-        # 4. policy step(s): REINFORCE once, PPO ppo_epochs times against pi_old
+        if self.normalize_advantages:
+            advantages = scale_advantages(advantages, rewards, self.advantage_std_floor)
+        # 4. policy step(s) on exactly these advantages: REINFORCE once, PPO up to ppo_epochs times
         if self.algorithm == "reinforce":
             loss, grad_norm = self._step(reinforce_loss(out.log_probs, advantages), out)
-            kl = clip_fraction = None
+            kl = clip_fraction = kl_stopped = None
+            epochs = 1
         else:
-            loss, grad_norm, kl, clip_fraction = self._ppo(indices, out, advantages)
-        # 5. fit the critic, then advance the schedule for the next batch
+            loss, grad_norm, kl, clip_fraction, epochs, kl_stopped = self._ppo(indices, out, advantages)
+        # 5. only now the EMA takes in this batch; fit the critic; advance the schedule
+        self.compute_baseline(rewards)
         value_loss = self._fit_values(out.hidden, rewards) if self.value_baseline else None
         stats = UpdateStats(
             step=self.num_updates,
@@ -297,6 +366,9 @@ class PolicyGradientTrainer:
             entropy_weight=self.entropy_weight,
             temperature=self.temperature,
             value_loss=value_loss,
+            epochs=epochs,
+            kl_stopped=kl_stopped,
+            decision_advantages=advantages.tolist() if self.value_baseline else None,
         )
         self.num_updates += 1
         self._apply_schedule()
@@ -313,20 +385,50 @@ class PolicyGradientTrainer:
         return float(loss.detach()), float(grad_norm)
 
     def _ppo(self, indices, out, advantages):
-        """``ppo_epochs`` clipped steps; pi_old is the policy before this update."""
+        """Up to ``ppo_epochs`` clipped steps against pi_old, the policy before this update.
+
+        Returns (loss, grad norm, KL after the last epoch, clip fraction, epochs, kl_stopped).
+        """
         old_log_probs = out.log_probs.detach()  # (B, D), computed before any step
-        losses, norms, kls, clips = [], [], [], []
+        bound = None if self.target_kl is None else KL_STOP_FACTOR * self.target_kl
+        params = list(self.controller.parameters())
+        losses, norms, clips = [], [], []
+        kl, stopped = 0.0, False
         for epoch in range(self.ppo_epochs):
             if epoch > 0:
                 out = self.controller(indices)
             surrogate, clipped = ppo_loss(out.log_probs, old_log_probs, advantages, self.ppo_clip)
-            log_ratio = (out.log_probs - old_log_probs).detach().sum(1)  # (B,) log pi/pi_old per architecture
-            kls.append(float((log_ratio.exp() - 1 - log_ratio).mean()))  # k3 estimate of KL(pi_old || pi)
             clips.append(float(clipped))
+            before = [p.detach().clone() for p in params]  # inside the trust region
             loss, grad_norm = self._step(surrogate, out)
             losses.append(loss)
             norms.append(grad_norm)
-        return fmean(losses), fmean(norms), fmean(kls), fmean(clips)
+            kl = self._kl(indices, old_log_probs)
+            if bound is not None and kl > bound:  # early stop; pull this step back inside the bound
+                kl, stopped = self._backtrack(indices, old_log_probs, params, before, bound), True
+                break
+        return fmean(losses), fmean(norms), kl, fmean(clips), len(losses), stopped
+
+    @torch.no_grad()
+    def _kl(self, indices, old_log_probs) -> float:
+        return approx_kl(self.controller(indices).log_probs, old_log_probs)
+
+    @torch.no_grad()
+    def _backtrack(self, indices, old_log_probs, params, before, bound) -> float:
+        """Shrink the last step ``theta_before -> theta`` by halves until KL <= bound; returns KL.
+
+        After ``MAX_BACKTRACKS`` halvings the step is undone (``theta_before`` was inside).
+        """
+        after = [p.detach().clone() for p in params]
+        for k in range(1, MAX_BACKTRACKS + 1):
+            for p, b, a in zip(params, before, after, strict=True):
+                p.copy_(b + 0.5**k * (a - b))
+            kl = self._kl(indices, old_log_probs)
+            if kl <= bound:
+                return kl
+        for p, b in zip(params, before, strict=True):
+            p.copy_(b)
+        return self._kl(indices, old_log_probs)
 
     def _values(self, hidden: torch.Tensor, rewards: torch.Tensor) -> torch.Tensor:
         """Critic V(h_t) (B, D); the first call starts its bias at the mean reward."""

@@ -18,12 +18,25 @@ import random
 import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import asdict, is_dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from ..validation import run_folder_error
+
 CHECKPOINT_NAME = "checkpoint.pt"
+
+
+def _default_file_mode() -> int:
+    """What ``open(path, "w")`` would give a new file: 0o666 less the process umask."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+_FILE_MODE = _default_file_mode()
 
 
 def capture_rng_state() -> dict:
@@ -87,7 +100,14 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"checkpoint: no checkpoint at {str(path)!r}")
-    return torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # truncated, empty, foreign, or refused by the safe loader
+        reason = " ".join(str(err).split())[:200] or type(err).__name__
+        raise run_folder_error(path, f"not a readable nasrl_nb checkpoint ({type(err).__name__}: {reason})") from None
+    if not isinstance(state, dict):
+        raise run_folder_error(path, f"not a nasrl_nb checkpoint (it holds a {type(state).__name__}, not a dict)")
+    return state
 
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
@@ -108,6 +128,7 @@ def _write_atomic(path, mode: str, write) -> Path:
             write(file)
             file.flush()
             os.fsync(file.fileno())
+        os.chmod(tmp, _FILE_MODE)  # mkstemp makes 0600; every file of a run gets the same mode
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -117,9 +138,11 @@ def _write_atomic(path, mode: str, write) -> Path:
 
 
 def json_safe(value):
-    """NaN and infinities become None; tuples become lists; other values pass unchanged."""
+    """NaN and infinities become None; tuples become lists, dataclasses dicts; other values pass unchanged."""
     if isinstance(value, float) and not math.isfinite(value):
         return None
+    if is_dataclass(value) and not isinstance(value, type):
+        return json_safe(asdict(value))
     if isinstance(value, Mapping):
         return {str(k): json_safe(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

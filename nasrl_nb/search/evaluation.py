@@ -24,8 +24,8 @@ from collections.abc import Callable, Mapping, Sequence
 
 from ..runtime import resolve_device, seed_everything
 from ..spaces.search_space import Architecture
-from ..validation import require_positive
-from .checkpoint import preserved_rng
+from ..validation import require_positive, require_seed
+from .checkpoint import json_safe, preserved_rng
 
 RECORD_KEYS: tuple[str, ...] = (
     "status",
@@ -60,6 +60,28 @@ def make_record(**fields) -> dict:
 def failed_record(reason: str, **fields) -> dict:
     """A ``status="failed"`` record with its ``reason``."""
     return make_record(**{**fields, "status": "failed", "reason": reason})
+
+
+def check_record(record) -> dict:
+    """``record`` as a dict if it is a valid evaluation record, else a failed record saying why.
+
+    An evaluator that reports an accuracy outside [0, 1] (say 2.0 or -5) or returns
+    something other than a dict does not stop the search: that child is recorded as
+    ``status="failed"`` with a ``reason`` naming the field and what is accepted.
+    """
+    if not isinstance(record, Mapping):
+        return failed_record(f"evaluator returned a {type(record).__name__}, not a record dict")
+    record = dict(record)
+    if record.get("status", "ok") != "ok":
+        return record
+    for key in ("val_accuracy", "test_accuracy"):
+        value = record.get(key)
+        if value is None or (key == "test_accuracy" and isinstance(value, float) and math.isnan(value)):
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+            costs = {k: record.get(k) for k in ("params", "flops", "latency_ms", "seconds") if k in record}
+            return failed_record(f"{key}: {value!r} is not allowed; allowed values: a fraction in [0, 1]", **costs)
+    return record
 
 
 def describe_exception(err: BaseException) -> str:
@@ -100,6 +122,17 @@ class Evaluator(ABC):
     def config(self) -> dict:
         return {"kind": type(self).__name__}
 
+    def state_dict(self) -> dict:
+        """What a search's checkpoint keeps to continue exactly (a supernet's weights; default: nothing).
+
+        Tensors and plain containers only: checkpoints are read with ``weights_only=True``.
+        """
+        return {}
+
+    def load_state_dict(self, state: Mapping) -> None:
+        """Restore what :meth:`state_dict` returned (when a search resumes)."""
+        return None
+
 
 class SerialEvaluator(Evaluator):
     """An evaluator that handles one architecture at a time, with an optional memo cache.
@@ -109,19 +142,27 @@ class SerialEvaluator(Evaluator):
     """
 
     def __init__(self, *, cache: bool = True):
-        self.cache: dict[Architecture, dict] | None = {} if cache else None
+        self.cache: dict[str, dict] | None = {} if cache else None  # str(arch) -> its first record
 
     def evaluate(self, architectures: Sequence[Architecture]) -> list[dict]:
         records = []
         for arch in architectures:
-            if self.cache is not None and arch in self.cache:
-                records.append({**self.cache[arch], "cached": True})
+            if self.cache is not None and str(arch) in self.cache:
+                records.append({**self.cache[str(arch)], "cached": True})
                 continue
             record = self.evaluate_one(arch)
             if self.cache is not None:
-                self.cache[arch] = dict(record)
+                self.cache[str(arch)] = dict(record)
             records.append({**record, "cached": False})
         return records
+
+    def state_dict(self) -> dict:
+        """The cache, so that a resumed search answers repeated architectures as the first run did."""
+        return {"cache": json_safe(self.cache)}
+
+    def load_state_dict(self, state: Mapping) -> None:
+        if self.cache is not None:
+            self.cache = dict(state.get("cache") or {})
 
     @abstractmethod
     def evaluate_one(self, arch: Architecture) -> dict:
@@ -165,8 +206,7 @@ class ChildEvaluator(SerialEvaluator):
         self.epochs = require_positive("epochs", epochs, integer=True)
         self.lr = require_positive("lr", lr)
         self.batch_size = require_positive("batch_size", batch_size, integer=True)
-        if isinstance(seed, bool) or not isinstance(seed, int):
-            raise ValueError(f"seed: must be an integer, got {seed!r}")
+        require_seed("seed", seed)
         self.seed = seed
         self.device = resolve_device(device)
         self.data = data.to(self.device)
@@ -264,7 +304,7 @@ class FunctionEvaluator(SerialEvaluator):
             if isinstance(accuracy, bool) or not isinstance(accuracy, (int, float)) or not math.isfinite(accuracy):
                 return failed_record(f"fn returned a non-finite or non-numeric accuracy {accuracy!r}", seconds=seconds)
             record["val_accuracy"] = float(accuracy)
-        return record
+        return check_record(record)
 
     def config(self) -> dict:
         return {"kind": type(self).__name__, "fn": getattr(self.fn, "__qualname__", repr(self.fn))}

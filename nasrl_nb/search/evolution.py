@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from ..spaces.search_space import Architecture, SearchSpace
-from ..validation import require_positive
+from ..validation import require_positive, require_seed
 from .strategy import SearchStrategy, check_batch, check_count
 
 
@@ -57,8 +57,7 @@ class RegularizedEvolution(SearchStrategy):
             raise ValueError(
                 f"sample_size: {sample_size} is not allowed; allowed values: 1..population_size ({population_size})"
             )
-        if isinstance(seed, bool) or not isinstance(seed, int):
-            raise ValueError(f"seed: must be an integer, got {seed!r}")
+        require_seed("seed", seed)
         self.seed = seed
         self.rng = np.random.default_rng(seed)
         self.population: deque[tuple[Architecture, float]] = deque()

@@ -13,14 +13,18 @@ names to ChildNetwork's parameter names, so weights trained inside nasrl_nb load
 from __future__ import annotations
 
 import json
-import math
+import keyword
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..nn.operations import group_norm_groups
 from ..spaces.cell_space import CellSpace
 from ..spaces.macro_space import LayerSpec, MacroSpace
 from ..spaces.search_space import Architecture
+from ..validation import run_folder_error
+from .checkpoint import write_text_atomic
 
 _ACTIVATIONS = {"relu": "nn.ReLU()", "tanh": "nn.Tanh()", "sigmoid": "nn.Sigmoid()", "swish": "nn.SiLU()", "gelu": "nn.GELU()"}
 
@@ -30,7 +34,7 @@ def _normalization(name: str, C: int) -> str:
         "batch_norm": f"nn.BatchNorm2d({C})",
         "layer_norm": f"nn.GroupNorm(1, {C})",
         "instance_norm": f"nn.InstanceNorm2d({C}, affine=True)",
-        "group_norm": f"nn.GroupNorm({math.gcd(C, 8)}, {C})",
+        "group_norm": f"nn.GroupNorm({group_norm_groups(C)}, {C})",
     }[name]
 
 
@@ -192,8 +196,8 @@ def export_pytorch(
     # building the reference network checks every argument with ChildNetwork's own messages
     reference = ChildNetwork(arch, input_shape, num_classes, channels=channels, cells_per_stage=cells_per_stage)
     space, (C_in, H, W), num_classes = arch.space, reference.input_shape, reference.num_classes
-    if not isinstance(class_name, str) or not class_name.isidentifier():
-        raise ValueError(f"class_name: {class_name!r} is not allowed; allowed values: a Python identifier")
+    if not isinstance(class_name, str) or not class_name.isidentifier() or keyword.iskeyword(class_name):
+        raise ValueError(f"class_name: {class_name!r} is not allowed; allowed values: a Python identifier that is not a keyword")
     if isinstance(space, MacroSpace):
         src, feature_channels = _macro_source(arch, C_in, channels, H, W)
         description = f"macro space, {space.num_layers} layers, stem width {channels}"
@@ -258,15 +262,86 @@ if __name__ == "__main__":
 '''
 
 
-def export_search(out_dir, *, class_name: str = "ExportedNet") -> str:
+EXPORT_MARKER = "(exported by nasrl_nb)"  # on the first line of every file export writes
+
+
+def export_search(out_dir, *, class_name: str = "ExportedNet", out=None, force: bool = False) -> str:
     """The best architecture of a finished (or running) search folder as standalone source.
 
-    Reads ``out_dir/summary.json`` and hands it to :func:`export_summary`.
+    Reads ``out_dir/summary.json`` and hands it to :func:`export_summary`. With ``out``
+    the source is also written there by :func:`write_export` (``force`` as there).
     """
+    if out is not None:
+        check_export_path(out, force=force)  # before any work: a bad --out changes nothing
     path = Path(out_dir) / "summary.json"
     if not path.is_file():
         raise ValueError(f"out_dir: no summary.json in {str(out_dir)!r}; run a search with --out there first")
-    return export_summary(json.loads(path.read_text(encoding="utf-8")), class_name=class_name)
+    try:
+        summary = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
+        raise run_folder_error(path, f"not valid JSON ({type(err).__name__})", advice=_SUMMARY_ADVICE) from None
+    if not isinstance(summary, Mapping):
+        raise run_folder_error(path, f"expected a JSON object, got a {type(summary).__name__}", advice=_SUMMARY_ADVICE)
+    try:
+        source = export_summary(summary, class_name=class_name)
+    except ValueError as err:
+        if str(err).startswith("class_name"):
+            raise
+        raise run_folder_error(path, str(err), advice=_SUMMARY_ADVICE) from None
+    if out is not None:
+        write_export(out, source, force=force)
+    return source
+
+
+_SUMMARY_ADVICE = (
+    "summary.json is rewritten after every step; resume the search (nasrl-nb search --out DIR --resume) "
+    "to rebuild it from the checkpoint and history"
+)
+
+
+def check_export_path(path, *, force: bool = False) -> Path:
+    """``path`` as a Path if :func:`write_export` may write there; else a ValueError naming ``out``.
+
+    Refused: an empty name, a folder, a missing or unwritable folder, and an existing
+    file that export did not write (unless ``force``).
+    """
+    if not isinstance(path, (str, Path)) or not str(path).strip():
+        raise ValueError(f"out: {path!r} is not allowed; allowed values: a file name such as net.py")
+    path = Path(path)
+    parent = path.parent
+    if path.is_dir():
+        raise ValueError(f"out: {str(path)!r} is a folder; allowed values: a file path such as {str(path / 'net.py')!r}")
+    if not parent.is_dir():
+        what = "is not a folder" if parent.exists() else "does not exist"
+        raise ValueError(f"out: the folder {str(parent)!r} {what}; allowed values: a file in an existing folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ValueError(f"out: the folder {str(parent)!r} is not writable; allowed values: a file in a writable folder")
+    if path.exists() and not force and not _written_by_export(path):
+        raise ValueError(
+            f"out: {str(path)!r} exists and was not written by nasrl_nb export; pass --force (force=True) "
+            "to replace it, or choose another name"
+        )
+    return path
+
+
+def _written_by_export(path: Path) -> bool:
+    try:
+        with open(path, encoding="utf-8") as file:
+            return EXPORT_MARKER in file.readline()
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
+def write_export(path, source: str, *, force: bool = False) -> Path:
+    """Write exported ``source`` to ``path`` (atomically), refusing to replace a file export did not write.
+
+    ``force=True`` replaces any file. A file written by an earlier export is replaced.
+    """
+    path = check_export_path(path, force=force)
+    try:
+        return write_text_atomic(path, source)
+    except OSError as err:
+        raise ValueError(f"out: cannot write {str(path)!r} ({err.strerror or err})") from None
 
 
 def export_summary(summary: Mapping, *, class_name: str = "ExportedNet") -> str:
@@ -277,19 +352,33 @@ def export_summary(summary: Mapping, *, class_name: str = "ExportedNet") -> str:
     """
     from ..spaces.registry import space_from_spec
 
+    if not isinstance(summary, Mapping):
+        raise ValueError(f"summary: expected a search summary dict (Search.summary()), got {type(summary).__name__}")
     if not summary.get("best_arch"):
         raise ValueError("summary: the search has no successful architecture yet; nothing to export")
-    space = space_from_spec(summary["space"])
-    arch = space.parse(summary["best_arch"])
+    if not isinstance(class_name, str) or not class_name.isidentifier() or keyword.iskeyword(class_name):
+        raise ValueError(f"class_name: {class_name!r} is not allowed; allowed values: a Python identifier that is not a keyword")
     evaluator = summary.get("evaluator") or {}
+    child_kwargs = evaluator.get("child_kwargs") or {} if isinstance(evaluator, Mapping) else None
+    if not isinstance(evaluator, Mapping) or not isinstance(child_kwargs, Mapping):
+        raise ValueError("summary: 'evaluator' and its 'child_kwargs' must be objects")
     if "input_shape" not in evaluator or "num_classes" not in evaluator:
         raise ValueError("summary: the search did not record its child network's input shape (evaluator config)")
-    child_kwargs = evaluator.get("child_kwargs") or {}
-    return export_pytorch(
-        arch,
-        input_shape=tuple(evaluator["input_shape"]),
-        num_classes=int(evaluator["num_classes"]),
-        channels=int(child_kwargs.get("channels", 16)),
-        cells_per_stage=int(child_kwargs.get("cells_per_stage", 1)),
-        class_name=class_name,
-    )
+    try:
+        space = space_from_spec(summary["space"])
+        arch = space.parse(summary["best_arch"])
+        input_shape = tuple(_whole("input_shape", v) for v in evaluator["input_shape"])
+        options = {
+            "num_classes": _whole("num_classes", evaluator["num_classes"]),
+            "channels": _whole("channels", child_kwargs.get("channels", 16)),
+            "cells_per_stage": _whole("cells_per_stage", child_kwargs.get("cells_per_stage", 1)),
+        }
+    except (KeyError, TypeError, ValueError) as err:
+        raise ValueError(f"summary: not a search summary of the expected shape ({type(err).__name__}: {err})") from None
+    return export_pytorch(arch, input_shape=input_shape, class_name=class_name, **options)
+
+
+def _whole(field: str, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{field}: expected an integer, got {value!r}")
+    return value

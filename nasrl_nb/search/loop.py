@@ -21,52 +21,41 @@ Python): they are swapped in for the duration of a step and swapped out afterwar
 code that runs between steps cannot change which architectures are proposed. Evaluators
 seed each child from ``(seed, arch)`` (see :func:`~nasrl_nb.search.evaluation.architecture_seed`).
 
-Checkpoints and interruptions. With ``out_dir`` every step appends one JSON line per
-architecture to ``history.jsonl`` and one per update to ``steps.jsonl`` (rewards, baseline,
-statistics, policy: what a replay needs), rewrites ``summary.json`` and atomically replaces
-``checkpoint.pt`` (strategy state, RNG states, counters and configuration; readable with
-``torch.load(weights_only=True)``). A step is all or nothing: if it is interrupted
+Checkpoints and interruptions. With ``out_dir`` the search keeps a run folder
+(:mod:`nasrl_nb.search.run_folder`: ``config.json``, ``history.jsonl``, ``steps.jsonl``,
+``checkpoint.pt``, ``summary.json``). A step is all or nothing: if it is interrupted
 (``KeyboardInterrupt``) or raises before its update is committed, the strategy is rolled
 back to the last committed update, the partial batch is discarded, and the exception
 propagates; the step is redone -- with the same architectures, since the RNG states are
 those of the last commit -- by the next :meth:`Search.step` or after
-:func:`~nasrl_nb.search.factory.resume_search`. The commit itself (history lines, checkpoint, counters) is
-shielded from Ctrl-C, so disk and memory always agree.
+:func:`~nasrl_nb.search.factory.resume_search`. The commit (records fsync'ed to disk, then
+the checkpoint that counts them, then the summary) is shielded from Ctrl-C, and a kill at
+any instant leaves a folder that resumes exactly.
 """
 
 from __future__ import annotations
 
 import copy
-import json
 import math
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 
 from ..rewards.objectives import AccuracyReward, RewardFunction
 from ..runtime import seed_everything
 from ..spaces.search_space import Architecture, SearchSpace
-from ..validation import require_positive
-from .checkpoint import (
-    CHECKPOINT_NAME,
-    capture_rng_state,
-    json_safe,
-    load_checkpoint,
-    restore_rng_state,
-    save_checkpoint,
-    write_text_atomic,
-)
-from .evaluation import Evaluator
+from ..validation import require_positive, require_seed, run_folder_error
+from .checkpoint import capture_rng_state, json_safe, restore_rng_state
+from .config import SearchConfig, config_differences
+from .evaluation import Evaluator, check_record
+from .run_folder import CHECKPOINT_NAME, CONFIG_NAME, RunFolder
 from .strategy import SearchStrategy
+from .summary import RunTally
 
-HISTORY_NAME = "history.jsonl"
-STEPS_NAME = "steps.jsonl"  # one line per update: rewards, baseline, stats, policy (for replays)
-SUMMARY_NAME = "summary.json"
-CHECKPOINT_FORMAT = "nasrl_nb.search.loop/1"
+CHECKPOINT_FORMAT = "nasrl_nb.search.loop/2"
 
 
 @dataclass
@@ -92,7 +81,8 @@ class SearchStep:
         policy: the policy after the update (``PolicySnapshot``), or None.
         stats: the strategy's statistics for this update (plain numbers).
         evaluations: architectures evaluated so far, this batch included.
-        best: the record with the highest validation accuracy so far (None if none yet).
+        best: the record with the highest reward so far among successful children (ties:
+            validation accuracy; see :mod:`nasrl_nb.search.summary`), None if none yet.
         seconds: wall time of this step.
     """
 
@@ -126,13 +116,16 @@ class Search:
             again, even when the evaluator answers it from its cache).
         batch_size: architectures per step (the last batch may be smaller, to fit the budget).
         seed: seeds the search's private RNG states.
-        out_dir: folder for ``history.jsonl``, ``summary.json`` and ``checkpoint.pt``
-            (None keeps everything in memory).
+        out_dir: the run folder (:mod:`nasrl_nb.search.run_folder`); None keeps everything
+            in memory.
         progress: show a ``tqdm`` progress bar while iterating.
-        resume: continue from ``out_dir``'s checkpoint. Without it, an ``out_dir`` that
-            already holds a checkpoint is an error (nothing is overwritten silently).
-        config: plain-JSON settings that rebuild this search (``make_search`` passes its
-            arguments); stored in the checkpoint for :func:`~nasrl_nb.search.factory.resume_search`.
+        resume: continue the run in ``out_dir``. Its ``config.json`` must match this
+            search's configuration except for the documented overrides
+            (:data:`~nasrl_nb.search.config.RESUME_OVERRIDES`).
+        overwrite: start afresh in an ``out_dir`` that holds a run, deleting its files.
+            Without ``resume`` or ``overwrite`` such a folder is an error: nothing is lost silently.
+        config: the :class:`~nasrl_nb.search.config.SearchConfig` that built this search
+            (``make_search`` passes it), written to ``config.json``.
         policy_snapshots: record the strategy's ``policy_snapshot()`` after every update.
     """
 
@@ -149,7 +142,8 @@ class Search:
         out_dir=None,
         progress: bool = True,
         resume: bool = False,
-        config: Mapping | None = None,
+        overwrite: bool = False,
+        config: SearchConfig | None = None,
         policy_snapshots: bool = True,
     ):
         # 1. check the parts
@@ -164,16 +158,18 @@ class Search:
         reward_fn = AccuracyReward() if reward_fn is None else reward_fn
         if not isinstance(reward_fn, RewardFunction):
             raise ValueError(f"reward_fn: expected a RewardFunction (see nasrl_nb.rewards.objectives), got {type(reward_fn).__name__}")
-        if isinstance(seed, bool) or not isinstance(seed, int):
-            raise ValueError(f"seed: must be an integer, got {seed!r}")
+        require_seed("seed", seed)
         self.space, self.strategy, self.evaluator, self.reward_fn = space, strategy, evaluator, reward_fn
         self._budget = require_positive("budget", budget, integer=True)
         self.batch_size = require_positive("batch_size", batch_size, integer=True)
         self.seed = seed
         self.progress = bool(progress)
         self.policy_snapshots = bool(policy_snapshots)
-        self.config = json_safe(dict(config)) if config is not None else None
-        self.out_dir = None if out_dir is None else Path(out_dir)
+        if config is not None and not isinstance(config, SearchConfig):
+            raise ValueError(f"config: expected a SearchConfig or None, got {type(config).__name__}")
+        self.config = config
+        self.folder = None if out_dir is None else RunFolder(out_dir)
+        self.out_dir = None if out_dir is None else self.folder.path
 
         # 2. run-time state
         self.history: list[dict] = []
@@ -181,7 +177,7 @@ class Search:
         self.num_steps = 0
         self.evaluations = 0
         self.seconds = 0.0  # wall time of committed steps, across resumes
-        self.best: dict | None = None
+        self.tally = RunTally()  # counts, best by reward, most accurate: updated per record
         self._step_lock = threading.Lock()
         self._hparam_lock = threading.Lock()
         self._pending_hparams: dict[str, float] = {}
@@ -192,28 +188,32 @@ class Search:
         self._running.set()
 
         # 3. fresh start or resume
-        checkpoint_path = None if self.out_dir is None else self.out_dir / CHECKPOINT_NAME
+        if resume and overwrite:
+            raise ValueError("resume, overwrite: pass one of them, not both")
+        if resume and self.folder is None:
+            raise ValueError("resume: needs out_dir, the folder of the run to continue")
+        folder = self.folder
+        if folder is not None and folder.holds_run() and not (resume or overwrite):
+            raise ValueError(
+                f"out_dir: {str(folder.path)!r} already holds a search; pass resume=True to continue it, "
+                "overwrite=True to delete it and start over, or choose another folder"
+            )
+        if resume and not folder.file(CONFIG_NAME).exists():
+            raise ValueError(f"resume: no search in {str(folder.path)!r} (no {CONFIG_NAME}); start one there without resume")
         if resume:
-            if checkpoint_path is None:
-                raise ValueError("resume: needs out_dir, the folder of the run to continue")
-            self._load(checkpoint_path)
-        else:
-            if checkpoint_path is not None and checkpoint_path.exists():
-                raise ValueError(
-                    f"out_dir: {str(self.out_dir)!r} already holds a search; pass resume=True to continue it "
-                    "or choose another folder"
-                )
-            state = capture_rng_state()
+            self._check_config(folder.read_config())
+        if resume and folder.file(CHECKPOINT_NAME).exists():
+            self._load()
+        else:  # a new run (or one killed before its first checkpoint: nothing was evaluated)
+            caller = capture_rng_state()
             seed_everything(seed)
             self._rng_state = capture_rng_state()
-            restore_rng_state(state)  # the caller's generators are left as they were
+            restore_rng_state(caller)  # the caller's generators are left as they were
             self._committed_strategy = copy.deepcopy(strategy.state_dict())
-            if self.out_dir is not None:
-                self.out_dir.mkdir(parents=True, exist_ok=True)
-                (self.out_dir / HISTORY_NAME).write_text("", encoding="utf-8")
-                (self.out_dir / STEPS_NAME).write_text("", encoding="utf-8")
-                self._write_checkpoint()
-                self._write_summary()
+            if folder is not None:
+                folder.clear()
+                folder.create(self.config_dict())
+                self._save()
 
     # --- properties ---------------------------------------------------------------------
     @property
@@ -227,7 +227,11 @@ class Search:
     @budget.setter
     def budget(self, value: int) -> None:
         """The budget may grow (or shrink, not below what is evaluated) between steps."""
-        self._budget = require_positive("budget", value, integer=True)
+        value = require_positive("budget", value, integer=True)
+        if value < self.evaluations:
+            raise ValueError(f"budget: {value} is below the {self.evaluations} architectures already evaluated; "
+                             f"allowed values: at least {self.evaluations}")
+        self._budget = value
 
     @property
     def done(self) -> bool:
@@ -238,11 +242,21 @@ class Search:
     def paused(self) -> bool:
         return not self._running.is_set()
 
+    @property
+    def best(self) -> dict | None:
+        """The record with the highest reward among successful children (ties: validation accuracy)."""
+        return self.tally.best
+
+    @property
+    def most_accurate(self) -> dict | None:
+        """The feasible record (ok, within every constraint) with the highest validation accuracy."""
+        return self.tally.most_accurate
+
     def __repr__(self) -> str:
-        best = "none" if self.best is None else f"{self.best['val_accuracy']:.4f}"
+        best = "none" if self.best is None else f"{self.best['reward']:.4f}"
         return (
             f"Search(method={self.method!r}, space={self.space!r}, evaluations={self.evaluations}/{self._budget}, "
-            f"steps={self.num_steps}, best_val_accuracy={best})"
+            f"steps={self.num_steps}, best_reward={best})"
         )
 
     # --- control from another thread ---------------------------------------------------------
@@ -342,7 +356,7 @@ class Search:
             yield Stage("build", {"networks": [n for n in networks if n is not None]})
         # 3. evaluate the children
         with self._own_rng(self._step_rng_state):
-            results = list(self.evaluator.evaluate(architectures))
+            results = [check_record(r) for r in self.evaluator.evaluate(architectures)]
         if len(results) != len(architectures):
             raise ValueError(f"evaluator: returned {len(results)} records for {len(architectures)} architectures")
         yield Stage("train", {"architectures": architectures, "results": results})
@@ -367,7 +381,7 @@ class Search:
         yield Stage("update", {"step": step, "before": before, "after": after})
 
     def _commit(self, architectures, rows, rewards, stats, policy, pending, seconds) -> SearchStep:
-        """Make a finished step permanent: memory, history file, checkpoint, summary."""
+        """Make a finished step permanent: memory, then disk (records before the checkpoint)."""
         self._rng_state = self._step_rng_state
         self._committed_strategy = copy.deepcopy(self.strategy.state_dict())
         with self._hparam_lock:
@@ -379,19 +393,14 @@ class Search:
             row["step"] = step_index
             row["evaluation"] = self.evaluations + offset
         self.history.extend(rows)
+        self.tally.extend(rows)
         self.evaluations += len(rows)
         self.num_steps += 1
         self.seconds += seconds
-        self.best = best_record(self.history)
-        if self.out_dir is not None:
-            with open(self.out_dir / HISTORY_NAME, "a", encoding="utf-8") as file:
-                file.writelines(json.dumps(row) + "\n" for row in rows)
-            with open(self.out_dir / STEPS_NAME, "a", encoding="utf-8") as file:
-                file.write(json.dumps(json_safe(_step_line(step_index, rewards, stats, policy))) + "\n")
-            self._write_checkpoint()
-            self._write_summary()
-        baseline = stats.get("baseline")
-        advantages = stats.get("advantages")
+        if self.folder is not None:
+            self.folder.append(rows, json_safe(_step_line(step_index, rewards, stats, policy)))
+            self._save()
+        baseline, advantages = stats.get("baseline"), stats.get("advantages")
         result = SearchStep(
             step=step_index,
             architectures=list(architectures),
@@ -425,7 +434,7 @@ class Search:
                 result = self.step()
                 bar.update(len(result.architectures))
                 if self.best is not None:
-                    bar.set_postfix(best_val=f"{self.best['val_accuracy']:.3f}", refresh=False)
+                    bar.set_postfix(best_reward=f"{self.best['reward']:.3f}", refresh=False)
                 yield result
         finally:
             with self._control_lock:
@@ -443,8 +452,8 @@ class Search:
         for result in self:
             if callback is not None and callback(result) is False:
                 break
-        if self.out_dir is not None:
-            self._write_summary()
+        if self.folder is not None:
+            self.folder.write_summary(self.summary())
         return self.summary()
 
     # --- records and summary ---------------------------------------------------------------
@@ -462,11 +471,11 @@ class Search:
     def summary(self) -> dict:
         """Plain-JSON summary of the run so far.
 
-        ``best_*`` describe the architecture with the highest *validation* accuracy among
-        successful children within the constraints; ``best_test_accuracy`` is that
-        architecture's test accuracy (not the highest test accuracy seen).
+        ``best_*`` describe the architecture with the highest *reward* among successful
+        children (ties: validation accuracy), ``most_accurate_*`` the feasible one with the
+        highest validation accuracy (see :mod:`nasrl_nb.search.summary`); each
+        ``*_test_accuracy`` is that architecture's test accuracy, not the highest seen.
         """
-        best = self.best or {}
         return json_safe(
             {
                 "method": self.method,
@@ -477,24 +486,22 @@ class Search:
                 "evaluations": self.evaluations,
                 "steps": self.num_steps,
                 "done": self.done,
-                "failed": sum(row["status"] != "ok" for row in self.history),
-                "constraint_violated": sum(bool(row.get("constraint_violated")) for row in self.history),
-                "unique_architectures": len({row["arch"] for row in self.history}),
-                "best_arch": best.get("arch"),
-                "best_val_accuracy": best.get("val_accuracy"),
-                "best_test_accuracy": best.get("test_accuracy"),
-                "best_params": best.get("params"),
-                "best_flops": best.get("flops"),
-                "best_latency_ms": best.get("latency_ms"),
-                "best_reward": best.get("reward"),
-                "best_step": best.get("step"),
+                **self.tally.fields(),
                 "seconds": self.seconds,
                 "strategy": self.strategy.config(),
                 "reward": self.reward_fn.config(),
                 "evaluator": _evaluator_config(self.evaluator),
-                "config": self.config,
+                "config": self.config_dict(),
             }
         )
+
+    def config_dict(self) -> dict:
+        """What ``config.json`` holds: the SearchConfig, or the essentials of a hand-built search."""
+        if self.config is not None:
+            return self.config.to_dict()
+        return json_safe({"method": self.method, "space": self.space.spec(), "seed": self.seed,
+                          "batch_size": self.batch_size, "budget": self._budget,
+                          "evaluator": type(self.evaluator).__name__})
 
     # --- RNG ownership -------------------------------------------------------------------------
     @contextmanager
@@ -510,6 +517,7 @@ class Search:
 
     # --- checkpoints -------------------------------------------------------------------------------
     def _checkpoint_state(self) -> dict:
+        evaluator_state = getattr(self.evaluator, "state_dict", None)
         return {
             "format": CHECKPOINT_FORMAT,
             "method": self.method,
@@ -519,101 +527,86 @@ class Search:
             "step": self.num_steps,
             "evaluations": self.evaluations,
             "seconds": self.seconds,
-            "space": json.dumps(self.space.spec()),
-            "config": json.dumps(self.config),
-            "evaluator": json.dumps(json_safe(_evaluator_config(self.evaluator))),
             "strategy": self._committed_strategy,
+            "evaluator": evaluator_state() if callable(evaluator_state) else {},
             "rng": self._rng_state,
         }
 
-    def _write_checkpoint(self) -> None:
-        save_checkpoint(self.out_dir / CHECKPOINT_NAME, self._checkpoint_state())
+    def _save(self) -> None:
+        """The checkpoint (atomically replaced), then the summary."""
+        self.folder.save_checkpoint(self._checkpoint_state())
+        self.folder.write_summary(self.summary())
 
-    def _write_summary(self) -> None:
-        write_text_atomic(self.out_dir / SUMMARY_NAME, json.dumps(self.summary(), indent=2) + "\n")
-
-    def _load(self, path: Path) -> None:
-        """Restore counters, strategy, RNG states and history from ``out_dir``."""
-        if not path.exists():
-            raise ValueError(f"resume: no checkpoint in {str(path.parent)!r}; start a new search there without resume")
-        state = load_checkpoint(path)
-        if state.get("format") != CHECKPOINT_FORMAT:
-            raise ValueError(f"resume: {str(path)!r} is not a search checkpoint (format {state.get('format')!r})")
-        mismatches = [
-            f"{name} {saved!r} (this search: {current!r})"
-            for name, saved, current in (
-                ("method", state["method"], self.method),
-                ("seed", state["seed"], self.seed),
-                ("batch_size", state["batch_size"], self.batch_size),
-                ("space", json.loads(state["space"]), self.space.spec()),
+    def _check_config(self, saved: Mapping) -> None:
+        """Resuming with another configuration is an error naming the fields (overrides aside)."""
+        current = self.config_dict()
+        if self.config is None:  # a hand-built search: compare what it knows
+            current.pop("evaluator")
+            saved = {key: saved.get(key) for key in current}
+        differences = config_differences(saved, current)
+        if differences:
+            raise ValueError(
+                f"resume: {str(self.out_dir)!r} holds a search with other settings: " + "; ".join(differences)
+                + " (only budget, device, progress and policy_snapshots may change on resume)"
             )
-            if saved != current
-        ]
-        if mismatches:
-            raise ValueError("resume: the checkpoint was made with different settings: " + "; ".join(mismatches))
+
+    def _load(self) -> None:
+        """Restore counters, strategy, evaluator, RNG states and history from the run folder."""
+        path = self.folder.file(CHECKPOINT_NAME)
+        state = self.folder.read_checkpoint()
+        if state.get("format") != CHECKPOINT_FORMAT:
+            raise run_folder_error(path, f"not a search checkpoint (format {state.get('format')!r}, expected {CHECKPOINT_FORMAT!r})")
+        try:
+            _check_checkpoint_fields(state)
+        except (KeyError, TypeError, ValueError) as err:
+            raise run_folder_error(path, f"a damaged search checkpoint ({type(err).__name__}: {err})") from None
+        if self._budget < int(state["evaluations"]):
+            raise ValueError(
+                f"budget: {self._budget} is below the {int(state['evaluations'])} architectures already evaluated "
+                f"in {str(self.out_dir)!r}; allowed values: at least {int(state['evaluations'])}"
+            )
         self.strategy.load_state_dict(copy.deepcopy(state["strategy"]))
         self._committed_strategy = copy.deepcopy(state["strategy"])
+        if callable(getattr(self.evaluator, "load_state_dict", None)):
+            self.evaluator.load_state_dict(state["evaluator"])
         self._rng_state = state["rng"]
         self.num_steps, self.evaluations = int(state["step"]), int(state["evaluations"])
         self.seconds = float(state["seconds"])
-        self.history = read_history(self.out_dir, limit=self.evaluations)
-        _truncate_jsonl(self.out_dir / STEPS_NAME, self.num_steps)
-        self.best = best_record(self.history)
-        if self.config is None:
-            self.config = json.loads(state["config"])
-        self._write_summary()
+        self.folder.truncate(evaluations=self.evaluations, steps=self.num_steps)  # lines of an uncommitted step go
+        self.history = self.folder.read_history()
+        self.tally = RunTally(self.history)
+        self.folder.write_summary(self.summary())
+
+
+def _check_checkpoint_fields(state: Mapping) -> None:
+    """Raise KeyError / TypeError / ValueError when a checkpoint lacks a field or has one of the wrong type."""
+    for name in ("step", "evaluations"):
+        if isinstance(state[name], bool) or not isinstance(state[name], int) or state[name] < 0:
+            raise ValueError(f"{name} is {state[name]!r}")
+    float(state["seconds"])
+    for name in ("strategy", "evaluator", "rng"):
+        if not isinstance(state[name], Mapping):
+            raise TypeError(f"{name} must be a dict")
+    state["method"], state["seed"], state["batch_size"]  # noqa: B018 -- present
 
 
 def _step_line(step: int, rewards, stats: Mapping, policy) -> dict:
-    """The ``steps.jsonl`` line of one update (what a replay needs beyond the history)."""
+    """The ``steps.jsonl`` line of one update (what a replay needs beyond the history).
+
+    ``baseline`` and ``advantages`` are the values the update's loss used and ``kl`` /
+    ``clip_fraction`` PPO's (None otherwise), all read from the strategy's stats, never
+    recomputed here.
+    """
     return {
         "step": step,
         "rewards": list(rewards),
         "baseline": stats.get("baseline"),
         "advantages": stats.get("advantages"),
-        "stats": {k: v for k, v in stats.items() if k != "advantages"},
+        "kl": stats.get("kl"),
+        "clip_fraction": stats.get("clip_fraction"),
+        "stats": {k: v for k, v in stats.items() if k not in ("advantages", "decision_advantages")},
         "policy": None if policy is None else policy.to_dict(),
     }
-
-
-def _truncate_jsonl(path: Path, limit: int) -> None:
-    """Keep the first ``limit`` lines of ``path`` (lines of a step whose checkpoint never landed go)."""
-    if path.exists():
-        lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-        if len(lines) > limit:
-            write_text_atomic(path, "".join(line + "\n" for line in lines[:limit]))
-
-
-def read_history(out_dir, *, limit: int | None = None) -> list[dict]:
-    """The records in ``out_dir/history.jsonl``; with ``limit``, the first ``limit`` of them.
-
-    Lines beyond ``limit`` (written by a step whose checkpoint never landed) are dropped
-    from the file too, so that the file always matches the checkpoint.
-    """
-    path = Path(out_dir) / HISTORY_NAME
-    if not path.exists():
-        raise ValueError(f"out_dir: no {HISTORY_NAME} in {str(out_dir)!r}")
-    lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    if limit is not None:
-        if len(lines) < limit:
-            raise ValueError(f"resume: {str(path)!r} has {len(lines)} records but the checkpoint counts {limit}")
-        if len(lines) > limit:
-            lines = lines[:limit]
-            write_text_atomic(path, "".join(line + "\n" for line in lines))
-    return [json.loads(line) for line in lines]
-
-
-def best_record(history: Sequence[Mapping]) -> dict | None:
-    """The first record with the highest validation accuracy among successful children
-    that violate no constraint (None when there is none)."""
-    best = None
-    for row in history:
-        accuracy = row.get("val_accuracy")
-        if row.get("status") != "ok" or row.get("constraint_violated") or accuracy is None:
-            continue
-        if best is None or accuracy > best["val_accuracy"]:
-            best = row
-    return best
 
 
 def _evaluator_config(evaluator) -> dict:

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from ..spaces.search_space import Architecture, SearchSpace
+from ..validation import require_seed
 from .strategy import SearchStrategy, check_count
 
 
@@ -22,8 +23,7 @@ class RandomSearch(SearchStrategy):
 
     def __init__(self, space: SearchSpace, *, seed: int = 0):
         super().__init__(space)
-        if isinstance(seed, bool) or not isinstance(seed, int):
-            raise ValueError(f"seed: must be an integer, got {seed!r}")
+        require_seed("seed", seed)
         self.seed = seed
         self.rng = np.random.default_rng(seed)
 

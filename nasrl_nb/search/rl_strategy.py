@@ -30,8 +30,14 @@ class PolicyGradientStrategy(SearchStrategy):
         trainer_kwargs: :class:`PolicyGradientTrainer` options (``lr``, ``entropy_weight``, ...).
         controller, trainer: ready-made objects instead (the trainer's controller is used).
 
-    The controller stays on the CPU: it is tiny, and its samples then come from torch's
-    CPU generator, which the search's checkpoints restore.
+    The controller samples from its own generator (``controller_kwargs={"seed": ...}`` fixes
+    it; by default it is seeded from torch's global RNG when the controller is built). The
+    generator's state is part of :meth:`state_dict`, so a checkpoint resumes the exact
+    stream of samples, and nothing run in the kernel meanwhile can change it.
+
+    :meth:`observe` returns the trainer's :class:`~nasrl_nb.rl.policy_gradient.UpdateStats`
+    as a dict: the ``baseline`` and ``advantages`` the loss used, and PPO's ``kl`` and
+    ``clip_fraction``.
     """
 
     def __init__(
@@ -90,7 +96,9 @@ class PolicyGradientStrategy(SearchStrategy):
         ]
 
     def current_baseline(self) -> float | None:
-        return self.trainer.baseline
+        """The EMA the next update's advantages will use (None before the first update,
+        which uses its batch's mean reward; with a value baseline the critic decides)."""
+        return None if self.trainer.value_baseline else self.trainer.baseline
 
     def hyperparameters(self) -> dict:
         return {"lr": self.trainer.lr, "entropy_weight": self.trainer.entropy_weight, "temperature": self.trainer.temperature}

@@ -5,9 +5,26 @@ connectivity pattern from :data:`ARCHITECTURE_VOCAB` (and, optionally, its filte
 and anchor-point skip connections to earlier layers, Sec. 3.3). Which vocabularies are
 searched is a parameter; unsearched ones take a fixed value.
 
+Wiring (ENAS's macro space, Pham et al. 2018, Sec. 2.3, rather than Zoph & Le's
+concatenation): the previous layer's output always feeds layer ``i``; the skip decision
+``layer_i.skip_j`` ("does layer ``i`` also read layer ``j``?") exists only for the layers
+*before* the previous one, ``j = 0 .. i - 2``, and a chosen skip adds layer ``j``'s
+(projected) output to layer ``i``'s input. A decision ``layer_i.skip_{i-1}`` would feed the
+previous output in a second time, which normalization cancels, so it is not offered. In the
+same spirit every decision that exists can change the network:
+
+* ``dense`` and ``attention`` read every earlier output; layer 0 has only the stem before
+  it, where both are plain ``sequential``, so layer 0's connectivity options are the
+  vocabulary's with ``dense`` and ``attention`` folded into ``sequential``;
+* when several normalizations are searched, every width must tell them apart: group norm
+  at ``C`` channels uses ``1 < G < C`` groups (:func:`nasrl_nb.nn.operations.group_norm_groups`), which needs a
+  width with a divisor between 1 and itself (4, 6, 8, 9, ...); at a prime width it would be
+  layer norm, and at width 1 layer, instance and group norm all coincide.
+
 Text format: a JSON list with one object per layer, e.g.
 ``[{"layer_type": "conv3x3", "activation": "relu", "normalization": "batch_norm",
-"connectivity": "residual", "filters": 16}]`` (plus ``"skips": [0]`` with skip connections).
+"connectivity": "residual", "filters": 16}]`` (plus ``"skips": [0]`` with skip connections,
+listing layers ``0 .. i - 2`` for layer ``i``).
 """
 
 from __future__ import annotations
@@ -26,6 +43,7 @@ ARCHITECTURE_VOCAB: dict[str, tuple[str, ...]] = {
     "connectivity": ("sequential", "residual", "dense", "attention"),
 }
 LAYER_KEYS = (*ARCHITECTURE_VOCAB, "filters")
+FIRST_LAYER_CONNECTIVITY = {"dense": "sequential", "attention": "sequential"}  # only the stem precedes layer 0
 DEFAULT_LAYER = {
     "layer_type": "conv3x3",
     "activation": "relu",
@@ -57,7 +75,9 @@ class MacroSpace(SearchSpace):
         fixed: values for the keys that are not searched (defaults: conv3x3, relu,
             batch_norm, sequential).
         filters: the filter count of every layer when ``"filters"`` is not searched.
-        skip_connections: add a yes/no decision per earlier layer (anchor points).
+        skip_connections: add a yes/no decision ``layer_i.skip_j`` for each layer ``j`` before
+            the previous one (``j <= i - 2``; the previous layer always feeds layer ``i``).
+            A chosen skip adds layer ``j``'s output to layer ``i``'s input (ENAS, Sec. 2.3).
     """
 
     name = "macro"
@@ -75,6 +95,7 @@ class MacroSpace(SearchSpace):
         self.skip_connections = bool(skip_connections)
         self.vocab = self._check_vocab(ARCHITECTURE_VOCAB if vocab is None else vocab)
         self.fixed = self._check_fixed(fixed or {})
+        self._check_normalization_widths()
         super().__init__(self._decisions())
 
     @staticmethod
@@ -105,13 +126,49 @@ class MacroSpace(SearchSpace):
             values[key] = value
         return {k: v for k, v in values.items() if k not in self.vocab}
 
+    def options(self, i: int, key: str) -> tuple:
+        """The options of decision ``layer_{i}.{key}``: the vocabulary, except layer 0's connectivity.
+
+        Layer 0 has only the stem before it, so ``dense`` and ``attention`` (which read every
+        earlier output) would build exactly ``sequential``; they are folded into it.
+        """
+        options = self.vocab[key]
+        if key == "connectivity" and i == 0:
+            options = tuple(dict.fromkeys(FIRST_LAYER_CONNECTIVITY.get(o, o) for o in options))
+        return options
+
+    def skip_sources(self, i: int) -> range:
+        """The earlier layers that layer ``i`` may skip-connect to: ``0 .. i - 2`` (ENAS).
+
+        The previous layer ``i - 1`` always feeds layer ``i``, so it is not a choice.
+        """
+        return range(max(0, i - 1))
+
+    def _check_normalization_widths(self) -> None:
+        """Every searched normalization must differ from the others at every possible width."""
+        norms = set(self.vocab.get("normalization", ()))
+        widths = self.vocab.get("filters", (self.fixed.get("filters"),))
+        for C in widths:
+            proper_divisor = any(C % d == 0 for d in range(2, C))
+            if {"group_norm", "layer_norm"} <= norms and not proper_divisor:
+                raise ValueError(
+                    f"filters: {C} is not allowed while vocab['normalization'] searches both group_norm and "
+                    f"layer_norm: at a width without a divisor between 1 and itself group norm has one group, "
+                    f"which is layer norm; allowed values: 4, 6, 8, 9, 10, 12, ... (or search only one of the two)"
+                )
+            if C == 1 and len(norms & {"layer_norm", "instance_norm", "group_norm"}) > 1:
+                raise ValueError(
+                    "filters: 1 is not allowed while vocab['normalization'] searches more than one of layer_norm, "
+                    "instance_norm, group_norm (they coincide on one channel); allowed values: 2 or more"
+                )
+
     def _decisions(self) -> list[Decision]:
         decisions = []
         for i in range(self.num_layers):
-            for key, options in self.vocab.items():
-                decisions.append(Decision(f"layer_{i}.{key}", options, layer=i))
+            for key in self.vocab:
+                decisions.append(Decision(f"layer_{i}.{key}", self.options(i, key), layer=i))
             if self.skip_connections:
-                for j in range(i):
+                for j in self.skip_sources(i):
                     decisions.append(Decision(f"layer_{i}.skip_{j}", (0, 1), kind="skip", layer=i, source=j))
         return decisions
 
@@ -131,7 +188,7 @@ class MacroSpace(SearchSpace):
         specs = []
         for i in range(self.num_layers):
             layer = {k: values.get(f"layer_{i}.{k}", self.fixed.get(k)) for k in LAYER_KEYS}
-            skips = tuple(j for j in range(i) if values.get(f"layer_{i}.skip_{j}", 0) == 1)
+            skips = tuple(j for j in self.skip_sources(i) if values.get(f"layer_{i}.skip_{j}", 0) == 1)
             specs.append(LayerSpec(**layer, skips=skips))
         return specs
 
@@ -152,6 +209,8 @@ class MacroSpace(SearchSpace):
                 data = json.loads(text)
             except json.JSONDecodeError as err:
                 raise ValueError(f"arch: not valid JSON for the macro space ({err})") from None
+            except RecursionError:
+                raise ValueError("arch: JSON nested too deeply for the macro space; allowed: a flat list of layer objects") from None
         if isinstance(data, Mapping) and "layers" in data:
             data = data["layers"]
         if not isinstance(data, list) or not all(isinstance(row, Mapping) for row in data):
@@ -173,7 +232,12 @@ class MacroSpace(SearchSpace):
                 choices.append(row[key])
             if self.skip_connections:
                 skips = row.get("skips", [])
-                if not isinstance(skips, list) or any(not isinstance(j, int) or not 0 <= j < i for j in skips):
-                    raise ValueError(f"arch layer {i}: skips must list earlier layer indices in 0..{i - 1}, got {skips!r}")
-                choices.extend(1 if j in skips else 0 for j in range(i))
+                allowed_skips = self.skip_sources(i)
+                if not isinstance(skips, list) or any(isinstance(j, bool) or not isinstance(j, int) or j not in allowed_skips for j in skips):
+                    allowed = f"layer indices in 0..{i - 2}" if allowed_skips else "none (an empty list)"
+                    raise ValueError(
+                        f"arch layer {i}: skips must list {allowed}, got {skips!r} "
+                        "(the previous layer always feeds a layer, so it is not a skip)"
+                    )
+                choices.extend(1 if j in skips else 0 for j in allowed_skips)
         return self.from_choices(choices)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 from collections.abc import Mapping
 
@@ -16,6 +17,10 @@ SPACES: dict[str, type[SearchSpace]] = {"macro": MacroSpace, "cell": CellSpace}
 def get_space(name: str, **kwargs) -> SearchSpace:
     """Build the space registered as ``name`` (``"macro"`` or ``"cell"``) with its options."""
     require_choice("space", name, SPACES)
+    allowed = [p for p in inspect.signature(SPACES[name]).parameters if p not in ("self", "args", "kwargs")]
+    unknown = sorted(set(kwargs) - set(allowed))
+    if unknown:
+        raise ValueError(f"space {name!r}: unknown options {unknown}; allowed keys: {allowed}")
     return SPACES[name](**kwargs)
 
 
@@ -28,9 +33,13 @@ def parse_architecture(space: SearchSpace | str, text: str) -> Architecture:
 
 def space_from_spec(spec: Mapping) -> SearchSpace:
     """Rebuild a space from :meth:`SearchSpace.spec` (histories and checkpoints store it)."""
+    if not isinstance(spec, Mapping):
+        raise ValueError(f"space: expected a space spec dict such as {{'space': 'cell'}}, got {type(spec).__name__}")
     spec = dict(spec)
     kind = spec.pop("space", None)
     if kind == "custom":
+        if set(spec) != {"vocab"}:
+            raise ValueError(f"space 'custom': expected exactly the key 'vocab', got {sorted(spec)}")
         return custom_space(spec["vocab"])
     return get_space(kind, **spec)
 

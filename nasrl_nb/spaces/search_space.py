@@ -151,8 +151,8 @@ class SearchSpace:
         """Read the text written by :meth:`format`."""
         try:
             data = json.loads(text)
-        except (TypeError, json.JSONDecodeError) as err:
-            raise ValueError(f"arch: not valid JSON for space {self.name!r} ({err})") from None
+        except (TypeError, json.JSONDecodeError, RecursionError) as err:
+            raise ValueError(f"arch: not valid JSON for space {self.name!r} ({type(err).__name__}: {err})") from None
         if not isinstance(data, Mapping):
             raise ValueError(f"arch: expected a JSON object mapping decision names to choices, got {text!r}")
         unknown = set(data) - {d.name for d in self.decisions}

@@ -1,4 +1,4 @@
-"""Helpers shared by the widgets: safe callbacks, throttling, PNG images."""
+"""Helpers shared by the widgets: safe callbacks, throttling, PNG images with placeholders."""
 
 from __future__ import annotations
 
@@ -80,6 +80,26 @@ def start_thread(target, name: str, *, torch_threads: int = 1) -> threading.Thre
     return thread
 
 
-def image(width: str = "100%") -> W.Image:
-    """An empty PNG image widget whose ``value`` the views fill."""
-    return W.Image(format="png", layout=W.Layout(width=width, max_width="640px", height="auto"))
+PLACEHOLDER = "nothing to show yet"
+
+
+def image(width: str = "100%", placeholder: str = PLACEHOLDER) -> W.Image:
+    """A PNG image widget whose ``value`` the views fill; until then it shows ``placeholder``.
+
+    An ``Image`` with an empty value renders as a broken-image icon in the browser, so
+    every image starts as a small picture that says what will appear there.
+    """
+    return W.Image(value=placeholder_png(placeholder), format="png",
+                   layout=W.Layout(width=width, max_width="640px", height="auto"))
+
+
+@functools.lru_cache(maxsize=32)
+def placeholder_png(text: str) -> bytes:
+    """A light 480x40 px PNG with ``text`` in grey italics (cached: drawn once per text)."""
+    from matplotlib.figure import Figure
+
+    from ..viz.drawing import figure_to_png
+
+    fig = Figure(figsize=(6, 0.5))
+    fig.text(0.5, 0.5, text, ha="center", va="center", color="#777777", fontsize=11, style="italic")
+    return figure_to_png(fig, dpi=80)

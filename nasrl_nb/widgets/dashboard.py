@@ -297,11 +297,10 @@ class SearchDashboard:
 
     def export(self, path=None) -> Path:
         """Write the best architecture so far as standalone PyTorch source; returns the path."""
-        from ..search.export import export_summary
+        from ..search.export import export_summary, write_export
 
         path = Path(path or self.export_path.value)
-        path.write_text(export_summary(self.search.summary()), encoding="utf-8")
-        return path
+        return write_export(path, export_summary(self.search.summary()))  # never replaces a file it did not write
 
 
 def _running_loop():

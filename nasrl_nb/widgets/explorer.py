@@ -25,16 +25,19 @@ class SpaceExplorer:
         self.output = W.Output()
         safe = report_errors(self.output)
         arch = arch or space.sample(0)
+        # every label in full ("layer_0.normalization"), all of one width so the menus line up
+        label = f"{max(len(d.name) for d in space.decisions) + 2}ch"
         self.dropdowns = [
-            W.Dropdown(options=list(d.choices), value=c, description=d.name,
-                       style={"description_width": "140px"}, layout=W.Layout(width="330px"))
+            W.Dropdown(options=list(d.choices), value=c, description=d.name, description_allow_html=False,
+                       style={"description_width": label}, layout=W.Layout(width=f"calc({label} + 170px)"))
             for d, c in zip(space.decisions, arch.choices)
         ]
         for dropdown in self.dropdowns:
             dropdown.observe(safe(lambda _change: self.update()), names="value")
         self.picture = image()
         self.metrics = W.HTML()
-        self.curve = image()
+        self.curve = image(placeholder="press Train to draw the training curve" if data is not None
+                           else "pass a Dataset to train this architecture")
         self.train_button = W.Button(description="Train", icon="play", disabled=data is None)
         self.train_button.on_click(safe(lambda _b: self.train()))
         self._thread: threading.Thread | None = None

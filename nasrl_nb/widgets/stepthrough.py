@@ -77,7 +77,8 @@ class StepThroughWidget:
         self._show_trail(stage.name)
         show = getattr(self, f"_show_{stage.name}")
         self.text.value, png = show(stage.data)
-        self.picture.value = png or b""
+        self.picture.layout.display = None if png else "none"  # an empty Image is a broken-image icon
+        self.picture.value = png or self.picture.value
 
     def _show_trail(self, current: str | None) -> None:
         parts = [f"<b style='color:#0072b2'>{s}</b>" if s == current else s for s in STAGES]
