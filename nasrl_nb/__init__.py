@@ -67,10 +67,13 @@ _EXPORTS = {
     "Evaluator": "search.evaluation",
     "ChildEvaluator": "search.evaluation",
     "FunctionEvaluator": "search.evaluation",
+    "train_architecture": "search.evaluation",
     "compute_reward": "rewards.objectives",
     "make_reward": "rewards.objectives",
     "RewardFunction": "rewards.objectives",
     "AccuracyReward": "rewards.objectives",
+    "ZophLeReward": "rewards.objectives",
+    "objective_reward": "rewards.objectives",
     "MultiObjectiveReward": "rewards.objectives",
     "ConstrainedReward": "rewards.objectives",
     "MnasNetReward": "rewards.objectives",
@@ -98,6 +101,8 @@ _EXPORTS = {
     "plot_training_curve": "viz.views",
     "max_entropy": "controllers.lstm",
     "BuildSettings": "bench.build",
+    "TabularBenchmark": "bench.tabular",
+    "TabularEvaluator": "bench.evaluator",
 }
 
 # submodules reachable as attributes (``nb.checks.check_space_size``) without an explicit import

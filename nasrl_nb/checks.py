@@ -267,7 +267,7 @@ def check_reinforce_loss(
             return _hint(f"Return a torch tensor (so autograd can differentiate it), not {type(loss).__name__}.")
         if loss.numel() != 1:
             return _hint(f"Return one number for the whole batch (a scalar), not shape {tuple(loss.shape)}.")
-        expected = reinforce_loss(log_prob, rewards - baseline)
+        expected = reinforce_loss(controller.log_prob(actions)[0], rewards - baseline)  # its own graph
         value = float(loss.detach())
         if not math.isfinite(value):
             return _hint("Your loss is not finite; log_prob is already a logarithm, so do not take log() again.")

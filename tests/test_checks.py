@@ -64,9 +64,11 @@ def test_space_size_hints_for_sum_and_missing_decision_and_type():
 def test_space_size_one_short_catches_forgotten_skip_decisions():
     space = MacroSpace(num_layers=3, skip_connections=True)
     without_skips = math.prod(len(d.choices) for d in space.decisions if d.kind != "skip")
-    # 3 layers have 0 + 1 + 2 = 3 yes/no skip decisions; forgetting one of them is one short
-    assert check_space_size(space, without_skips * 2**3)
-    _fails_without_spoiler(check_space_size(space, without_skips * 2**2), space.size(), "skip")
+    skips = [len(d.choices) for d in space.decisions if d.kind == "skip"]
+    assert skips  # counted from the space, whichever skip convention it follows
+    # forgetting one of the skip decisions is one decision short
+    assert check_space_size(space, without_skips * math.prod(skips))
+    _fails_without_spoiler(check_space_size(space, without_skips * math.prod(skips[1:])), space.size(), "skip")
 
 
 def test_space_size_float_that_cannot_hold_a_big_count_gets_its_own_hint():

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import random
+import re
 import signal
 import subprocess
 import sys
@@ -12,6 +14,7 @@ import time
 import torch
 
 from nasrl_nb.cli.commands import main
+from nasrl_nb.search.factory import make_search
 
 TINY = ["--space", "macro", "--epochs", "1", "--channels", "4", "--max-samples", "200", "--device", "cpu", "--quiet"]
 
@@ -22,9 +25,10 @@ def lines(path) -> list[dict]:
 
 def test_bad_arguments_get_one_error_line(tmp_path, capsys):
     assert main(["search", "--budget", "0", "--out", str(tmp_path / "a")]) == 2
-    assert capsys.readouterr().err.strip() == "error: budget: must be a positive integer, got 0"
-    assert main(["search", "--resume", "--out", str(tmp_path / "none")]) == 2
-    assert capsys.readouterr().err.startswith("error: resume: no search checkpoint in")
+    assert re.fullmatch(r"error: (--)?budget: must be a positive integer, got 0", capsys.readouterr().err.strip())
+    (tmp_path / "empty").mkdir()
+    assert main(["search", "--resume", "--out", str(tmp_path / "empty")]) == 2
+    assert capsys.readouterr().err.startswith("error: resume: no search in")
     assert main(["export", str(tmp_path / "none")]) == 2
     assert capsys.readouterr().err.startswith("error: out_dir: no summary.json in")
 
@@ -34,10 +38,11 @@ def test_search_then_guard_the_folder_then_export(tmp_path, capsys):
     assert main(["search", "--method", "random", "--budget", "2", "--batch", "2", *TINY, "--out", str(out)]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["evaluations"] == 2 and summary["method"] == "random"
-    assert sorted(p.name for p in out.iterdir()) == ["checkpoint.pt", "history.jsonl", "steps.jsonl", "summary.json"]
+    assert sorted(p.name for p in out.iterdir()) == ["checkpoint.pt", "config.json", "history.jsonl", "steps.jsonl", "summary.json"]
     assert main(["search", "--method", "evolution", "--budget", "2", *TINY, "--out", str(out)]) == 2
     err = capsys.readouterr().err
-    assert "already holds a search with other settings (method: 'random' -> 'evolution')" in err and "--resume" in err
+    assert "already holds a search with other settings (method: 'random' -> 'evolution')" in err
+    assert "--resume" in err and "--overwrite" in err
     assert main(["search", "--method", "evolution", "--resume", "--out", str(out)]) == 2
     assert "other settings: method: 'random' -> 'evolution'" in capsys.readouterr().err
     target = tmp_path / "best.py"
@@ -77,3 +82,49 @@ def test_ctrl_c_then_resume_completes_the_budget(tmp_path, cli_env, run_cli):
     assert [row["evaluation"] for row in final] == list(range(24))
     exported = run_cli("export", str(out))
     assert exported.returncode == 0 and summary["best_arch"] in exported.stdout
+
+
+def test_sigkill_at_random_moments_then_resume_equals_the_uninterrupted_run(tmp_path, cli_env):
+    """A kill at any instant (here: SIGKILL at seeded random moments) leaves a folder that resumes exactly."""
+    reference = make_search("reinforce", "macro", "digits", budget=6, batch_size=2, epochs=1, channels=4,
+                            max_samples=200, device="cpu", seed=0, progress=False)
+    reference.run()
+    out = tmp_path / "run"
+    history, checkpoint = out / "history.jsonl", out / "checkpoint.pt"
+    command = [sys.executable, "-m", "nasrl_nb", "search", "--method", "reinforce", "--budget", "6", "--batch", "2",
+               *TINY, "--out", str(out)]
+    rng = random.Random(0)
+    kills = 0
+    for _ in range(3):
+        resume = ["--resume"] if (out / "config.json").exists() else []
+        summary = out / "summary.json"
+        before = summary.stat().st_mtime_ns if summary.exists() else None
+        proc = subprocess.Popen(command + resume, env=cli_env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                text=True, start_new_session=True)
+        deadline = time.time() + 60  # wait until this process is searching (its summary is written)...
+        while proc.poll() is None and time.time() < deadline and (
+            not summary.exists() or summary.stat().st_mtime_ns == before
+        ):
+            time.sleep(0.02)
+        try:
+            proc.wait(timeout=rng.uniform(0.0, 2.5))  # ...then kill it at a random moment
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)  # no handler runs: whatever is on disk is what there is
+            proc.communicate()
+            kills += 1
+        else:
+            assert proc.returncode == 0, proc.stderr.read()
+            break
+        if checkpoint.exists():  # the checkpoint never counts a record that is not on disk
+            counted = torch.load(checkpoint, weights_only=True)["evaluations"]
+            assert counted <= history.read_bytes().count(b"\n")
+    done = subprocess.run(command + ["--resume"], env=cli_env, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr
+    assert kills >= 1
+
+    def timeless(rows):
+        return [{k: v for k, v in row.items() if k not in ("seconds", "latency_ms")} for row in rows]
+
+    assert timeless(lines(history)) == timeless(reference.history)
+    assert [s["rewards"] for s in lines(out / "steps.jsonl")] == [s.rewards for s in reference.steps]
+    assert json.loads(done.stdout)["best_arch"] == reference.summary()["best_arch"]

@@ -320,6 +320,8 @@ def test_runs_on_cuda():
     ctrl = make("macro_skips").to("cuda")
     sample = ctrl.sample(32)
     assert sample.indices.device.type == "cuda" and sample.log_prob.device.type == "cuda"
+    on_cpu = make("macro_skips")  # same weights and generator seed: the uniforms come from the same CPU stream
+    assert torch.equal(on_cpu.sample(32).indices, sample.indices.cpu())
     torch.testing.assert_close(ctrl.log_prob(sample.architectures)[0], sample.log_prob)
     snap = ctrl.policy_snapshot(64)
     assert math.isclose(snap.marginals[0].sum(), 1.0)

@@ -113,21 +113,22 @@ def test_macro_residual_edge_goes_from_the_layer_input_to_an_add_node():
 
 
 def test_macro_dense_and_attention_edges_come_from_every_earlier_output():
-    graph = architecture_graph(macro_arch(["dense", "dense", "attention"]))
-    assert edges_of(graph, "dense") == {("input", "layer1")}  # layer 0 has only the stem before it
+    # layer 0 has only the stem before it, so the space offers it no dense or attention
+    graph = architecture_graph(macro_arch(["sequential", "dense", "attention"]))
+    assert edges_of(graph, "dense") == {("input", "layer1")}
     assert edges_of(graph, "attention") == {("input", "layer2"), ("layer0", "layer2")}
-    fig = draw_architecture(macro_arch(["dense", "dense", "attention"]))
+    fig = draw_architecture(macro_arch(["sequential", "dense", "attention"]))
     attention = [p for p in drawn_edges(fig) if p.get_gid() == "edge:attention"]
     assert len(attention) == 2 and all(p.get_linestyle() == "--" for p in attention)
 
 
 def test_macro_skip_edges_start_at_the_chosen_layers_outputs():
-    arch = macro_arch(["residual", "sequential", "sequential"], skips=[[], [0], [0, 1]])
+    arch = macro_arch(["residual", "sequential", "sequential", "sequential"], skips=[[], [], [0], [0, 1]])
     graph = architecture_graph(arch)
     # layer 0 is residual, so its output is the add node
-    assert edges_of(graph, "skip") == {("add0", "layer1"), ("add0", "layer2"), ("layer1", "layer2")}
-    # a skip from the previous layer runs parallel to the sequential edge (a multigraph)
-    assert graph.has_edge("add0", "layer1", key="skip") and graph.has_edge("add0", "layer1", key="sequential")
+    assert edges_of(graph, "skip") == {("add0", "layer2"), ("add0", "layer3"), ("layer1", "layer3")}
+    # the previous layer always feeds (the sequential edge) and is never a skip source
+    assert not edges_of(graph, "skip") & edges_of(graph, "sequential")
 
 
 @pytest.mark.parametrize("seed", range(8))

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from nasrl_nb.nn.child_network import ChildNetwork
-from nasrl_nb.search.export import export_pytorch
+from nasrl_nb.search.export import export_pytorch, export_summary
 from nasrl_nb.spaces.macro_space import MacroSpace
 from nasrl_nb.spaces.registry import get_space
 from nasrl_nb.spaces.search_space import custom_space
@@ -66,6 +66,8 @@ def test_exported_source_reproduces_the_child_network_without_nasrl_nb(tmp_path)
     cases = {**macro_cases(), **cell_cases()}
     assert any('"connectivity": "attention"' in str(a) for a, _ in cases.values())
     assert any('"connectivity": "dense"' in str(a) for a, _ in cases.values())
+    assert any(layer.skips for a, _ in cases.values() if a.space.name == "macro" for layer in a.space.layers(a))
+    assert any('"group_norm"' in str(a) for a, _ in cases.values())
     for name, (arch, kwargs) in cases.items():
         torch.manual_seed(0)
         child = ChildNetwork(arch, (1, 8, 8), 10, **kwargs)
@@ -120,3 +122,20 @@ def test_bad_arguments():
         export_pytorch(arch, channels=0)
     with pytest.raises(ValueError, match="no network builder"):
         export_pytorch(custom_space({"x": [1, 2]}).from_choices([2]))
+
+
+def test_group_norm_is_exported_with_the_child_networks_group_count():
+    space = MacroSpace(num_layers=2, vocab={"normalization": ["batch_norm", "group_norm"]}, filters=8)
+    arch = space.from_choices(["group_norm", "group_norm"])
+    assert "nn.GroupNorm(4, 8)" in export_pytorch(arch, channels=8)  # 4 groups: not instance norm's 8
+    assert ChildNetwork(arch, channels=8).features.layers[0].norm.num_groups == 4
+
+
+def test_export_summary_exports_the_best_by_reward_not_the_most_accurate():
+    space = MacroSpace(num_layers=2, vocab={"layer_type": ["conv1x1", "conv5x5"]})
+    small, big = space.from_choices(["conv1x1"] * 2), space.from_choices(["conv5x5"] * 2)
+    summary = {"space": space.spec(), "best_arch": str(small), "most_accurate_arch": str(big),
+               "evaluator": {"input_shape": [1, 8, 8], "num_classes": 10, "child_kwargs": {"channels": 8}}}
+    source = export_summary(summary)
+    assert f"ARCHITECTURE = {json.dumps(str(small))}" in source
+    assert str(big) not in source

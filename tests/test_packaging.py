@@ -139,6 +139,76 @@ def test_ci_installs_torch_only_when_it_is_missing():
     assert text.count("pip install torch") == 1
 
 
+# --- Colab: its ipywidgets 7.7, its PyTorch, its GPU ------------------------------------------------
+
+
+COLAB_IPYWIDGETS = "7.7.1"  # what a fresh Colab runtime ships; upgrading it to 8 blanks widgets there
+UPGRADE_FLAGS = ("-U", "--upgrade", "--force-reinstall", "--ignore-installed", "-I")
+
+
+def test_every_dependency_list_accepts_colabs_ipywidgets_and_ipywidgets_8():
+    from packaging.specifiers import SpecifierSet
+
+    spec = SpecifierSet(_expected_environment()["ipywidgets"])
+    assert spec.contains(COLAB_IPYWIDGETS) and spec.contains("8.1.5"), spec
+    assert not spec.contains("7.6.5"), "7.6 was not tested; raise the bound only with a CI run"
+
+
+def test_ci_tests_the_widgets_and_notebook_04_with_colabs_ipywidgets_before_the_readme_command():
+    run = (REPO / ".ci" / "run").read_text()
+    lines = [line.strip() for line in run.splitlines()]
+    call = next(i for i, line in enumerate(lines) if ".ci/ipywidgets7" in line and "bash" in line)
+    assert call < lines.index(_first_screen_commands()[1])
+    assert "|| ipywidgets7_status=$?" in lines[call], "its failure must be held, not end CI before the main suite"
+    assert re.search(r"trap .*ipywidgets7_status.*exit .*EXIT$", run, re.M), "a held failure must fail .ci/run"
+    script = REPO / ".ci" / "ipywidgets7"
+    assert script.stat().st_mode & 0o111, ".ci/ipywidgets7 must be executable"
+    text = script.read_text()
+    assert "set -euo pipefail" in text and "--system-site-packages" in text  # reuses this environment's torch
+    assert f"ipywidgets=={COLAB_IPYWIDGETS}" in text and "pip install torch" not in text
+    assert "--dry-run" in text and 'names == ["nasrl-nb"]' in text
+    assert "tests/test_widgets.py notebooks/04_reinforce.ipynb" in text and "--nbval-kernel-name" in text
+    subprocess.run(["bash", "-n", str(script)], check=True)
+
+
+def _setup_cells() -> dict[str, str]:
+    """``{notebook: source}`` of each notebook's setup cell (the one that installs the package)."""
+    import nbformat
+
+    cells = {}
+    for path in sorted((REPO / "notebooks").glob("*.ipynb")):
+        sources = [c.source for c in nbformat.read(path, as_version=4).cells if "NASRL_NB_SOURCE" in c.source]
+        assert len(sources) == 1, f"{path.name}: expected one setup cell, found {len(sources)}"
+        cells[path.name] = sources[0]
+    return cells
+
+
+def test_setup_cell_installs_only_when_missing_and_never_upgrades_what_the_runtime_has():
+    cells = _setup_cells()
+    assert cells, "no notebook has a setup cell"
+    installs = {}
+    for name, source in cells.items():
+        lines = source.splitlines()
+        pip = [line.strip() for line in lines if '"pip", "install"' in line]
+        assert len(pip) == 1, f"{name}: expected one pip install line, found {pip}"
+        guard = lines[lines.index(next(line for line in lines if '"pip", "install"' in line)) - 1]
+        assert 'find_spec("nasrl_nb") is None' in guard, f"{name}: install only when the package is missing"
+        assert not any(f'"{flag}"' in pip[0] for flag in UPGRADE_FLAGS), f"{name}: {pip[0]}"
+        installs[name] = pip[0]
+    assert len(set(installs.values())) == 1, f"the setup cells install differently: {installs}"
+
+
+def test_auto_device_picks_the_gpu_when_the_runtime_has_one(monkeypatch):
+    import torch
+
+    from nasrl_nb.runtime import resolve_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert resolve_device("auto") == torch.device("cuda")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert resolve_device("auto").type in ("cpu", "mps")
+
+
 def _readme_cli_lines() -> list[str]:
     lines = []
     for _, body in FENCE.findall(_readme()):
@@ -164,6 +234,20 @@ def test_every_cli_line_in_the_readme_parses_with_the_real_command_line():
             pytest.fail(f"README shows a command that the CLI rejects: {line}")
 
 
+def test_every_library_extra_names_only_packages_the_library_imports():
+    """An extra is a promise: ``pip install 'nasrl-nb[X]'`` must enable code that exists."""
+    extras = _pyproject()["project"]["optional-dependencies"]
+    source = "\n".join(p.read_text() for p in (REPO / "nasrl_nb").rglob("*.py"))
+    for extra, requirements in extras.items():
+        if extra in ("lab", "dev"):  # tools to run notebooks and tests, not library code
+            continue
+        for line in requirements:
+            module = Requirement(line).name.replace("-", "_")
+            assert re.search(rf"^\s*(import|from) {module}\b", source, re.M), (
+                f"extra {extra!r} installs {module}, which nasrl_nb never imports"
+            )
+
+
 # --- import hygiene and entry points ---------------------------------------------------------------------
 
 
@@ -183,6 +267,19 @@ def test_python_dash_m_help_lists_the_commands():
     assert out.returncode == 0, out.stderr
     for command in ("spaces", "train", "search", "export"):
         assert command in out.stdout
+
+
+def test_start_here_map_names_every_notebook_and_only_those():
+    """Notebook 00's map of the series lists what exists; what does not is marked as coming."""
+    import nbformat
+
+    start = nbformat.read(REPO / "notebooks" / "00_start_here.ipynb", as_version=4)
+    table = next(c.source for c in start.cells if "## The map of the series" in c.source)
+    stems = {p.stem for p in (REPO / "notebooks").glob("*.ipynb")}
+    listed = set(re.findall(r"^\| `(\w+)` \|", table, re.M))
+    assert listed == stems, f"map lists {sorted(listed - stems)} that do not exist, misses {sorted(stems - listed)}"
+    for planned in ("ENAS", "DARTS"):
+        assert planned not in table or "coming" in table.lower()
 
 
 def test_readme_notebook_map_names_every_notebook():

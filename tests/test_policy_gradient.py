@@ -1,7 +1,9 @@
-"""REINFORCE and PPO: the bandit gradient in closed form, learning, schedules, checkpoints."""
+"""REINFORCE and PPO: the bandit gradient in closed form, the pre-batch baseline, the advantages
+the loss used, PPO's trust region, learning, schedules, checkpoints."""
 
 from __future__ import annotations
 
+import copy
 import io
 import json
 
@@ -13,6 +15,7 @@ from nasrl_nb.rl.policy_gradient import (
     PolicyGradientTrainer,
     Schedule,
     UpdateStats,
+    approx_kl,
     ppo_loss,
     reinforce_loss,
 )
@@ -47,6 +50,11 @@ def gradient(ctrl, loss) -> dict[str, torch.Tensor]:
     return {n: p.grad.clone() for n, p in ctrl.named_parameters() if p.grad is not None}
 
 
+def arch_loss(ctrl, actions, rewards, baseline):
+    """The package's one REINFORCE loss on whole architectures: -mean (R - b) log pi(a)."""
+    return reinforce_loss(ctrl.log_prob(actions)[0], torch.as_tensor(rewards, dtype=torch.float32) - baseline)
+
+
 @pytest.mark.parametrize("baseline", [0.0, 0.55])
 def test_reinforce_gradient_on_two_armed_bandit_matches_closed_form(baseline):
     ctrl = bandit()
@@ -60,7 +68,7 @@ def test_reinforce_gradient_on_two_armed_bandit_matches_closed_form(baseline):
     weights = pi.detach()
     expected = {n: torch.zeros_like(g) for n, g in closed.items()}
     for k, arch in enumerate(arms):
-        for n, g in gradient(ctrl, ctrl.compute_loss([arch], [rewards[k]], baseline=baseline)).items():
+        for n, g in gradient(ctrl, arch_loss(ctrl, [arch], [rewards[k]], baseline)).items():
             expected[n] += weights[k] * g
     assert set(expected) == set(closed)
     for n in closed:
@@ -77,9 +85,9 @@ def test_reinforce_monte_carlo_gradient_converges_to_closed_form():
     seed_everything(1)
     sample = ctrl.sample(20_000)
     sampled_rewards = rewards[sample.indices[:, 0]]
-    # the trainer's loss on sample()'s own log_prob, and compute_loss by teacher forcing
+    # the loss on sample()'s own log_prob, and on log_prob by teacher forcing
     via_sample = gradient(ctrl, reinforce_loss(sample.log_prob, sampled_rewards - 0.5))["heads.0.bias"]
-    via_loss = gradient(ctrl, ctrl.compute_loss(sample.indices, sampled_rewards, baseline=0.5))["heads.0.bias"]
+    via_loss = gradient(ctrl, arch_loss(ctrl, sample.indices, sampled_rewards, 0.5))["heads.0.bias"]
     torch.testing.assert_close(via_sample, via_loss)
     assert float((via_sample - closed_theta).abs().max()) < 0.01  # standard error is about 0.003
 
@@ -126,19 +134,107 @@ def test_baseline_is_an_exponential_moving_average():
     assert trainer.compute_baseline([6.0]) == pytest.approx(0.9 * 2.0 + 0.1 * 6.0)
 
 
-def test_advantages_subtract_the_updated_baseline_and_scale_by_reward_std():
+def test_bandit_update_uses_the_baseline_from_before_the_batch():
+    """The gradient the trainer applies is the closed form with b = the EMA before this batch."""
+    ctrl = bandit()
+    trainer = PolicyGradientTrainer(ctrl, baseline_decay=0.9, entropy_weight=0.0, grad_clip=None,
+                                    normalize_advantages=False)
+    arms = list(ctrl.space.enumerate())  # one sample of each arm: [a, b]
+    rewards = torch.tensor([ARM_REWARD[a.choices[0]] for a in arms])  # (2,)
+    for b_before in (None, 0.25):  # the very first update, then one with an EMA from earlier batches
+        trainer.baseline = b_before
+        pi = ctrl(arms[:1]).logits[0][0].softmax(-1).detach()  # (2,) pi_theta before the step
+        stats = trainer.update_policy(arms, rewards.tolist())
+        b = float(rewards.mean()) if b_before is None else b_before  # the first update: the batch mean
+        # closed form: d/dtheta -1/B sum_k (R_k - b) log pi(k) = -1/B sum_k (R_k - b) (e_k - pi)
+        closed = -((rewards - b)[:, None] * (torch.eye(2) - pi)).mean(0)
+        torch.testing.assert_close(ctrl.heads["0"].bias.grad, closed)
+        assert stats.baseline == pytest.approx(b) and stats.advantages == pytest.approx((rewards - b).tolist())
+        ema_after = float(rewards.mean()) if b_before is None else 0.9 * b_before + 0.1 * float(rewards.mean())
+        assert trainer.baseline == pytest.approx(ema_after)  # updated only after the loss
+        # the post-batch EMA would have given another gradient, so the check above can fail
+        wrong = -((rewards - ema_after)[:, None] * (torch.eye(2) - pi)).mean(0)
+        assert b_before is None or float((wrong - closed).abs().max()) > 1e-3
+
+
+def test_advantages_subtract_the_baseline_before_the_batch_and_scale_by_reward_std():
     ctrl = toy()
     trainer = PolicyGradientTrainer(ctrl, baseline_decay=0.5)
-    trainer.update_policy(ctrl.sample(3).architectures, [0.0, 0.0, 0.0])
+    first = trainer.update_policy(ctrl.sample(3).architectures, [0.1, 0.2, 0.6])
+    assert first.baseline == pytest.approx(0.3)  # no EMA yet: the batch's own mean
+    assert first.advantages == pytest.approx([(r - 0.3) / 0.26457513 for r in (0.1, 0.2, 0.6)], rel=1e-5)
+    assert trainer.baseline == pytest.approx(0.3)
     rewards = torch.tensor([0.2, 0.5, 0.9])
     stats = trainer.update_policy(ctrl.sample(3).architectures, rewards.tolist())
-    b = 0.5 * 0.0 + 0.5 * float(rewards.mean())
-    assert stats.baseline == pytest.approx(b)
-    assert stats.advantages == pytest.approx(((rewards - b) / rewards.std()).tolist(), rel=1e-5)
+    assert stats.baseline == pytest.approx(0.3)  # the EMA before this batch
+    assert stats.advantages == pytest.approx(((rewards - 0.3) / rewards.std()).tolist(), rel=1e-5)
+    b = 0.5 * 0.3 + 0.5 * float(rewards.mean())
+    assert trainer.baseline == pytest.approx(b)
     single = trainer.update_policy(ctrl.sample(1).architectures, [0.7])  # B == 1: no scaling
-    assert single.advantages == pytest.approx([0.7 - (0.5 * b + 0.5 * 0.7)])
-    same = trainer.update_policy(ctrl.sample(2).architectures, [0.4, 0.4])  # std == 0: no scaling
-    assert same.advantages == pytest.approx([0.4 - single.baseline * 0.5 - 0.2] * 2)
+    assert single.baseline == pytest.approx(b) and single.advantages == pytest.approx([0.7 - b])
+    b = 0.5 * b + 0.5 * 0.7
+    same = trainer.update_policy(ctrl.sample(2).architectures, [0.4, 0.4])  # std == 0: divided by the floor
+    assert same.advantages == pytest.approx([(0.4 - b) / 0.02] * 2)
+
+
+def test_advantage_normalisation_has_a_floor_on_the_std():
+    ctrl = toy()
+    rewards = [0.9, 0.9001]  # two nearly equal rewards, well above the baseline
+    naive = (0.9 - 0.3) / float(torch.tensor(rewards).std())
+    assert naive > 1000  # what dividing by the raw std would give
+    trainer = PolicyGradientTrainer(ctrl)
+    trainer.baseline = 0.3
+    stats = trainer.update_policy(ctrl.sample(2).architectures, rewards)
+    assert max(abs(a) for a in stats.advantages) == pytest.approx(0.6001 / 0.02, rel=1e-4)
+    wide = PolicyGradientTrainer(ctrl, advantage_std_floor=1e-9)
+    wide.baseline = 0.3
+    assert max(abs(a) for a in wide.update_policy(ctrl.sample(2).architectures, rewards).advantages) > 1000
+    spread = PolicyGradientTrainer(ctrl)  # above the floor the batch std is used as before
+    spread.baseline = 0.3
+    assert spread.update_policy(ctrl.sample(2).architectures, [0.2, 0.6]).advantages == pytest.approx(
+        [(0.2 - 0.3) / 0.28284271, (0.6 - 0.3) / 0.28284271], rel=1e-5)
+
+
+@pytest.mark.parametrize("algorithm", ["reinforce", "ppo"])
+@pytest.mark.parametrize("normalize", [False, True])
+def test_the_reported_advantages_are_the_ones_the_loss_used(algorithm, normalize):
+    """The gradient applied equals the REINFORCE gradient of the stats' advantages (PPO at pi_old)."""
+    ctrl = toy(seed=6)
+    trainer = PolicyGradientTrainer(ctrl, algorithm=algorithm, ppo_epochs=1, entropy_weight=0.0, grad_clip=None,
+                                    normalize_advantages=normalize)
+    for step in range(3):  # the first update (no EMA yet) and two more
+        architectures = trainer.propose(6)
+        before = copy.deepcopy(ctrl)  # pi_old
+        stats = trainer.update_policy(architectures, [0.1, 0.4, 0.35, 0.9, 0.0, 0.6])
+        advantages = torch.tensor(stats.advantages)[:, None]  # (B, 1), exactly what the stats report
+        expected = gradient(before, reinforce_loss(before(architectures).log_probs, advantages))
+        for n, p in ctrl.named_parameters():
+            torch.testing.assert_close(p.grad, expected[n], rtol=1e-5, atol=1e-7)
+        assert stats.step == step
+
+
+@pytest.mark.parametrize("lr", [0.05, 10**-0.5])  # 10**-0.5: the dashboard slider's largest lr
+def test_ppo_early_stop_keeps_the_kl_within_the_trust_region(lr):
+    def run(target_kl):
+        ctrl = toy(seed=4)
+        trainer = PolicyGradientTrainer(ctrl, algorithm="ppo", lr=lr, ppo_epochs=8, target_kl=target_kl)
+        kls, stopped = [], []
+        for _ in range(6):
+            architectures = trainer.propose(8)
+            with torch.no_grad():
+                old = ctrl(architectures).log_probs  # pi_old on this batch
+            stats = trainer.update_policy(architectures, toy_rewards(architectures))
+            with torch.no_grad():
+                measured = approx_kl(ctrl(architectures).log_probs, old)  # after the last epoch
+            assert stats.kl == pytest.approx(measured, rel=1e-4, abs=1e-8)
+            kls.append(measured)
+            stopped.append(stats.kl_stopped)
+        return kls, stopped
+
+    kls, stopped = run(0.02)
+    assert max(kls) <= 1.5 * 0.02 and any(stopped)
+    free, _ = run(None)  # the same run without the early stop leaves the region
+    assert max(free) > 1.5 * 0.02
 
 
 def test_value_baseline_starts_at_mean_reward_and_gives_per_decision_advantages():
@@ -196,9 +292,9 @@ def test_epsilon_greedy_mixes_in_uniform_architectures():
     counts = torch.bincount(torch.tensor([a.indices[0] for a in explorer.propose(4000)]), minlength=4)
     assert float((counts / 4000 - 0.25).abs().max()) < 0.04
     greedy = PolicyGradientTrainer(ctrl, epsilon=0.0)
-    torch.manual_seed(2)
+    state = ctrl.generator.get_state()
     proposed = greedy.propose(6)
-    torch.manual_seed(2)
+    ctrl.generator.set_state(state)
     assert proposed == ctrl.sample(6).architectures
 
 
@@ -207,8 +303,9 @@ def test_ppo_reports_kl_and_clip_fraction():
     trainer = PolicyGradientTrainer(ctrl, algorithm="ppo", lr=0.05, ppo_epochs=3)
     stats = trainer.update_policy(ctrl.sample(8).architectures, [0.0, 1.0] * 4)
     assert stats.kl is not None and stats.kl > 0 and 0.0 <= stats.clip_fraction <= 1.0
+    assert 1 <= stats.epochs <= 3 and stats.kl_stopped in (True, False)
     reinforce = PolicyGradientTrainer(toy()).update_policy(ctrl.sample(2).architectures, [0.0, 1.0])
-    assert reinforce.kl is None and reinforce.clip_fraction is None
+    assert reinforce.kl is None and reinforce.clip_fraction is None and reinforce.kl_stopped is None
     assert isinstance(stats, UpdateStats) and json.loads(json.dumps(stats.to_dict()))["step"] == 0
 
 
@@ -228,8 +325,7 @@ def test_state_dict_round_trip_reproduces_the_run(algorithm, value_baseline):
     assert restored.num_updates == 3 and restored.baseline == trainer.baseline and restored.temperature == 1.5
 
     results = []
-    for t in (trainer, restored):
-        torch.manual_seed(9)
+    for t in (trainer, restored):  # the controller's generator came back with the state
         architectures = t.propose(6)
         stats = t.update_policy(architectures, toy_rewards(architectures))
         results.append((architectures, stats.to_dict(), t.propose(6)))
@@ -248,6 +344,8 @@ def test_state_dict_round_trip_reproduces_the_run(algorithm, value_baseline):
         ({"entropy_weight": -1.0}, "entropy_weight: must be a finite number >= 0"),
         ({"ppo_epochs": 0}, "ppo_epochs: must be a positive integer"),
         ({"grad_clip": 0}, "grad_clip: must be a positive number"),
+        ({"target_kl": 0.0}, "target_kl: must be a positive number"),
+        ({"advantage_std_floor": 0.0}, "advantage_std_floor: must be a positive number"),
         ({"schedule": {"steps": 3}}, "schedule: expected a Schedule or None"),
     ],
 )

@@ -1,4 +1,4 @@
-"""Rewards: the seed's weighted formula, budgets (hard and penalty) and MnasNet's soft constraint."""
+"""Rewards: the seed's weighted formula, budgets (hard and penalty), MnasNet's soft constraint and Zoph & Le's cubed reward."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from nasrl_nb.rewards.objectives import (
     ConstrainedReward,
     MnasNetReward,
     MultiObjectiveReward,
+    ZophLeReward,
     complexity_score,
     compute_reward,
     efficiency_score,
@@ -137,3 +138,64 @@ def test_make_reward_picks_the_mode():
         make_reward(max_params=-3)
     with pytest.raises(ValueError, match="give at least one budget"):
         ConstrainedReward()
+
+
+# --- Zoph & Le's reward: max of the last 5 validation accuracies, cubed ----------------------
+def test_zoph_le_reward_is_the_max_of_the_last_five_epochs_cubed():
+    fn = ZophLeReward()
+    epochs = [0.9, 0.1, 0.5, 0.6, 0.4, 0.7, 0.3]  # the 0.9 is six epochs back: outside the window
+    row = {**record(acc=0.3), "val_accuracies": epochs}
+    assert fn(row) == pytest.approx(0.7**3)
+    assert fn({**row, "val_accuracies": [0.2, 0.5]}) == pytest.approx(0.5**3)  # fewer than 5 epochs: all of them
+    assert fn({**row, "val_accuracies": [0.4, math.nan, 0.6]}) == pytest.approx(0.6**3)  # NaN entries ignored
+    assert fn(record(acc=0.3, status="failed")) == 0.0
+    assert ZophLeReward(last_epochs=2, power=1)(row) == pytest.approx(0.7)  # max of the last two, 0.7 and 0.3
+    assert ZophLeReward(last_epochs=1, power=2)(row) == pytest.approx(0.3**2)
+
+
+@given(st.lists(unit, min_size=1, max_size=12))
+def test_zoph_le_reward_against_its_definition(accuracies):
+    row = {**record(acc=accuracies[-1]), "val_accuracies": accuracies}
+    assert ZophLeReward()(row) == pytest.approx(max(accuracies[-5:]) ** 3)
+    assert accuracies[-1] ** 3 <= ZophLeReward()(row) <= 1.0  # never below the final epoch's, cubed
+
+
+def test_zoph_le_reward_falls_back_to_the_final_accuracy_without_per_epoch_accuracies():
+    fn = ZophLeReward()
+    for missing in ({}, {"val_accuracies": []}, {"val_accuracies": None}, {"val_accuracies": [math.nan]}):
+        assert fn({**record(acc=0.8), **missing}) == pytest.approx(0.8**3)
+
+
+def test_zoph_le_reward_by_name_and_with_budgets():
+    assert isinstance(make_reward(objective="zoph_le"), ZophLeReward)
+    assert isinstance(make_reward(), AccuracyReward) and make_reward().label == "validation accuracy"
+    assert "Zoph & Le" not in make_reward().label and "Zoph & Le" in make_reward(objective="zoph_le").label
+    row = {**record(acc=0.5, params=2000), "val_accuracies": [0.9, 0.5]}
+    hard = make_reward(objective="zoph_le", max_params=4000)
+    assert isinstance(hard.base, ZophLeReward) and hard(row) == pytest.approx(0.9**3)
+    assert hard({**row, "params": 8000}) == 0.0
+    assert "Zoph & Le" in hard.label and "params <= 4000" in hard.label
+    mnas = make_reward(objective="zoph_le", max_params=1000, constraint_mode="mnasnet")
+    assert mnas(row) == pytest.approx(0.9**3 * 2.0**-0.07)
+    assert mnas.config()["base"]["kind"] == "ZophLeReward"
+    assert "base" not in make_reward(max_params=1000, constraint_mode="mnasnet").config()  # default stays as it was
+    with pytest.raises(ValueError, match="objective: 'zoph' is not allowed; allowed values: accuracy, zoph_le"):
+        make_reward(objective="zoph")
+    with pytest.raises(ValueError, match="last_epochs: must be a positive integer"):
+        ZophLeReward(last_epochs=0)
+    with pytest.raises(ValueError, match="base: expected a RewardFunction"):
+        MnasNetReward({"params": 10}, base="accuracy")
+
+
+def test_child_evaluator_records_one_validation_accuracy_per_epoch(tiny_digits):
+    from nasrl_nb.search.evaluation import RECORD_KEYS, ChildEvaluator, FunctionEvaluator
+    from nasrl_nb.spaces.macro_space import MacroSpace
+
+    arch = MacroSpace(num_layers=1, filters=4).sample(0)
+    evaluator = ChildEvaluator(tiny_digits, epochs=3, device="cpu", child_kwargs={"channels": 4}, cache=False)
+    (row,) = evaluator.evaluate([arch])
+    assert "val_accuracies" in RECORD_KEYS and row["status"] == "ok"
+    assert len(row["val_accuracies"]) == 3 and row["val_accuracies"][-1] == row["val_accuracy"]
+    assert ZophLeReward()(row) == pytest.approx(max(row["val_accuracies"]) ** 3)
+    (plain,) = FunctionEvaluator(lambda a: 0.5).evaluate([arch])
+    assert plain["val_accuracies"] == [] and ZophLeReward()(plain) == pytest.approx(0.125)

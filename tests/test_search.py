@@ -15,12 +15,13 @@ import pytest
 import torch
 
 from nasrl_nb.rewards.objectives import AccuracyReward
-from nasrl_nb.search import loop as search_module
+from nasrl_nb.search import run_folder as run_folder_module
 from nasrl_nb.search.evaluation import Evaluator, FunctionEvaluator
 from nasrl_nb.search.evolution import RegularizedEvolution, mutate
 from nasrl_nb.search.factory import make_search, resume_search
-from nasrl_nb.search.loop import Search, SearchStep, read_history
+from nasrl_nb.search.loop import Search, SearchStep
 from nasrl_nb.search.random_search import RandomSearch
+from nasrl_nb.search.run_folder import read_history
 from nasrl_nb.spaces.registry import get_space
 
 CELL = get_space("cell")
@@ -153,7 +154,7 @@ def test_checkpoint_is_weights_only_and_atomic(tmp_path):
     assert state["step"] == 1 and state["evaluations"] == 4 and state["method"] == "ppo"
     assert set(state["rng"]) == {"torch", "numpy", "python"}
     assert "controller" in state["strategy"]["trainer"]
-    assert sorted(os.listdir(tmp_path)) == ["checkpoint.pt", "history.jsonl", "steps.jsonl", "summary.json"]  # no temp files left
+    assert sorted(os.listdir(tmp_path)) == ["checkpoint.pt", "config.json", "history.jsonl", "steps.jsonl", "summary.json"]  # no temp files left
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["evaluations"] == 4
 
@@ -194,7 +195,7 @@ def test_interrupt_mid_step_discards_the_partial_batch_and_redoes_it(method, tmp
 
 
 def test_ctrl_c_during_the_commit_is_held_until_the_step_is_saved(tmp_path, monkeypatch):
-    real_save = search_module.save_checkpoint
+    real_save = run_folder_module.save_checkpoint
 
     def save_and_get_interrupted(path, state):
         os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C arrives while the checkpoint is written
@@ -202,7 +203,7 @@ def test_ctrl_c_during_the_commit_is_held_until_the_step_is_saved(tmp_path, monk
         return real_save(path, state)
 
     search = synthetic("random", out_dir=tmp_path)
-    monkeypatch.setattr(search_module, "save_checkpoint", save_and_get_interrupted)
+    monkeypatch.setattr(run_folder_module, "save_checkpoint", save_and_get_interrupted)
     with pytest.raises(KeyboardInterrupt):
         search.step()
     state = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
@@ -289,11 +290,11 @@ def test_bad_arguments_and_folders(tmp_path):
     with pytest.raises(ValueError, match="batch_size: must be a positive integer"):
         synthetic("random", batch_size=-2)
     synthetic("random", out_dir=tmp_path / "run")
-    with pytest.raises(ValueError, match="already holds a search; pass resume=True"):
+    with pytest.raises(ValueError, match="already holds a search; pass resume=True to continue it, overwrite=True"):
         synthetic("random", out_dir=tmp_path / "run")
     with pytest.raises(ValueError, match="other settings: method: 'random' -> 'evolution'"):
         synthetic("evolution", out_dir=tmp_path / "run", resume=True)
-    with pytest.raises(ValueError, match="resume: no checkpoint"):
+    with pytest.raises(ValueError, match="resume: no search in .* start one there without resume"):
         synthetic("random", out_dir=tmp_path / "empty", resume=True)
     with pytest.raises(ValueError, match="evaluator: this run used a FunctionEvaluator; pass evaluator="):
         resume_search(tmp_path / "run")

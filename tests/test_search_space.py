@@ -41,16 +41,17 @@ SPACE_IDS = ["cell", "cell3", "macro", "macro-skips-filters", "macro-small", "cu
 # --- size -------------------------------------------------------------------------------------
 def test_sizes_are_the_product_of_option_counts():
     assert CellSpace().size() == 5**6 == 15_625
-    assert MacroSpace().size() == (5 * 5 * 4 * 4) ** 4
+    # layer 0 offers 2 connectivities (dense and attention fold into sequential there), later layers 4
+    assert MacroSpace().size() == (5 * 5 * 4 * 2) * (5 * 5 * 4 * 4) ** 3
     skips = MacroSpace(num_layers=3, skip_connections=True)
-    assert skips.size() == 400**3 * 2 ** (0 + 1 + 2)  # layer i has i skip decisions
+    assert skips.size() == 200 * 400**2 * 2 ** (0 + 0 + 1)  # layer i has max(0, i - 1) skip decisions
     assert custom_space({"a": [1, 2], "b": ["x", "y", "z"]}).size() == 2 * 3
     assert len(CellSpace(num_nodes=5)) == 5**10
 
 
 def test_size_is_exact_for_spaces_too_big_for_a_float():
     space = MacroSpace(num_layers=12, skip_connections=True)
-    assert space.size() == 400**12 * 2 ** (12 * 11 // 2)
+    assert space.size() == 200 * 400**11 * 2 ** (11 * 10 // 2)
     assert isinstance(space.size(), int) and space.size() > 2**53
 
 
@@ -228,26 +229,30 @@ def test_macro_parse_accepts_a_layers_object_a_python_list_and_omitted_fixed_key
 
 
 def test_macro_skip_decisions_map_to_each_layers_skip_list():
-    space = MacroSpace(num_layers=3, vocab={"activation": ("relu", "tanh")}, skip_connections=True)
+    # the previous layer always feeds layer i, so its skip candidates are layers 0..i-2 (ENAS)
+    space = MacroSpace(num_layers=4, vocab={"activation": ("relu", "tanh")}, skip_connections=True)
     skip_decisions = [d for d in space.decisions if d.kind == "skip"]
-    assert [(d.layer, d.source) for d in skip_decisions] == [(1, 0), (2, 0), (2, 1)]
+    assert [(d.layer, d.source) for d in skip_decisions] == [(2, 0), (3, 0), (3, 1)]
     text = json.dumps(
         [
             {"activation": "relu", "skips": []},
-            {"activation": "tanh", "skips": [0]},
+            {"activation": "tanh", "skips": []},
+            {"activation": "relu", "skips": [0]},
             {"activation": "relu", "skips": [1]},
         ]
     )
     arch = space.parse(text)
-    assert [spec.skips for spec in space.layers(arch)] == [(), (0,), (1,)]
-    assert arch.as_dict()["layer_2.skip_0"] == 0 and arch.as_dict()["layer_2.skip_1"] == 1
+    assert [spec.skips for spec in space.layers(arch)] == [(), (), (0,), (1,)]
+    assert arch.as_dict()["layer_3.skip_0"] == 0 and arch.as_dict()["layer_3.skip_1"] == 1
     assert space.parse(str(arch)) == arch
 
 
 def test_macro_default_searches_the_four_vocabularies_per_layer():
     space = MacroSpace()
     assert [d.name for d in space.decisions[:4]] == [f"layer_0.{k}" for k in ARCHITECTURE_VOCAB]
-    assert all(d.choices == ARCHITECTURE_VOCAB[d.name.split(".")[1]] for d in space.decisions)
+    assert all(d.choices == ARCHITECTURE_VOCAB[d.name.split(".")[1]] for d in space.decisions if d.name != "layer_0.connectivity")
+    # only the stem precedes layer 0: dense and attention would be sequential there
+    assert space.decisions[3].choices == ("sequential", "residual")
 
 
 # --- custom spaces and the registry ---------------------------------------------------------------------------

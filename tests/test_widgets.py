@@ -56,7 +56,7 @@ def test_start_runs_the_search_to_its_budget_and_draws_every_panel():
     assert dash.progress.value == 24
     for name in ("architecture", "policy", "entropy", "rewards"):
         assert is_png(dash.images[name]), name
-    assert "done" in dash.status.value and "best val acc" in dash.status.value
+    assert "done" in dash.status.value and "best reward" in dash.status.value and "val acc" in dash.status.value
 
 
 def test_stop_mid_search_keeps_everything_and_start_continues():

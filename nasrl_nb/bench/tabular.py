@@ -42,7 +42,8 @@ What is an error (a ``ValueError`` naming the file, the line and the field):
 * a missing architecture: a query whose isomorphism class has no row.
 
 Queries are dictionary look-ups: the first query of a cell computes its canonical string
-and remembers the answer's row block; every later one costs about a microsecond.
+and remembers which entry answers it; later look-ups (:meth:`TabularBenchmark.index`) cost
+about a microsecond, a full :meth:`~TabularBenchmark.query` dict about fifteen.
 """
 
 from __future__ import annotations
@@ -82,20 +83,20 @@ def shipped_benchmarks() -> list[str]:
 
 
 def resolve_table(source) -> Path:
-    """The file behind ``bench:NAME``, ``csv:PATH`` or a plain path (errors list what exists)."""
+    """The file behind ``bench:NAME``, ``csv:PATH`` or a plain path (errors list what is shipped)."""
     text = str(source)
+    names = ", ".join(shipped_benchmarks()) or "none in this installation"
     if text.startswith("bench:"):
         name = text[len("bench:"):]
         path = Path(str(data_folder().joinpath(f"{name}.csv.gz")))
         if not path.exists():
-            names = ", ".join(shipped_benchmarks()) or "none shipped in this installation"
-            raise ValueError(f"dataset: no shipped benchmark {name!r}; allowed values: {names} (or csv:PATH)")
+            raise ValueError(f"table: no shipped benchmark {name!r}; allowed values: {names} (or csv:PATH for your own)")
         return path
     if text.startswith("csv:"):
         text = text[len("csv:"):]
     path = Path(text)
     if not path.is_file():
-        raise ValueError(f"dataset: table file {text!r} does not exist (expected bench:NAME or csv:PATH)")
+        raise ValueError(f"table: file {text!r} does not exist (expected bench:NAME with NAME in: {names}; or csv:PATH)")
     return path
 
 

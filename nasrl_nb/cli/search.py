@@ -1,10 +1,11 @@
 """Command-line subcommands ``search`` and ``export`` (hooked into :mod:`nasrl_nb.cli.commands`).
 
 ``nasrl-nb search --method reinforce --space cell --budget 64 --out runs/r1`` runs a search
-with :func:`~nasrl_nb.search.factory.make_search`, writing ``history.jsonl``, ``summary.json`` and
-``checkpoint.pt`` into ``--out`` and printing the summary as one JSON object. Ctrl-C stops
-it cleanly (exit status 130); ``--resume`` continues it -- options that are not given are
-taken from the saved run. ``nasrl-nb export runs/r1`` prints the best architecture as a
+with :func:`~nasrl_nb.search.factory.make_search`, writing its run folder into ``--out``
+(:mod:`nasrl_nb.search.run_folder`) and printing the summary as one JSON object. Ctrl-C
+stops it cleanly (exit status 130); ``--resume`` continues it -- options that are not
+given are taken from the saved ``config.json``, and only ``--budget``, ``--device`` and
+``--quiet`` may differ from it; ``--overwrite`` starts over in a folder that holds a run. ``nasrl-nb export runs/r1`` prints the best architecture as a
 standalone PyTorch file (``--out FILE`` writes it).
 """
 
@@ -15,7 +16,8 @@ import json
 import sys
 from pathlib import Path
 
-# option name -> make_search keyword; None means "not given" (a default, or the saved run's value)
+# option name -> make_search keyword (see nasrl_nb.search.config.SETTINGS); an option left at None
+# takes the default, or the saved run's value on --resume
 SEARCH_OPTIONS = {
     "method": "method",
     "space": "space",
@@ -44,18 +46,22 @@ def add_commands(subparsers) -> None:
     from ..rewards.objectives import CONSTRAINT_MODES
     from ..search.methods import METHODS
     from ..spaces.registry import SPACES
+    from . import bench as bench_commands
 
     search = subparsers.add_parser(
         "search",
         help="run a architecture search and print its summary as JSON",
         description=(
             "Search a space with RL (reinforce, ppo), random search or regularized evolution. Writes "
-            "OUT/history.jsonl, OUT/summary.json and OUT/checkpoint.pt. Ctrl-C stops cleanly; --resume continues."
+            "OUT/config.json, history.jsonl, steps.jsonl, checkpoint.pt and summary.json. Ctrl-C stops cleanly; "
+            "--resume continues."
         ),
     )
     search.add_argument("--method", choices=METHODS, default=None, help="search strategy (default: reinforce)")
     search.add_argument("--space", choices=tuple(SPACES), default=None, help="search space (default: cell)")
-    search.add_argument("--dataset", choices=DATASETS, default=None, help="dataset (default: digits)")
+    search.add_argument("--dataset", default=None,
+                        help=f"dataset: {', '.join(DATASETS)}; or a table: bench:NAME, csv:PATH (default: digits)")
+    bench_commands.add_search_options(search)  # --select-by, --report, --budget-seconds (tables only)
     search.add_argument("--budget", type=int, default=None, help="architectures to evaluate (default: 64; 16 in quick mode)")
     search.add_argument("--batch", type=int, default=None, help="architectures per step (default: 8; 4 in quick mode)")
     search.add_argument("--seed", type=int, default=None, help="seed of the controller, the search and the children (default: 0)")
@@ -73,8 +79,9 @@ def add_commands(subparsers) -> None:
     )
     search.add_argument("--controller-lr", type=float, default=None, help="controller learning rate (reinforce, ppo)")
     search.add_argument("--entropy-weight", type=float, default=None, help="entropy bonus (reinforce, ppo)")
-    search.add_argument("--out", required=True, help="folder for history.jsonl, summary.json and checkpoint.pt")
+    search.add_argument("--out", required=True, help="the run folder (config, history, steps, checkpoint, summary)")
     search.add_argument("--resume", action="store_true", help="continue the search in --out")
+    search.add_argument("--overwrite", action="store_true", help="delete the search in --out and start over")
     search.add_argument("--quiet", action="store_true", help="no progress bar")
     search.set_defaults(func=cmd_search)
 
@@ -90,11 +97,10 @@ def add_commands(subparsers) -> None:
     export.set_defaults(func=cmd_export)
 
 
-def search_kwargs(args: argparse.Namespace, saved: dict | None) -> dict:
-    """make_search keywords from the options given, filled from the saved run on --resume."""
-    kwargs = dict(saved or {})
-    kwargs.pop("progress", None)
-    trainer_kwargs = dict(kwargs.get("trainer_kwargs") or {})
+def search_settings(args: argparse.Namespace) -> dict:
+    """make_search keywords from the options given (those left out are not in the dict)."""
+    settings: dict = {"progress": not args.quiet}
+    trainer_kwargs = {}
     for option, keyword in SEARCH_OPTIONS.items():
         value = getattr(args, option)
         if value is None:
@@ -104,45 +110,53 @@ def search_kwargs(args: argparse.Namespace, saved: dict | None) -> dict:
         elif option == "entropy_weight":
             trainer_kwargs["entropy_weight"] = value
         else:
-            kwargs[keyword] = value
+            settings[keyword] = value
     if trainer_kwargs:
-        kwargs["trainer_kwargs"] = trainer_kwargs
-    return kwargs
+        settings["trainer_kwargs"] = trainer_kwargs
+    return settings
+
+
+def search_config(args: argparse.Namespace):
+    """The :class:`~nasrl_nb.search.config.SearchConfig` of this command: new, or the saved one with the options on top."""
+    from ..search.config import SearchConfig, config_differences
+    from ..search.run_folder import RunFolder
+
+    out, folder = Path(args.out), RunFolder(args.out)
+    saved = folder.read_config()
+    settings = search_settings(args)
+    if args.resume and args.overwrite:
+        raise ValueError("resume, overwrite: pass one of --resume and --overwrite, not both")
+    if args.resume:
+        if saved is None:
+            raise ValueError(f"resume: no search in {str(out)!r} (no config.json); run without --resume to start one")
+        config = SearchConfig.from_dict(saved)
+        if config.evaluator != "ChildEvaluator":
+            raise ValueError(f"resume: the search in {str(out)!r} used a {config.evaluator}; continue it in Python "
+                             "with resume_search(out_dir, evaluator=...)")
+        return config.with_settings(**settings)
+    if folder.holds_run() and not args.overwrite:
+        changed = [] if saved is None else config_differences(saved, SearchConfig.from_dict(saved).with_settings(**settings).to_dict())
+        detail = f" with other settings ({'; '.join(changed)})" if changed else ""
+        raise ValueError(f"out: {str(out)!r} already holds a search{detail}; pass --resume to continue it, "
+                         "--overwrite to start over, or choose another folder")
+    if not folder.holds_run() and out.exists() and any(out.iterdir()):
+        raise ValueError(f"out: {str(out)!r} exists and is not empty; choose a new or empty folder")
+    return SearchConfig.from_settings(**settings)
 
 
 def cmd_search(args: argparse.Namespace) -> int:
     """Run (or resume) a search; print its summary; 130 after Ctrl-C (resumable)."""
-    from ..search.checkpoint import CHECKPOINT_NAME, load_checkpoint
-    from ..search.factory import config_differences, make_search
-    from ..spaces.registry import get_space
+    from ..search.factory import make_search
+    from . import bench as bench_commands
 
-    out = Path(args.out)
-    checkpoint = out / CHECKPOINT_NAME
-    saved, evaluator_kind = None, None
-    if checkpoint.exists():
-        state = load_checkpoint(checkpoint)
-        saved = json.loads(state.get("config") or "null")
-        evaluator_kind = json.loads(state.get("evaluator") or "{}").get("kind")
-    if args.resume and saved is None:
-        raise ValueError(f"resume: no search checkpoint in {str(out)!r}; run without --resume to start one")
-    if args.resume and evaluator_kind != "ChildEvaluator":
-        raise ValueError(f"resume: the search in {str(out)!r} used a {evaluator_kind}; continue it in Python with Search.from_checkpoint")
-    if not args.resume and checkpoint.exists():
-        kwargs = search_kwargs(args, None)
-        if isinstance(kwargs.get("space"), str):  # the saved settings hold the space's spec
-            kwargs["space"] = get_space(kwargs["space"]).spec()
-        differences = [] if saved is None else config_differences(saved, {**saved, **kwargs})
-        detail = f" with other settings ({'; '.join(differences)})" if differences else ""
-        raise ValueError(f"out: {str(out)!r} already holds a search{detail}; pass --resume to continue it or choose another folder")
-    if not args.resume and out.exists() and any(out.iterdir()):
-        raise ValueError(f"out: {str(out)!r} exists and is not empty; choose a new or empty folder")
-    kwargs = search_kwargs(args, saved if args.resume else None)
-    search = make_search(**kwargs, out_dir=out, resume=args.resume, progress=not args.quiet)
+    evaluator = bench_commands.tabular_evaluator(args)  # None unless --dataset bench:NAME or csv:PATH
+    search = make_search(config=search_config(args), evaluator=evaluator, out_dir=args.out, resume=args.resume,
+                         overwrite=args.overwrite)
     try:
         summary = search.run()
     except KeyboardInterrupt:
         print(
-            f"interrupted: {search.evaluations} of {search.budget} architectures evaluated and saved in {str(out)!r}; "
+            f"interrupted: {search.evaluations} of {search.budget} architectures evaluated and saved in {args.out!r}; "
             "continue with --resume",
             file=sys.stderr,
         )

@@ -1,6 +1,9 @@
 """Rewards: the number a search maximizes, computed from one evaluation record.
 
-Zoph & Le (2017, Sec. 3.2) reward the controller with a child's validation accuracy.
+Zoph & Le (2017, Sec. 3.2) reward the controller with a child's validation accuracy; in
+their CIFAR-10 experiments (Sec. 4.1) precisely "the maximum validation accuracy of the
+last 5 epochs cubed" (:class:`ZophLeReward`, ``objective="zoph_le"``). The default here is
+plain validation accuracy after the last epoch (:class:`AccuracyReward`).
 Hardware-aware NAS adds costs: MnasNet (Tan et al. 2019, Sec. 3, Eq. 2) multiplies the
 accuracy by a soft latency factor ``ACC(m) * [LAT(m) / T]^w``; others add a penalty or
 reject children above a budget. Every reward here is a :class:`RewardFunction`: an object
@@ -8,7 +11,8 @@ with ``reward(record) -> float`` and a ``failure_reward`` given to children that
 build or train, so that the search loop never special-cases an objective.
 
 A *record* is what an evaluator returns (see :mod:`nasrl_nb.search.evaluation`): a dict with
-``status`` (``"ok"`` | ``"failed"``), ``val_accuracy`` (fraction in [0, 1]), ``params``,
+``status`` (``"ok"`` | ``"failed"``), ``val_accuracy`` (fraction in [0, 1], after the last
+epoch), ``val_accuracies`` (one per epoch, when the evaluator trained the child), ``params``,
 ``flops`` and ``latency_ms``.
 """
 
@@ -20,6 +24,7 @@ from collections.abc import Mapping, Sequence
 from ..validation import require_choice, require_positive
 
 COST_METRICS: tuple[str, ...] = ("params", "flops", "latency_ms")
+OBJECTIVES: tuple[str, ...] = ("accuracy", "zoph_le")  # the base reward, by name (see make_reward)
 CONSTRAINT_MODES: tuple[str, ...] = ("hard", "penalty", "mnasnet")
 
 
@@ -108,6 +113,8 @@ class RewardFunction:
         """True when the child exceeds a budget of this reward (never for plain objectives)."""
         return False
 
+    label = "reward"  # what the reward is, in words, for plots and tables
+
     def config(self) -> dict:
         """Plain-JSON description (stored in a search's summary)."""
         return {"kind": type(self).__name__, "failure_reward": self.failure_reward}
@@ -118,10 +125,59 @@ class RewardFunction:
 
 
 class AccuracyReward(RewardFunction):
-    """Zoph & Le's reward: the child's validation accuracy."""
+    """Validation accuracy after the child's last epoch (the default reward).
+
+    This is the quantity Zoph & Le (2017, Sec. 3.2) describe; the exact reward of their
+    experiments (best of the last 5 epochs, cubed) is :class:`ZophLeReward`.
+    """
+
+    label = "validation accuracy"
 
     def score(self, record: Mapping) -> float:
         return float(record["val_accuracy"])
+
+
+class ZophLeReward(RewardFunction):
+    """Zoph & Le's reward (2017, Sec. 4.1): ``max(val_accuracies[-5:]) ** 3``.
+
+    "We use the maximum validation accuracy of the last 5 epochs cubed as the reward."
+    The maximum over the last epochs smooths a noisy final epoch; cubing stretches the top of
+    the accuracy range (0.90 -> 0.729, 0.95 -> 0.857), so the controller sees the difference
+    between good children more than between bad ones.
+
+    Args:
+        last_epochs: how many final epochs the maximum runs over (5 in the paper).
+        power: the exponent (3 in the paper).
+
+    It reads ``record["val_accuracies"]`` (one per epoch; :class:`~nasrl_nb.search.evaluation.ChildEvaluator`
+    records them). A record without a usable list -- a ``FunctionEvaluator`` or a lookup
+    table that reports only the final ``val_accuracy`` -- falls back to ``val_accuracy ** power``,
+    the same formula with a window of one epoch. Non-finite entries are ignored.
+    """
+
+    label = "Zoph & Le: max val accuracy of the last 5 epochs, cubed"
+
+    def __init__(self, *, last_epochs: int = 5, power: float = 3.0, failure_reward: float = 0.0):
+        super().__init__(failure_reward=failure_reward)
+        self.last_epochs = require_positive("last_epochs", last_epochs, integer=True)
+        self.power = require_positive("power", power)
+        if (self.last_epochs, self.power) != (5, 3.0):
+            self.label = f"max val accuracy of the last {self.last_epochs} epochs ** {self.power:g}"
+
+    def best_recent_accuracy(self, record: Mapping) -> float:
+        """``max`` of the finite accuracies among the last ``last_epochs`` epochs, else ``val_accuracy``."""
+        per_epoch = record.get("val_accuracies")
+        if isinstance(per_epoch, Sequence) and not isinstance(per_epoch, (str, bytes)):
+            recent = [float(a) for a in list(per_epoch)[-self.last_epochs:] if _finite(a)]
+            if recent:
+                return max(recent)
+        return float(record["val_accuracy"])
+
+    def score(self, record: Mapping) -> float:
+        return min(1.0, max(0.0, self.best_recent_accuracy(record))) ** self.power
+
+    def config(self) -> dict:
+        return {**super().config(), "last_epochs": self.last_epochs, "power": self.power}
 
 
 class MultiObjectiveReward(RewardFunction):
@@ -130,6 +186,8 @@ class MultiObjectiveReward(RewardFunction):
     ``reference_latency_ms`` and ``reference_params`` set the scale of the two scores; they
     are needed only when their weight is non-zero.
     """
+
+    label = "weighted accuracy, efficiency and complexity"
 
     def __init__(
         self,
@@ -194,6 +252,11 @@ class ConstrainedReward(RewardFunction):
             :func:`relative_excess`); a child over budget is still flagged.
     """
 
+    @property
+    def label(self) -> str:
+        budgets = ", ".join(f"{metric} <= {limit:g}" for metric, limit in self.limits.items())
+        return f"{self.base.label} ({self.mode} budget: {budgets})"
+
     def __init__(
         self,
         base: RewardFunction | None = None,
@@ -252,7 +315,11 @@ class MnasNetReward(RewardFunction):
         targets: ``{metric: target}`` with metrics from ``params``, ``flops``, ``latency_ms``.
         w: default exponent for both sides (must be <= 0).
         alpha, beta: exponents below / above the target (default ``w``), each <= 0.
+        base: the ``ACC`` term (default :class:`AccuracyReward`; :class:`ZophLeReward` for
+            Zoph & Le's cubed accuracy).
     """
+
+    label = "MnasNet: accuracy x (cost / target) ** w"
 
     def __init__(
         self,
@@ -261,9 +328,11 @@ class MnasNetReward(RewardFunction):
         w: float = -0.07,
         alpha: float | None = None,
         beta: float | None = None,
+        base: RewardFunction | None = None,
         failure_reward: float = 0.0,
     ):
         super().__init__(failure_reward=failure_reward)
+        self.base = _check_base(base, failure_reward)
         if not isinstance(targets, Mapping) or not targets:
             raise ValueError(f"targets: expected a dict such as {{'latency_ms': 5.0}}, got {targets!r}")
         self.targets = {require_choice("targets key", k, COST_METRICS): require_positive(f"targets[{k!r}]", v) for k, v in targets.items()}
@@ -281,10 +350,30 @@ class MnasNetReward(RewardFunction):
                 return self.failure_reward
             exponent = self.alpha if cost <= target else self.beta
             factor *= (cost / target) ** exponent
-        return float(record["val_accuracy"]) * factor
+        return self.base.score(record) * factor
 
     def config(self) -> dict:
-        return {**super().config(), "targets": dict(self.targets), "alpha": self.alpha, "beta": self.beta}
+        config = {**super().config(), "targets": dict(self.targets), "alpha": self.alpha, "beta": self.beta}
+        if type(self.base) is not AccuracyReward:  # the default base is left out: older configs stay equal
+            config["base"] = self.base.config()
+        return config
+
+
+def _check_base(base, failure_reward: float) -> RewardFunction:
+    if base is None:
+        return AccuracyReward(failure_reward=failure_reward)
+    if not isinstance(base, RewardFunction):
+        raise ValueError(f"base: expected a RewardFunction (AccuracyReward, ZophLeReward, ...), got {type(base).__name__}")
+    return base
+
+
+def objective_reward(objective: str = "accuracy", *, failure_reward: float = 0.0) -> RewardFunction:
+    """The base reward named ``objective``: ``"accuracy"`` (validation accuracy after the last
+    epoch, :class:`AccuracyReward`) or ``"zoph_le"`` (max of the last 5 epochs, cubed,
+    :class:`ZophLeReward`)."""
+    require_choice("objective", objective, OBJECTIVES)
+    cls = ZophLeReward if objective == "zoph_le" else AccuracyReward
+    return cls(failure_reward=failure_reward)
 
 
 def make_reward(
@@ -294,13 +383,19 @@ def make_reward(
     max_latency_ms: float | None = None,
     constraint_mode: str = "hard",
     failure_reward: float = 0.0,
+    objective: str = "accuracy",
 ) -> RewardFunction:
-    """Accuracy reward, constrained by the budgets that are given.
+    """The ``objective`` reward, constrained by the budgets that are given.
 
+    ``objective`` names the base reward (:func:`objective_reward`): ``"accuracy"`` (the
+    default, validation accuracy after the last epoch) or ``"zoph_le"`` (Zoph & Le 2017,
+    Sec. 4.1: the maximum validation accuracy of the last 5 epochs, cubed).
     ``constraint_mode`` is ``"hard"`` or ``"penalty"`` (:class:`ConstrainedReward`) or
-    ``"mnasnet"`` (:class:`MnasNetReward` with the budgets as targets).
+    ``"mnasnet"`` (:class:`MnasNetReward` with the budgets as targets and the objective as
+    its accuracy term).
     """
     require_choice("constraint_mode", constraint_mode, CONSTRAINT_MODES)
+    base = objective_reward(objective, failure_reward=failure_reward)
     limits = check_limits(max_params, max_flops, max_latency_ms)
     if not limits and constraint_mode != "hard":
         raise ValueError(
@@ -308,11 +403,11 @@ def make_reward(
             "max_latency_ms with it (the default 'hard' needs none)"
         )
     if not limits:
-        return AccuracyReward(failure_reward=failure_reward)
+        return base
     if constraint_mode == "mnasnet":
-        return MnasNetReward(limits, failure_reward=failure_reward)
+        return MnasNetReward(limits, base=base, failure_reward=failure_reward)
     return ConstrainedReward(
-        AccuracyReward(failure_reward=failure_reward),
+        base,
         max_params=max_params,
         max_flops=max_flops,
         max_latency_ms=max_latency_ms,

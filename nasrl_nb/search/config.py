@@ -75,6 +75,7 @@ class ControllerConfig:
     temperature: float = 1.0  # logits / T before sampling (Zoph & Le: exploration)
     tanh_constant: float | None = 2.5  # logits = c * tanh(logits) (ENAS), None: off
     skip_attention: bool = True  # skip decisions by attention over earlier layers (Zoph & Le Sec. 3.3)
+    seed: int | None = None  # the sampling generator's seed; None: drawn from the search's seed
 
 
 @dataclass
@@ -88,6 +89,8 @@ class TrainerConfig:
     grad_clip: float | None = 5.0  # clip the controller's gradient norm; None: off
     ppo_clip: float = 0.2  # PPO's epsilon: the ratio is clipped to [1 - eps, 1 + eps]
     ppo_epochs: int = 4  # PPO: passes over each batch
+    target_kl: float | None = 0.02  # PPO: stop the epochs once the approximate KL passes 1.5 x this; None: off
+    advantage_std_floor: float = 0.02  # floor on the rewards' std when normalising advantages
     value_baseline: bool = False  # a learned value head instead of the moving average
     value_lr: float = 1e-2  # its learning rate
     epsilon: float = 0.0  # probability of proposing a uniform random architecture instead
@@ -272,9 +275,11 @@ def _flatten(data: Mapping, prefix: str = "") -> dict:
 def config_differences(saved: Mapping, current: Mapping, *, ignore: tuple[str, ...] | None = None) -> list[str]:
     """``["child.epochs: 3 -> 1", ...]`` for the fields of two ``config.json`` dicts that differ.
 
-    The :data:`RESUME_OVERRIDES` are ignored (pass ``ignore=()`` to see them too).
+    The :data:`RESUME_OVERRIDES` are ignored, and so is ``evaluator``: an evaluator passed in
+    code may be swapped for another that computes the same records (a parallel one, say).
+    Pass ``ignore=()`` to see every difference.
     """
-    ignore = tuple(RESUME_OVERRIDES.values()) if ignore is None else ignore
+    ignore = (*RESUME_OVERRIDES.values(), "evaluator") if ignore is None else ignore
     old, new = _flatten(saved), _flatten(current)
     keys = [k for k in dict.fromkeys([*old, *new]) if k not in ignore]
     return [f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in keys if old.get(k) != new.get(k)]

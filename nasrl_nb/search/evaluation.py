@@ -1,8 +1,8 @@
 """Evaluators: turn proposed architectures into evaluation records.
 
 In Zoph & Le (2017, Sec. 3.2) each sampled child is trained and its validation accuracy
-comes back to the controller. How that happens -- serially here, on a Ray cluster, on a
-GPU pool, or from a shared-weight supernet as in ENAS (Pham et al. 2018) -- is hidden
+comes back to the controller. How that happens -- serially, by training each child
+(:class:`ChildEvaluator`), or by calling a function (:class:`FunctionEvaluator`) -- is hidden
 behind one method, ``evaluate(architectures) -> list[dict]``, so that a search loop
 never cares which evaluator it is given.
 
@@ -11,7 +11,9 @@ Every record is a dict with at least these keys (see :data:`RECORD_KEYS`):
 * ``status``: ``"ok"`` or ``"failed"``; a failed child never raises, it gets a ``reason``;
 * ``val_accuracy``, ``test_accuracy``: fractions in [0, 1] (NaN when failed);
 * ``params``, ``flops``, ``latency_ms``: the child's cost (None when not measured);
-* ``seconds``: wall time spent on this child; ``train_losses``: mean loss per epoch.
+* ``seconds``: wall time spent on this child; ``train_losses``: mean loss per epoch;
+* ``val_accuracies``: validation accuracy after each epoch (``val_accuracy`` is the last
+  one); empty when the evaluator did not train epoch by epoch (a ``FunctionEvaluator``).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ RECORD_KEYS: tuple[str, ...] = (
     "seconds",
     "reason",
     "train_losses",
+    "val_accuracies",
 )
 
 
@@ -52,6 +55,7 @@ def make_record(**fields) -> dict:
         "seconds": 0.0,
         "reason": None,
         "train_losses": [],
+        "val_accuracies": [],
     }
     record.update(fields)
     return record
@@ -259,6 +263,7 @@ class ChildEvaluator(SerialEvaluator):
             seconds=time.perf_counter() - start,
             reason=result.reason,
             train_losses=list(result.train_losses),
+            val_accuracies=list(result.val_accuracies),
             **costs,
         )
 
@@ -308,3 +313,38 @@ class FunctionEvaluator(SerialEvaluator):
 
     def config(self) -> dict:
         return {"kind": type(self).__name__, "fn": getattr(self.fn, "__qualname__", repr(self.fn))}
+
+
+def train_architecture(
+    arch: Architecture,
+    data,
+    *,
+    epochs: int = 5,
+    lr: float = 0.01,
+    batch_size: int = 64,
+    optimizer: str = "adam",
+    seed: int = 0,
+    device="auto",
+    child_kwargs: Mapping | None = None,
+    lr_schedule: str = "constant",
+) -> dict:
+    """Build ``arch`` as a child network, measure its cost and train it: one plain-JSON record.
+
+    The initial weights, batch order and dropout depend on ``seed`` alone (``nasrl-nb train``
+    is this function). The record holds the :class:`~nasrl_nb.nn.training.TrainResult`
+    fields (``status``, ``val_accuracy``, ``test_accuracy``, ``train_losses``, ...), the
+    child's ``params``, ``flops`` and ``latency_ms``, ``arch`` and ``device``. A child that
+    diverges is ``status="failed"``; bad arguments raise ValueError before anything trains.
+    """
+    from ..nn.child_network import ChildNetwork
+    from ..nn.training import train_and_evaluate
+
+    device = resolve_device(device)
+    seed_everything(seed)  # the initial weights depend on the seed only
+    net = ChildNetwork(arch, data.input_shape, data.num_classes, **dict(child_kwargs or {}))
+    metrics = net.get_complexity_metrics(device=device)
+    result = train_and_evaluate(
+        net, data, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed, device=device,
+        optimizer=optimizer, lr_schedule=lr_schedule,
+    )
+    return json_safe({**result.to_dict(), **metrics, "arch": str(arch), "device": str(device)})

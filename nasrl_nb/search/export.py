@@ -196,8 +196,7 @@ def export_pytorch(
     # building the reference network checks every argument with ChildNetwork's own messages
     reference = ChildNetwork(arch, input_shape, num_classes, channels=channels, cells_per_stage=cells_per_stage)
     space, (C_in, H, W), num_classes = arch.space, reference.input_shape, reference.num_classes
-    if not isinstance(class_name, str) or not class_name.isidentifier() or keyword.iskeyword(class_name):
-        raise ValueError(f"class_name: {class_name!r} is not allowed; allowed values: a Python identifier that is not a keyword")
+    _check_class_name(class_name)
     if isinstance(space, MacroSpace):
         src, feature_channels = _macro_source(arch, C_in, channels, H, W)
         description = f"macro space, {space.num_layers} layers, stem width {channels}"
@@ -271,6 +270,7 @@ def export_search(out_dir, *, class_name: str = "ExportedNet", out=None, force: 
     Reads ``out_dir/summary.json`` and hands it to :func:`export_summary`. With ``out``
     the source is also written there by :func:`write_export` (``force`` as there).
     """
+    _check_class_name(class_name)
     if out is not None:
         check_export_path(out, force=force)  # before any work: a bad --out changes nothing
     path = Path(out_dir) / "summary.json"
@@ -348,7 +348,9 @@ def export_summary(summary: Mapping, *, class_name: str = "ExportedNet") -> str:
     """Standalone source of the best architecture in a search summary (``Search.summary()``).
 
     The summary holds the best architecture, its space and the child network's settings
-    (input shape, classes, width) recorded by the evaluator.
+    (input shape, classes, width) recorded by the evaluator. "Best" is ``best_arch``: the
+    child with the highest *reward* (ties: validation accuracy), which under a budget or
+    MnasNet's reward need not be the most accurate one (``most_accurate_arch``).
     """
     from ..spaces.registry import space_from_spec
 
@@ -356,8 +358,7 @@ def export_summary(summary: Mapping, *, class_name: str = "ExportedNet") -> str:
         raise ValueError(f"summary: expected a search summary dict (Search.summary()), got {type(summary).__name__}")
     if not summary.get("best_arch"):
         raise ValueError("summary: the search has no successful architecture yet; nothing to export")
-    if not isinstance(class_name, str) or not class_name.isidentifier() or keyword.iskeyword(class_name):
-        raise ValueError(f"class_name: {class_name!r} is not allowed; allowed values: a Python identifier that is not a keyword")
+    _check_class_name(class_name)
     evaluator = summary.get("evaluator") or {}
     child_kwargs = evaluator.get("child_kwargs") or {} if isinstance(evaluator, Mapping) else None
     if not isinstance(evaluator, Mapping) or not isinstance(child_kwargs, Mapping):
@@ -376,6 +377,11 @@ def export_summary(summary: Mapping, *, class_name: str = "ExportedNet") -> str:
     except (KeyError, TypeError, ValueError) as err:
         raise ValueError(f"summary: not a search summary of the expected shape ({type(err).__name__}: {err})") from None
     return export_pytorch(arch, input_shape=input_shape, class_name=class_name, **options)
+
+
+def _check_class_name(class_name) -> None:
+    if not isinstance(class_name, str) or not class_name.isidentifier() or keyword.iskeyword(class_name):
+        raise ValueError(f"class_name: {class_name!r} is not allowed; allowed values: a Python identifier that is not a keyword")
 
 
 def _whole(field: str, value) -> int:

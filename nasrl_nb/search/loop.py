@@ -235,8 +235,9 @@ class Search:
 
     @property
     def done(self) -> bool:
-        """True once ``budget`` architectures have been evaluated."""
-        return self.evaluations >= self._budget
+        """True once ``budget`` architectures have been evaluated, or the evaluator's own budget
+        is spent (``evaluator.exhausted``: a TabularEvaluator's simulated training seconds)."""
+        return self.evaluations >= self._budget or bool(getattr(self.evaluator, "exhausted", False))
 
     @property
     def paused(self) -> bool:
@@ -604,7 +605,7 @@ def _step_line(step: int, rewards, stats: Mapping, policy) -> dict:
         "advantages": stats.get("advantages"),
         "kl": stats.get("kl"),
         "clip_fraction": stats.get("clip_fraction"),
-        "stats": {k: v for k, v in stats.items() if k not in ("advantages", "decision_advantages")},
+        "stats": {k: v for k, v in stats.items() if k != "advantages"},
         "policy": None if policy is None else policy.to_dict(),
     }
 

@@ -269,9 +269,9 @@ class SearchDashboard:
 
     def _set_status(self, what: str) -> None:
         best = self.search.best
-        best_text = "no child yet" if best is None else (
-            f"best val acc {_number(best['val_accuracy'])} (test {_number(best.get('test_accuracy'))}): "
-            f"<code>{html.escape(best['arch'])}</code>")
+        best_text = "no child yet" if best is None else (  # the reward's choice (Search.best), not the most accurate
+            f"best reward {_number(best.get('reward'))}, val acc {_number(best['val_accuracy'])} "
+            f"(test {_number(best.get('test_accuracy'))}): <code>{html.escape(best['arch'])}</code>")
         self.status.value = (f"<b>{html.escape(self.search.method)}</b> — {what} — "
                              f"{self.search.evaluations}/{self.search.budget} evaluated — {best_text}")
 

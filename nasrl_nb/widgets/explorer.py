@@ -28,7 +28,7 @@ class SpaceExplorer:
         # every label in full ("layer_0.normalization"), all of one width so the menus line up
         label = f"{max(len(d.name) for d in space.decisions) + 2}ch"
         self.dropdowns = [
-            W.Dropdown(options=list(d.choices), value=c, description=d.name, description_allow_html=False,
+            W.Dropdown(options=list(d.choices), value=c, description=d.name,
                        style={"description_width": label}, layout=W.Layout(width=f"calc({label} + 170px)"))
             for d, c in zip(space.decisions, arch.choices)
         ]

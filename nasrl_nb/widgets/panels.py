@@ -6,14 +6,12 @@ replay viewer draw exactly the same pictures from the same numbers.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..spaces.registry import space_from_spec
 from ..spaces.search_space import SearchSpace
 
-PANELS = ("architecture", "policy", "entropy", "rewards", "tradeoff")
+PANELS = ("architecture", "policy", "entropy", "rewards", "advantages", "tradeoff")
 
 
 @dataclass
@@ -21,7 +19,9 @@ class RunState:
     """History records and per-step summaries of a search (all plain JSON data).
 
     ``steps``: one dict per update with ``step``, ``rewards``, ``baseline`` and
-    ``policy`` (a ``PolicySnapshot.to_dict()`` or None).
+    ``advantages`` (the values the update's loss used, from its stats), PPO's ``kl`` and
+    ``clip_fraction`` (None otherwise) and ``policy`` (a ``PolicySnapshot.to_dict()`` or None),
+    as in ``steps.jsonl``.
     """
 
     space: SearchSpace
@@ -33,7 +33,8 @@ class RunState:
     @classmethod
     def from_search(cls, search) -> RunState:
         steps = [
-            {"step": s.step, "rewards": list(s.rewards), "baseline": s.baseline,
+            {"step": s.step, "rewards": list(s.rewards), "baseline": s.baseline, "advantages": s.advantages,
+             "kl": s.stats.get("kl"), "clip_fraction": s.stats.get("clip_fraction"),
              "policy": None if s.policy is None else s.policy.to_dict()}
             for s in list(search.steps)
         ]
@@ -41,19 +42,13 @@ class RunState:
 
     @classmethod
     def load(cls, run_dir) -> RunState:
-        """Read ``summary.json``, ``history.jsonl`` and ``steps.jsonl`` written by a search."""
-        run_dir = Path(run_dir)
-        summary_path = run_dir / "summary.json"
-        if not summary_path.exists():
+        """Read a run folder written by a search (:func:`~nasrl_nb.search.run_folder.load_run`)."""
+        from ..search.run_folder import SUMMARY_NAME, load_run
+
+        if not (Path(run_dir) / SUMMARY_NAME).exists():
             raise ValueError(f"run_dir: {str(run_dir)!r} holds no summary.json; pass the --out folder of a search")
-        summary = json.loads(summary_path.read_text(encoding="utf-8"))
-        return cls(
-            space=space_from_spec(summary["space"]),
-            method=summary["method"],
-            budget=int(summary["budget"]),
-            history=_read_jsonl(run_dir / "history.jsonl"),
-            steps=_read_jsonl(run_dir / "steps.jsonl"),
-        )
+        run = load_run(run_dir)
+        return cls(space=run.space, method=run.method, budget=run.budget, history=run.history, steps=run.steps)
 
     @property
     def num_steps(self) -> int:
@@ -71,17 +66,13 @@ class RunState:
         return self.space.parse(self.history[-1]["arch"]) if self.history else None
 
     def best_record(self) -> dict | None:
-        ok = [r for r in self.history if r.get("status") == "ok" and not r.get("constraint_violated")]
-        return max(ok, key=lambda r: r["val_accuracy"]) if ok else None
+        """The record with the highest reward (ties: validation accuracy), as in ``summary.json``."""
+        from ..search.summary import best_by_reward
+
+        return best_by_reward(self.history)
 
     def policies(self) -> list[dict]:
         return [s["policy"] for s in self.steps if s.get("policy")]
-
-
-def _read_jsonl(path: Path) -> list[dict]:
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 def render_panels(state: RunState, names=PANELS, *, dpi: int = 80) -> dict[str, bytes]:
@@ -107,9 +98,43 @@ def render_panels(state: RunState, names=PANELS, *, dpi: int = 80) -> dict[str, 
         figures["rewards"] = plot_rewards(state.steps if state.steps[0].get("rewards") else state.history)
     elif "rewards" in names and state.history:
         figures["rewards"] = plot_rewards(state.history)
+    if "advantages" in names and any(s.get("advantages") for s in state.steps):
+        figures["advantages"] = plot_advantages(state.steps)
     if "tradeoff" in names and any(r.get("status") == "ok" for r in state.history):
         figures["tradeoff"] = plot_accuracy_vs_cost(state.history, cost="params")
     return {name: figure_to_png(fig, dpi=dpi) for name, fig in figures.items()}
+
+
+def plot_advantages(steps, ax=None):
+    """The advantages each update's loss used (points per step) and its baseline and KL.
+
+    Pure: reads ``advantages``, ``baseline`` and ``kl`` from the step dicts (the update's own
+    stats, as in ``steps.jsonl``), never recomputes them. Returns the Figure.
+    """
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
+    used = [s for s in steps if s.get("advantages")]
+    if ax is None:
+        fig = Figure(figsize=(7.5, 3.6))
+        ax = fig.add_axes((0.7 / 7.5, 0.5 / 3.6, 1 - 1.0 / 7.5, 1 - 1.05 / 3.6))  # margins in inches
+    else:
+        fig = ax.figure
+    xs = [s["step"] for s in used for _ in s["advantages"]]
+    ys = [float(a) for s in used for a in s["advantages"]]
+    ax.axhline(0.0, color="grey", linewidth=0.8, zorder=1)
+    ax.scatter(xs, ys, s=18, color="#0072b2", alpha=0.6, linewidths=0, zorder=2)
+    last = used[-1] if used else None
+    title = "Advantages the updates used"
+    if last is not None and last.get("baseline") is not None:
+        title += f"\nlast update: baseline b = {float(last['baseline']):.3g}"
+        if last.get("kl") is not None:
+            title += f", KL(pi_old || pi) = {float(last['kl']):.3g}, clip fraction {float(last.get('clip_fraction') or 0):.2f}"
+    ax.set_title(title, fontsize=9)
+    ax.set_xlabel("step (policy update)")
+    ax.set_ylabel("advantage")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    return fig
 
 
 def warnings_for(state: RunState) -> list[str]:

@@ -3,8 +3,9 @@
 The stages are those of :meth:`nasrl_nb.search.loop.Search.stages`: sample -> build -> train ->
 reward -> update. Each press runs the next stage (in a background thread, so the kernel
 stays free) and shows what it produced: the decisions with their probabilities, the
-child's summary, its training curve, the reward and advantage, and how the probabilities
-moved after the update.
+child's summary, its training curve, the reward and the baseline, then the advantages the
+update's loss used (read from the update's stats, never recomputed here) and how the
+probabilities moved.
 """
 
 from __future__ import annotations
@@ -120,12 +121,17 @@ class StepThroughWidget:
 
     def _show_reward(self, data):
         baseline = data.get("baseline")
-        rows = "".join(
-            f"<li>reward {r:.3f}" + ("" if a is None else f", advantage {a:+.3f}") + "</li>"
-            for r, a in zip(data["rewards"], data.get("advantages") or [None] * len(data["rewards"]))
-        )
-        line = "" if baseline is None else f"<p>baseline before the update: {baseline:.3f}</p>"
-        return f"<h4>4. reward</h4>{line}<ol>{rows}</ol>", None
+        rows = "".join(f"<li>reward {r:.3f}</li>" for r in data["rewards"])
+        rl = self.search.method in ("reinforce", "ppo")
+        if baseline is not None:
+            line = (f"<p>baseline b = {baseline:.3f}: the moving average of the earlier batches' rewards, "
+                    "which the update subtracts from each reward.</p>")
+        elif rl and self.search.num_steps == 0:
+            line = "<p>First update: there is no moving average yet, so the baseline is this batch's mean reward.</p>"
+        else:
+            line = ""
+        after = "<p>The advantages the update's loss uses are shown with the update.</p>" if rl else ""
+        return f"<h4>4. reward</h4>{line}<ol>{rows}</ol>{after}", None
 
     def _show_update(self, data):
         from ..viz.drawing import figure_to_png
@@ -142,9 +148,27 @@ class StepThroughWidget:
                 f"<li>{c}</li>" for c in changes) + "</ul>"
         png = None if step.policy is None else figure_to_png(plot_policy_heatmap(step.policy), dpi=80)
         stats = ", ".join(f"{k}={v:.4g}" for k, v in step.stats.items() if isinstance(v, float))
-        return f"<h4>5. update</h4><p>step {step.step} committed: {html.escape(stats)}</p>{moved}", png
+        return f"<h4>5. update</h4><p>step {step.step} committed: {html.escape(stats)}</p>{_used(step)}{moved}", png
 
     def _ipython_display_(self):
         from IPython.display import display
 
         display(self.widget)
+
+
+def _used(step) -> str:
+    """The baseline and advantages the update's loss used (and PPO's KL), from its stats."""
+    if step.advantages is None:
+        return ""
+    rows = "".join(
+        f"<tr><td>{k + 1}</td><td>{r:.3f}</td><td>{a:+.3f}</td></tr>"
+        for k, (r, a) in enumerate(zip(step.rewards, step.advantages, strict=True))
+    )
+    baseline = "" if step.baseline is None else f"baseline b = {step.baseline:.4g}; "
+    kl = step.stats.get("kl")
+    ppo = "" if kl is None else (
+        f"<p>PPO: KL(pi_old || pi) = {kl:.4f} after {step.stats.get('epochs')} epoch(s)"
+        + (" (stopped early at the KL bound)" if step.stats.get("kl_stopped") else "")
+        + f", clip fraction {step.stats.get('clip_fraction', 0.0):.2f}</p>")
+    return (f"<p>{baseline}the loss used these advantages:</p>"
+            f"<table><tr><th>#</th><th>reward</th><th>advantage</th></tr>{rows}</table>{ppo}")

@@ -1,0 +1,148 @@
+"""The showdown: random search, regularized evolution, REINFORCE and PPO on a tabular benchmark.
+
+NAS-Bench-201's protocol (Dong & Yang 2020, Sec. 5): every method gets the same number of
+evaluations on the same table; a query returns the validation accuracy of one training run
+(a seed drawn per query); each run picks the architecture with the best validation accuracy
+and is scored by its mean test accuracy. Over ``--seeds`` runs per method the script reports
+mean ± std test accuracy of the pick, regret to the table's optimum, the share of picks in the
+top 1%, and the median number of evaluations until a top-1% architecture was evaluated; it
+saves a plot of best-so-far against evaluations with 95% confidence bands and prints a markdown
+section for BENCHMARKS.md.
+
+``--tune`` first chooses the RL settings (controller lr, batch size, entropy weight) from a
+small grid by the mean *validation* accuracy of the picks, on seeds 1000+ that the comparison
+never uses; test accuracy plays no part in tuning.
+
+    python benchmarks/search_on_bench.py                     # 50 seeds x 100 evaluations, 2 workers
+    python benchmarks/search_on_bench.py --tune --markdown showdown.md
+    python benchmarks/search_on_bench.py --seeds 5 --budget 50 --workers 1   # a quick look
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import platform
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))  # run from any folder without installing the package
+
+from nasrl_nb.bench.compare import (  # noqa: E402
+    TABULAR_SETTINGS,
+    landmarks,
+    markdown_table,
+    pick_validation,
+    score_runs,
+    settings_grid,
+)
+from nasrl_nb.search.methods import METHODS  # noqa: E402
+
+RL_GRID = {"trainer_kwargs.lr": [0.01, 0.05, 0.2], "batch_size": [4, 8], "trainer_kwargs.entropy_weight": [1e-4, 1e-2]}
+TUNING_SEEDS = range(1000, 1016)
+KEEP = ("arch", "status", "val_accuracy", "test_accuracy", "seconds")
+_TABLE = {}
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--table", default="bench:digits-cell", help="bench:NAME or csv:PATH (default: bench:digits-cell)")
+    parser.add_argument("--methods", nargs="+", choices=METHODS, default=["random", "evolution", "reinforce", "ppo"])
+    parser.add_argument("--seeds", type=int, default=50, help="seeded runs per method (default: 50)")
+    parser.add_argument("--budget", type=int, default=100, help="evaluations per run (default: 100)")
+    parser.add_argument("--workers", type=int, default=2, help="processes, one torch thread each (default: 2)")
+    parser.add_argument("--tune", action="store_true", help="tune the RL settings on validation first (seeds 1000-1015)")
+    parser.add_argument("--plot", default=str(REPO / "benchmarks" / "search_on_bench.png"), help="PNG to write")
+    parser.add_argument("--markdown", default=None, help="also write the markdown section to this file")
+    parser.add_argument("--json", default=None, help="also write every statistic and setting to this file")
+    return parser.parse_args(argv)
+
+
+def _init(table: str) -> None:
+    import torch
+
+    from nasrl_nb.bench.tabular import TabularBenchmark
+
+    torch.set_num_threads(1)
+    _TABLE["bench"] = TabularBenchmark.load(table)
+
+
+def _run(job) -> tuple[list[dict], float]:
+    """One seeded search in a worker: its slimmed history and its pick's mean validation accuracy."""
+    from nasrl_nb.bench.compare import run_method
+
+    method, seed, budget, settings = job
+    history = run_method(_TABLE["bench"], method, seed, budget=budget, settings=settings)
+    return [{k: r.get(k) for k in KEEP} for r in history], pick_validation(_TABLE["bench"], history)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    from nasrl_nb.bench.tabular import TabularBenchmark
+    from nasrl_nb.viz.bench_plots import plot_best_so_far
+
+    bench = TabularBenchmark.load(args.table)
+    optimum, threshold = landmarks(bench)
+    print(f"{bench!r}; optimum {optimum:.4f}, top-1% threshold {threshold:.4f}", file=sys.stderr)
+    settings = {m: TABULAR_SETTINGS[m] for m in args.methods}
+    tuning = {}
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(args.workers, initializer=_init, initargs=(args.table,)) as pool:
+        pool.map(_run, [("random", 0, 2, {"batch_size": 1})] * args.workers)  # start the workers before timing
+        # 1. tune the RL methods on validation, on seeds the comparison does not use
+        if args.tune:
+            for method in [m for m in args.methods if m in ("reinforce", "ppo")]:
+                rows = []
+                for candidate in settings_grid(TABULAR_SETTINGS[method], RL_GRID):
+                    scores = [v for _, v in pool.map(_run, [(method, s, args.budget, candidate) for s in TUNING_SEEDS])]
+                    rows.append({"settings": candidate, "val_of_pick": sum(scores) / len(scores)})
+                    print(f"tune {method} {candidate}: mean val of pick {rows[-1]['val_of_pick']:.4f}", file=sys.stderr)
+                settings[method] = max(rows, key=lambda r: r["val_of_pick"])["settings"]
+                tuning[method] = rows
+        # 2. the comparison: the same seeds and budget for every method
+        results, seconds = {}, {}
+        for method in args.methods:
+            start = time.perf_counter()
+            runs = pool.map(_run, [(method, seed, args.budget, settings[method]) for seed in range(args.seeds)])
+            seconds[method] = time.perf_counter() - start
+            results[method] = score_runs(method, [h for h, _ in runs], optimum=optimum, threshold=threshold,
+                                         settings=settings[method])
+            print(f"{method}: {results[method].stats} ({seconds[method]:.1f} s)", file=sys.stderr)
+
+    # 3. the plot and the markdown section
+    fig = plot_best_so_far({m: r.curves for m, r in results.items()}, optimum=optimum)
+    fig.savefig(args.plot, dpi=120)
+    section = [
+        f"### Search methods on {bench.name} (tabular, {args.seeds} seeds × {args.budget} evaluations)",
+        "",
+        f"`python benchmarks/search_on_bench.py{' --tune' if args.tune else ''} --seeds {args.seeds} --budget {args.budget}` "
+        f"({platform.python_version()}, {args.workers} workers). Each run picks the architecture with the best "
+        "validation accuracy it saw (one training run drawn per query) and is scored by its mean test accuracy.",
+        "",
+        markdown_table(results, optimum=optimum, threshold=threshold, budget=args.budget),
+        "",
+        "Settings: " + "; ".join(f"{m}: `{json.dumps(s)}`" for m, s in settings.items())
+        + (" (RL settings tuned on validation over seeds 1000-1015)" if args.tune else ""),
+        "",
+        "Wall seconds for all runs: " + ", ".join(f"{m} {s:.1f}" for m, s in seconds.items()) + ".",
+        "",
+        f"![best so far]({Path(args.plot).name})",
+    ]
+    text = "\n".join(section)
+    print(text)
+    if args.markdown:
+        Path(args.markdown).write_text(text + "\n", encoding="utf-8")
+    if args.json:
+        Path(args.json).write_text(json.dumps({
+            "table": args.table, "optimum": optimum, "threshold": threshold, "budget": args.budget,
+            "stats": {m: r.stats for m, r in results.items()}, "settings": settings, "tuning": tuning,
+            "seconds": seconds,
+        }, indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
