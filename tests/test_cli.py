@@ -78,11 +78,11 @@ def test_a_failed_child_prints_strict_json_with_nulls_and_exits_1(capsys, monkey
         (["train", "--space", "cell", "--arch", "|conv_7x7~0|+|none~0|none~1|+|none~0|none~1|none~2|"], r"^error: arch op of edge 0->1: 'conv_7x7' is not allowed; allowed values: none, skip_connect"),
         (["train", "--space", "macro", "--arch", "[{]"], r"^error: arch: not valid JSON for the macro space"),
         (["train", "--space", "macro", "--arch", "@/no/such/arch.json"], r"^error: arch: cannot read architecture file"),
-        (["train", "--arch", "x", "--epochs", "0"], r"^error: epochs: must be a positive integer, got 0"),
-        (["train", "--arch", "x", "--lr", "-1"], r"^error: lr: must be a positive number"),
-        (["train", "--arch", "x", "--batch-size", "0"], r"^error: batch_size: must be a positive integer"),
+        (["train", "--arch", "x", "--epochs", "0"], r"^error: --epochs: must be a positive integer, got 0"),
+        (["train", "--arch", "x", "--lr", "-1"], r"^error: --lr: must be a positive number"),
+        (["train", "--arch", "x", "--batch-size", "0"], r"^error: --batch-size: must be a positive integer"),
         (["train", "--arch", "x", "--device", "tpu"], r"^error: device: 'tpu' is not allowed; allowed values: auto, cpu"),
-        (["train", "--arch", "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|", "--max-samples", "0"], r"^error: max_samples: must be a positive integer"),
+        (["train", "--arch", "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|", "--max-samples", "0"], r"^error: --max-samples: must be a positive integer"),
     ],
 )
 def test_a_bad_value_prints_one_error_line_and_exits_2(capsys, argv, message):

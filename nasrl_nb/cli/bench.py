@@ -71,7 +71,7 @@ def check_dataset_option(dataset) -> None:
 
     if dataset is None or is_table(dataset) or dataset in DATASETS:
         return
-    raise ValueError(f"dataset: {dataset!r} is not allowed; allowed values: {', '.join(DATASETS)}, bench:NAME, csv:PATH")
+    raise ValueError(f"--dataset: {dataset!r} is not allowed; allowed values: {', '.join(DATASETS)}, bench:NAME, csv:PATH")
 
 
 def tabular_evaluator(args: argparse.Namespace):
