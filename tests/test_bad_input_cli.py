@@ -111,8 +111,11 @@ for command in ("search", "train"):
         CLI_CASES[f"{command} --seed={value!r}"] = (argv, ("--seed", *words))
 
 # choices
-for opt, value in (("--method", "bayes"), ("--space", "darts"), ("--dataset", "imagenet"), ("--constraint-mode", "soft")):
+for opt, value in (("--method", "bayes"), ("--space", "darts"), ("--constraint-mode", "soft")):
     CLI_CASES[f"search {opt}={value}"] = (search(opt, value, "--out", "{w}/new"), (opt, "invalid choice"))
+# --dataset also takes bench:NAME and csv:PATH, so it is checked by the command, not by argparse's choices
+CLI_CASES["search --dataset=imagenet"] = (search("--dataset", "imagenet", "--out", "{w}/new"),
+                                          ("--dataset", "allowed values", "bench:NAME"))
 for opt, value in (("--space", "nas"), ("--dataset", "svhn"), ("--optimizer", "rmsprop")):
     CLI_CASES[f"train {opt}={value}"] = (train(opt, value), (opt, "invalid choice"))
 for value in ("tpu", "gpu", "cuda:x", "cuda:-1"):

@@ -43,6 +43,7 @@ SCREENSHOTS = Path(os.environ.get("NASRL_NB_SCREENSHOTS", REPO / "tests" / "arti
 NOTEBOOK_SECONDS = 900  # one notebook's Run All, quick mode, on a busy 2-core machine
 OPEN_MS = 600_000  # loading JupyterLab's page: seconds when idle, minutes on a loaded machine
 MAX_SHOT_HEIGHT = 12_000  # px; a longer notebook is saved in several screenshots
+PANEL = ".jp-NotebookPanel:not(.lm-mod-hidden)"  # the notebook on screen, not one restored behind it
 
 DASHBOARD_CELLS = [
     """import nasrl_nb as nb
@@ -97,7 +98,7 @@ class Lab:
         self.base, self.token = base, token
 
     def url(self, name: str) -> str:
-        return f"{self.base}/lab/tree/{name}?token={self.token}"
+        return f"{self.base}/lab/tree/{name}?reset&token={self.token}"  # reset: only this notebook open
 
     def _request(self, path: str, method: str = "GET"):
         request = urllib.request.Request(f"{self.base}{path}", method=method,
@@ -176,10 +177,10 @@ def page(browser, lab):
 
 def _open(page, lab: Lab, name: str) -> None:
     page.goto(lab.url(name), timeout=OPEN_MS)
-    page.wait_for_selector(".jp-NotebookPanel .jp-Cell", state="attached", timeout=OPEN_MS)
+    page.wait_for_selector(f"{PANEL} .jp-Cell", state="attached", timeout=OPEN_MS)
     _accept_kernel_dialog(page)
     try:  # the kernel is up when the toolbar's indicator says idle; Run All would queue anyway
-        page.wait_for_selector(".jp-NotebookPanel .jp-Notebook-ExecutionIndicator[data-status='idle']",
+        page.wait_for_selector(f"{PANEL} .jp-Notebook-ExecutionIndicator[data-status='idle']",
                                state="attached", timeout=120_000)
     except Exception:
         pass
@@ -198,10 +199,10 @@ def _wait_until_run(page, timeout_s: float) -> None:
     """
     page.wait_for_function(
         """() => {
-            const prompts = [...document.querySelectorAll('.jp-NotebookPanel .jp-Cell .jp-InputPrompt')]
+            const prompts = [...document.querySelectorAll('PANEL .jp-CodeCell .jp-InputPrompt')]
                 .map(p => p.innerText.trim());
             return prompts.some(p => /\\[\\d+\\]/.test(p)) && !prompts.some(p => p.includes('*'));
-        }""",
+        }""".replace("PANEL", PANEL),
         timeout=timeout_s * 1000,
         polling=500,
     )
@@ -220,7 +221,7 @@ def _accept_kernel_dialog(page) -> None:
 # --- what a student would see broken -----------------------------------------------------------------
 
 PROBLEMS_JS = """() => {
-    const nb = document.querySelector('.jp-NotebookPanel .jp-Notebook');
+    const nb = document.querySelector('PANEL .jp-Notebook');
     const visible = el => el.offsetParent !== null;
     const text = el => el.innerText.trim().slice(0, 300);
     const problems = [];
@@ -239,14 +240,14 @@ PROBLEMS_JS = """() => {
         if (visible(label) && label.scrollWidth > label.clientWidth + 1)
             problems.push('label cut off: ' + label.innerText);
     return problems;
-}"""
+}""".replace("PANEL", PANEL)
 
 
 def _problems(page) -> list[str]:
     # images decode asynchronously: give them a moment before judging them broken
     try:
         page.wait_for_function(
-            "() => [...document.querySelectorAll('.jp-NotebookPanel .jp-Notebook img')].every(i => i.complete)",
+            f"() => [...document.querySelectorAll('{PANEL} .jp-Notebook img')].every(i => i.complete)",
             timeout=15_000,
         )
     except Exception:
@@ -257,7 +258,7 @@ def _problems(page) -> list[str]:
 def _screenshot(page, name: str) -> list[Path]:
     """The whole notebook, not only the viewport: grow the window to the notebook's height."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    scroller = ".jp-NotebookPanel .jp-WindowedPanel-outer"
+    scroller = f"{PANEL} .jp-WindowedPanel-outer"
     height = page.evaluate(f"() => (document.querySelector('{scroller}') || document.body).scrollHeight")
     chrome = 200  # menu bar, tabs and toolbar above the notebook
     page.set_viewport_size({"width": 1400, "height": min(height + chrome, MAX_SHOT_HEIGHT)})
@@ -283,7 +284,7 @@ def test_notebook_runs_and_renders_in_jupyterlab(notebook, lab, page):
     finally:
         _screenshot(page, notebook.stem)
     assert problems == [], f"{notebook.name} in JupyterLab: " + "; ".join(problems)
-    prompts = page.eval_on_selector_all(".jp-NotebookPanel .jp-Cell .jp-InputPrompt", "ps => ps.map(p => p.innerText.trim())")
+    prompts = page.eval_on_selector_all(f"{PANEL} .jp-CodeCell .jp-InputPrompt", "ps => ps.map(p => p.innerText.trim())")
     not_run = [i for i, p in enumerate(prompts) if not re.search(r"\[\d+\]", p)]
     assert not not_run, f"{notebook.name}: code cells {not_run} did not run"
 

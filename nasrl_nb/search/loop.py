@@ -321,8 +321,7 @@ class Search:
 
         ``sample`` (the batch and each choice's probability), ``build`` (each child as
         the evaluator will build it; skipped with ``describe=False``), ``train`` (the
-        evaluator's records), ``reward`` (rewards, the baseline before the update and the
-        advantages it implies) and ``update`` (the committed :class:`SearchStep`, with the
+        evaluator's records), ``reward`` (rewards and the baseline before the update) and ``update`` (the committed :class:`SearchStep`, with the
         choices' probabilities before and after). The step is committed only when the
         ``update`` stage is produced; a generator abandoned earlier rolls the strategy back,
         like an interrupted :meth:`step`. Between stages the caller's RNG states are in place.
@@ -364,10 +363,8 @@ class Search:
         # 4. rewards (a failed child gets the reward function's failure penalty)
         rewards = [float(self.reward_fn.reward(r)) for r in results]
         violated = [bool(self.reward_fn.constraint_violated(r)) for r in results]
-        baseline = self.strategy.current_baseline()
-        advantages = None if baseline is None else [r - baseline for r in rewards]
-        yield Stage("reward", {"rewards": rewards, "constraint_violated": violated, "baseline": baseline,
-                               "advantages": advantages})
+        baseline = self.strategy.current_baseline()  # the advantages the loss uses come with the update
+        yield Stage("reward", {"rewards": rewards, "constraint_violated": violated, "baseline": baseline})
         # 5. policy update, then commit
         with self._own_rng(self._step_rng_state):
             stats = dict(self.strategy.observe(architectures, results, rewards) or {})

@@ -18,7 +18,8 @@ def make_strategy(method: str, space: SearchSpace, *, seed: int = 0, **kwargs) -
     ``kwargs`` go to the strategy's constructor (e.g. ``controller_kwargs``,
     ``trainer_kwargs`` for the RL methods; ``population_size``, ``sample_size`` for
     evolution). Random search and evolution draw from their own generator seeded by ``seed``;
-    the controller draws from torch's global RNG, which the search seeds.
+    the controller samples from its own generator, seeded once from the global RNG (which the
+    search seeds) when it is built.
     """
     require_choice("method", method, METHODS)
     if method in ("reinforce", "ppo"):

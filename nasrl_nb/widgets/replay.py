@@ -6,7 +6,7 @@ import html
 
 import ipywidgets as W
 
-from .common import image, report_errors
+from .common import image, placeholder_png, report_errors
 from .panels import PANELS, RunState, render_panels
 
 
@@ -37,7 +37,7 @@ class ReplayViewer:
         state = self.state.upto(num_steps)
         pngs = render_panels(state)
         for name, widget in self.images.items():
-            widget.value = pngs.get(name, b"")
+            widget.value = pngs.get(name) or placeholder_png(f"no {name} panel at this step")
         rows = [r for r in state.history if r["step"] == num_steps - 1]
         self.table.value = _table(rows, state.best_record())
 
