@@ -4,7 +4,8 @@
 (a Python loop over decisions, none over architectures). This script samples ``--n``
 architectures (1,000 by default) from the NAS-Bench-201 cell space (D = 6), the default
 macro space (4 layers x 4 vocabularies, D = 16) and a macro space with anchor-point skip
-attention (4 layers, 2 vocabularies + skips, D = 14), each way, in one process:
+attention (4 layers, 2 vocabularies + skips over the layers before the previous one,
+D = 8 + 3 = 11), each way, in one process:
 
 * batched: one call ``controller.sample(n)``;
 * one at a time: ``n`` calls ``controller.sample(1)``.

@@ -56,7 +56,7 @@ def child(arch=None, **kwargs):
 CASES = {
     # --- spaces and architectures
     "unknown space": (lambda: get_space("nas"), r"space: 'nas' is not allowed; allowed values: macro, cell"),
-    "unknown space in parse_architecture": (lambda: parse_architecture("darts", GOOD_CELL), r"space: 'darts' is not allowed; allowed values: macro, cell"),
+    "unknown space in parse_architecture": (lambda: parse_architecture("nas", GOOD_CELL), r"space: 'nas' is not allowed; allowed values: macro, cell, darts"),
     "nb201 unknown op": (lambda: CellSpace().parse(GOOD_CELL.replace("nor_conv_3x3~0|+", "conv_7x7~0|+")), r"arch op of edge 0->1: 'conv_7x7' is not allowed; " + OPS_LIST),
     "nb201 too few node groups": (lambda: CellSpace().parse("|nor_conv_3x3~0|+|skip_connect~0|nor_conv_3x3~1|"), r"arch: expected 3 node groups separated by '\+', got 2"),
     "nb201 too many node groups": (lambda: CellSpace().parse(GOOD_CELL + "+|none~0|"), r"arch: expected 3 node groups separated by '\+', got 4"),
@@ -101,11 +101,11 @@ CASES = {
     "custom space child network": (lambda: child(custom_space({"lr": [0.1]}).sample(0)), r"architecture.space: 'custom' has no network builder; allowed values: macro, cell"),
     "decision kind": (lambda: Decision("x", (0, 1), kind="binary"), r"decision 'x': kind 'binary' is not allowed; allowed values: categorical, skip"),
     # --- operations
-    "unknown op": (lambda: build_op("sep_conv_5x5", 4, 4), r"op: 'sep_conv_5x5' is not allowed; allowed values: none, skip_connect"),
+    "unknown op": (lambda: build_op("sep_conv_7x7", 4, 4), r"op: 'sep_conv_7x7' is not allowed; allowed values: none, skip_connect"),
     "unknown activation": (lambda: build_activation("elu"), r"activation: 'elu' is not allowed; allowed values: relu, tanh, sigmoid, swish, gelu"),
     "unknown normalization": (lambda: build_normalization("weight_norm", 8), r"normalization: 'weight_norm' is not allowed; allowed values: batch_norm"),
     # --- child networks
-    "child not an architecture": (lambda: child(GOOD_CELL), r"architecture: expected an Architecture of a macro or cell space, got str"),
+    "child not an architecture": (lambda: child(GOOD_CELL), r"architecture: expected an Architecture of a macro, cell or darts space, got str"),
     "child cell input not a multiple of 4": (lambda: child(input_shape=(1, 7, 7)), r"input_shape: height and width 7x7 are not allowed .*allowed values: multiples of 4"),
     "child input shape of two numbers": (lambda: child(input_shape=(8, 8)), r"input_shape: expected 3 positive ints \(channels, height, width\), got \(8, 8\)"),
     "child input shape with zero": (lambda: child(input_shape=(0, 8, 8)), r"input_shape: expected 3 positive ints"),

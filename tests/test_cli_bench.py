@@ -54,6 +54,21 @@ def test_bench_build_is_resumable(run_cli, tmp_path):
     assert json.loads(again.stdout)["rows"] == 4
 
 
+@pytest.mark.slow
+def test_bench_build_settings_options(run_cli, tmp_path):
+    out = tmp_path / "build"
+    args = ("bench", "build", "--out", str(out), "--workers", "1", "--limit", "1", "--quiet")
+    first = run_cli(*args, "--channels", "4", "--epochs", "1", "--batch-size", "256", "--lr", "0.02", timeout=300)
+    assert first.returncode == 0, first.stderr
+    settings = json.loads(first.stdout)["settings"]
+    assert (settings["channels"], settings["epochs"], settings["batch_size"], settings["lr"]) == (4, 1, 256, 0.02)
+    assert json.loads((out / "settings.json").read_text()) == settings
+    other = run_cli(*args, "--channels", "8")  # the folder holds a C=4 build: resuming with C=8 is refused
+    assert other.returncode == 2 and "built with other settings (batch_size, channels, epochs, lr differ)" in other.stderr
+    bad = run_cli(*args, "--batch-size", "0")
+    assert bad.returncode == 2 and "--batch-size: must be a positive integer, got 0" in bad.stderr
+
+
 def test_search_on_a_table(run_cli, complete_csv, tmp_path):
     result = run_cli("search", "--method", "evolution", "--dataset", f"csv:{complete_csv}", "--budget", "30",
                      "--seed", "3", "--out", str(tmp_path / "run"), "--quiet")

@@ -22,6 +22,7 @@ LAYERS = {
     "rl": 3,
     "search": 4,
     "bench": 4,
+    "oneshot": 4,  # ENAS, DARTS: beside search/, which builds their evaluators
     "viz": 5,
     "display": 5,
     "widgets": 6,

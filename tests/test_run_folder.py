@@ -12,7 +12,9 @@ import stat
 
 import pytest
 
+from nasrl_nb.controllers.attention import AttentionController
 from nasrl_nb.controllers.lstm import NASController
+from nasrl_nb.controllers.registry import make_controller
 from nasrl_nb.rewards.objectives import MnasNetReward, RewardFunction
 from nasrl_nb.rl.policy_gradient import PolicyGradientTrainer
 from nasrl_nb.search.config import ControllerConfig, SearchConfig, TrainerConfig, config_differences
@@ -39,14 +41,20 @@ def timeless(rows):
 
 
 # --- configuration ---------------------------------------------------------------------------------
-@pytest.mark.parametrize(("section", "constructor", "skip"), [
-    (ControllerConfig, NASController, {"self", "space"}),
-    (TrainerConfig, PolicyGradientTrainer, {"self", "controller", "algorithm"}),
+def _defaults(function, skip=()) -> dict:
+    return {n: p.default for n, p in inspect.signature(function).parameters.items() if n not in {"self", *skip}}
+
+
+@pytest.mark.parametrize(("section", "params"), [
+    # the controller section: make_controller's kind, the attention core's heads, then NASController's own
+    (ControllerConfig, lambda: {**_defaults(make_controller, {"space", "kwargs"}),
+                                **_defaults(AttentionController.__init__, {"space", "kwargs"}),
+                                **_defaults(NASController.__init__, {"space"})}),
+    (TrainerConfig, lambda: _defaults(PolicyGradientTrainer.__init__, {"controller", "algorithm"})),
 ])
-def test_config_sections_mirror_their_constructors(section, constructor, skip):
-    params = {n: p.default for n, p in inspect.signature(constructor.__init__).parameters.items() if n not in skip}
+def test_config_sections_mirror_their_constructors(section, params):
     fields = {f.name: f.default for f in dataclasses.fields(section)}
-    assert fields == params  # same names, same defaults: the config is the constructor's documentation
+    assert fields == params()  # same names, same defaults: the config is the constructor's documentation
 
 
 def test_config_round_trips_through_json_and_names_unknown_keys():

@@ -8,8 +8,10 @@ the 6,466 cells that are unique up to isomorphism (``CellSpace.canonical``) are 
 The build is resumable and parallel:
 
 1. the unique cells are listed in a fixed order and cut into shards of ``shard_size`` cells;
-2. worker processes (one torch thread each) train whole shards; the parent writes each
-   finished shard atomically as ``shard_NNNN.csv`` in the build folder;
+2. worker processes (one torch thread each; the search's
+   :class:`~nasrl_nb.search.parallel.ProcessEvaluator`, so a killed worker's cell is retried)
+   train the cells; the parent writes each shard, once all its cells are back, atomically as
+   ``shard_NNNN.csv`` in the build folder;
 3. a killed build, started again with the same settings, skips the shards already on disk;
 4. when every shard is there, they are merged into one gzipped CSV with a JSON sidecar
    holding the settings, the library versions and the build's wall time.
@@ -23,13 +25,15 @@ import csv
 import gzip
 import io
 import json
-import multiprocessing
+import math
 import os
 import platform
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from ..search.evaluation import SerialEvaluator, make_record
 
 COLUMNS: tuple[str, ...] = (
     "arch",
@@ -83,18 +87,20 @@ def shards(cells: Sequence, shard_size: int) -> list[tuple[int, list[str]]]:
     return [(k, [str(a) for a in cells[i : i + shard_size]]) for k, i in enumerate(range(0, len(cells), shard_size))]
 
 
-_WORKER: dict = {}
+class CellTrainer(SerialEvaluator):
+    """The evaluator the build runs on worker processes: one record (its table ``rows``) per cell.
 
+    A :class:`~nasrl_nb.search.evaluation.SerialEvaluator` like a search's children, so the
+    builder runs on the same parallel evaluators (the data sent to each worker once, a dead
+    worker's cell retried once, then its rows recorded without accuracies).
+    """
 
-def _init_worker(settings_json: dict) -> None:
-    """Per worker process: one torch thread, the dataset loaded once."""
-    import torch
+    def __init__(self, settings: BuildSettings, data):
+        super().__init__(cache=False)
+        self.settings, self.data = settings, data
 
-    from ..nn.data import load_dataset
-
-    torch.set_num_threads(1)
-    _WORKER["settings"] = BuildSettings(**{**settings_json, "seeds": tuple(settings_json["seeds"])})
-    _WORKER["data"] = load_dataset(_WORKER["settings"].dataset, seed=_WORKER["settings"].data_seed, device="cpu")
+    def evaluate_one(self, arch) -> dict:
+        return make_record(rows=train_cell(str(arch), self.settings, self.data))
 
 
 def train_cell(arch_text: str, settings: BuildSettings, data) -> list[dict]:
@@ -133,14 +139,6 @@ def train_cell(arch_text: str, settings: BuildSettings, data) -> list[dict]:
                 "val_accuracy_per_epoch": ";".join(f"{a:.6g}" for a in result.val_accuracies),
             })
     return rows
-
-
-def _train_shard(job: tuple[int, list[str]]) -> tuple[int, list[dict]]:
-    index, archs = job
-    rows = []
-    for text in archs:
-        rows.extend(train_cell(text, _WORKER["settings"], _WORKER["data"]))
-    return index, rows
 
 
 def _shard_path(folder: Path, index: int) -> Path:
@@ -195,11 +193,32 @@ def build(
     todo = [job for job in shards(cells, settings.shard_size) if not _shard_path(folder, job[0]).exists()]
     if not todo:
         return
-    ctx = multiprocessing.get_context("spawn")  # fresh interpreters: no inherited threads or RNG state
-    with ctx.Pool(workers, initializer=_init_worker, initargs=(settings.to_json(),)) as pool:
-        for index, rows in pool.imap_unordered(_train_shard, todo):
-            _write_csv(_shard_path(folder, index), rows)
-            yield index
+    from ..nn.data import load_dataset
+    from ..search.parallel import ProcessEvaluator
+    from ..spaces.registry import get_space
+
+    space = get_space("cell")
+    trainer = CellTrainer(settings, load_dataset(settings.dataset, seed=settings.data_seed, device="cpu"))
+    with ProcessEvaluator(trainer, workers=workers) as evaluator:
+        owner = {}  # ticket -> (shard index, position in the shard)
+        texts = dict(todo)
+        rows: dict[int, list] = {index: [None] * len(archs) for index, archs in todo}
+        for index, archs in todo:
+            for position, text in enumerate(archs):
+                owner[evaluator.submit(space.parse(text))] = (index, position)
+        while evaluator.outstanding:
+            for ticket, record in evaluator.next_results():
+                index, position = owner.pop(ticket)
+                rows[index][position] = record.get("rows") or _failed_rows(texts[index][position], settings)
+                if all(cell is not None for cell in rows[index]):
+                    _write_csv(_shard_path(folder, index), [row for cell in rows.pop(index) for row in cell])
+                    yield index
+
+
+def _failed_rows(arch_text: str, settings: BuildSettings) -> list[dict]:
+    """Rows without accuracies for a cell whose worker died twice (a failed training keeps NaNs too)."""
+    return [{"arch": arch_text, "seed": seed, "val_accuracy": math.nan, "test_accuracy": math.nan, "params": math.nan,
+             "flops": math.nan, "train_seconds": 0.0, "val_accuracy_per_epoch": ""} for seed in settings.seeds]
 
 
 def merge(folder, out, *, settings: BuildSettings = BuildSettings(), limit: int | None = None, name: str = "digits-cell") -> dict:

@@ -7,6 +7,8 @@ the rank correlation of two seeds, and a text histogram (``--json`` for one JSON
 ``nasrl-nb bench build --out FOLDER --workers 2`` trains every unique cell of the cell space
 into shards in FOLDER (resumable: run it again after a kill and it continues), then merges
 them into ``FOLDER/digits-cell.csv.gz`` and its ``.json`` metadata (``--table`` to choose).
+``--channels``, ``--epochs``, ``--batch-size`` and ``--lr`` override the training settings
+(:class:`~nasrl_nb.bench.build.BuildSettings`); a folder is resumed only with its own settings.
 
 ``nasrl-nb search --dataset bench:digits-cell`` (or ``csv:PATH``) searches a table instead of
 training children: ``--select-by`` and ``--report`` choose the columns, ``--budget-seconds``
@@ -48,6 +50,10 @@ def add_commands(subparsers) -> None:
     build.add_argument("--limit", type=int, default=None, help="only the first N unique cells (a trial build)")
     build.add_argument("--table", default=None, help="merged table to write (default: OUT/digits-cell.csv.gz)")
     build.add_argument("--quiet", action="store_true", help="no progress lines")
+    build.add_argument("--channels", type=int, default=None, help="child width C (default: BuildSettings.channels)")
+    build.add_argument("--epochs", type=int, default=None, help="training epochs per child (default: BuildSettings.epochs)")
+    build.add_argument("--batch-size", type=int, default=None, help="training batch size (default: BuildSettings.batch_size)")
+    build.add_argument("--lr", type=float, default=None, help="peak learning rate (default: BuildSettings.lr)")
     build.set_defaults(func=cmd_build)
 
 
@@ -177,7 +183,9 @@ def cmd_build(args: argparse.Namespace) -> int:
     require_positive("workers", args.workers, integer=True)
     if args.limit is not None:
         require_positive("limit", args.limit, integer=True)
-    settings = BuildSettings()
+    overrides = {key: require_positive(key, getattr(args, key), integer=key != "lr")
+                 for key in ("channels", "epochs", "batch_size", "lr") if getattr(args, key) is not None}
+    settings = BuildSettings(**overrides)  # recorded in the folder's settings.json and the table's metadata
     folder = Path(args.out)
     total = len(shards(unique_cells()[: args.limit], settings.shard_size))
     for done, index in enumerate(build(folder, settings=settings, workers=args.workers, limit=args.limit, progress=not args.quiet), 1):

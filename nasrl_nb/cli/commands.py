@@ -283,7 +283,7 @@ def cmd_spaces(args: argparse.Namespace) -> int:
         print(json.dumps(rows))
         return 0
     for row in rows:
-        line = f"{row['name']:<6} {row['decisions']:>3} decisions  {row['size']:>20,} architectures"
+        line = f"{row['name']:<6} {row['decisions']:>3} decisions  {row['size']:>25,} architectures"
         if "unique" in row:
             line += f"  ({row['unique']:,} unique up to isomorphism)"
         print(line)

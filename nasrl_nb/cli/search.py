@@ -1,12 +1,14 @@
-"""Command-line subcommands ``search`` and ``export`` (hooked into :mod:`nasrl_nb.cli.commands`).
+"""Command-line subcommands ``search``, ``export`` and ``rebuild-checkpoint`` (hooked into :mod:`nasrl_nb.cli.commands`).
 
 ``nasrl-nb search --method reinforce --space cell --budget 64 --out runs/r1`` runs a search
 with :func:`~nasrl_nb.search.factory.make_search`, writing its run folder into ``--out``
 (:mod:`nasrl_nb.search.run_folder`) and printing the summary as one JSON object. Ctrl-C
 stops it cleanly (exit status 130); ``--resume`` continues it -- options that are not
-given are taken from the saved ``config.json``, and only ``--budget``, ``--device`` and
-``--quiet`` may differ from it; ``--overwrite`` starts over in a folder that holds a run. ``nasrl-nb export runs/r1`` prints the best architecture as a
-standalone PyTorch file (``--out FILE`` writes it).
+given are taken from the saved ``config.json``, and only ``--budget``, ``--device``,
+``--quiet``, ``--evaluator``, ``--workers`` and ``--ray-address`` may differ from it; ``--overwrite`` starts over in a folder that holds a run. ``nasrl-nb export runs/r1`` prints the best architecture as a
+standalone PyTorch file (``--out FILE`` writes it). ``nasrl-nb rebuild-checkpoint runs/r1``
+rebuilds a lost or damaged ``checkpoint.pt`` from the history, without training
+(:func:`~nasrl_nb.search.rebuild.rebuild_checkpoint`).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ SEARCH_OPTIONS = {
     "batch": "batch_size",
     "seed": "seed",
     "device": "device",
+    "precision": "precision",
     "epochs": "epochs",
     "lr": "lr",
     "channels": "channels",
@@ -35,14 +38,30 @@ SEARCH_OPTIONS = {
     "max_flops": "max_flops",
     "max_latency_ms": "max_latency_ms",
     "constraint_mode": "constraint_mode",
+    "supernet_steps": "supernet_train_steps",
+    "warmup_steps": "warmup_steps",
     "controller_lr": None,  # goes into trainer_kwargs
     "entropy_weight": None,
+    "second_order": "second_order",
+    "remedy": "remedy",
+    "controller": "controller",  # lstm, gru, attention (RL methods)
+    "epsilon": "epsilon",
+    "reward": "reward",  # accuracy, zoph_le, multi
+    "curriculum": "curriculum",
+    "reward_weights": "reward_weights",
+    "reference_params": "reference_params",
+    "reference_latency_ms": "reference_latency_ms",
+    "evaluator": "evaluator_kind",  # serial, process, ray
+    "workers": "workers",
+    "ray_address": "ray_address",
+    "asynchronous": "asynchronous",
 }
 
 
 def add_commands(subparsers) -> None:
     """Add ``search`` and ``export`` to the ``nasrl-nb`` parser."""
     from ..nn.data import DATASETS
+    from ..oneshot.darts_strategy import REMEDIES
     from ..rewards.objectives import CONSTRAINT_MODES
     from ..search.methods import METHODS
     from ..spaces.registry import SPACES
@@ -52,7 +71,8 @@ def add_commands(subparsers) -> None:
         "search",
         help="run a architecture search and print its summary as JSON",
         description=(
-            "Search a space with RL (reinforce, ppo), random search or regularized evolution. Writes "
+            "Search a space with RL (reinforce, ppo), random search, regularized evolution, or with shared weights "
+            "(enas, random_ws: one supernet scores every child). Writes "
             "OUT/config.json, history.jsonl, steps.jsonl, checkpoint.pt and summary.json. Ctrl-C stops cleanly; "
             "--resume continues."
         ),
@@ -66,6 +86,8 @@ def add_commands(subparsers) -> None:
     search.add_argument("--batch", type=int, default=None, help="architectures per step (default: 8; 4 in quick mode)")
     search.add_argument("--seed", type=int, default=None, help="seed of the controller, the search and the children (default: 0)")
     search.add_argument("--device", default=None, help="where children train: auto, cpu, cuda, cuda:N, mps (default: auto)")
+    search.add_argument("--precision", choices=("fp32", "bf16"), default=None,
+                        help="child training precision: fp32 (default) or bf16 autocast (CUDA only)")
     search.add_argument("--epochs", type=int, default=None, help="training epochs per child (default: 3; 1 in quick mode)")
     search.add_argument("--lr", type=float, default=None, help="child learning rate (default: 0.01)")
     search.add_argument("--channels", type=int, default=None, help="child stem / first-stage width (default: 16)")
@@ -77,8 +99,40 @@ def add_commands(subparsers) -> None:
     search.add_argument(
         "--constraint-mode", choices=CONSTRAINT_MODES, default=None, help="how budgets shape the reward (default: hard)"
     )
-    search.add_argument("--controller-lr", type=float, default=None, help="controller learning rate (reinforce, ppo)")
-    search.add_argument("--entropy-weight", type=float, default=None, help="entropy bonus (reinforce, ppo)")
+    search.add_argument("--supernet-steps", type=int, default=None,
+                        help="enas, random_ws: shared-weight minibatches per step (default: one pass over the training split)")
+    search.add_argument("--warmup-steps", type=int, default=None,
+                        help="enas, random_ws: minibatches with uniform architectures before the first step (default: 0)")
+    search.add_argument("--controller-lr", type=float, default=None, help="controller learning rate (reinforce, ppo, enas)")
+    search.add_argument("--entropy-weight", type=float, default=None, help="entropy bonus (reinforce, ppo, enas)")
+    search.add_argument("--controller", choices=("lstm", "gru", "attention"), default=None,
+                        help="the controller's core (reinforce, ppo, a2c, trpo, sac, enas; default: lstm)")
+    search.add_argument("--epsilon", type=float, default=None,
+                        help="epsilon-greedy: propose a uniform random architecture with this probability "
+                             "(reinforce, ppo, a2c, trpo, sac; default: 0)")
+    search.add_argument("--curriculum", action="store_const", const=True, default=None,
+                        help="macro space, reinforce/ppo/a2c/trpo: start with 1 layer and add one layer at a time, the "
+                             "budget split evenly over the depths (Zoph & Le's growing curriculum)")
+    search.add_argument("--reward", choices=("accuracy", "zoph_le", "multi"), default=None,
+                        help="the reward: validation accuracy (default), zoph_le (max of the last 5 epochs, cubed), or "
+                             "multi: w_acc * accuracy + w_eff * efficiency - w_cplx * complexity")
+    search.add_argument("--reward-weights", type=float, nargs=3, metavar=("W_ACC", "W_EFF", "W_CPLX"), default=None,
+                        help="--reward multi: the three weights (default: 1 0 0)")
+    search.add_argument("--reference-params", type=float, default=None,
+                        help="--reward multi: parameters at which complexity reaches 1 (needed when W_CPLX > 0)")
+    search.add_argument("--reference-latency-ms", type=float, default=None,
+                        help="--reward multi: latency at which efficiency falls to 0 (needed when W_EFF > 0)")
+    search.add_argument("--second-order", action="store_const", const=True, default=None,
+                        help="darts: the unrolled (second-order) architecture gradient")
+    search.add_argument("--remedy", choices=REMEDIES, default=None,
+                        help="darts: a remedy for the collapse to skip connections (default: none)")
+    search.add_argument("--evaluator", choices=("serial", "process", "ray"), default=None,
+                        help="where children train: serial (default), process (local worker processes) or ray")
+    search.add_argument("--workers", type=int, default=None, help="children trained at once (process, ray; default: 1)")
+    search.add_argument("--ray-address", default=None,
+                        help="join this Ray cluster (e.g. auto, ray://host:10001); default: a local Ray for the run")
+    search.add_argument("--async", dest="asynchronous", action="store_const", const=True, default=None,
+                        help="update as soon as --batch results are back while the other children still train")
     search.add_argument("--out", required=True, help="the run folder (config, history, steps, checkpoint, summary)")
     search.add_argument("--resume", action="store_true", help="continue the search in --out")
     search.add_argument("--overwrite", action="store_true", help="delete the search in --out and start over")
@@ -95,6 +149,19 @@ def add_commands(subparsers) -> None:
     export.add_argument("--class-name", default="ExportedNet", help="name of the generated nn.Module")
     export.add_argument("--force", action="store_true", help="replace an --out file that export did not write")
     export.set_defaults(func=cmd_export)
+
+    rebuild = subparsers.add_parser(
+        "rebuild-checkpoint",
+        help="rebuild the checkpoint of a search from its history (no training), then --resume",
+        description=(
+            "Replay DIR/history.jsonl through the search that DIR/config.json describes, without training "
+            "anything, and write the checkpoint the run had after its last committed step: `search --out DIR "
+            "--resume` then continues exactly. Only a missing or damaged checkpoint is replaced, unless --force."
+        ),
+    )
+    rebuild.add_argument("dir", metavar="DIR", help="a folder written by `nasrl-nb search --out DIR`")
+    rebuild.add_argument("--force", action="store_true", help="replace a checkpoint that is readable")
+    rebuild.set_defaults(func=cmd_rebuild_checkpoint)
 
 
 def search_settings(args: argparse.Namespace) -> dict:
@@ -130,7 +197,7 @@ def search_config(args: argparse.Namespace):
         if saved is None:
             raise ValueError(f"resume: no search in {str(out)!r} (no config.json); run without --resume to start one")
         config = SearchConfig.from_dict(saved)
-        if config.evaluator != "ChildEvaluator":
+        if config.evaluator not in ("ChildEvaluator", "SharedWeightEvaluator"):  # the ones built from config.json
             raise ValueError(f"resume: the search in {str(out)!r} used a {config.evaluator}; continue it in Python "
                              "with resume_search(out_dir, evaluator=...)")
         return config.with_settings(**settings)
@@ -161,7 +228,27 @@ def cmd_search(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 130
+    finally:
+        if callable(getattr(search.evaluator, "close", None)):
+            search.evaluator.close()  # stop worker processes, or a local Ray started for this run
     print(json.dumps(summary))
+    return 0
+
+
+def cmd_rebuild_checkpoint(args: argparse.Namespace) -> int:
+    """Rebuild DIR/checkpoint.pt from the history; print what was replayed as JSON."""
+    from ..search.config import SearchConfig
+    from ..search.rebuild import rebuild_checkpoint
+    from ..search.run_folder import RunFolder
+
+    saved = RunFolder(args.dir).read_config()
+    if saved is not None and SearchConfig.from_dict(saved).evaluator != "ChildEvaluator":
+        raise ValueError(f"dir: the search in {str(args.dir)!r} used a {SearchConfig.from_dict(saved).evaluator}; "
+                         "rebuild its checkpoint in Python with rebuild_checkpoint(out_dir, evaluator=...)")
+    result = rebuild_checkpoint(args.dir, force=args.force)
+    print(json.dumps(result))
+    print(f"rebuilt {result['checkpoint']} from {result['evaluations']} records in {result['steps']} steps; "
+          f"continue with: nasrl-nb search --out {args.dir} --resume", file=sys.stderr)
     return 0
 
 

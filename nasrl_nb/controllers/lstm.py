@@ -163,7 +163,7 @@ class NASController(nn.Module):
         H = self.hidden_size
 
         self.start = nn.Parameter(torch.empty(1, H))  # the start token's input
-        self.cells = nn.ModuleList(nn.LSTMCell(H, H) for _ in range(self.num_layers))
+        self.cells = self._make_core()  # the recurrent core: stacked LSTM cells here (see _advance)
         # embeddings[t] embeds decision t's choice as the input of step t + 1
         self.embeddings = nn.ModuleList(nn.Embedding(len(d.choices), H) for d in decisions[:-1])
         attended = {t for t, d in enumerate(decisions) if d.kind == "skip" and self.skip_attention}
@@ -184,6 +184,25 @@ class NASController(nn.Module):
             raise ValueError(f"seed: must be an integer >= 0 or None, got {seed!r}")
         self.seed = seed
         self.generator = torch.Generator().manual_seed(seed)  # CPU: the same stream on every device
+
+    # --- the recurrent core (a subclass may swap it: controllers/gru.py, controllers/attention.py) ---
+    def _make_core(self) -> nn.Module:
+        """``num_layers`` stacked ``LSTMCell(H, H)`` (Zoph & Le's two-layer LSTM has two)."""
+        return nn.ModuleList(nn.LSTMCell(self.hidden_size, self.hidden_size) for _ in range(self.num_layers))
+
+    def _initial_state(self, batch_size: int):
+        """The core's state before the first decision: zero (h, c) per layer, each (B, H)."""
+        zeros = torch.zeros(batch_size, self.hidden_size, device=self.device)
+        return [(zeros, zeros)] * self.num_layers
+
+    def _advance(self, x: torch.Tensor, state):
+        """One step of the core: input ``x`` (B, H) -> (top state ``h`` (B, H), new state)."""
+        new_state = []
+        for cell, (h, c) in zip(self.cells, state, strict=True):
+            h, c = cell(x, (h, c))  # (B, H) each
+            new_state.append((h, c))
+            x = h
+        return x, new_state
 
     def _anchor_steps(self) -> dict[int, int]:
         """{step: layer} for the anchor of every layer that a skip decision attends to."""
@@ -236,7 +255,7 @@ class NASController(nn.Module):
     def __repr__(self) -> str:
         params = sum(p.numel() for p in self.parameters())
         return (
-            f"NASController(space={self.space!r}, hidden_size={self.hidden_size}, num_layers={self.num_layers}, "
+            f"{type(self).__name__}(space={self.space!r}, hidden_size={self.hidden_size}, num_layers={self.num_layers}, "
             f"temperature={self.temperature:g}, tanh_constant={self.tanh_constant}, "
             f"skip_attention={self.skip_attention}, seed={self.seed}, parameters={params:,})"
         )
@@ -266,19 +285,13 @@ class NASController(nn.Module):
         generator = self.generator if generator is None else generator
         T = self.temperature if temperature is None else float(require_positive("temperature", temperature))
         B, H = batch_size, self.hidden_size
-        zeros = torch.zeros(B, H, device=self.device)
-        state = [(zeros, zeros)] * self.num_layers
+        state = self._initial_state(B)
         x = self.start.expand(B, H)  # (B, H)
         anchors: dict[int, torch.Tensor] = {}  # layer j -> W_prev h_j, (B, H)
         chosen, logits_all, hidden_all = [], [], []
         num_steps = len(self.space.decisions)
         for t in range(num_steps):
-            new_state = []
-            for cell, (h, c) in zip(self.cells, state, strict=True):
-                h, c = cell(x, (h, c))  # (B, H) each
-                new_state.append((h, c))
-                x = h
-            state, h = new_state, x
+            h, state = self._advance(x, state)  # (B, H): the top layer's state at step t
             logits = self._step_logits(t, h, anchors, T)  # (B, K_t)
             if t in self._anchor_layer_of_step:
                 anchors[self._anchor_layer_of_step[t]] = self.w_prev(h)

@@ -13,6 +13,8 @@ describes is trained and its validation accuracy is the reward. Two spaces have 
 * **cell** (NAS-Bench-201, Dong & Yang 2020, Sec. 2.1 and Fig. 1): stem, three stages of
   ``cells_per_stage`` identical cells at ``C, 2C, 4C`` channels separated by the
   benchmark's residual reduction block, then BN-ReLU, global pooling and a linear classifier.
+* **darts** (Liu et al. 2019, Sec. 3.1): the paper's CIFAR network of normal and reduction
+  cells, built by :mod:`~nasrl_nb.nn.darts_network`.
 
 Everything is decided at construction: the forward pass only walks precomputed index tuples
 and ``nn.ModuleList``\\ s, so a child trains as fast as the same net written by hand
@@ -28,13 +30,15 @@ import torch
 from torch import nn
 
 from ..spaces.cell_space import CellSpace
+from ..spaces.darts_space import DartsSpace
 from ..spaces.macro_space import LayerSpec, MacroSpace
 from ..spaces.search_space import Architecture
 from ..validation import require_positive
 from .complexity import count_flops, count_parameters, measure_latency_ms
+from .darts_network import DartsFeatures, num_cells_for
 from .operations import OPS, ReLUConvBN, build_activation, build_normalization
 
-BUILDABLE_SPACES = ("macro", "cell")
+BUILDABLE_SPACES = ("macro", "cell", "darts")
 
 
 # --- macro space --------------------------------------------------------------------------
@@ -214,13 +218,17 @@ class ChildNetwork(nn.Module):
     """The trainable network that ``architecture`` describes (macro or NAS-Bench-201 cell space).
 
     Args:
-        architecture: an :class:`Architecture` of a :class:`MacroSpace` or :class:`CellSpace`.
+        architecture: an :class:`Architecture` of a :class:`MacroSpace`, :class:`CellSpace` or
+            :class:`~nasrl_nb.spaces.darts_space.DartsSpace`.
         input_shape: ``(channels, height, width)`` of one example; ``(1, 8, 8)`` for digits.
         num_classes: outputs of the linear classifier (at least 2).
         channels: width of the stem; for the cell space the first stage's width ``C``
             (stages have ``C, 2C, 4C``). The macro layers' widths come from the architecture.
         cells_per_stage: cells per stage of the cell network (NAS-Bench-201 uses 5 on 32x32
-            images; 1 keeps the 8x8 default small). Ignored by the macro space.
+            images; 1 keeps the 8x8 default small). Ignored by the macro space. For the darts
+            space the normal cells per stage: ``3 * cells_per_stage + 2`` cells in all (the
+            paper searches with 8, i.e. 2 per stage; 1 gives 5), see
+            :mod:`~nasrl_nb.nn.darts_network`. ``channels`` is then the first cells' ``C``.
 
     ``forward(x)`` maps ``(B, *input_shape)`` to logits ``(B, num_classes)``.
 
@@ -249,6 +257,9 @@ class ChildNetwork(nn.Module):
         in_channels = self.input_shape[0]
         if isinstance(space, MacroSpace):
             self.features = MacroFeatures(space.layers(architecture), in_channels, channels)
+            feature_channels = self.features.out_channels
+        elif isinstance(space, DartsSpace):
+            self.features = DartsFeatures(space.cells(architecture), in_channels, channels, num_cells_for(cells_per_stage))
             feature_channels = self.features.out_channels
         else:
             self.features = _cell_features(space, architecture, in_channels, channels, cells_per_stage)
@@ -282,10 +293,10 @@ class ChildNetwork(nn.Module):
 def _check_architecture(architecture) -> MacroSpace | CellSpace:
     if not isinstance(architecture, Architecture):
         raise ValueError(
-            f"architecture: expected an Architecture of a macro or cell space, got {type(architecture).__name__}"
+            f"architecture: expected an Architecture of a macro, cell or darts space, got {type(architecture).__name__}"
         )
     space = architecture.space
-    if not isinstance(space, (MacroSpace, CellSpace)):
+    if not isinstance(space, (MacroSpace, CellSpace, DartsSpace)):
         raise ValueError(
             f"architecture.space: {space.name!r} has no network builder; allowed values: "
             f"{', '.join(BUILDABLE_SPACES)} (search a custom space with your own evaluator)"

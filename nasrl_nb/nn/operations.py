@@ -65,6 +65,36 @@ class FactorizedReduce(nn.Module):
         return self.bn(torch.cat([self.convs[0](x), self.convs[1](shifted)], dim=1))
 
 
+class DilConv(nn.Sequential):
+    """DARTS's ``dil_conv``: ReLU -> depthwise dilated conv -> pointwise conv -> BatchNorm.
+
+    Liu et al. 2019, Sec. 3.1.1 (``DilConv`` of the paper's ``operations.py``); dilation 2
+    gives a 3x3 kernel a 5x5 field and a 5x5 kernel a 9x9 one at the cost of a 3x3 / 5x5.
+    """
+
+    def __init__(self, C_in: int, C_out: int, kernel_size: int, stride: int, dilation: int):
+        super().__init__(
+            nn.ReLU(inplace=False),
+            nn.Conv2d(C_in, C_in, kernel_size, stride, dilation * (kernel_size // 2), dilation, groups=C_in, bias=False),
+            nn.Conv2d(C_in, C_out, 1, bias=False),
+            nn.BatchNorm2d(C_out),
+        )
+
+
+class SepConv(nn.Sequential):
+    """DARTS's ``sep_conv``: a separable conv (ReLU, depthwise, pointwise, BN) applied twice.
+
+    Liu et al. 2019, Sec. 3.1.1, after Zoph et al. 2018; only the first depthwise conv has
+    the stride, and the first block keeps ``C_in`` channels.
+    """
+
+    def __init__(self, C_in: int, C_out: int, kernel_size: int, stride: int):
+        super().__init__(
+            DilConv(C_in, C_in, kernel_size, stride, dilation=1),
+            DilConv(C_in, C_out, kernel_size, 1, dilation=1),
+        )
+
+
 def _skip(C_in: int, C_out: int, stride: int) -> nn.Module:
     return nn.Identity() if stride == 1 and C_in == C_out else FactorizedReduce(C_in, C_out, stride)
 
@@ -97,6 +127,12 @@ OPS: dict[str, Callable[[int, int, int], nn.Module]] = {
     "conv5x5": _conv(5),
     "maxpool3x3": _pool("max", with_bn_projection=False),
     "avgpool3x3": _pool("avg", with_bn_projection=False),
+    # DARTS cell edges (Liu et al. 2019, Sec. 3.1.1); none, skip_connect, avg_pool_3x3 are above
+    "max_pool_3x3": _pool("max", with_bn_projection=True),
+    "sep_conv_3x3": lambda C_in, C_out, stride: SepConv(C_in, C_out, 3, stride),
+    "sep_conv_5x5": lambda C_in, C_out, stride: SepConv(C_in, C_out, 5, stride),
+    "dil_conv_3x3": lambda C_in, C_out, stride: DilConv(C_in, C_out, 3, stride, dilation=2),
+    "dil_conv_5x5": lambda C_in, C_out, stride: DilConv(C_in, C_out, 5, stride, dilation=2),
 }
 
 ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {

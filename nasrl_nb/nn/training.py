@@ -13,6 +13,7 @@ pass ends that child's run with ``status="failed"`` and a ``reason``. Bad *argum
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import numbers
@@ -29,6 +30,7 @@ from .data import Dataset
 
 OPTIMIZERS: tuple[str, ...] = ("adam", "sgd", "adamw")
 LR_SCHEDULES: tuple[str, ...] = ("constant", "cosine")
+PRECISIONS: tuple[str, ...] = ("fp32", "bf16")  # bf16: autocast on CUDA (weights and optimizer stay fp32)
 EVAL_BATCH_SIZE = 1024  # evaluation keeps no activations for backward, so bigger batches are cheap
 
 logger = logging.getLogger(__name__)
@@ -74,6 +76,7 @@ def train_and_evaluate(
     weight_decay: float = 0.0,
     lr_schedule: str = "constant",
     on_epoch: Callable[[int, float, float], None] | None = None,
+    precision: str = "fp32",
 ) -> TrainResult:
     """Train ``net`` on ``data``'s train split; report validation and test accuracy.
 
@@ -94,6 +97,8 @@ def train_and_evaluate(
             makes the last epoch's accuracy far less noisy in short runs.
         on_epoch: called as ``on_epoch(epoch, train_loss, val_accuracy)`` after each
             epoch (numbered from 1) for live curves; its own exceptions propagate.
+        precision: ``"fp32"``, or ``"bf16"``: forward passes under ``torch.autocast`` in
+            bfloat16 on a CUDA device (about twice the throughput of fp32 on recent cards).
 
     Returns:
         A :class:`TrainResult`; ``status="failed"`` with a ``reason`` when the child
@@ -115,6 +120,10 @@ def train_and_evaluate(
     if on_epoch is not None and not callable(on_epoch):
         raise ValueError(f"on_epoch: expected a callable (epoch, train_loss, val_accuracy), got {on_epoch!r}")
     device = resolve_device(device)
+    require_choice("precision", precision, PRECISIONS)
+    if precision == "bf16" and device.type != "cuda":
+        raise ValueError(f"precision: 'bf16' autocast is for CUDA devices, not {device}; allowed values here: fp32")
+    bf16 = precision == "bf16"
 
     # 2. train; any failure of the child ends this run, not the caller's search
     start = time.perf_counter()
@@ -138,10 +147,11 @@ def train_and_evaluate(
         return failed(_describe_failure(err, device))
     for epoch in range(1, epochs + 1):
         try:
-            train_loss = _train_one_epoch(net, data, opt, batch_size=batch_size, generator=generator, scheduler=scheduler)
+            train_loss = _train_one_epoch(net, data, opt, batch_size=batch_size, generator=generator, scheduler=scheduler,
+                                          bf16=bf16)
             if not math.isfinite(train_loss):
                 return failed(f"diverged: loss is {train_loss} at epoch {epoch}")
-            val_accuracy = accuracy(net, data.X_val, data.y_val)
+            val_accuracy = accuracy(net, data.X_val, data.y_val, bf16=bf16)
         except Exception as err:  # the child's forward/backward raised: report it, keep the caller alive
             return failed(_describe_failure(err, device))
         losses.append(train_loss)
@@ -151,13 +161,14 @@ def train_and_evaluate(
 
     # 3. the test split is read once, after training
     try:
-        test_accuracy = accuracy(net, data.X_test, data.y_test)
+        test_accuracy = accuracy(net, data.X_test, data.y_test, bf16=bf16)
     except Exception as err:
         return failed(_describe_failure(err, device))
     return TrainResult("ok", val_accuracies[-1], test_accuracy, losses, val_accuracies, time.perf_counter() - start, epochs)
 
 
-def _train_one_epoch(net: nn.Module, data: Dataset, opt: torch.optim.Optimizer, *, batch_size: int, generator, scheduler=None) -> float:
+def _train_one_epoch(net: nn.Module, data: Dataset, opt: torch.optim.Optimizer, *, batch_size: int, generator, scheduler=None,
+                     bf16: bool = False) -> float:
     """One pass over the train split in a seeded order; returns the mean cross-entropy."""
     net.train()
     n = len(data.y_train)
@@ -166,7 +177,8 @@ def _train_one_epoch(net: nn.Module, data: Dataset, opt: torch.optim.Optimizer, 
     for start in range(0, n, batch_size):
         batch = order[start : start + batch_size]
         X, y = data.X_train[batch], data.y_train[batch]  # (B, C, H, W), (B,)
-        loss = nn.functional.cross_entropy(net(X), y)
+        with _autocast(data.device, bf16):
+            loss = nn.functional.cross_entropy(net(X), y)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -176,7 +188,7 @@ def _train_one_epoch(net: nn.Module, data: Dataset, opt: torch.optim.Optimizer, 
     return float(total) / n  # one device sync per epoch; NaN/inf anywhere shows up here
 
 
-def accuracy(net: nn.Module, X: torch.Tensor, y: torch.Tensor, *, batch_size: int = EVAL_BATCH_SIZE) -> float:
+def accuracy(net: nn.Module, X: torch.Tensor, y: torch.Tensor, *, batch_size: int = EVAL_BATCH_SIZE, bf16: bool = False) -> float:
     """Fraction of ``X`` that ``net`` classifies as ``y``, in eval mode (NaN for no data)."""
     if len(y) == 0:
         return math.nan
@@ -184,13 +196,18 @@ def accuracy(net: nn.Module, X: torch.Tensor, y: torch.Tensor, *, batch_size: in
     net.eval()
     correct = torch.zeros((), dtype=torch.int64, device=y.device)
     try:
-        with torch.inference_mode():
+        with torch.inference_mode(), _autocast(y.device, bf16):
             for start in range(0, len(y), batch_size):
                 logits = net(X[start : start + batch_size])  # (B, num_classes)
                 correct += (logits.argmax(dim=1) == y[start : start + batch_size]).sum()
     finally:
         net.train(was_training)
     return int(correct) / len(y)
+
+
+def _autocast(device: torch.device, bf16: bool):
+    """bfloat16 autocast on a CUDA device when ``bf16``; otherwise nothing changes."""
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
 
 
 def _make_optimizer(name: str, net: nn.Module, *, lr: float, weight_decay: float) -> torch.optim.Optimizer:

@@ -8,6 +8,10 @@ global one and Python's ``random``. A checkpoint holds only tensors and plain co
 reads it and no pickled code ever runs on load. It is written to a temporary file and then
 renamed over the old one (``os.replace`` is atomic), so a crash mid-write never leaves a
 half-written checkpoint.
+
+What a search's checkpoint holds (:func:`search_checkpoint`, checked on the way back by
+:func:`read_search_checkpoint`): its counters, the strategy's and the evaluator's state and
+the search's private RNG states (:class:`PrivateRng`), all as of its last committed step.
 """
 
 from __future__ import annotations
@@ -24,9 +28,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..runtime import seed_everything
 from ..validation import run_folder_error
 
 CHECKPOINT_NAME = "checkpoint.pt"
+CHECKPOINT_FORMAT = "nasrl_nb.search.loop/2"  # the name it was given when the loop wrote it: kept, old runs resume
 
 
 def _default_file_mode() -> int:
@@ -40,10 +46,12 @@ _FILE_MODE = _default_file_mode()
 
 
 def capture_rng_state() -> dict:
-    """PyTorch (CPU), NumPy (global) and Python RNG states as tensors and plain lists."""
+    """PyTorch (CPU, and CUDA once it is in use), NumPy (global) and Python RNG states as tensors and plain lists."""
     kind, keys, pos, has_gauss, cached_gaussian = np.random.get_state()
     version, internal, gauss_next = random.getstate()
+    cuda = {"cuda": torch.cuda.get_rng_state_all()} if torch.cuda.is_available() and torch.cuda.is_initialized() else {}
     return {
+        **cuda,  # one ByteTensor per GPU
         "torch": torch.get_rng_state(),
         "numpy": {
             "kind": str(kind),
@@ -71,6 +79,9 @@ def restore_rng_state(state: dict) -> None:
     )
     py_state = state["python"]
     random.setstate((py_state["version"], tuple(py_state["internal"]), py_state["gauss_next"]))
+    cuda = state.get("cuda")
+    if cuda is not None and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(cuda)  # a checkpoint from a machine with other GPUs keeps this one's
 
 
 @contextmanager
@@ -90,6 +101,99 @@ def preserved_rng() -> Iterator[None]:
             torch.cuda.set_rng_state_all(cuda_states)
 
 
+def rebuild_advice(run_dir) -> str:
+    """What to do when ``checkpoint.pt`` of the run in ``run_dir`` is missing or damaged."""
+    return (
+        "the history is kept (history.jsonl holds every evaluated architecture): rebuild the checkpoint "
+        f"from it with `nasrl-nb rebuild-checkpoint {run_dir}` (Python: nasrl_nb.rebuild_checkpoint(out_dir)), "
+        "then resume; or start the search again in another folder (the same options propose the same architectures)"
+    )
+
+
+class PrivateRng:
+    """The RNG states (torch, NumPy, Python) a search owns, apart from its caller's.
+
+    A step starts from the states of the last commit (:meth:`active` with ``restart=True``)
+    and each later block continues where the previous one ended; :meth:`commit` makes the
+    current states the next step's start. Outside the blocks the caller's generators are in
+    place, so code run between steps cannot change which architectures are proposed.
+    """
+
+    def __init__(self, state: dict):
+        self.committed = self.current = state
+
+    @classmethod
+    def seeded(cls, seed: int) -> PrivateRng:
+        """The states ``seed_everything(seed)`` gives; the caller's generators are left as they were."""
+        caller = capture_rng_state()
+        seed_everything(seed)
+        state = capture_rng_state()
+        restore_rng_state(caller)
+        return cls(state)
+
+    @contextmanager
+    def active(self, *, restart: bool = False) -> Iterator[None]:
+        """Swap the search's states in for the block (the committed ones with ``restart``); keep where it ends."""
+        caller = capture_rng_state()
+        restore_rng_state(self.committed if restart else self.current)
+        try:
+            yield
+            self.current = capture_rng_state()
+        finally:
+            restore_rng_state(caller)
+
+    def commit(self) -> None:
+        self.committed = self.current
+
+
+def search_checkpoint(search, *, strategy_state: dict, rng_state: dict) -> dict:
+    """What ``checkpoint.pt`` holds for ``search`` (a :class:`~nasrl_nb.search.loop.Search`).
+
+    ``strategy_state`` and ``rng_state`` are those of the last committed step; counters and
+    the evaluator's ``state_dict()`` are read from ``search``.
+    """
+    evaluator_state = getattr(search.evaluator, "state_dict", None)
+    return {
+        "format": CHECKPOINT_FORMAT,
+        "method": search.method,
+        "seed": search.seed,
+        "batch_size": search.batch_size,
+        "budget": search.budget,
+        "step": search.num_steps,
+        "evaluations": search.evaluations,
+        "seconds": search.seconds,
+        "strategy": strategy_state,
+        "evaluator": evaluator_state() if callable(evaluator_state) else {},
+        "rng": rng_state,
+    }
+
+
+def read_search_checkpoint(path: str | os.PathLike) -> dict:
+    """The state written by :func:`search_checkpoint`; a foreign or damaged one is a RunFolderError."""
+    state = load_checkpoint(path)
+    if state.get("format") != CHECKPOINT_FORMAT:
+        raise run_folder_error(path, f"not a search checkpoint (format {state.get('format')!r}, expected {CHECKPOINT_FORMAT!r})",
+                               advice=rebuild_advice(Path(path).parent))
+    try:
+        _check_checkpoint_fields(state)
+    except (KeyError, TypeError, ValueError) as err:
+        raise run_folder_error(path, f"a damaged search checkpoint ({type(err).__name__}: {err})",
+                               advice=rebuild_advice(Path(path).parent)) from None
+    return state
+
+
+def _check_checkpoint_fields(state: Mapping) -> None:
+    """Raise KeyError / TypeError / ValueError when a checkpoint lacks a field or has one of the wrong type."""
+    for name in ("step", "evaluations"):
+        if isinstance(state[name], bool) or not isinstance(state[name], int) or state[name] < 0:
+            raise ValueError(f"{name} is {state[name]!r}")
+    float(state["seconds"])
+    for name in ("strategy", "evaluator", "rng"):
+        if not isinstance(state[name], Mapping):
+            raise TypeError(f"{name} must be a dict")
+    state["method"], state["seed"], state["batch_size"]  # noqa: B018 -- present
+
+
 def save_checkpoint(path: str | os.PathLike, state: dict) -> Path:
     """Write ``state`` with ``torch.save`` to a temporary file, then atomically rename it to ``path``."""
     return _write_atomic(path, "wb", lambda file: torch.save(state, file))
@@ -104,9 +208,11 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # truncated, empty, foreign, or refused by the safe loader
         reason = " ".join(str(err).split())[:200] or type(err).__name__
-        raise run_folder_error(path, f"not a readable nasrl_nb checkpoint ({type(err).__name__}: {reason})") from None
+        raise run_folder_error(path, f"not a readable nasrl_nb checkpoint ({type(err).__name__}: {reason})",
+                               advice=rebuild_advice(path.parent)) from None
     if not isinstance(state, dict):
-        raise run_folder_error(path, f"not a nasrl_nb checkpoint (it holds a {type(state).__name__}, not a dict)")
+        raise run_folder_error(path, f"not a nasrl_nb checkpoint (it holds a {type(state).__name__}, not a dict)",
+                               advice=rebuild_advice(path.parent))
     return state
 
 

@@ -21,11 +21,17 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from ..controllers.registry import CONTROLLERS
+from ..oneshot.darts_strategy import DARTS_DEFAULTS, REMEDIES
+from ..oneshot.enas import ONESHOT_DEFAULTS
+from ..rewards.objectives import OBJECTIVES, check_weights
 from ..rl.policy_gradient import Schedule
 from ..runtime import quick_mode
 from ..spaces.registry import get_space, space_from_spec
 from ..validation import require_choice, require_positive
 from .methods import METHODS
+
+REWARD_OBJECTIVES = (*OBJECTIVES, "multi")  # multi: the seed's compute_reward with weights (MultiObjectiveReward)
 
 # settings a resumed run may change (``resume_search(out_dir, budget=...)``): they do not
 # change the architectures proposed or their rewards (device: up to floating-point noise)
@@ -34,6 +40,9 @@ RESUME_OVERRIDES: dict[str, str] = {
     "device": "child.device",
     "progress": "progress",
     "policy_snapshots": "policy_snapshots",
+    "evaluator_kind": "parallel.evaluator",  # where children train does not change their records
+    "workers": "parallel.workers",
+    "ray_address": "parallel.ray_address",
 }
 
 
@@ -57,12 +66,14 @@ class ChildConfig:
     batch_size: int = 64  # child mini-batch size
     lr_schedule: str = "constant"  # "constant" or "cosine" (annealed to 0 over the run)
     device: str = "auto"  # where children train: auto, cpu, cuda, cuda:N, mps (the controller stays on the CPU)
+    precision: str = "fp32"  # fp32, or bf16: autocast on CUDA
 
     def __post_init__(self):
         for name in ("channels", "cells_per_stage", "epochs", "batch_size"):
             require_positive(f"child.{name}", getattr(self, name), integer=True)
         require_positive("child.lr", self.lr)
         require_choice("child.lr_schedule", self.lr_schedule, ("constant", "cosine"))
+        require_choice("child.precision", self.precision, ("fp32", "bf16"))
         self.device = str(self.device)
 
 
@@ -76,6 +87,11 @@ class ControllerConfig:
     tanh_constant: float | None = 2.5  # logits = c * tanh(logits) (ENAS), None: off
     skip_attention: bool = True  # skip decisions by attention over earlier layers (Zoph & Le Sec. 3.3)
     seed: int | None = None  # the sampling generator's seed; None: drawn from the search's seed
+    kind: str = "lstm"  # the core: lstm (Zoph & Le), gru or attention (nasrl_nb.controllers.registry)
+    num_heads: int = 2  # attention controller only: heads per block
+
+    def __post_init__(self):
+        require_choice("controller.kind", self.kind, CONTROLLERS)
 
 
 @dataclass
@@ -115,13 +131,162 @@ class RewardConfig:
     constraint_mode: str = "hard"  # hard, penalty or mnasnet
     failure_reward: float = 0.0  # the reward of a child that failed to train
     custom: dict | None = None  # config() of a reward_fn passed in code (then the fields above are unused)
+    objective: str = "accuracy"  # accuracy, zoph_le, or multi: compute_reward(accuracy, efficiency, complexity)
+    weights: list | None = None  # multi: (w_accuracy, w_efficiency, w_complexity); None: (1, 0, 0)
+    reference_params: float | None = None  # multi: params at which complexity reaches 1
+    reference_latency_ms: float | None = None  # multi: latency at which efficiency reaches 0
+
+    def __post_init__(self):
+        require_choice("reward.objective", self.objective, REWARD_OBJECTIVES)
+        if self.objective != "multi" and (self.weights is not None or self.reference_params is not None
+                                          or self.reference_latency_ms is not None):
+            raise ValueError("reward_weights, reference_params, reference_latency_ms: only for reward 'multi', "
+                             f"not {self.objective!r}")
+        if self.weights is not None:
+            self.weights = list(check_weights(self.weights))
+
+
+@dataclass
+class ParallelConfig:
+    """Where children train (:mod:`nasrl_nb.search.parallel`) and whether updates wait for whole batches."""
+
+    evaluator: str = "serial"  # serial, process (local worker processes) or ray
+    workers: int = 1  # children trained at once (process, ray)
+    ray_address: str | None = None  # a Ray cluster to join; None: a local Ray that lives as long as the search
+    asynchronous: bool = False  # update once batch_size results are in while others still train (staleness recorded)
+
+    def __post_init__(self):
+        require_choice("parallel.evaluator", self.evaluator, ("serial", "process", "ray"))
+        require_positive("parallel.workers", self.workers, integer=True)
+        if self.evaluator == "serial" and self.workers != 1:
+            raise ValueError(f"workers: {self.workers} needs evaluator 'process' or 'ray'; the serial evaluator has 1 worker")
+        if self.ray_address is not None and (self.evaluator != "ray" or not isinstance(self.ray_address, str)):
+            raise ValueError(f"ray_address: {self.ray_address!r} is only for evaluator 'ray' (an address string)")
+        if not isinstance(self.asynchronous, bool):
+            raise ValueError(f"parallel.asynchronous: must be True or False, got {self.asynchronous!r}")
+
+
+@dataclass
+class SupernetConfig:
+    """The shared-weight supernet of enas and random_ws (:class:`~nasrl_nb.oneshot.evaluator.SharedWeightEvaluator`).
+
+    Its width and cells come from ``child`` (``channels``, ``cells_per_stage``), its device from ``child.device``.
+    """
+
+    train_steps: int | None = None  # shared-weight minibatches per search step; None: one pass over the training split
+    warmup_steps: int = 0  # minibatches with uniform architectures before the first step
+    lr: float = 0.05  # SGD with Nesterov momentum (ENAS)
+    momentum: float = 0.9
+    weight_decay: float = 1e-4
+    grad_clip: float | None = 5.0  # clip the shared weights' gradient norm; None: off
+    batch_size: int = 64  # training minibatch
+    eval_batch_size: int = 128  # the validation minibatch that scores one architecture
+
+    def __post_init__(self):
+        if self.train_steps is not None:
+            require_positive("supernet.train_steps", self.train_steps, integer=True)
+        if isinstance(self.warmup_steps, bool) or not isinstance(self.warmup_steps, int) or self.warmup_steps < 0:
+            raise ValueError(f"supernet.warmup_steps: must be an integer >= 0, got {self.warmup_steps!r}")
+        require_positive("supernet.lr", self.lr)
+        require_positive("supernet.batch_size", self.batch_size, integer=True)
+        require_positive("supernet.eval_batch_size", self.eval_batch_size, integer=True)
+
+
+@dataclass
+class DartsConfig:
+    """DARTS's bilevel search (:class:`~nasrl_nb.oneshot.darts_strategy.DartsStrategy`, method darts).
+
+    The supernet's width and cells come from ``child`` (``channels``, ``cells_per_stage``), its device from ``child.device``.
+    """
+
+    second_order: bool = False  # the unrolled architecture gradient (DARTS Eq. 7-8)
+    batch_size: int = 64  # minibatch of each half of the training split
+    w_lr: float = 0.025  # SGD on the weights, cosine-annealed to w_lr_min over `epochs`
+    w_lr_min: float = 0.001
+    w_momentum: float = 0.9
+    w_weight_decay: float = 3e-4
+    grad_clip: float | None = 5.0
+    alpha_lr: float = 3e-4  # Adam on the alphas, betas (0.5, 0.999)
+    alpha_weight_decay: float = 1e-3
+    epochs: int | None = None  # planned search epochs (cosine, DARTS-'s decay); None: the budget
+    remedy: str = "none"  # none, darts- (auxiliary skip), darts+ (early stop on skips), r-darts-l2 (weight decay x 27)
+    aux_skip_weight: float = 1.0  # DARTS-: beta at the start, decayed linearly to 0
+    max_skips: int = 2  # DARTS+: stop once the derived cell has this many skip connections
+
+    def __post_init__(self):
+        require_choice("darts.remedy", self.remedy, REMEDIES)
+        if not isinstance(self.second_order, bool):
+            raise ValueError(f"darts.second_order: must be True or False, got {self.second_order!r}")
+        for name in ("batch_size", "max_skips") + (("epochs",) if self.epochs is not None else ()):
+            require_positive(f"darts.{name}", getattr(self, name), integer=True)
+        for name in ("w_lr", "alpha_lr"):
+            require_positive(f"darts.{name}", getattr(self, name))
+
+
+@dataclass
+class A2CConfig:
+    """A2C's critic (:class:`~nasrl_nb.rl.a2c.A2CTrainer`, method a2c); lr, entropy etc. come from ``trainer``."""
+
+    value_coef: float = 0.5  # weight of the critic's squared error in the shared loss
+    gae_lambda: float = 1.0  # GAE's lambda: 1 = Monte-Carlo advantage R - V(h_t), < 1 bootstraps
+
+
+@dataclass
+class TRPOConfig:
+    """TRPO's trust region (:class:`~nasrl_nb.rl.trpo.TRPOTrainer`, method trpo); it has no learning rate."""
+
+    max_kl: float = 0.01  # bound on the mean KL(pi_old || pi_new) per architecture
+    cg_iterations: int = 10  # conjugate-gradient iterations for F^-1 g
+    cg_damping: float = 0.1  # (F + c I)
+    backtracks: int = 10  # step halvings of the line search
+
+
+@dataclass
+class SACConfig:
+    """Discrete SAC for NAS (:class:`~nasrl_nb.rl.sac.SoftActorCritic`, method sac); its lr is ``trainer.lr``."""
+
+    critic_hidden: int = 64  # the reward critic's width
+    critic_lr: float = 1e-2
+    critic_steps: int = 50  # critic steps on the replay buffer per update
+    policy_steps: int = 5  # controller steps towards softmax(Q / alpha) per update
+    policy_samples: int = 64  # architectures the critic scores per policy step (not evaluated)
+    target_entropy: float = 0.3  # target entropy, a fraction of the uniform policy's
+    alpha: float = 0.5  # initial temperature (units of the rewards' std)
+    alpha_lr: float = 0.05
+
+
+@dataclass
+class BanditConfig:
+    """Factored bandits (:mod:`nasrl_nb.rl.bandits`, methods ucb and thompson)."""
+
+    exploration: float = 1.0  # ucb: c in mean + c sigma sqrt(2 ln N / n)
+    prior_count: float = 1.0  # thompson: pseudo-observations at the global mean
+    std_floor: float = 0.01  # the smallest reward std sigma
+
+
+@dataclass
+class CurriculumConfig:
+    """Growing the macro space in layers (:class:`~nasrl_nb.search.curriculum.CurriculumStrategy`)."""
+
+    enabled: bool = False  # on: the search starts shallow and adds layers (reinforce, ppo, a2c, trpo; macro space)
+    start_layers: int = 1  # the first stage's depth
+    grow_every: int | None = None  # architectures per stage; None: the budget split evenly over the stages
+    step_layers: int = 1  # layers added at each growth
+
+    def __post_init__(self):
+        if not isinstance(self.enabled, bool):
+            raise ValueError(f"curriculum.enabled: must be True or False, got {self.enabled!r}")
+        require_positive("curriculum.start_layers", self.start_layers, integer=True)
+        require_positive("curriculum.step_layers", self.step_layers, integer=True)
+        if self.grow_every is not None:
+            require_positive("curriculum.grow_every", self.grow_every, integer=True)
 
 
 @dataclass
 class SearchConfig:
     """The whole configuration of a run; ``to_dict`` is what ``config.json`` holds."""
 
-    method: str = "reinforce"  # reinforce, ppo, random or evolution
+    method: str = "reinforce"  # a name in nasrl_nb.search.methods.METHODS (enas, random_ws: a shared-weight supernet)
     space: dict | str = "cell"  # a space name or spec; stored as the spec
     budget: int = 64  # architectures to evaluate (16 in quick mode)
     batch_size: int = 8  # architectures per step (4 in quick mode)
@@ -135,6 +300,14 @@ class SearchConfig:
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     evolution: EvolutionConfig = field(default_factory=EvolutionConfig)
     reward: RewardConfig = field(default_factory=RewardConfig)
+    parallel: ParallelConfig = field(default_factory=ParallelConfig)
+    supernet: SupernetConfig = field(default_factory=SupernetConfig)
+    darts: DartsConfig = field(default_factory=DartsConfig)
+    a2c: A2CConfig = field(default_factory=A2CConfig)
+    trpo: TRPOConfig = field(default_factory=TRPOConfig)
+    sac: SACConfig = field(default_factory=SACConfig)
+    bandit: BanditConfig = field(default_factory=BanditConfig)
+    curriculum: CurriculumConfig = field(default_factory=CurriculumConfig)
 
     def __post_init__(self):
         require_choice("method", self.method, METHODS)
@@ -170,6 +343,9 @@ class SearchConfig:
     def from_settings(cls, **settings) -> SearchConfig:
         """A config from :func:`~nasrl_nb.search.factory.make_search`'s keywords (quick-mode defaults)."""
         base = cls(budget=16, batch_size=4, child=ChildConfig(epochs=1)) if quick_mode() else cls()
+        base = base.with_settings(**ONESHOT_DEFAULTS.get(settings.get("method"), {}))  # ENAS's controller settings
+        if settings.get("method") == "darts":
+            base = base.with_settings(**DARTS_DEFAULTS)  # one search epoch per step
         return base.with_settings(**settings)
 
     def with_settings(self, **settings) -> SearchConfig:
@@ -180,8 +356,8 @@ class SearchConfig:
         """
         data = copy.deepcopy(self.to_dict())
         for key, value in settings.items():
-            if key in ("controller_kwargs", "trainer_kwargs"):
-                section = "controller" if key == "controller_kwargs" else "trainer"
+            if key in SECTION_KWARGS:
+                section = key.removesuffix("_kwargs")
                 if value is None:
                     continue
                 if not isinstance(value, Mapping):
@@ -190,7 +366,7 @@ class SearchConfig:
                 continue
             path = SETTINGS.get(key)
             if path is None:
-                allowed = ", ".join(sorted(SETTINGS) + ["controller_kwargs", "trainer_kwargs"])
+                allowed = ", ".join(sorted(SETTINGS) + list(SECTION_KWARGS))
                 raise ValueError(f"{key}: not a search setting; allowed keywords: {allowed}")
             if key == "dataset" and value is not None and not isinstance(value, str):
                 value = None  # a Dataset object: custom data, passed to make_search, not stored
@@ -213,7 +389,18 @@ _SECTIONS = {
     "trainer": TrainerConfig,
     "evolution": EvolutionConfig,
     "reward": RewardConfig,
+    "parallel": ParallelConfig,
+    "supernet": SupernetConfig,
+    "darts": DartsConfig,
+    "a2c": A2CConfig,
+    "trpo": TRPOConfig,
+    "sac": SACConfig,
+    "bandit": BanditConfig,
+    "curriculum": CurriculumConfig,
 }
+# make_search keywords that update one section key by key: trpo_kwargs={"max_kl": 0.02}
+SECTION_KWARGS = ("controller_kwargs", "trainer_kwargs", "darts_kwargs", "a2c_kwargs", "trpo_kwargs", "sac_kwargs",
+                  "bandit_kwargs", "curriculum_kwargs")
 
 # make_search keyword -> dotted path in SearchConfig
 SETTINGS: dict[str, str] = {
@@ -234,6 +421,7 @@ SETTINGS: dict[str, str] = {
     "child_batch_size": "child.batch_size",
     "lr_schedule": "child.lr_schedule",
     "device": "child.device",
+    "precision": "child.precision",
     "population_size": "evolution.population_size",
     "sample_size": "evolution.sample_size",
     "max_params": "reward.max_params",
@@ -241,6 +429,24 @@ SETTINGS: dict[str, str] = {
     "max_latency_ms": "reward.max_latency_ms",
     "constraint_mode": "reward.constraint_mode",
     "failure_reward": "reward.failure_reward",
+    "evaluator_kind": "parallel.evaluator",
+    "workers": "parallel.workers",
+    "ray_address": "parallel.ray_address",
+    "asynchronous": "parallel.asynchronous",
+    "supernet_train_steps": "supernet.train_steps",
+    "warmup_steps": "supernet.warmup_steps",
+    "supernet_lr": "supernet.lr",
+    "supernet_batch_size": "supernet.batch_size",
+    "eval_batch_size": "supernet.eval_batch_size",
+    "second_order": "darts.second_order",
+    "remedy": "darts.remedy",
+    "controller": "controller.kind",
+    "reward": "reward.objective",
+    "curriculum": "curriculum.enabled",
+    "reward_weights": "reward.weights",
+    "reference_params": "reward.reference_params",
+    "reference_latency_ms": "reward.reference_latency_ms",
+    "epsilon": "trainer.epsilon",
 }
 
 
@@ -283,3 +489,33 @@ def config_differences(saved: Mapping, current: Mapping, *, ignore: tuple[str, .
     old, new = _flatten(saved), _flatten(current)
     keys = [k for k in dict.fromkeys([*old, *new]) if k not in ignore]
     return [f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in keys if old.get(k) != new.get(k)]
+
+
+def check_resume_config(saved: Mapping, current: Mapping, *, out_dir, hand_built: bool = False) -> None:
+    """Resuming with another configuration is a ValueError naming the fields (overrides aside).
+
+    A hand-built search (no :class:`SearchConfig`) knows only a few essentials: those are compared.
+    """
+    if hand_built:
+        current = {key: value for key, value in current.items() if key != "evaluator"}
+        saved = {key: saved.get(key) for key in current}
+    else:
+        saved = _with_defaults(saved)
+    differences = config_differences(saved, current)
+    if differences:
+        raise ValueError(
+            f"resume: {str(out_dir)!r} holds a search with other settings: " + "; ".join(differences)
+            + " (only budget, device, progress, policy_snapshots, evaluator_kind, workers and ray_address may change on resume)"
+        )
+
+
+def _with_defaults(saved: Mapping) -> Mapping:
+    """A saved ``config.json`` with the fields added since it was written set to their defaults.
+
+    A run made before a section existed (say ``sac``) then resumes; a saved file that no longer
+    parses is compared as it stands, so its differences are still named.
+    """
+    try:
+        return SearchConfig.from_dict(saved).to_dict()
+    except (ValueError, TypeError):
+        return saved

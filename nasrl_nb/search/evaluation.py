@@ -26,7 +26,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 from ..runtime import resolve_device, seed_everything
 from ..spaces.search_space import Architecture
-from ..validation import require_positive, require_seed
+from ..validation import require_choice, require_positive, require_seed
 from .checkpoint import json_safe, preserved_rng
 
 RECORD_KEYS: tuple[str, ...] = (
@@ -138,6 +138,45 @@ class Evaluator(ABC):
         """Restore what :meth:`state_dict` returned (when a search resumes)."""
         return None
 
+    # --- asynchronous use: submit children, collect them as they finish -------------------------
+    # An asynchronous search (Zoph & Le 2017, Sec. 3.2: replicas update while children train)
+    # keeps ``workers`` children in flight. This default runs nothing in the background: a
+    # submitted child is evaluated when :meth:`next_results` is called, one at a time, so every
+    # evaluator can serve an asynchronous search; parallel evaluators override all four.
+    workers: int = 1  # children evaluated at once
+
+    def submit(self, arch: Architecture) -> int:
+        """Queue ``arch`` for evaluation; returns a ticket that :meth:`next_results` pairs with its record."""
+        queue = self.__dict__.setdefault("_submitted", [])
+        ticket = self.__dict__.get("_next_ticket", 0)
+        self._next_ticket = ticket + 1
+        queue.append((ticket, arch))
+        return ticket
+
+    def next_results(self) -> list[tuple[int, dict]]:
+        """Wait for at least one submitted child; ``[(ticket, record)]`` of those finished (oldest first here)."""
+        queue = self.__dict__.get("_submitted") or []
+        if not queue:
+            raise RuntimeError("evaluator: next_results() with nothing submitted")
+        ticket, arch = queue.pop(0)
+        return [(ticket, self.evaluate([arch])[0])]
+
+    @property
+    def outstanding(self) -> int:
+        """Children submitted and not yet returned by :meth:`next_results`."""
+        return len(self.__dict__.get("_submitted") or [])
+
+    def cancel(self) -> int:
+        """Drop every outstanding child (Ctrl-C, Stop); returns how many were dropped."""
+        queue = self.__dict__.get("_submitted") or []
+        dropped = len(queue)
+        queue.clear()
+        return dropped
+
+    def close(self) -> None:
+        """Release workers, processes or a cluster connection (nothing to release here)."""
+        self.cancel()
+
 
 class SerialEvaluator(Evaluator):
     """An evaluator that handles one architecture at a time, with an optional memo cache.
@@ -187,6 +226,7 @@ class ChildEvaluator(SerialEvaluator):
         child_kwargs: extra ``ChildNetwork`` arguments (``channels``, ``cells_per_stage``).
         cache: reuse the record of an architecture seen before.
         measure_latency: time each child's forward pass (``latency_ms``; else None).
+        precision: ``"fp32"`` or ``"bf16"`` (autocast, CUDA only; see :func:`~nasrl_nb.nn.training.train_and_evaluate`).
     """
 
     def __init__(
@@ -202,8 +242,10 @@ class ChildEvaluator(SerialEvaluator):
         cache: bool = True,
         measure_latency: bool = True,
         lr_schedule: str = "constant",
+        precision: str = "fp32",
     ):
         from ..nn.data import Dataset
+        from ..nn.training import PRECISIONS
 
         super().__init__(cache=cache)
         if not isinstance(data, Dataset):
@@ -218,6 +260,9 @@ class ChildEvaluator(SerialEvaluator):
         self.child_kwargs = dict(child_kwargs or {})
         self.measure_latency = bool(measure_latency)
         self.lr_schedule = lr_schedule
+        self.precision = require_choice("precision", precision, PRECISIONS)
+        if precision == "bf16" and self.device.type != "cuda":
+            raise ValueError(f"precision: 'bf16' autocast is for CUDA devices, not {self.device}; allowed values here: fp32")
 
     def describe(self, arch: Architecture) -> dict:
         """The child network of ``arch`` as it will be trained: summary, params, FLOPs."""
@@ -254,6 +299,7 @@ class ChildEvaluator(SerialEvaluator):
                     seed=arch_seed,
                     device=self.device,
                     lr_schedule=self.lr_schedule,
+                    precision=self.precision,
                 )
             except Exception as err:  # a child that cannot be built or measured is a failed child
                 return failed_record(describe_exception(err), seconds=time.perf_counter() - start, **costs)
@@ -279,6 +325,8 @@ class ChildEvaluator(SerialEvaluator):
             "batch_size": self.batch_size,
             "seed": self.seed,
             "child_kwargs": dict(self.child_kwargs),
+            "device": str(self.device),
+            "precision": self.precision,
         }
 
 

@@ -48,6 +48,7 @@ class RegularizedEvolution(SearchStrategy):
     """
 
     method = "evolution"
+    steady_state = True  # an asynchronous search replaces a member as each child returns (Real et al. 2019)
 
     def __init__(self, space: SearchSpace, *, population_size: int = 16, sample_size: int = 4, seed: int = 0):
         super().__init__(space)

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from ..nn.operations import group_norm_groups
 from ..spaces.cell_space import CellSpace
+from ..spaces.darts_space import DartsSpace
 from ..spaces.macro_space import LayerSpec, MacroSpace
 from ..spaces.search_space import Architecture
 from ..validation import run_folder_error
@@ -175,6 +176,76 @@ def _cell_source(arch: Architecture, in_channels: int, C: int, cells_per_stage: 
     return src, 4 * C
 
 
+# --- DARTS space --------------------------------------------------------------------------------------
+def _factorized_reduce(src: _Source, name: str, child: str, C_in: int, C_out: int, x: str, relu: bool) -> str:
+    """A factorized reduction (two 1x1 stride-2 convs on offset grids, concatenated, BN); returns its expression."""
+    half = C_out // 2
+    src.layer(f"{name}_conv0", f"nn.Conv2d({C_in}, {half}, 1, 2, bias=False)", f"{child}.convs.0")
+    src.layer(f"{name}_conv1", f"nn.Conv2d({C_in}, {C_out - half}, 1, 2, bias=False)", f"{child}.convs.1")
+    src.layer(f"{name}_bn", f"nn.BatchNorm2d({C_out})", f"{child}.bn")
+    if relu:
+        x = f"torch.relu({x})"
+    shifted = f"nn.functional.pad({x}, (0, 1, 0, 1))[:, :, 1:, 1:]"  # the offset grid sees the other pixels
+    return f"self.{name}_bn(torch.cat([self.{name}_conv0({x}), self.{name}_conv1({shifted})], dim=1))"
+
+
+def _darts_op(op: str, C: int, stride: int) -> str:
+    """Source of the registry's DARTS op ``op`` at width ``C`` (skip_connect with stride 2 is built apart)."""
+    if op == "skip_connect":
+        return "nn.Identity()"
+    if op in ("max_pool_3x3", "avg_pool_3x3"):
+        return f"nn.MaxPool2d(3, {stride}, 1)" if op == "max_pool_3x3" else f"nn.AvgPool2d(3, {stride}, 1, count_include_pad=False)"
+    k = int(op[-1])
+
+    def block(s: int, dilation: int) -> str:
+        dw = f"nn.Conv2d({C}, {C}, {k}, {s}, {dilation * (k // 2)}, {dilation}, groups={C}, bias=False)"
+        return f"nn.Sequential(nn.ReLU(), {dw}, nn.Conv2d({C}, {C}, 1, bias=False), nn.BatchNorm2d({C}))"
+
+    if op.startswith("dil_conv"):
+        return block(stride, 2)
+    return f"nn.Sequential({block(stride, 1)}, {block(1, 1)})"  # sep_conv: the separable conv twice
+
+
+def _darts_source(arch: Architecture, in_channels: int, C: int, cells_per_stage: int, H: int, W: int) -> tuple[_Source, int]:
+    """Stem (3C), then the cells; each cell's two inputs preprocessed, its nodes written out, concatenated."""
+    from ..nn.darts_network import STEM_MULTIPLIER, darts_layout, edge_stride, num_cells_for
+
+    space: DartsSpace = arch.space
+    cells = space.cells(arch)
+    plans, C_out = darts_layout(C, num_cells_for(cells_per_stage), space.num_nodes)
+    src = _Source()
+    src.layer("stem_conv", f"nn.Conv2d({in_channels}, {STEM_MULTIPLIER * C}, 3, 1, 1, bias=False)", "features.stem.0")
+    src.layer("stem_bn", f"nn.BatchNorm2d({STEM_MULTIPLIER * C})", "features.stem.1")
+    src.line(f"s0 = s1 = self.stem_bn(self.stem_conv(x))  # (B, {STEM_MULTIPLIER * C}, {H}, {W})")
+    for k, plan in enumerate(plans):
+        name, child, kind = f"cell{k}", f"features.cells.{k}", "reduce" if plan.reduction else "normal"
+        src.line(f"# cell {k}: {kind} cell at {plan.C} channels")
+        if plan.reduction_prev:  # s0 still has twice the resolution of s1
+            expr = _factorized_reduce(src, f"{name}_pre0", f"{child}.preprocess0.1", plan.C_prev_prev, plan.C, "s0", relu=True)
+            src.line(f"{name}_0 = {expr}")
+        else:
+            src.layer(f"{name}_pre0", _relu_conv_bn(plan.C_prev_prev, plan.C, 1, 1), f"{child}.preprocess0")
+            src.line(f"{name}_0 = self.{name}_pre0(s0)")
+        src.layer(f"{name}_pre1", _relu_conv_bn(plan.C_prev, plan.C, 1, 1), f"{child}.preprocess1")
+        src.line(f"{name}_1 = self.{name}_pre1(s1)")
+        for n, node in enumerate(cells[kind]):
+            terms = []
+            for t, (op, i) in enumerate(zip(node.ops, node.inputs, strict=True)):
+                layer, stride = f"{name}_n{node.node}_from{i}", edge_stride(plan, i)
+                if op == "skip_connect" and stride == 2:
+                    terms.append(_factorized_reduce(src, layer, f"{child}.ops.{n}.{t}", plan.C, plan.C, f"{name}_{i}", relu=False))
+                else:
+                    src.layer(layer, _darts_op(op, plan.C, stride), f"{child}.ops.{n}.{t}", comment=f"{op}, state {i} -> node {node.node}")
+                    terms.append(f"self.{layer}({name}_{i})")
+            src.line(f"{name}_{node.node} = {' + '.join(terms)}")
+        if plan.reduction:
+            H, W = -(-H // 2), -(-W // 2)
+        outputs = ", ".join(f"{name}_{s}" for s in space.nodes)
+        src.line(f"s0, s1 = s1, torch.cat([{outputs}], dim=1)  # (B, {space.num_nodes * plan.C}, {H}, {W})")
+    src.line("features = s1")
+    return src, C_out
+
+
 # --- the file ----------------------------------------------------------------------------------------
 def export_pytorch(
     arch: Architecture,
@@ -200,6 +271,9 @@ def export_pytorch(
     if isinstance(space, MacroSpace):
         src, feature_channels = _macro_source(arch, C_in, channels, H, W)
         description = f"macro space, {space.num_layers} layers, stem width {channels}"
+    elif isinstance(space, DartsSpace):
+        src, feature_channels = _darts_source(arch, C_in, channels, cells_per_stage, H, W)
+        description = f"DARTS space, {len(reference.features.cells)} cells (2 reductions), initial width {channels}"
     else:
         src, feature_channels = _cell_source(arch, C_in, channels, cells_per_stage, H, W)
         description = f"NAS-Bench-201 cell space, {cells_per_stage} cell(s) per stage, widths {channels}/{2 * channels}/{4 * channels}"

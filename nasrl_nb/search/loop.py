@@ -4,12 +4,14 @@ Zoph & Le (2017, Sec. 3.2, Fig. 1) describe NAS with RL as a loop: the controlle
 architectures, each child is trained, its validation accuracy is the reward, and the
 controller is updated by policy gradient. :class:`Search` runs that loop for any search
 strategy (:mod:`nasrl_nb.search.strategy`), any evaluator (:mod:`nasrl_nb.search.evaluation`) and any
-reward (:mod:`nasrl_nb.rewards.objectives`). Each step does four stages:
+reward (:mod:`nasrl_nb.rewards.objectives`). Each step (:meth:`Search._stages`) does:
 
 1. sample a batch of architectures (``strategy.propose``);
-2. evaluate the children (``evaluator.evaluate``);
-3. compute their rewards (``reward_fn``; a failed child gets ``reward_fn.failure_reward``);
-4. update the policy (``strategy.observe``),
+2. build the children -- for a step-through display only; the evaluator builds its own;
+3. evaluate the children (``evaluator.evaluate``);
+4. compute their rewards (``reward_fn``; a failed child gets ``reward_fn.failure_reward``);
+5. update the policy (``strategy.observe``);
+6. commit the step (:meth:`Search._commit`): memory, then the run folder,
 
 and returns a :class:`SearchStep`. A search is a plain object: call :meth:`Search.step`,
 iterate over it, or :meth:`Search.run` it; :meth:`Search.stages` yields one step stage by
@@ -31,31 +33,35 @@ those of the last commit -- by the next :meth:`Search.step` or after
 :func:`~nasrl_nb.search.factory.resume_search`. The commit (records fsync'ed to disk, then
 the checkpoint that counts them, then the summary) is shielded from Ctrl-C, and a kill at
 any instant leaves a folder that resumes exactly.
+
+What is not the loop lives beside it: pause, stop and hyper-parameter requests from a
+dashboard thread and the Ctrl-C shield in :mod:`~nasrl_nb.search.control`; the checkpoint's
+contents and the private RNG states in :mod:`~nasrl_nb.search.checkpoint`; the history and
+steps lines in :mod:`~nasrl_nb.search.run_folder`; the summary in
+:mod:`~nasrl_nb.search.summary`; the configuration check on resume in
+:mod:`~nasrl_nb.search.config`; the progress bar in :mod:`~nasrl_nb.search.progress`.
 """
 
 from __future__ import annotations
 
 import copy
-import math
-import signal
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from ..rewards.objectives import AccuracyReward, RewardFunction
-from ..runtime import seed_everything
 from ..spaces.search_space import Architecture, SearchSpace
-from ..validation import require_positive, require_seed, run_folder_error
-from .checkpoint import capture_rng_state, json_safe, restore_rng_state
-from .config import SearchConfig, config_differences
+from ..validation import require_positive, require_seed
+from .asynchronous import AsyncBatches
+from .checkpoint import PrivateRng, json_safe, read_search_checkpoint, search_checkpoint
+from .config import SearchConfig, check_resume_config
+from .control import SearchControl, deferred_interrupt
 from .evaluation import Evaluator, check_record
-from .run_folder import CHECKPOINT_NAME, CONFIG_NAME, RunFolder
+from .progress import progress_bar
+from .run_folder import CHECKPOINT_NAME, CONFIG_NAME, RunFolder, history_row, step_line
 from .strategy import SearchStrategy
-from .summary import RunTally
-
-CHECKPOINT_FORMAT = "nasrl_nb.search.loop/2"
+from .summary import RunTally, search_summary
 
 
 @dataclass
@@ -127,6 +133,9 @@ class Search:
         config: the :class:`~nasrl_nb.search.config.SearchConfig` that built this search
             (``make_search`` passes it), written to ``config.json``.
         policy_snapshots: record the strategy's ``policy_snapshot()`` after every update.
+        asynchronous: update as soon as ``batch_size`` records are back (one, for a
+            strategy with ``steady_state``: evolution) while ``evaluator.workers`` children
+            keep training; each record gets its ``staleness`` (:mod:`~nasrl_nb.search.asynchronous`).
     """
 
     def __init__(
@@ -145,6 +154,7 @@ class Search:
         overwrite: bool = False,
         config: SearchConfig | None = None,
         policy_snapshots: bool = True,
+        asynchronous: bool = False,
     ):
         # 1. check the parts
         if not isinstance(space, SearchSpace):
@@ -179,13 +189,9 @@ class Search:
         self.seconds = 0.0  # wall time of committed steps, across resumes
         self.tally = RunTally()  # counts, best by reward, most accurate: updated per record
         self._step_lock = threading.Lock()
-        self._hparam_lock = threading.Lock()
-        self._pending_hparams: dict[str, float] = {}
-        self._control_lock = threading.Lock()
-        self._iterating = False
-        self._stop = threading.Event()
-        self._running = threading.Event()
-        self._running.set()
+        self._control = SearchControl()  # pause / stop / hyper-parameters from other threads
+        update_size = 1 if getattr(strategy, "steady_state", False) else self.batch_size
+        self._async = AsyncBatches(evaluator, update_size=update_size) if asynchronous else None
 
         # 3. fresh start or resume
         if resume and overwrite:
@@ -201,14 +207,13 @@ class Search:
         if resume and not folder.file(CONFIG_NAME).exists():
             raise ValueError(f"resume: no search in {str(folder.path)!r} (no {CONFIG_NAME}); start one there without resume")
         if resume:
-            self._check_config(folder.read_config())
+            check_resume_config(folder.read_config(), self.config_dict(), out_dir=self.out_dir, hand_built=config is None)
+        if resume and not folder.file(CHECKPOINT_NAME).exists() and folder.has_records():
+            raise folder.missing_checkpoint_error()  # starting afresh would delete the records
         if resume and folder.file(CHECKPOINT_NAME).exists():
             self._load()
         else:  # a new run (or one killed before its first checkpoint: nothing was evaluated)
-            caller = capture_rng_state()
-            seed_everything(seed)
-            self._rng_state = capture_rng_state()
-            restore_rng_state(caller)  # the caller's generators are left as they were
+            self._rng = PrivateRng.seeded(seed)  # the caller's generators are left as they were
             self._committed_strategy = copy.deepcopy(strategy.state_dict())
             if folder is not None:
                 folder.clear()
@@ -241,7 +246,7 @@ class Search:
 
     @property
     def paused(self) -> bool:
-        return not self._running.is_set()
+        return self._control.paused
 
     @property
     def best(self) -> dict | None:
@@ -260,25 +265,22 @@ class Search:
             f"steps={self.num_steps}, best_reward={best})"
         )
 
-    # --- control from another thread ---------------------------------------------------------
+    # --- control from another thread (see nasrl_nb.search.control) ----------------------------
     def stop(self) -> None:
         """Ask a running iteration (``run()`` or a ``for`` loop) to end after its current step.
 
         Thread-safe. When no iteration is running there is nothing to stop and the call does
         nothing, so a later ``run()`` is not cut short.
         """
-        with self._control_lock:
-            if self._iterating:
-                self._stop.set()
-                self._running.set()  # a paused loop wakes up to notice
+        self._control.stop()
 
     def pause(self) -> None:
         """Hold a running iteration before its next step until :meth:`resume` (thread-safe)."""
-        self._running.clear()
+        self._control.pause()
 
     def resume(self) -> None:
         """Let a paused iteration continue (to continue a run from disk see :func:`~nasrl_nb.search.factory.resume_search`)."""
-        self._running.set()
+        self._control.resume()
 
     def set_hyperparameters(self, *, lr=None, entropy_weight=None, temperature=None) -> dict:
         """Change the policy's ``lr``, ``entropy_weight`` or ``temperature`` (thread-safe).
@@ -287,28 +289,11 @@ class Search:
         sampled and updated with one setting. Only RL strategies accept them. Returns the
         changes still pending.
         """
-        given = {"lr": lr, "entropy_weight": entropy_weight, "temperature": temperature}
-        given = {k: v for k, v in given.items() if v is not None}
-        if given and not self.strategy.hyperparameters():
-            name = next(iter(given))
-            raise ValueError(f"{name}: the {self.method} strategy has no policy to tune; allowed for: reinforce, ppo")
-        if "lr" in given:
-            given["lr"] = float(require_positive("lr", given["lr"]))
-        if "temperature" in given:
-            given["temperature"] = float(require_positive("temperature", given["temperature"]))
-        if "entropy_weight" in given:
-            value = given["entropy_weight"]
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-                raise ValueError(f"entropy_weight: must be a finite number >= 0, got {value!r}")
-            given["entropy_weight"] = float(value)
-        with self._hparam_lock:
-            self._pending_hparams.update(given)
-            return dict(self._pending_hparams)
+        return self._control.request(self.strategy, lr=lr, entropy_weight=entropy_weight, temperature=temperature)
 
     def hyperparameters(self) -> dict:
         """The strategy's current run-time settings with pending changes applied on top."""
-        with self._hparam_lock:
-            return {**self.strategy.hyperparameters(), **self._pending_hparams}
+        return self._control.hyperparameters(self.strategy)
 
     # --- the loop --------------------------------------------------------------------------
     def step(self) -> SearchStep:
@@ -334,20 +319,22 @@ class Search:
             yield from self._stages(describe)
         except BaseException:
             self.strategy.load_state_dict(copy.deepcopy(self._committed_strategy))  # discard the partial step
+            if self._async is not None:
+                self._async.rollback()  # cancel the children in flight; the committed ones go again
             raise
         finally:
             self._step_lock.release()
 
     def _stages(self, describe: bool) -> Iterator[Stage]:
         start = time.perf_counter()
-        n = min(self.batch_size, self._budget - self.evaluations)
-        with self._hparam_lock:
-            pending = dict(self._pending_hparams)
-        # 1. sample a batch
-        with self._own_rng(self._rng_state):
+        remaining = self._budget - self.evaluations
+        n = min(self.batch_size, remaining) if self._async is None else self._async.wanted(remaining)
+        pending = self._control.pending()  # hyper-parameters requested since the last step
+        # 1. sample a batch (from the RNG states of the last commit)
+        with self._rng.active(restart=True):
             if pending:
                 self.strategy.set_hyperparameters(**pending)
-            architectures = list(self.strategy.propose(n))
+            architectures = list(self.strategy.propose(n)) if n else []
             before = self.strategy.choice_probabilities(architectures) if describe else None
         yield Stage("sample", {"architectures": architectures, "probabilities": before})
         # 2. build (display only: the evaluator builds its own children)
@@ -355,8 +342,12 @@ class Search:
             networks = [self.evaluator.describe(a) for a in architectures] if hasattr(self.evaluator, "describe") else []
             yield Stage("build", {"networks": [n for n in networks if n is not None]})
         # 3. evaluate the children
-        with self._own_rng(self._step_rng_state):
-            results = [check_record(r) for r in self.evaluator.evaluate(architectures)]
+        with self._rng.active():
+            if self._async is None:
+                results = [check_record(r) for r in self.evaluator.evaluate(architectures)]
+            else:  # submit the new ones; take the first records back, whoever proposed them
+                architectures, results = self._async.next_batch(architectures, version=self.num_steps)
+                results = [{**check_record(r), "staleness": r["staleness"]} for r in results]
         if len(results) != len(architectures):
             raise ValueError(f"evaluator: returned {len(results)} records for {len(architectures)} architectures")
         yield Stage("train", {"architectures": architectures, "results": results})
@@ -365,27 +356,26 @@ class Search:
         violated = [bool(self.reward_fn.constraint_violated(r)) for r in results]
         baseline = self.strategy.current_baseline()  # the advantages the loss uses come with the update
         yield Stage("reward", {"rewards": rewards, "constraint_violated": violated, "baseline": baseline})
-        # 5. policy update, then commit
-        with self._own_rng(self._step_rng_state):
+        # 5. policy update
+        with self._rng.active():
             stats = dict(self.strategy.observe(architectures, results, rewards) or {})
+            if self._async is not None:
+                stats["staleness"] = [r["staleness"] for r in results]
             policy = self.strategy.policy_snapshot() if self.policy_snapshots else None
             after = self.strategy.choice_probabilities(architectures) if describe else None
-        rows = [
-            self._history_row(arch, record, reward, flag)
-            for arch, record, reward, flag in zip(architectures, results, rewards, violated, strict=True)
-        ]
-        with _deferred_interrupt():
+        # 6. commit: memory, then disk (records before the checkpoint), shielded from Ctrl-C
+        rows = [history_row(*row) for row in zip(architectures, results, rewards, violated, strict=True)]
+        with deferred_interrupt():
             step = self._commit(architectures, rows, rewards, stats, policy, pending, time.perf_counter() - start)
         yield Stage("update", {"step": step, "before": before, "after": after})
 
     def _commit(self, architectures, rows, rewards, stats, policy, pending, seconds) -> SearchStep:
         """Make a finished step permanent: memory, then disk (records before the checkpoint)."""
-        self._rng_state = self._step_rng_state
+        self._rng.commit()
+        if self._async is not None:
+            self._async.commit()
         self._committed_strategy = copy.deepcopy(self.strategy.state_dict())
-        with self._hparam_lock:
-            for key, value in pending.items():
-                if self._pending_hparams.get(key) == value:
-                    del self._pending_hparams[key]
+        self._control.applied(pending)
         step_index = self.num_steps
         for offset, row in enumerate(rows):
             row["step"] = step_index
@@ -396,7 +386,7 @@ class Search:
         self.num_steps += 1
         self.seconds += seconds
         if self.folder is not None:
-            self.folder.append(rows, json_safe(_step_line(step_index, rewards, stats, policy)))
+            self.folder.append(rows, step_line(step_index, rewards, stats, policy))
             self._save()
         baseline, advantages = stats.get("baseline"), stats.get("advantages")
         result = SearchStep(
@@ -417,28 +407,15 @@ class Search:
 
     def __iter__(self) -> Iterator[SearchStep]:
         """Steps until the budget is spent or :meth:`stop` is called; honours :meth:`pause`."""
-        with self._control_lock:
-            if self._iterating:
-                raise RuntimeError("search: it is already being iterated (in another thread?)")
-            self._iterating = True
-            self._stop.clear()
-        bar = _progress_bar(self)
         try:
-            while not self.done:
-                while not self._running.wait(timeout=0.1):
-                    pass
-                if self._stop.is_set():
-                    break
-                result = self.step()
-                bar.update(len(result.architectures))
-                if self.best is not None:
-                    bar.set_postfix(best_reward=f"{self.best['reward']:.3f}", refresh=False)
-                yield result
+            with self._control.iteration(), progress_bar(self) as advance:
+                while not self.done and self._control.may_continue():
+                    result = self.step()
+                    advance(result)
+                    yield result
         finally:
-            with self._control_lock:
-                self._iterating = False
-                self._stop.clear()
-            bar.close()
+            if self._async is not None:  # Stop or the end: cancel the children in flight; they go again on the next step
+                self._async.rollback()
 
     def run(self, callback: Callable[[SearchStep], object] | None = None) -> dict:
         """Iterate to the end of the budget (or :meth:`stop`); returns :meth:`summary`.
@@ -454,44 +431,16 @@ class Search:
             self.folder.write_summary(self.summary())
         return self.summary()
 
-    # --- records and summary ---------------------------------------------------------------
-    def _history_row(self, arch: Architecture, record: Mapping, reward: float, violated: bool) -> dict:
-        row = {
-            "step": None,
-            "evaluation": None,
-            "arch": str(arch),
-            **{k: v for k, v in record.items() if k != "arch"},
-            "reward": reward,
-            "constraint_violated": violated,
-        }
-        return json_safe(row)
-
+    # --- summary and configuration ---------------------------------------------------------------
     def summary(self) -> dict:
-        """Plain-JSON summary of the run so far.
+        """Plain-JSON summary of the run so far (:func:`~nasrl_nb.search.summary.search_summary`).
 
         ``best_*`` describe the architecture with the highest *reward* among successful
         children (ties: validation accuracy), ``most_accurate_*`` the feasible one with the
         highest validation accuracy (see :mod:`nasrl_nb.search.summary`); each
         ``*_test_accuracy`` is that architecture's test accuracy, not the highest seen.
         """
-        return json_safe(
-            {
-                "method": self.method,
-                "seed": self.seed,
-                "space": self.space.spec(),
-                "budget": self._budget,
-                "batch_size": self.batch_size,
-                "evaluations": self.evaluations,
-                "steps": self.num_steps,
-                "done": self.done,
-                **self.tally.fields(),
-                "seconds": self.seconds,
-                "strategy": self.strategy.config(),
-                "reward": self.reward_fn.config(),
-                "evaluator": _evaluator_config(self.evaluator),
-                "config": self.config_dict(),
-            }
-        )
+        return search_summary(self)
 
     def config_dict(self) -> dict:
         """What ``config.json`` holds: the SearchConfig, or the essentials of a hand-built search."""
@@ -501,144 +450,37 @@ class Search:
                           "batch_size": self.batch_size, "budget": self._budget,
                           "evaluator": type(self.evaluator).__name__})
 
-    # --- RNG ownership -------------------------------------------------------------------------
-    @contextmanager
-    def _own_rng(self, state):
-        """Swap ``state`` in (the search's RNG states); keep the new ones; put the caller's back."""
-        caller = capture_rng_state()
-        restore_rng_state(state)
-        try:
-            yield
-            self._step_rng_state = capture_rng_state()
-        finally:
-            restore_rng_state(caller)
-
-    # --- checkpoints -------------------------------------------------------------------------------
-    def _checkpoint_state(self) -> dict:
-        evaluator_state = getattr(self.evaluator, "state_dict", None)
-        return {
-            "format": CHECKPOINT_FORMAT,
-            "method": self.method,
-            "seed": self.seed,
-            "batch_size": self.batch_size,
-            "budget": self._budget,
-            "step": self.num_steps,
-            "evaluations": self.evaluations,
-            "seconds": self.seconds,
-            "strategy": self._committed_strategy,
-            "evaluator": evaluator_state() if callable(evaluator_state) else {},
-            "rng": self._rng_state,
-        }
+    # --- checkpoints (see nasrl_nb.search.checkpoint) ----------------------------------------------
+    def checkpoint_state(self) -> dict:
+        """What ``checkpoint.pt`` holds for this search as of its last committed step."""
+        state = search_checkpoint(self, strategy_state=self._committed_strategy, rng_state=self._rng.committed)
+        if self._async is not None:
+            state["in_flight"] = self._async.state_dict()  # proposed by committed steps, not yet used
+        return state
 
     def _save(self) -> None:
         """The checkpoint (atomically replaced), then the summary."""
-        self.folder.save_checkpoint(self._checkpoint_state())
+        self.folder.save_checkpoint(self.checkpoint_state())
         self.folder.write_summary(self.summary())
-
-    def _check_config(self, saved: Mapping) -> None:
-        """Resuming with another configuration is an error naming the fields (overrides aside)."""
-        current = self.config_dict()
-        if self.config is None:  # a hand-built search: compare what it knows
-            current.pop("evaluator")
-            saved = {key: saved.get(key) for key in current}
-        differences = config_differences(saved, current)
-        if differences:
-            raise ValueError(
-                f"resume: {str(self.out_dir)!r} holds a search with other settings: " + "; ".join(differences)
-                + " (only budget, device, progress and policy_snapshots may change on resume)"
-            )
 
     def _load(self) -> None:
         """Restore counters, strategy, evaluator, RNG states and history from the run folder."""
-        path = self.folder.file(CHECKPOINT_NAME)
-        state = self.folder.read_checkpoint()
-        if state.get("format") != CHECKPOINT_FORMAT:
-            raise run_folder_error(path, f"not a search checkpoint (format {state.get('format')!r}, expected {CHECKPOINT_FORMAT!r})")
-        try:
-            _check_checkpoint_fields(state)
-        except (KeyError, TypeError, ValueError) as err:
-            raise run_folder_error(path, f"a damaged search checkpoint ({type(err).__name__}: {err})") from None
-        if self._budget < int(state["evaluations"]):
+        state = read_search_checkpoint(self.folder.file(CHECKPOINT_NAME))
+        if self._budget < state["evaluations"]:
             raise ValueError(
-                f"budget: {self._budget} is below the {int(state['evaluations'])} architectures already evaluated "
-                f"in {str(self.out_dir)!r}; allowed values: at least {int(state['evaluations'])}"
+                f"budget: {self._budget} is below the {state['evaluations']} architectures already evaluated "
+                f"in {str(self.out_dir)!r}; allowed values: at least {state['evaluations']}"
             )
         self.strategy.load_state_dict(copy.deepcopy(state["strategy"]))
         self._committed_strategy = copy.deepcopy(state["strategy"])
         if callable(getattr(self.evaluator, "load_state_dict", None)):
             self.evaluator.load_state_dict(state["evaluator"])
-        self._rng_state = state["rng"]
-        self.num_steps, self.evaluations = int(state["step"]), int(state["evaluations"])
+        self._rng = PrivateRng(state["rng"])
+        if self._async is not None:
+            self._async.load_state_dict(state.get("in_flight", []))
+        self.num_steps, self.evaluations = state["step"], state["evaluations"]
         self.seconds = float(state["seconds"])
         self.folder.truncate(evaluations=self.evaluations, steps=self.num_steps)  # lines of an uncommitted step go
         self.history = self.folder.read_history()
         self.tally = RunTally(self.history)
         self.folder.write_summary(self.summary())
-
-
-def _check_checkpoint_fields(state: Mapping) -> None:
-    """Raise KeyError / TypeError / ValueError when a checkpoint lacks a field or has one of the wrong type."""
-    for name in ("step", "evaluations"):
-        if isinstance(state[name], bool) or not isinstance(state[name], int) or state[name] < 0:
-            raise ValueError(f"{name} is {state[name]!r}")
-    float(state["seconds"])
-    for name in ("strategy", "evaluator", "rng"):
-        if not isinstance(state[name], Mapping):
-            raise TypeError(f"{name} must be a dict")
-    state["method"], state["seed"], state["batch_size"]  # noqa: B018 -- present
-
-
-def _step_line(step: int, rewards, stats: Mapping, policy) -> dict:
-    """The ``steps.jsonl`` line of one update (what a replay needs beyond the history).
-
-    ``baseline`` and ``advantages`` are the values the update's loss used and ``kl`` /
-    ``clip_fraction`` PPO's (None otherwise), all read from the strategy's stats, never
-    recomputed here.
-    """
-    return {
-        "step": step,
-        "rewards": list(rewards),
-        "baseline": stats.get("baseline"),
-        "advantages": stats.get("advantages"),
-        "kl": stats.get("kl"),
-        "clip_fraction": stats.get("clip_fraction"),
-        "stats": {k: v for k, v in stats.items() if k != "advantages"},
-        "policy": None if policy is None else policy.to_dict(),
-    }
-
-
-def _evaluator_config(evaluator) -> dict:
-    config = getattr(evaluator, "config", None)
-    return config() if callable(config) else {"kind": type(evaluator).__name__}
-
-
-@contextmanager
-def _deferred_interrupt():
-    """Hold back Ctrl-C (SIGINT) for the block, then raise it: commits are never half done.
-
-    Signal handlers can only be changed in the main thread; elsewhere the block runs as is.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    received = []
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-        if received:
-            raise KeyboardInterrupt
-
-
-def _progress_bar(search: Search):
-    from tqdm.auto import tqdm
-
-    return tqdm(
-        total=search.budget,
-        initial=search.evaluations,
-        disable=not search.progress,
-        desc=f"{search.method} search",
-        unit="arch",
-        leave=True,
-    )

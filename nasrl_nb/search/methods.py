@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from ..oneshot.darts_strategy import DartsStrategy
+from ..oneshot.enas import ONESHOT_METHODS, strategy_for
 from ..spaces.search_space import SearchSpace
 from ..validation import require_choice
+from .bandit_strategy import BanditStrategy
 from .evolution import RegularizedEvolution
 from .random_search import RandomSearch
 from .rl_strategy import PolicyGradientStrategy
 from .strategy import SearchStrategy
 
-METHODS: tuple[str, ...] = ("reinforce", "ppo", "random", "evolution")
+RL_METHODS: tuple[str, ...] = ("reinforce", "ppo", "a2c", "trpo", "sac")  # a controller and a trainer (rl/registry.py)
+BANDIT_METHODS: tuple[str, ...] = ("ucb", "thompson")  # factored bandits (rl/bandits.py)
+METHODS: tuple[str, ...] = (*RL_METHODS, "random", "evolution", *BANDIT_METHODS, *ONESHOT_METHODS, "darts")
 
 
 def make_strategy(method: str, space: SearchSpace, *, seed: int = 0, **kwargs) -> SearchStrategy:
@@ -22,8 +27,14 @@ def make_strategy(method: str, space: SearchSpace, *, seed: int = 0, **kwargs) -
     search seeds) when it is built.
     """
     require_choice("method", method, METHODS)
-    if method in ("reinforce", "ppo"):
+    if method in RL_METHODS:
         return PolicyGradientStrategy(space, algorithm=method, **kwargs)
+    if method in BANDIT_METHODS:  # kwargs: exploration (ucb), prior_count (thompson), std_floor
+        return BanditStrategy(space, algorithm=method, seed=seed, **kwargs)
     if method == "random":
         return RandomSearch(space, seed=seed, **kwargs)
+    if method in ONESHOT_METHODS:  # enas, random_ws: their evaluator is a shared-weight supernet
+        return strategy_for(method, space, seed=seed, **kwargs)
+    if method == "darts":  # kwargs: data and DartsStrategy's settings (see factory.build_strategy)
+        return DartsStrategy(space, seed=seed, **kwargs)
     return RegularizedEvolution(space, seed=seed, **kwargs)

@@ -14,7 +14,9 @@ from collections.abc import Mapping, Sequence
 import torch
 
 from ..controllers.lstm import NASController
-from ..rl.policy_gradient import ALGORITHMS, PolicyGradientTrainer
+from ..controllers.registry import make_controller
+from ..rl.policy_gradient import PolicyGradientTrainer
+from ..rl.registry import OPTIMISERS, make_trainer
 from ..spaces.search_space import Architecture, SearchSpace
 from ..validation import require_choice
 from .strategy import SearchStrategy, check_batch, check_count
@@ -25,9 +27,12 @@ class PolicyGradientStrategy(SearchStrategy):
 
     Args:
         space: the search space.
-        algorithm: ``"reinforce"`` or ``"ppo"``.
-        controller_kwargs: :class:`NASController` options (``hidden_size``, ``temperature``, ...).
-        trainer_kwargs: :class:`PolicyGradientTrainer` options (``lr``, ``entropy_weight``, ...).
+        algorithm: ``"reinforce"``, ``"ppo"``, ``"a2c"``, ``"trpo"`` or ``"sac"``
+            (:data:`nasrl_nb.rl.registry.OPTIMISERS`).
+        controller_kwargs: :func:`~nasrl_nb.controllers.registry.make_controller` options
+            (``kind`` = lstm, gru or attention; ``hidden_size``, ``temperature``, ...).
+        trainer_kwargs: the algorithm's trainer options (``lr``, ``entropy_weight``, ...;
+            see :func:`~nasrl_nb.rl.registry.make_trainer`).
         controller, trainer: ready-made objects instead (the trainer's controller is used).
 
     The controller samples from its own generator (``controller_kwargs={"seed": ...}`` fixes
@@ -51,7 +56,7 @@ class PolicyGradientStrategy(SearchStrategy):
         trainer: PolicyGradientTrainer | None = None,
     ):
         super().__init__(space)
-        self.algorithm = require_choice("algorithm", algorithm, ALGORITHMS)
+        self.algorithm = require_choice("algorithm", algorithm, OPTIMISERS)
         self.method = self.algorithm
         self.controller_kwargs = dict(controller_kwargs or {})
         self.trainer_kwargs = dict(trainer_kwargs or {})
@@ -60,11 +65,11 @@ class PolicyGradientStrategy(SearchStrategy):
                 raise ValueError(f"trainer: its algorithm {trainer.algorithm!r} differs from algorithm={self.algorithm!r}")
             controller = trainer.controller
         if controller is None:
-            controller = NASController(space, **self.controller_kwargs)
+            controller = make_controller(space, **self.controller_kwargs)  # kind: lstm, gru or attention
         if controller.space != space:
             raise ValueError(f"controller: its space {controller.space!r} differs from the search space {space!r}")
         self.controller = controller
-        self.trainer = trainer or PolicyGradientTrainer(controller, algorithm=self.algorithm, **self.trainer_kwargs)
+        self.trainer = trainer or make_trainer(controller, self.algorithm, **self.trainer_kwargs)
 
     def propose(self, n: int) -> list[Architecture]:
         return self.trainer.propose(check_count(n))

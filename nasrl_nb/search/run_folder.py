@@ -29,7 +29,14 @@ from pathlib import Path
 from ..spaces.registry import space_from_spec
 from ..spaces.search_space import SearchSpace
 from ..validation import run_folder_error
-from .checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint, write_text_atomic
+from .checkpoint import (
+    CHECKPOINT_NAME,
+    json_safe,
+    load_checkpoint,
+    rebuild_advice,
+    save_checkpoint,
+    write_text_atomic,
+)
 
 CONFIG_NAME = "config.json"
 HISTORY_NAME = "history.jsonl"
@@ -53,6 +60,14 @@ class RunFolder:
     def holds_run(self) -> bool:
         """True if any file of a run is there (even a run killed while it was being created)."""
         return any(self.file(name).exists() for name in RUN_FILES)
+
+    def has_records(self) -> bool:
+        """True if ``history.jsonl`` or ``steps.jsonl`` holds anything (a step was written)."""
+        return any(self.file(name).is_file() and self.file(name).stat().st_size > 0 for name in (HISTORY_NAME, STEPS_NAME))
+
+    def missing_checkpoint_error(self):
+        """The error for a run with records but no ``checkpoint.pt`` (resuming must not start afresh over them)."""
+        return run_folder_error(self.file(CHECKPOINT_NAME), "missing, but the run has records", advice=rebuild_advice(self.path))
 
     # --- writing ------------------------------------------------------------------------
     def create(self, config: Mapping) -> None:
@@ -87,7 +102,7 @@ class RunFolder:
             if end is None:
                 lines = data.count(b"\n")
                 problem = f"has {lines} complete lines but the checkpoint counts {count} (records are missing)"
-                raise run_folder_error(path, problem)
+                raise run_folder_error(path, problem, advice=rebuild_advice(self.path))
             if end < len(data):
                 os.truncate(path, end)
 
@@ -120,6 +135,38 @@ class RunFolder:
     def read_steps(self, *, limit: int | None = None) -> list[dict]:
         path = self.file(STEPS_NAME)
         return read_jsonl(path, limit=limit) if path.exists() else []
+
+
+def history_row(arch, record: Mapping, reward: float, violated: bool) -> dict:
+    """The ``history.jsonl`` line of one evaluated architecture (``step`` and ``evaluation`` set at commit)."""
+    row = {
+        "step": None,
+        "evaluation": None,
+        "arch": str(arch),
+        **{k: v for k, v in record.items() if k != "arch"},
+        "reward": reward,
+        "constraint_violated": violated,
+    }
+    return json_safe(row)
+
+
+def step_line(step: int, rewards, stats: Mapping, policy) -> dict:
+    """The ``steps.jsonl`` line of one update (what a replay needs beyond the history).
+
+    ``baseline`` and ``advantages`` are the values the update's loss used and ``kl`` /
+    ``clip_fraction`` PPO's (None otherwise), all read from the strategy's stats, never
+    recomputed here.
+    """
+    return json_safe({
+        "step": step,
+        "rewards": list(rewards),
+        "baseline": stats.get("baseline"),
+        "advantages": stats.get("advantages"),
+        "kl": stats.get("kl"),
+        "clip_fraction": stats.get("clip_fraction"),
+        "stats": {k: v for k, v in stats.items() if k != "advantages"},
+        "policy": None if policy is None else policy.to_dict(),
+    })
 
 
 def read_jsonl(path, *, limit: int | None = None) -> list[dict]:

@@ -73,7 +73,7 @@ class SearchStrategy(ABC):
         """Change run-time settings; strategies without a policy accept none of them."""
         given = [name for name, value in (("lr", lr), ("entropy_weight", entropy_weight), ("temperature", temperature)) if value is not None]
         if given:
-            raise ValueError(f"{given[0]}: the {self.method} strategy has no policy to tune; allowed for: reinforce, ppo")
+            raise ValueError(f"{given[0]}: the {self.method} strategy has no policy to tune; allowed for: reinforce, ppo, a2c, trpo, sac, enas")
 
     def config(self) -> dict:
         """Plain-JSON description of the strategy's settings."""

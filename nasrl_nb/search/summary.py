@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+from .checkpoint import json_safe
+
 RECORD_FIELDS = ("arch", "reward", "val_accuracy", "test_accuracy", "params", "flops", "latency_ms", "step", "evaluation")
 
 
@@ -87,3 +89,31 @@ class RunTally:
         for prefix, row in (("best", self.best), ("most_accurate", self.most_accurate)):
             out.update({f"{prefix}_{name}": (row or {}).get(name) for name in RECORD_FIELDS})
         return out
+
+
+def search_summary(search) -> dict:
+    """What ``summary.json`` holds for ``search`` (a :class:`~nasrl_nb.search.loop.Search`), plain JSON."""
+    return json_safe(
+        {
+            "method": search.method,
+            "seed": search.seed,
+            "space": search.space.spec(),
+            "budget": search.budget,
+            "batch_size": search.batch_size,
+            "evaluations": search.evaluations,
+            "steps": search.num_steps,
+            "done": search.done,
+            **search.tally.fields(),
+            "seconds": search.seconds,
+            "strategy": search.strategy.config(),
+            "reward": search.reward_fn.config(),
+            "evaluator": evaluator_config(search.evaluator),
+            "config": search.config_dict(),
+        }
+    )
+
+
+def evaluator_config(evaluator) -> dict:
+    """``evaluator.config()``, or its class name when it has none."""
+    config = getattr(evaluator, "config", None)
+    return config() if callable(config) else {"kind": type(evaluator).__name__}

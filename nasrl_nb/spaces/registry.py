@@ -8,14 +8,15 @@ from collections.abc import Mapping
 
 from ..validation import require_choice
 from .cell_space import CellSpace
+from .darts_space import DartsSpace
 from .macro_space import MacroSpace
 from .search_space import Architecture, SearchSpace, custom_space
 
-SPACES: dict[str, type[SearchSpace]] = {"macro": MacroSpace, "cell": CellSpace}
+SPACES: dict[str, type[SearchSpace]] = {"macro": MacroSpace, "cell": CellSpace, "darts": DartsSpace}
 
 
 def get_space(name: str, **kwargs) -> SearchSpace:
-    """Build the space registered as ``name`` (``"macro"`` or ``"cell"``) with its options."""
+    """Build the space registered as ``name`` (``"macro"``, ``"cell"`` or ``"darts"``) with its options."""
     require_choice("space", name, SPACES)
     allowed = [p for p in inspect.signature(SPACES[name]).parameters if p not in ("self", "args", "kwargs")]
     unknown = sorted(set(kwargs) - set(allowed))

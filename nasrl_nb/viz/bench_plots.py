@@ -7,7 +7,8 @@ draws into ``ax`` when given or into a new pyplot-free Figure, and returns the F
 * :func:`plot_op_importance` -- mean accuracy by op on each edge, with intervals;
 * :func:`plot_motifs` -- patterns common among the top architectures against their base rate;
 * :func:`plot_proposal_drift` -- how a search's proposals moved over time;
-* :func:`plot_best_so_far` -- methods compared over many seeds: mean pick with a band.
+* :func:`plot_best_so_far` -- methods compared over many seeds: mean pick with a band;
+* :func:`plot_showdown` -- every method's picks at a comparable cost (``bench.showdown``).
 """
 
 from __future__ import annotations
@@ -134,4 +135,31 @@ def plot_best_so_far(curves_by_method: Mapping[str, np.ndarray], ax=None, *, opt
         ax.axhline(optimum, color="black", linestyle="--", linewidth=1, label=f"optimum {optimum:.4f}")
     ax.legend(fontsize=8, frameon=False, loc="lower right")
     _style(ax, f"{title}; band: {kind}", "evaluations", ylabel)
+    return fig
+
+
+def plot_showdown(records: Sequence[Mapping], ax=None, *, optimum: float | None = None,
+                  title: str = "The showdown: test accuracy of each method's pick") -> Figure:
+    """One column per method (the records of :func:`nasrl_nb.bench.showdown.run_showdown`):
+    a point per seed, the mean with a one-std error bar, the mean cost under the name;
+    one-shot methods in orange, multi-trial ones in blue; ``optimum`` as a dashed line."""
+    methods = list(dict.fromkeys(r["method"] for r in records))
+    fig, ax = _new_axes(ax, (max(5.0, 0.85 * len(methods) + 1.5), 3.6), margins=(0.7, 0.2, 0.75, 0.35))
+    rng = np.random.default_rng(0)  # the jitter only
+    for k, method in enumerate(methods):
+        mine = [r for r in records if r["method"] == method]
+        acc = np.array([r["test_accuracy"] for r in mine])
+        color = "#d55e00" if mine[0].get("kind") == "one-shot" else "#0072b2"
+        ax.scatter(k + rng.uniform(-0.15, 0.15, len(acc)), acc, s=14, color=color, alpha=0.5, linewidths=0)
+        std = acc.std(ddof=1) if len(acc) > 1 else 0.0
+        ax.errorbar([k + 0.28], [acc.mean()], yerr=[std], fmt="o", color=color, markersize=5, capsize=3)
+    labels = [f"{m}\n{np.mean([r['cost_seconds'] for r in records if r['method'] == m]):.1f} s" for m in methods]
+    ax.set_xticks(range(len(methods)), labels, fontsize=8)
+    ax.set_xlim(-0.6, len(methods) - 0.4)
+    if optimum is not None:
+        ax.axhline(optimum, color="black", linestyle="--", linewidth=1, label=f"table best {optimum:.4f}")
+    ax.scatter([], [], color="#0072b2", s=14, label="multi-trial (on the table)")
+    ax.scatter([], [], color="#d55e00", s=14, label="one-shot (a real supernet)")
+    ax.legend(fontsize=7, frameon=False, loc="best")
+    _style(ax, title, "method (mean cost in table seconds)", "test accuracy of the pick")
     return fig

@@ -50,6 +50,12 @@ OP_COLORS: dict[str, str] = {
     "conv5x5": "#6a3d9a",
     "maxpool3x3": "#e69f00",
     "avgpool3x3": "#009e73",
+    # DARTS cell ops (none, skip_connect, avg_pool_3x3 above)
+    "max_pool_3x3": "#e69f00",
+    "sep_conv_3x3": "#0072b2",
+    "sep_conv_5x5": "#6a3d9a",
+    "dil_conv_3x3": "#56b4e9",
+    "dil_conv_5x5": "#cc79a7",
     # macro connectivity (edge kinds); "skip" is an anchor-point skip connection
     "sequential": "#404040",
     "residual": "#d55e00",

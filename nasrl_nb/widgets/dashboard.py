@@ -5,7 +5,8 @@ kernel the search runs cooperatively on the kernel's event loop, yielding betwee
 so that button clicks are handled; elsewhere it runs in a background thread (with one
 torch thread) and a second thread redraws. Neither calls ``display()`` or writes to an
 ``Output`` with ``with``: they only set widget values (PNG bytes, HTML, progress).
-Redraws are throttled to a share of the wall time (see ``BENCHMARKS.md``).
+Redraws are throttled to a share of the wall time (see ``BENCHMARKS.md``). A shared-weight
+search (ENAS, random_ws) gets the panels of :mod:`.enas_panels` as well.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 import ipywidgets as W
 
 from .common import Throttle, image, report_errors, start_thread
+from .enas_panels import ENAS_PANELS, default_benchmark, render_enas_panels, uses_shared_weights
 from .panels import PANELS, RunState, render_panels, warnings_for
 
 
@@ -34,10 +36,13 @@ class SearchDashboard:
         cooperative: in a Jupyter kernel, run the search on the kernel's event loop between
             button clicks (the default: the search keeps the kernel's torch threads and
             the GIL to itself) rather than in a background thread.
+        benchmark: for a shared-weight search, the :class:`~nasrl_nb.bench.tabular.TabularBenchmark`
+            whose accuracies the shared-weight scatter plots against (None: the shipped
+            digits-cell table for the cell space, else no scatter).
     """
 
     def __init__(self, search, *, max_redraws_per_second: float = 1.0, max_render_share: float = 0.05,
-                 export_path="best_architecture.py", cooperative: bool = True):
+                 export_path="best_architecture.py", cooperative: bool = True, benchmark=None):
         self.search = search
         self.cooperative = cooperative
         self._task = None
@@ -51,7 +56,13 @@ class SearchDashboard:
         self.redraws = 0
         self.output = W.Output(layout=W.Layout(max_height="160px", overflow="auto"))
         safe = report_errors(self.output)
-        self.images = {name: image().add_class(f"nasrl-{name}") for name in PANELS}
+        self.shared_weights = uses_shared_weights(search)
+        self.benchmark = None
+        if self.shared_weights:
+            self.benchmark = default_benchmark(search.space) if benchmark is None else benchmark
+        extra = tuple(n for n in ENAS_PANELS if n != "shared_vs_true" or self.benchmark is not None)
+        self.panel_names = PANELS + (extra if self.shared_weights else ())
+        self.images = {name: image().add_class(f"nasrl-{name}") for name in self.panel_names}
         self.stopped = False
         self.status = W.HTML().add_class("nasrl-status")
         self.warnings = W.HTML()
@@ -90,7 +101,7 @@ class SearchDashboard:
     def _layout(self) -> W.Widget:
         controls = W.HBox([*self.buttons.values(), self.progress])
         grid = W.GridBox(
-            [self.images[name] for name in PANELS],
+            [self.images[name] for name in self.panel_names],
             layout=W.Layout(grid_template_columns="repeat(2, minmax(0, 1fr))", grid_gap="6px"),
         )
         return W.VBox([controls, W.HBox(list(self.sliders.values())), self.export_path, self.status,
@@ -249,7 +260,10 @@ class SearchDashboard:
         """Redraw every panel from the search's current state (cheap; also called by the thread)."""
         with self._draw_lock:  # a late background redraw must not overwrite a newer one
             state = RunState.from_search(self.search)
-            for name, png in render_panels(state).items():
+            pngs = render_panels(state)
+            if self.shared_weights:
+                pngs.update(render_enas_panels(state, self.benchmark))
+            for name, png in pngs.items():
                 self.images[name].value = png
         self.progress.max = self.search.budget
         self.progress.value = self.search.evaluations

@@ -5,7 +5,9 @@ reward -> update. Each press runs the next stage (in a background thread, so the
 stays free) and shows what it produced: the decisions with their probabilities, the
 child's summary, its training curve, the reward and the baseline, then the advantages the
 update's loss used (read from the update's stats, never recomputed here) and how the
-probabilities moved.
+probabilities moved. For a shared-weight search (ENAS, random_ws) the train stage is the
+evaluator's two phases: the supernet trained on minibatches, one sampled subgraph each,
+then every proposed architecture scored with the shared weights (its reward).
 """
 
 from __future__ import annotations
@@ -100,8 +102,9 @@ class StepThroughWidget:
 
     def _show_build(self, data):
         rows = "".join(
-            f"<li><code>{html.escape(n['arch'])}</code>: {n['params']:,} parameters, {n['flops']:,} FLOPs"
-            f"<pre style='font-size:10px;max-height:140px;overflow:auto'>{html.escape(n['summary'])}</pre></li>"
+            f"<li><code>{html.escape(n['arch'])}</code>: {n['params']:,} parameters"
+            + (f", {n['flops']:,} FLOPs" if "flops" in n else "")  # a shared-weight subgraph is not built apart
+            + f"<pre style='font-size:10px;max-height:140px;overflow:auto'>{html.escape(n['summary'])}</pre></li>"
             for n in data["networks"]
         )
         return f"<h4>2. build</h4><ol>{rows}</ol>", None
@@ -109,6 +112,9 @@ class StepThroughWidget:
     def _show_train(self, data):
         from ..viz.drawing import figure_to_png
         from ..viz.views import plot_training_curve
+
+        if any(r.get("shared_weights") for r in data["results"]):
+            return self._show_shared_train(data)
 
         rows = "".join(
             f"<li>{html.escape(r['status'])}: val acc {r['val_accuracy']:.3f}, {r['seconds']:.1f} s"
@@ -119,13 +125,34 @@ class StepThroughWidget:
         png = None if first is None else figure_to_png(plot_training_curve(first["train_losses"]), dpi=80)
         return f"<h4>3. train</h4><ol>{rows}</ol>", png
 
+    def _show_shared_train(self, data):
+        """ENAS's phase 1 (train the shared weights) and phase 2 (score with them), from the records."""
+        from ..viz.drawing import figure_to_png
+        from ..viz.enas_plots import draw_supernet
+
+        first = next(r for r in data["results"] if r.get("shared_weights"))
+        per_phase = getattr(self.search.evaluator, "steps_per_phase", None)
+        done = "" if per_phase is None else f"{per_phase} minibatch(es) this step, "
+        rows = "".join(
+            f"<li><code>{html.escape(str(a))}</code>: {html.escape(r['status'])}, shared-weight val acc "
+            f"{r['val_accuracy']:.3f}</li>" for a, r in zip(data["architectures"], data["results"], strict=True)
+        )
+        text = (f"<h4>3. train shared weights, then score</h4>"
+                f"<p>a. The supernet trained on {done}{first['supernet_steps']} in all; each minibatch ran the "
+                f"subgraph of one freshly sampled architecture and updated only its weights: mean training loss "
+                f"{first['supernet_loss']:.3f}, accuracy {first['supernet_accuracy']:.3f}.</p>"
+                f"<p>b. Each proposed architecture was scored with the shared weights on a validation minibatch "
+                f"(no training of its own):</p><ol>{rows}</ol>")
+        return text, figure_to_png(draw_supernet(data["architectures"][0]), dpi=80)
+
     def _show_reward(self, data):
         baseline = data.get("baseline")
         rows = "".join(f"<li>reward {r:.3f}</li>" for r in data["rewards"])
-        rl = self.search.method in ("reinforce", "ppo")
+        rl = self.search.method in ("reinforce", "ppo", "a2c", "trpo", "enas")  # the updates that subtract a baseline
         if baseline is not None:
-            line = (f"<p>baseline b = {baseline:.3f}: the moving average of the earlier batches' rewards, "
-                    "which the update subtracts from each reward.</p>")
+            source = ("the critic's value of the start state V(h_0) (each later decision has its own V(h_t))"
+                      if self.search.method == "a2c" else "the moving average of the earlier batches' rewards")
+            line = f"<p>baseline b = {baseline:.3f}: {source}, which the update subtracts from each reward.</p>"
         elif rl and self.search.num_steps == 0:
             line = "<p>First update: there is no moving average yet, so the baseline is this batch's mean reward.</p>"
         else:

@@ -1,0 +1,295 @@
+"""Which build settings give digits-cell a table whose two seeds agree? A pilot on a sample.
+
+The shipped digits-cell table (2 epochs, batch 128, i.e. 18 Adam steps per child) ranks
+cells differently from seed to seed (Spearman 0.66 on validation accuracy). This script
+trains a fixed, seeded random sample of unique cells with both seeds under several
+candidate :class:`~nasrl_nb.bench.build.BuildSettings`, using the builder's own
+``train_cell``, and prints per setting:
+
+* Spearman and Kendall rank correlation of ``val_accuracy`` between seed 0 and seed 1;
+* median, best and worst validation accuracy (mean of the two seeds);
+* seconds per training, and its ratio to the shipped settings (``shipped``), which are
+  trained in the same process, cell by cell interleaved with every candidate, so that a
+  loaded machine slows all settings alike;
+* the estimated wall time of the full build (6,466 cells x 2 seeds, 2 workers), scaled from
+  the shipped build's measured 5,514 s by that ratio.
+
+It also prints the shipped table's own seed correlation on the same sample, for comparison.
+
+    python benchmarks/bench_settings_pilot.py                          # 120 cells, default candidates
+    python benchmarks/bench_settings_pilot.py --cells 20 --settings shipped c8-e4-b32
+    python benchmarks/bench_settings_pilot.py --settings shipped "channels=8,epochs=3,batch_size=32,lr=0.01"
+    python benchmarks/bench_settings_pilot.py --summarize pilot.jsonl  # report from saved results
+
+A candidate is a name from ``CANDIDATES`` or ``key=value,...`` overriding BuildSettings fields.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+import statistics
+import sys
+import time
+import warnings
+from dataclasses import replace
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))  # run from any folder without installing the package
+
+SHIPPED_WALL_SECONDS = 5514  # the shipped build's wall time (digits-cell.json "build")
+SHIPPED_TRAININGS = 12932
+
+# name -> overrides of BuildSettings (the shipped settings: C=16, 2 epochs, batch 128, Adam lr 0.03, cosine)
+CANDIDATES: dict[str, dict] = {
+    "shipped": {},
+    "c16-e2-b64": {"batch_size": 64},
+    "c16-e2-b32": {"batch_size": 32},
+    "c16-e2-b32-lr01": {"batch_size": 32, "lr": 0.01},
+    "c16-e2-b16-lr01": {"batch_size": 16, "lr": 0.01},
+    "c8-e3-b32": {"channels": 8, "epochs": 3, "batch_size": 32},
+    "c8-e3-b32-lr01": {"channels": 8, "epochs": 3, "batch_size": 32, "lr": 0.01},
+    "c8-e4-b64": {"channels": 8, "epochs": 4, "batch_size": 64},
+    # round 2: the shipped budget or less, with a gentler optimizer (less seed-to-seed chaos)
+    "c16-e2-b128-lr01": {"lr": 0.01},
+    "c16-e2-b128-lr003": {"lr": 0.003},
+    "c16-e2-b64-lr003": {"batch_size": 64, "lr": 0.003},
+    "c16-e1-b64-lr01": {"epochs": 1, "batch_size": 64, "lr": 0.01},
+    # round 3: the lr sweep at the shipped cost
+    "c16-e2-b128-lr001": {"lr": 0.001},
+    "c16-e1-b64-lr003": {"epochs": 1, "batch_size": 64, "lr": 0.003},
+}
+
+
+def parse_setting(text: str) -> tuple[str, dict]:
+    """``name`` from CANDIDATES, or ``key=value,...`` (fields of BuildSettings)."""
+    from nasrl_nb.bench.build import BuildSettings
+
+    if text in CANDIDATES:
+        return text, CANDIDATES[text]
+    fields = BuildSettings.__dataclass_fields__
+    overrides = {}
+    for part in text.split(","):
+        key, sep, value = part.partition("=")
+        key = key.strip()
+        if not sep or key not in fields or key in ("seeds", "dataset"):
+            raise ValueError(f"settings: expected a name in {sorted(CANDIDATES)} or key=value,... with keys in "
+                             f"{sorted(k for k in fields if k not in ('seeds', 'dataset'))}, got {text!r}")
+        overrides[key] = type(getattr(BuildSettings(), key))(value)
+    return text, overrides
+
+
+def sample_cells(n: int, seed: int) -> list[str]:
+    from nasrl_nb.bench.build import unique_cells
+
+    cells = [str(a) for a in unique_cells()]
+    return sorted(random.Random(seed).sample(cells, n), key=cells.index)
+
+
+def shipped_rows() -> dict[str, dict[int, float]]:
+    import csv
+    import gzip
+
+    path = REPO / "nasrl_nb" / "bench" / "data" / "digits-cell.csv.gz"
+    table: dict[str, dict[int, float]] = {}
+    with gzip.open(path, "rt", newline="") as f:
+        for row in csv.DictReader(f):
+            table.setdefault(row["arch"], {})[int(row["seed"])] = float(row["val_accuracy"])
+    return table
+
+
+def correlations(pairs: list[tuple[float, float]]) -> tuple[float, float]:
+    from scipy.stats import kendalltau, spearmanr
+
+    ok = [(a, b) for a, b in pairs if math.isfinite(a) and math.isfinite(b)]
+    a, b = zip(*ok)
+    return float(spearmanr(a, b)[0]), float(kendalltau(a, b)[0])
+
+
+def bootstrap_spearman(pairs: list[tuple[float, float]], *, draws: int = 1000, seed: int = 0) -> tuple[float, float]:
+    """A 90% percentile-bootstrap interval of the seed-to-seed Spearman (cells resampled)."""
+    import numpy as np
+    from scipy.stats import spearmanr
+
+    a = np.array(pairs)
+    rng = np.random.default_rng(seed)
+    with warnings.catch_warnings():  # a resample of tied values has no correlation: skipped as NaN
+        warnings.simplefilter("ignore")
+        rhos = [spearmanr(*a[rng.integers(0, len(a), len(a))].T)[0] for _ in range(draws)]
+    return float(np.nanpercentile(rhos, 5)), float(np.nanpercentile(rhos, 95))
+
+
+def summarize(records: list[dict], cells: list[str]) -> list[dict]:
+    """One line per setting from the saved per-cell records."""
+    import numpy as np
+
+    by_setting: dict[str, dict[str, dict]] = {}
+    for r in records:
+        by_setting.setdefault(r["setting"], {})[r["arch"]] = r
+    base = by_setting.get("shipped", {})
+    lines = []
+    for name, rec in by_setting.items():
+        archs = [a for a in cells if a in rec]
+        pairs = [tuple(rec[a]["val"]) for a in archs]
+        means = np.array([np.mean(p) for p in pairs])
+        rho, tau = correlations(pairs)
+        seconds = sum(rec[a]["seconds"] for a in archs) / (2 * len(archs))
+        common = [a for a in archs if a in base]
+        ratio = (sum(rec[a]["seconds"] for a in common) / sum(base[a]["seconds"] for a in common)) if common else math.nan
+        lines.append({
+            "setting": name, "overrides": rec[archs[0]]["overrides"], "cells": len(archs),
+            "spearman": rho, "spearman_90ci": bootstrap_spearman(pairs), "kendall": tau,
+            "median": float(np.median(means)), "best": float(means.max()), "worst": float(means.min()),
+            "mean_abs_seed_diff": float(np.mean([abs(a - b) for a, b in pairs])),
+            "seconds_per_training": seconds, "ratio": ratio,
+            "est_full_wall_s": ratio * SHIPPED_WALL_SECONDS,
+            "spearman_top_half": correlations([p for p, m in zip(pairs, means) if m >= np.median(means)])[0],
+        })
+    return lines
+
+
+def print_report(lines: list[dict], cells: list[str]) -> None:
+    table = shipped_rows()
+    pairs = [(table[a][0], table[a][1]) for a in cells]
+    rho, tau = correlations(pairs)
+    lo, hi = bootstrap_spearman(pairs)
+    print(f"shipped table on the same {len(cells)} cells: Spearman {rho:.3f} (90% CI {lo:.2f}-{hi:.2f})  Kendall {tau:.3f}")
+    head = (f"{'setting':<34}{'cells':>6}{'spearman':>9}{'90% CI':>14}{'kendall':>8}{'sp.top50%':>10}{'median':>8}{'best':>7}"
+            f"{'worst':>7}{'|d|':>7}{'s/train':>8}{'ratio':>7}{'est.wall':>9}")
+    print(head)
+    for x in lines:
+        lo, hi = x["spearman_90ci"]
+        print(f"{x['setting']:<34}{x['cells']:>6}{x['spearman']:>9.3f}{f'{lo:.2f}-{hi:.2f}':>14}{x['kendall']:>8.3f}{x['spearman_top_half']:>10.3f}"
+              f"{x['median']:>8.3f}{x['best']:>7.3f}{x['worst']:>7.3f}{x['mean_abs_seed_diff']:>7.3f}"
+              f"{x['seconds_per_training']:>8.3f}{x['ratio']:>7.2f}{x['est_full_wall_s']:>8.0f}s")
+    print(f"est.wall = ratio x {SHIPPED_WALL_SECONDS} s (the shipped build: {SHIPPED_TRAININGS} trainings, 2 workers); "
+          "|d| = mean |val(seed 0) - val(seed 1)|; sp.top50% = Spearman among the better half of the sample")
+
+
+def recalibrate_batchnorm(net, X, *, batch_size: int) -> None:
+    """Re-estimate every BatchNorm's running statistics on ``X`` with the final weights.
+
+    After a few dozen steps the running averages (momentum 0.1) still remember the first
+    weights, so eval-mode accuracy is much lower and noisier than the net itself (cf. the
+    "BN recalibration" of one-shot NAS, Guo et al. 2020, Sec. 3.3).
+    """
+    import torch
+
+    norms = [m for m in net.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average over the batches below
+    net.train()
+    with torch.no_grad():
+        for start in range(0, len(X), batch_size):
+            net(X[start : start + batch_size])
+    net.eval()
+
+
+def bn_check(cells: list[str], settings, data) -> None:
+    """Seed-to-seed Spearman of val accuracy as trained (eval-mode BN) and after BN recalibration."""
+    from nasrl_nb.nn.child_network import ChildNetwork
+    from nasrl_nb.nn.training import accuracy, train_and_evaluate
+    from nasrl_nb.runtime import seed_everything
+    from nasrl_nb.search.evaluation import architecture_seed
+    from nasrl_nb.spaces.registry import get_space
+
+    space = get_space("cell")
+    plain, recal = [], []
+    for arch_text in cells:
+        arch = space.parse(arch_text)
+        pair_plain, pair_recal = [], []
+        for seed in settings.seeds:  # as train_cell does
+            child_seed = architecture_seed(seed, arch)
+            seed_everything(child_seed)
+            net = ChildNetwork(arch, data.input_shape, data.num_classes, channels=settings.channels,
+                               cells_per_stage=settings.cells_per_stage)
+            result = train_and_evaluate(net, data, epochs=settings.epochs, lr=settings.lr, batch_size=settings.batch_size,
+                                        seed=child_seed, device="cpu", optimizer=settings.optimizer,
+                                        lr_schedule=settings.lr_schedule)
+            pair_plain.append(result.val_accuracy)
+            recalibrate_batchnorm(net, data.X_train, batch_size=settings.batch_size)
+            pair_recal.append(accuracy(net, data.X_val, data.y_val))
+        plain.append(tuple(pair_plain))
+        recal.append(tuple(pair_recal))
+    for name, pairs in (("as trained (eval-mode BN)", plain), ("after BN recalibration", recal)):
+        rho, tau = correlations(pairs)
+        lo, hi = bootstrap_spearman(pairs)
+        print(f"{name:<28} Spearman {rho:.3f} (90% CI {lo:.2f}-{hi:.2f})  Kendall {tau:.3f}  "
+              f"median {statistics.median(sum(pairs, ())):.3f}  mean |d| {statistics.mean(abs(a - b) for a, b in pairs):.3f}")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--cells", type=int, default=120, help="unique cells sampled (default: 120)")
+    parser.add_argument("--sample-seed", type=int, default=0, help="seed of the cell sample (default: 0)")
+    parser.add_argument("--settings", nargs="+", default=list(CANDIDATES), help="candidates (names or key=value,...)")
+    parser.add_argument("--out", default=None, help="append one JSON line per (cell, setting) to this file "
+                        "(pairs already in it are not trained again)")
+    parser.add_argument("--summarize", default=None, help="only print the report of a saved --out file")
+    parser.add_argument("--bn-check", default=None, metavar="SETTING",
+                        help="only compare eval-mode BN with recalibrated BN under this setting")
+    parser.add_argument("--deadline", type=float, default=None, help="stop starting new cells after this many seconds")
+    args = parser.parse_args(argv)
+
+    cells = sample_cells(args.cells, args.sample_seed)
+    if args.summarize:
+        names = [parse_setting(s)[0] for s in args.settings]
+        records = [r for r in map(json.loads, open(args.summarize)) if r["setting"] in names]
+        present = {r["setting"] for r in records}
+        done = [a for a in cells if sum(r["arch"] == a for r in records) == len(present)]  # cells every setting trained
+        print_report(summarize([r for r in records if r["arch"] in done], done), done)
+        return 0
+
+    import torch
+
+    from nasrl_nb.bench.build import BuildSettings, train_cell
+    from nasrl_nb.nn.data import load_dataset
+
+    torch.set_num_threads(1)  # as each build worker does
+    if args.bn_check:
+        bn_check(cells, replace(BuildSettings(), **parse_setting(args.bn_check)[1]),
+                 load_dataset(BuildSettings().dataset, seed=BuildSettings().data_seed, device="cpu"))
+        return 0
+    settings = dict(parse_setting(s) for s in args.settings)
+    if "shipped" not in settings:
+        settings = {"shipped": {}, **settings}  # the in-process baseline for the ratios
+    base = BuildSettings()
+    data = load_dataset(base.dataset, seed=base.data_seed, device="cpu")
+    records = []
+    if args.out and Path(args.out).exists():  # resume: keep what an earlier run of this sample recorded
+        records = [r for r in map(json.loads, open(args.out)) if r["arch"] in cells and r["setting"] in settings]
+    done_pairs = {(r["arch"], r["setting"]) for r in records}
+    out = open(args.out, "a") if args.out else None
+    start = time.perf_counter()
+    for k, arch in enumerate(cells, 1):
+        if args.deadline is not None and time.perf_counter() - start > args.deadline:
+            print(f"deadline reached after {k - 1} cells", flush=True)
+            break
+        order = list(settings.items())
+        if k % 2 == 0:
+            order.reverse()  # alternate the order: no setting always runs first or last
+        for name, overrides in order:
+            if (arch, name) in done_pairs:
+                continue
+            tic = time.perf_counter()
+            rows = train_cell(arch, replace(base, **overrides), data)
+            wall = time.perf_counter() - tic  # building, counting FLOPs and both seeds' training
+            rec = {"setting": name, "overrides": overrides, "arch": arch, "val": [r["val_accuracy"] for r in rows],
+                   "test": [r["test_accuracy"] for r in rows], "seconds": wall}
+            records.append(rec)
+            if out:
+                out.write(json.dumps(rec) + "\n")
+                out.flush()
+        if k % 10 == 0 or k == len(cells):
+            print(f"{k}/{len(cells)} cells, {time.perf_counter() - start:.0f} s", flush=True)
+    done = [a for a in cells if sum(r["arch"] == a for r in records) == len(settings)]
+    print_report(summarize([r for r in records if r["arch"] in done], done), done)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

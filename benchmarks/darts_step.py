@@ -1,0 +1,503 @@
+"""One DARTS search step (architecture step + weight step), ours against the reference code's approach.
+
+Configuration (the issue's): 8 initial channels, 5 cells (reductions at cells 1 and 3), 4
+intermediate nodes, the 8 DARTS ops, a batch of 32 inputs of 3x32x32, 10 classes, CPU with 2
+threads; first order and second order. Every one of these is a command-line argument.
+
+The baseline, ``reference``, re-implements the approach of the paper's code
+(quark0/darts: ``model_search.py``, ``architect.py``, ``train_search.py``) in this file:
+
+* ``MixedOp.forward`` is ``sum(w * op(x) for w, op in zip(weights, ops))`` over all 8 ops,
+  ``none`` included (a ``Zero`` module whose zeros are multiplied by their weight);
+  pools are followed by ``BatchNorm2d(affine=False)`` and every BatchNorm is ``affine=False``;
+* first order: the architecture step is ``loss_val.backward()``, which fills the gradients
+  of every weight as well as of the alphas; the weight step's ``loss_train.backward()``
+  fills the alphas' gradients too;
+* second order: the unrolled model ``w' = w - eta (momentum + dw)`` is a *new network*
+  (``model.new()``, i.e. built and initialised from scratch, then ``load_state_dict``), on
+  which ``loss_val.backward()`` is run; the Hessian-vector product moves ``p.data`` in place.
+
+The subject, ``ours``, is the package: :class:`~nasrl_nb.oneshot.darts_supernet.DartsSupernet`
+(with :class:`~nasrl_nb.oneshot.mixed_op.MixedOp`) and
+:class:`~nasrl_nb.oneshot.darts.BilevelOptimizer`. To say what each change buys, the
+reference is also run with the changes applied one at a time, cumulatively:
+
+1. ``no-none``:   ``none`` is neither built nor run (its weight stays in the softmax);
+2. ``alpha-grad``: the architecture step asks autograd for the alphas' gradient only
+   (``torch.autograd.grad(loss, alphas)``) and the weight step for the weights' only
+   (``backward(inputs=weights)``);
+3. ``in-place``:  second order only: the unrolled weights are written into the network
+   itself and copied back afterwards, instead of building a second network;
+4. ``ours``:      the package, which on top of 1-3 uses the children's ops (affine
+   BatchNorm, no BatchNorm after pools: one op registry) and accumulates with ``addcmul``;
+   its weight step runs with the alphas frozen and its first-order architecture pass with
+   the weights frozen (autograd keeps only what the gradient asked for needs), and its
+   second-order passes drop each loss and its graph before the next forward.
+
+Time: one process builds every variant and runs their steps interleaved (round-robin, one
+step each per round, after ``--warmup`` rounds), so load from other processes hits all alike;
+reported are the median seconds per step and the median of the per-round ratios
+``reference / variant``. Memory: each (variant, order) runs in a fresh subprocess that
+builds its network, runs one step on a 2-example batch (lazy allocations), then ``--mem-steps``
+steps, and reports its peak resident set size (``ru_maxrss``) and the step's working memory:
+that peak minus the resident size just before the full-batch steps.
+
+glibc's allocator keeps freed blocks and moves its mmap threshold, so the resident size can
+grow over a sequence of large passes even when nothing stays alive; run the memory part with
+``MALLOC_MMAP_THRESHOLD_=131072`` (large tensors mmapped and returned on free) so that the
+peak follows the live tensors, as the figures in BENCHMARKS.md were.
+
+On a machine shared by many processes, two spinning OpenMP threads per process can make a
+step many times slower (``--threads 1``, or ``OMP_WAIT_POLICY=PASSIVE``); the CPU-time
+columns are the steadier ones there.
+
+    python benchmarks/darts_step.py                           # the issue's configuration
+    python benchmarks/darts_step.py --orders second --rounds 9
+    python benchmarks/darts_step.py --channels 16 --cells 8 --batch 64   # the paper's search net
+    python benchmarks/darts_step.py --json                    # one JSON object
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))  # run from any folder without installing the package
+
+from nasrl_nb.oneshot.darts import BilevelOptimizer  # noqa: E402
+from nasrl_nb.oneshot.darts_supernet import DartsSupernet  # noqa: E402
+from nasrl_nb.spaces.darts_space import RELAXED_OPS, DartsSpace  # noqa: E402
+
+VARIANTS = ("reference", "no-none", "alpha-grad", "in-place", "ours")
+ORDERS = ("first", "second")
+# the reference hyperparameters (train_search.py)
+W_LR, W_MOMENTUM, W_WD, GRAD_CLIP, A_LR, A_WD = 0.025, 0.9, 3e-4, 5.0, 3e-4, 1e-3
+
+
+# --- the reference code's ops (operations.py), affine=False as in model_search.py ----------------
+class ReLUConvBN(nn.Sequential):
+    def __init__(self, C_in, C_out, k, stride, padding, affine):
+        super().__init__(nn.ReLU(inplace=False), nn.Conv2d(C_in, C_out, k, stride, padding, bias=False),
+                         nn.BatchNorm2d(C_out, affine=affine))
+
+
+class DilConv(nn.Sequential):
+    def __init__(self, C_in, C_out, k, stride, padding, dilation, affine):
+        super().__init__(nn.ReLU(inplace=False),
+                         nn.Conv2d(C_in, C_in, k, stride, padding, dilation=dilation, groups=C_in, bias=False),
+                         nn.Conv2d(C_in, C_out, 1, bias=False), nn.BatchNorm2d(C_out, affine=affine))
+
+
+class SepConv(nn.Sequential):
+    def __init__(self, C_in, C_out, k, stride, padding, affine):
+        super().__init__(nn.ReLU(inplace=False), nn.Conv2d(C_in, C_in, k, stride, padding, groups=C_in, bias=False),
+                         nn.Conv2d(C_in, C_in, 1, bias=False), nn.BatchNorm2d(C_in, affine=affine),
+                         nn.ReLU(inplace=False), nn.Conv2d(C_in, C_in, k, 1, padding, groups=C_in, bias=False),
+                         nn.Conv2d(C_in, C_out, 1, bias=False), nn.BatchNorm2d(C_out, affine=affine))
+
+
+class Zero(nn.Module):
+    def __init__(self, stride):
+        super().__init__()
+        self.stride = stride
+
+    def forward(self, x):
+        return x.mul(0.0) if self.stride == 1 else x[:, :, :: self.stride, :: self.stride].mul(0.0)
+
+
+class FactorizedReduce(nn.Module):
+    def __init__(self, C_in, C_out, affine):
+        super().__init__()
+        self.relu = nn.ReLU(inplace=False)
+        self.conv_1 = nn.Conv2d(C_in, C_out // 2, 1, stride=2, padding=0, bias=False)
+        self.conv_2 = nn.Conv2d(C_in, C_out // 2, 1, stride=2, padding=0, bias=False)
+        self.bn = nn.BatchNorm2d(C_out, affine=affine)
+
+    def forward(self, x):
+        x = self.relu(x)
+        return self.bn(torch.cat([self.conv_1(x), self.conv_2(x[:, :, 1:, 1:])], dim=1))
+
+
+REF_OPS = {
+    "none": lambda C, stride, affine: Zero(stride),
+    "avg_pool_3x3": lambda C, stride, affine: nn.AvgPool2d(3, stride=stride, padding=1, count_include_pad=False),
+    "max_pool_3x3": lambda C, stride, affine: nn.MaxPool2d(3, stride=stride, padding=1),
+    "skip_connect": lambda C, stride, affine: nn.Identity() if stride == 1 else FactorizedReduce(C, C, affine),
+    "sep_conv_3x3": lambda C, stride, affine: SepConv(C, C, 3, stride, 1, affine),
+    "sep_conv_5x5": lambda C, stride, affine: SepConv(C, C, 5, stride, 2, affine),
+    "dil_conv_3x3": lambda C, stride, affine: DilConv(C, C, 3, stride, 2, 2, affine),
+    "dil_conv_5x5": lambda C, stride, affine: DilConv(C, C, 5, stride, 4, 2, affine),
+}
+
+
+# --- the reference code's search network (model_search.py) -----------------------------------------
+class RefMixedOp(nn.Module):
+    def __init__(self, C, stride, compute_none: bool):
+        super().__init__()
+        self.index = [k for k, name in enumerate(RELAXED_OPS) if compute_none or name != "none"]
+        self._ops = nn.ModuleList()
+        for k in self.index:
+            op = REF_OPS[RELAXED_OPS[k]](C, stride, False)
+            if "pool" in RELAXED_OPS[k]:
+                op = nn.Sequential(op, nn.BatchNorm2d(C, affine=False))
+            self._ops.append(op)
+
+    def forward(self, x, weights):
+        return sum(weights[k] * op(x) for k, op in zip(self.index, self._ops))
+
+
+class RefCell(nn.Module):
+    def __init__(self, steps, multiplier, C_pp, C_p, C, reduction, reduction_prev, compute_none):
+        super().__init__()
+        self.reduction = reduction
+        self.preprocess0 = FactorizedReduce(C_pp, C, False) if reduction_prev else ReLUConvBN(C_pp, C, 1, 1, 0, False)
+        self.preprocess1 = ReLUConvBN(C_p, C, 1, 1, 0, False)
+        self._steps, self._multiplier = steps, multiplier
+        self._ops = nn.ModuleList()
+        for i in range(steps):
+            for j in range(2 + i):
+                self._ops.append(RefMixedOp(C, 2 if reduction and j < 2 else 1, compute_none))
+
+    def forward(self, s0, s1, weights):
+        states = [self.preprocess0(s0), self.preprocess1(s1)]
+        offset = 0
+        for _ in range(self._steps):
+            s = sum(self._ops[offset + j](h, weights[offset + j]) for j, h in enumerate(states))
+            offset += len(states)
+            states.append(s)
+        return torch.cat(states[-self._multiplier:], dim=1)
+
+
+class RefNetwork(nn.Module):
+    def __init__(self, C, num_classes, layers, steps=4, multiplier=4, stem_multiplier=3, in_channels=3, compute_none=True):
+        super().__init__()
+        self._args = (C, num_classes, layers, steps, multiplier, stem_multiplier, in_channels, compute_none)
+        self._criterion = nn.CrossEntropyLoss()
+        C_curr = stem_multiplier * C
+        self.stem = nn.Sequential(nn.Conv2d(in_channels, C_curr, 3, padding=1, bias=False), nn.BatchNorm2d(C_curr))
+        C_pp, C_p, C_curr = C_curr, C_curr, C
+        self.cells = nn.ModuleList()
+        reduction_prev = False
+        for i in range(layers):
+            reduction = i in (layers // 3, 2 * layers // 3)
+            if reduction:
+                C_curr *= 2
+            self.cells.append(RefCell(steps, multiplier, C_pp, C_p, C_curr, reduction, reduction_prev, compute_none))
+            reduction_prev = reduction
+            C_pp, C_p = C_p, multiplier * C_curr
+        self.global_pooling = nn.AdaptiveAvgPool2d(1)
+        self.classifier = nn.Linear(C_p, num_classes)
+        k = sum(2 + i for i in range(steps))
+        self.alphas_normal = (1e-3 * torch.randn(k, len(RELAXED_OPS))).requires_grad_(True)  # plain tensors, as there
+        self.alphas_reduce = (1e-3 * torch.randn(k, len(RELAXED_OPS))).requires_grad_(True)
+
+    def new(self):
+        model_new = RefNetwork(*self._args)
+        for x, y in zip(model_new.arch_parameters(), self.arch_parameters(), strict=True):
+            x.data.copy_(y.data)
+        return model_new
+
+    def forward(self, x):
+        s0 = s1 = self.stem(x)
+        for cell in self.cells:
+            weights = F.softmax(self.alphas_reduce if cell.reduction else self.alphas_normal, dim=-1)
+            s0, s1 = s1, cell(s0, s1, weights)
+        return self.classifier(self.global_pooling(s1).view(s1.size(0), -1))
+
+    def _loss(self, x, y):
+        return self._criterion(self(x), y)
+
+    def arch_parameters(self):
+        return [self.alphas_normal, self.alphas_reduce]
+
+
+def _concat(xs):
+    return torch.cat([x.reshape(-1) for x in xs])
+
+
+class RefArchitect:
+    """architect.py, with two switches: ``alpha_grad`` (change 2) and ``in_place`` (change 3)."""
+
+    def __init__(self, model, *, alpha_grad=False, in_place=False):
+        self.model, self.alpha_grad, self.in_place = model, alpha_grad, in_place
+        self.optimizer = torch.optim.Adam(model.arch_parameters(), lr=A_LR, betas=(0.5, 0.999), weight_decay=A_WD)
+
+    def step(self, train, val, eta, network_optimizer, unrolled):
+        self.optimizer.zero_grad()
+        if unrolled:
+            self._backward_step_unrolled(train, val, eta, network_optimizer)
+        elif self.alpha_grad:
+            for a, g in zip(self.model.arch_parameters(), torch.autograd.grad(self.model._loss(*val), self.model.arch_parameters()), strict=True):
+                a.grad = g
+        else:
+            self.model._loss(*val).backward()
+        self.optimizer.step()
+
+    def _unrolled_theta(self, train, eta, network_optimizer):
+        params = list(self.model.parameters())
+        loss = self.model._loss(*train)
+        theta = _concat(params).data
+        try:
+            moment = _concat(network_optimizer.state[v]["momentum_buffer"] for v in params).mul_(W_MOMENTUM)
+        except KeyError:
+            moment = torch.zeros_like(theta)
+        dtheta = _concat(torch.autograd.grad(loss, params)).data + W_WD * theta
+        return theta.sub(moment + dtheta, alpha=eta)
+
+    def _backward_step_unrolled(self, train, val, eta, network_optimizer):
+        theta = self._unrolled_theta(train, eta, network_optimizer)
+        if self.in_place:  # change 3: w' written into the network itself, w put back afterwards
+            params = list(self.model.parameters())
+            saved = [p.detach().clone() for p in params]
+            offset = 0
+            with torch.no_grad():
+                for p in params:
+                    p.copy_(theta[offset: offset + p.numel()].view_as(p))
+                    offset += p.numel()
+            grads = torch.autograd.grad(self.model._loss(*val), self.model.arch_parameters() + params)
+            dalpha, vector = list(grads[:2]), [g.detach() for g in grads[2:]]
+            with torch.no_grad():
+                for p, s in zip(params, saved, strict=True):
+                    p.copy_(s)
+        else:
+            unrolled_model = self._construct_model_from_theta(theta)
+            unrolled_model._loss(*val).backward()
+            dalpha = [v.grad for v in unrolled_model.arch_parameters()]
+            vector = [v.grad.data for v in unrolled_model.parameters()]
+        implicit_grads = self._hessian_vector_product(vector, train)
+        for g, ig in zip(dalpha, implicit_grads, strict=True):
+            g.data.sub_(ig.data, alpha=eta)
+        for v, g in zip(self.model.arch_parameters(), dalpha, strict=True):
+            v.grad = g.data.clone()
+
+    def _construct_model_from_theta(self, theta):
+        model_new = self.model.new()
+        model_dict = self.model.state_dict()
+        params, offset = {}, 0
+        for k, v in self.model.named_parameters():
+            params[k] = theta[offset: offset + v.numel()].view(v.size())
+            offset += v.numel()
+        model_dict.update(params)
+        model_new.load_state_dict(model_dict)
+        return model_new
+
+    def _hessian_vector_product(self, vector, train, r=1e-2):
+        R = r / _concat(vector).norm()
+        params = list(self.model.parameters())
+        for p, v in zip(params, vector, strict=True):
+            p.data.add_(v, alpha=float(R))
+        grads_p = torch.autograd.grad(self.model._loss(*train), self.model.arch_parameters())
+        for p, v in zip(params, vector, strict=True):
+            p.data.sub_(v, alpha=float(2 * R))
+        grads_n = torch.autograd.grad(self.model._loss(*train), self.model.arch_parameters())
+        for p, v in zip(params, vector, strict=True):
+            p.data.add_(v, alpha=float(R))
+        return [(x - y).div_(2 * R) for x, y in zip(grads_p, grads_n, strict=True)]
+
+
+class RefSearch:
+    """One iteration of train_search.py's loop: architect.step, then the weight step."""
+
+    def __init__(self, args, variant):
+        self.model = RefNetwork(args.channels, args.classes, args.cells, steps=args.nodes, multiplier=args.nodes,
+                                in_channels=args.in_channels, compute_none=variant == "reference")
+        self.optimizer = torch.optim.SGD(self.model.parameters(), W_LR, momentum=W_MOMENTUM, weight_decay=W_WD)
+        self.alpha_grad = variant in ("alpha-grad", "in-place")
+        self.architect = RefArchitect(self.model, alpha_grad=self.alpha_grad, in_place=variant == "in-place")
+
+    def step(self, train, val, second_order):
+        self.architect.step(train, val, W_LR, self.optimizer, unrolled=second_order)
+        self.optimizer.zero_grad()
+        loss = self.model._loss(*train)
+        if self.alpha_grad:
+            loss.backward(inputs=list(self.model.parameters()))
+        else:
+            loss.backward()
+        nn.utils.clip_grad_norm_(self.model.parameters(), GRAD_CLIP)
+        self.optimizer.step()
+
+
+class OurSearch:
+    """The package: DartsSupernet + BilevelOptimizer (w_lr etc. as the reference's)."""
+
+    def __init__(self, args):
+        space = DartsSpace(num_nodes=args.nodes)
+        cells_per_stage, rest = divmod(args.cells - 2, 3)
+        if rest or cells_per_stage < 1:
+            raise ValueError(f"--cells: {args.cells} is not allowed for the package's network; allowed values: 5, 8, 11, ... (3n + 2)")
+        self.model = DartsSupernet(space, (args.in_channels, args.size, args.size), args.classes,
+                                   channels=args.channels, cells_per_stage=cells_per_stage)
+        self.optimizers = {
+            order: BilevelOptimizer(self.model, w_lr=W_LR, w_momentum=W_MOMENTUM, w_weight_decay=W_WD, grad_clip=GRAD_CLIP,
+                                    alpha_lr=A_LR, alpha_weight_decay=A_WD, second_order=order == "second")
+            for order in ORDERS
+        }
+
+    def step(self, train, val, second_order):
+        self.optimizers["second" if second_order else "first"].step(train, val)
+
+
+def build(args, variant):
+    return OurSearch(args) if variant == "ours" else RefSearch(args, variant)
+
+
+def batches(args):
+    g = torch.Generator().manual_seed(args.seed)
+    shape = (args.batch, args.in_channels, args.size, args.size)
+    return [(torch.randn(shape, generator=g), torch.randint(0, args.classes, (args.batch,), generator=g)) for _ in range(2)]
+
+
+def _variants_for(order, variants):
+    return [v for v in variants if not (order == "first" and v == "in-place")]  # in-place only changes second order
+
+
+# --- time: all variants in one process, interleaved ----------------------------------------------------
+def time_steps(args) -> dict:
+    torch.manual_seed(args.seed)
+    train, val = batches(args)
+    searches = {v: build(args, v) for v in args.variants}
+    keys = [(o, v) for o in args.orders for v in _variants_for(o, args.variants)]
+    wall, cpu = {k: [] for k in keys}, {k: [] for k in keys}
+    for r in range(args.warmup + args.rounds):
+        for order, variant in keys:
+            start, start_cpu = time.perf_counter(), time.process_time()
+            searches[variant].step(train, val, order == "second")
+            if r >= args.warmup:
+                wall[(order, variant)].append(time.perf_counter() - start)
+                cpu[(order, variant)].append(time.process_time() - start_cpu)
+            print(f"round {r} {order}/{variant}: {time.perf_counter() - start:.2f} s wall, "
+                  f"{time.process_time() - start_cpu:.2f} s cpu{' (warmup)' if r < args.warmup else ''}", file=sys.stderr, flush=True)
+    out = {}
+    for order, variant in keys:
+        row = {}
+        for clock, times in (("wall", wall), ("cpu", cpu)):
+            ts, ref = times[(order, variant)], times.get((order, "reference"))
+            row[f"median_{clock}_s"] = statistics.median(ts)
+            row[f"speedup_{clock}"] = statistics.median(a / b for a, b in zip(ref, ts, strict=True)) if ref else None
+            row[f"{clock}_s"] = ts
+        out[f"{order}/{variant}"] = row
+    return out
+
+
+# --- memory: one fresh process per (variant, order) ----------------------------------------------------------
+def memory_child(args) -> dict:
+    torch.manual_seed(args.seed)
+    train, val = batches(args)
+    search = build(args, args.variants[0])
+    second = args.orders[0] == "second"
+    # one step on a 2-example batch first: lazy allocations (optimiser state, thread pools,
+    # autograd) then count in ``before``, not as the step's working memory
+    search.step(tuple(t[:2] for t in train), tuple(t[:2] for t in val), second)
+    before_kb = _rss_kb()
+    for _ in range(args.mem_steps):
+        search.step(train, val, second)
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return {"peak_mb": peak_kb / 1024, "step_mb": (peak_kb - before_kb) / 1024, "before_mb": before_kb / 1024}
+
+
+def _rss_kb() -> int:
+    """The current resident set size in KiB (Linux /proc; else the peak so far)."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") // 1024
+    except (OSError, ValueError, IndexError):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def measure_memory(args) -> dict:
+    out = {}
+    env = {**os.environ, "OMP_NUM_THREADS": str(args.threads)}
+    for order in args.orders:
+        for variant in _variants_for(order, args.variants):
+            cmd = [sys.executable, __file__, "--memory-child", "--variants", variant, "--orders", order,
+                   *_shared_args(args)]
+            done = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+            if done.returncode != 0:
+                raise RuntimeError(f"memory run {variant}/{order} failed:\n{done.stderr[-2000:]}")
+            out[f"{order}/{variant}"] = json.loads(done.stdout.strip().splitlines()[-1])
+    return out
+
+
+def _shared_args(args):
+    keys = ("channels", "cells", "nodes", "batch", "size", "in_channels", "classes", "threads", "seed", "mem_steps")
+    return [x for k in keys for x in (f"--{k.replace('_', '-')}", str(getattr(args, k)))]
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--channels", type=int, default=8, help="initial channels C (default 8)")
+    p.add_argument("--cells", type=int, default=5, help="cells; reductions at 1/3 and 2/3 (default 5)")
+    p.add_argument("--nodes", type=int, default=4, help="intermediate nodes per cell (default 4)")
+    p.add_argument("--batch", type=int, default=32, help="batch size of the train and the val batch (default 32)")
+    p.add_argument("--size", type=int, default=32, help="input height = width (default 32)")
+    p.add_argument("--in-channels", type=int, default=3, help="input channels (default 3)")
+    p.add_argument("--classes", type=int, default=10, help="classes (default 10)")
+    p.add_argument("--threads", type=int, default=2, help="torch intra-op threads (default 2)")
+    p.add_argument("--rounds", type=int, default=5, help="timed rounds, one step of each variant per round (default 5)")
+    p.add_argument("--warmup", type=int, default=1, help="untimed rounds first (default 1)")
+    p.add_argument("--mem-steps", type=int, default=2, help="steps of each memory run (default 2)")
+    p.add_argument("--orders", nargs="+", choices=ORDERS, default=list(ORDERS))
+    p.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS))
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-memory", action="store_true", help="skip the memory runs")
+    p.add_argument("--no-time", action="store_true", help="skip the timed runs (memory only)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--memory-child", action="store_true", help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    for name in ("channels", "cells", "nodes", "batch", "size", "in_channels", "classes", "threads", "rounds", "mem_steps"):
+        if getattr(args, name) < 1:
+            p.error(f"--{name.replace('_', '-')}: must be a positive integer, got {getattr(args, name)}")
+    return args
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    torch.set_num_threads(args.threads)
+    if args.memory_child:
+        print(json.dumps(memory_child(args)))
+        return 0
+    result = {
+        "config": {k: getattr(args, k) for k in ("channels", "cells", "nodes", "batch", "size", "in_channels", "classes",
+                                                 "threads", "rounds", "warmup", "mem_steps", "seed")},
+        "machine": {"python": platform.python_version(), "torch": torch.__version__, "cpus": os.cpu_count(),
+                    "load_avg_1min": os.getloadavg()[0] if hasattr(os, "getloadavg") else None},
+        "time": {} if args.no_time else time_steps(args),
+    }
+    if not args.no_memory:
+        result["memory"] = measure_memory(args)
+    result["machine"]["load_avg_1min_after"] = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    print(f"DARTS search step: C={args.channels}, {args.cells} cells, {args.nodes} nodes, 8 ops, batch {args.batch} of "
+          f"{args.in_channels}x{args.size}x{args.size}, {args.classes} classes, {args.threads} threads; "
+          f"{args.rounds} rounds (load avg {result['machine']['load_avg_1min']:.1f} -> {result['machine']['load_avg_1min_after']:.1f})")
+    print(f"{'order/variant':<18} {'wall s':>8} {'speedup':>8} {'cpu s':>8} {'speedup':>8} {'peak MB':>8} {'step MB':>8} {'mem ratio':>9}")
+    for key in dict.fromkeys([*result["time"], *result.get("memory", {})]):
+        t, mem = result["time"].get(key), result.get("memory", {}).get(key)
+        ref_mem = result.get("memory", {}).get(f"{key.split('/')[0]}/reference")
+        ratio = f"{ref_mem['step_mb'] / mem['step_mb']:8.2f}x" if mem and ref_mem and mem["step_mb"] > 0 else f"{'-':>9}"
+        peak = f"{mem['peak_mb']:8.0f} {mem['step_mb']:8.0f}" if mem else f"{'-':>8} {'-':>8}"
+        cols = "".join(f" {t[f'median_{c}_s']:8.3f} " + (f"{t[f'speedup_{c}']:7.2f}x" if t[f"speedup_{c}"] else f"{'-':>8}")
+                       for c in ("wall", "cpu")) if t else f" {'-':>8} {'-':>8} {'-':>8} {'-':>8}"
+        print(f"{key:<18}{cols} {peak} {ratio}")
+    print("speedup: median over rounds of (reference time / variant time) within a round; cpu: process CPU time; "
+          "mem ratio: reference step MB / variant step MB (a fresh process each)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

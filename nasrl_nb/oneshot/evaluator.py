@@ -1,0 +1,334 @@
+"""Scoring children with shared weights: the evaluator that trains and reads a supernet.
+
+ENAS (Pham et al., ICML 2018, Sec. 2.2) alternates two phases; this evaluator does the
+supernet's half of each search step, so the one search loop runs ENAS unchanged:
+
+1. **train the shared weights** ``w`` on the training split for ``train_steps``
+   minibatches, each minibatch with one architecture drawn by ``sampler`` (the controller,
+   without gradients: ``m ~ pi(m; theta)``; ENAS's Eq. 1 with ``M = 1``), SGD with
+   Nesterov momentum and gradient clipping as in the paper;
+2. **score** each architecture the search proposes by the accuracy of its subgraph on
+   the next validation minibatch: the reward ``R(m, w)`` of the controller's REINFORCE
+   update (Sec. 2.2, "Training the controller parameters theta").
+
+Without a sampler the architectures of phase 1 are uniform: random search with weight
+sharing (Li & Talwalkar, UAI 2019, Sec. 3). Batch normalization uses the minibatch's own
+statistics when scoring (as NAS-Bench-201's weight-sharing baselines do): running averages
+mixed over many architectures describe none of them. ``state_dict`` holds the supernet,
+its optimizer, the generator and the batch order, so a search checkpoint resumes exactly.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import contextmanager
+
+import torch
+import torch.nn.functional as F
+
+from ..nn.complexity import count_parameters
+from ..runtime import resolve_device, seed_everything
+from ..search.checkpoint import preserved_rng
+from ..search.evaluation import Evaluator, describe_exception, failed_record, make_record
+from ..spaces.search_space import Architecture, SearchSpace
+from ..validation import require_positive, require_seed
+from .supernet import build_shared_supernet
+
+Sampler = Callable[[int], Sequence[Architecture]]
+
+
+class Minibatches:
+    """An endless stream of index minibatches: a fresh random permutation per pass.
+
+    The permutation comes from ``generator``; ``state_dict`` keeps it and the position, so a
+    resumed stream continues exactly.
+    """
+
+    def __init__(self, n: int, batch_size: int, generator: torch.Generator):
+        self.n, self.batch_size, self.generator = n, min(batch_size, n), generator
+        self.order = torch.randperm(n, generator=generator)
+        self.position = 0
+
+    def next(self) -> torch.Tensor:
+        if self.position + self.batch_size > self.n:  # drop the ragged tail, start a new pass
+            self.order, self.position = torch.randperm(self.n, generator=self.generator), 0
+        batch = self.order[self.position : self.position + self.batch_size]
+        self.position += self.batch_size
+        return batch
+
+    def state_dict(self) -> dict:
+        return {"order": self.order.clone(), "position": self.position}
+
+    def load_state_dict(self, state: Mapping) -> None:
+        self.order, self.position = state["order"].clone(), int(state["position"])
+
+
+class SharedWeightEvaluator(Evaluator):
+    """ENAS's shared-weight evaluator: train the supernet, then score children as its subgraphs.
+
+    Args:
+        space: a cell or macro space (see :func:`~nasrl_nb.oneshot.supernet.build_shared_supernet`).
+        data: a :class:`~nasrl_nb.nn.data.Dataset` (moved to ``device`` once).
+        channels, cells_per_stage: the children's :class:`~nasrl_nb.nn.child_network.ChildNetwork` settings.
+        train_steps: shared-weight minibatches before each scored batch (None: one pass over
+            the training split, as ENAS's phase 1).
+        warmup_steps: minibatches with *uniform* architectures before the first step (a
+            warm-up that trains every op before the controller narrows the sampling).
+        lr, momentum, weight_decay, grad_clip: SGD with Nesterov momentum on the shared
+            weights (ENAS: momentum 0.9, weight decay 1e-4, gradient norm clipped at 5).
+        batch_size: training minibatch; eval_batch_size: the validation minibatch that
+            scores one architecture.
+        device: where the supernet lives; seed: its initial weights, the batch order and the
+            uniform samples (its own generator; the caller's RNG states are left as they are).
+        sampler: ``sampler(n) -> n architectures`` for phase 1 (the ENAS strategy's
+            ``sample_for_training``); None: uniform.
+
+    Each record carries, besides ``val_accuracy`` (the shared-weight validation accuracy
+    on one minibatch), ``params`` of the standalone child and the supernet's training
+    statistics of the phase before it: ``supernet_loss`` and ``supernet_accuracy`` (means
+    over the phase's minibatches), ``supernet_steps`` (minibatches so far) and
+    ``shared_weights: True``. ``seconds`` splits the phase's time evenly over the batch.
+    """
+
+    def __init__(
+        self,
+        space: SearchSpace,
+        data,
+        *,
+        channels: int = 16,
+        cells_per_stage: int = 1,
+        train_steps: int | None = None,
+        warmup_steps: int = 0,
+        lr: float = 0.05,
+        momentum: float = 0.9,
+        weight_decay: float = 1e-4,
+        grad_clip: float | None = 5.0,
+        batch_size: int = 64,
+        eval_batch_size: int = 128,
+        device="auto",
+        seed: int = 0,
+        sampler: Sampler | None = None,
+    ):
+        from ..nn.data import Dataset
+
+        if not isinstance(data, Dataset):
+            raise ValueError(f"data: expected a nasrl_nb.nn.data.Dataset (see load_dataset), got {type(data).__name__}")
+        require_seed("seed", seed)
+        self.space, self.seed = space, seed
+        self.device = resolve_device(device)
+        self.data = data.to(self.device)
+        self.train_steps = None if train_steps is None else require_positive("train_steps", train_steps, integer=True)
+        if isinstance(warmup_steps, bool) or not isinstance(warmup_steps, int) or warmup_steps < 0:
+            raise ValueError(f"warmup_steps: must be an integer >= 0, got {warmup_steps!r}")
+        self.warmup_steps = warmup_steps
+        self.lr = float(require_positive("lr", lr))
+        if isinstance(momentum, bool) or not isinstance(momentum, (int, float)) or not 0 <= momentum < 1:
+            raise ValueError(f"momentum: must be a number in [0, 1), got {momentum!r}")
+        if isinstance(weight_decay, bool) or not isinstance(weight_decay, (int, float)) or not 0 <= weight_decay < math.inf:
+            raise ValueError(f"weight_decay: must be a finite number >= 0, got {weight_decay!r}")
+        self.momentum, self.weight_decay = float(momentum), float(weight_decay)
+        self.grad_clip = None if grad_clip is None else float(require_positive("grad_clip", grad_clip))
+        self.batch_size = require_positive("batch_size", batch_size, integer=True)
+        self.eval_batch_size = require_positive("eval_batch_size", eval_batch_size, integer=True)
+        self.child_kwargs = {"channels": require_positive("channels", channels, integer=True),
+                             "cells_per_stage": require_positive("cells_per_stage", cells_per_stage, integer=True)}
+        with preserved_rng():
+            seed_everything(seed)  # the shared weights' initial values depend on the seed only
+            net = build_shared_supernet(space, self.data.input_shape, self.data.num_classes, channels=channels,
+                                 **({"cells_per_stage": cells_per_stage} if space.name == "cell" else {}))
+        self.supernet = net.to(self.device)
+        self.optimizer = torch.optim.SGD(self.supernet.parameters(), lr=self.lr, momentum=self.momentum,
+                                         nesterov=self.momentum > 0, weight_decay=self.weight_decay)
+        self.generator = torch.Generator().manual_seed(seed)  # batch order and uniform samples (CPU)
+        self.train_batches = Minibatches(len(self.data.y_train), self.batch_size, self.generator)
+        self.val_batches = Minibatches(len(self.data.y_val), self.eval_batch_size, self.generator)
+        self.sampler = sampler
+        self.steps = 0  # shared-weight minibatches trained so far (warm-up included)
+        self.losses: list[float] = []  # mean training loss of each phase 1, in order
+        self._params: dict[str, int] = {}
+
+    # --- the two phases ------------------------------------------------------------------------
+    @property
+    def steps_per_phase(self) -> int:
+        """Minibatches of phase 1: ``train_steps``, or one pass over the training split."""
+        return self.train_steps or max(1, len(self.data.y_train) // self.train_batches.batch_size)
+
+    def sample_uniform(self, n: int) -> list[Architecture]:
+        """``n`` uniform architectures from the evaluator's generator."""
+        columns = [torch.randint(len(d.choices), (n,), generator=self.generator) for d in self.space.decisions]
+        return [self.space.from_indices(row) for row in torch.stack(columns, dim=1).tolist()]
+
+    def sample_fair(self, n: int) -> list[Architecture]:
+        """``n`` architectures in which, within each run of ``K`` consecutive ones (``K``: the most
+        options of any decision), every option of every decision appears (about) equally often.
+
+        Strict fairness of FairNAS (Chu et al., ICCV 2021, Sec. 3.2), without its gradient
+        accumulation: each op is trained once per ``K`` minibatches, none falls behind.
+        """
+        decisions = self.space.decisions
+        k = max(len(d.choices) for d in decisions)
+        rows: list[list[int]] = []
+        while len(rows) < n:
+            columns = [torch.randperm(k, generator=self.generator) % len(d.choices) for d in decisions]  # D x (K,)
+            rows.extend(torch.stack(columns, dim=1).tolist())  # (K, D)
+        return [self.space.from_indices(row) for row in rows[:n]]
+
+    def train_shared_weights(self, steps: int, *, sampler: Sampler | None = None) -> dict:
+        """Phase 1: ``steps`` SGD minibatches, each through one sampled architecture.
+
+        The architectures come from ``sampler``, else the evaluator's ``sampler`` (the
+        controller), else :meth:`sample_uniform`. Returns ``{"loss", "accuracy", "steps"}``:
+        mean training loss and accuracy over the minibatches. A minibatch whose loss is not
+        finite is skipped (no update).
+        """
+        steps = require_positive("steps", steps, integer=True)
+        sample = sampler or self.sampler or self.sample_uniform
+        architectures = list(sample(steps))  # the sampler's policy is fixed during the phase
+        self.supernet.train()
+        losses, correct, seen = [], 0, 0
+        for arch in architectures:
+            idx = self.train_batches.next()
+            X, y = self.data.X_train[idx], self.data.y_train[idx]  # (B, C, H, W), (B,)
+            logits = self.supernet(X, arch)  # (B, num_classes)
+            loss = F.cross_entropy(logits, y)
+            self.steps += 1
+            if not torch.isfinite(loss):
+                continue
+            self.optimizer.zero_grad(set_to_none=True)  # params off the path keep grad None: untouched
+            loss.backward()
+            if self.grad_clip is not None:
+                torch.nn.utils.clip_grad_norm_(self.supernet.parameters(), self.grad_clip)
+            self.optimizer.step()
+            losses.append(loss.item())
+            correct += int((logits.argmax(1) == y).sum())
+            seen += len(y)
+        return {"loss": sum(losses) / len(losses) if losses else math.nan,
+                "accuracy": correct / seen if seen else math.nan, "steps": len(architectures)}
+
+    @torch.no_grad()
+    def accuracy(self, arch: Architecture, split: str = "val", *, batch: torch.Tensor | None = None) -> float:
+        """Shared-weight accuracy of ``arch`` on ``batch`` (indices into ``split``) or the whole split.
+
+        Batch normalization uses each batch's statistics; the running averages are left untouched.
+        """
+        X, y = self.data.split(split)
+        if batch is not None:
+            X, y = X[batch], y[batch]
+        correct = 0
+        with _batch_statistics(self.supernet):
+            for start in range(0, len(y), self.eval_batch_size):
+                logits = self.supernet(X[start : start + self.eval_batch_size], arch)
+                correct += int((logits.argmax(1) == y[start : start + self.eval_batch_size]).sum())
+        return correct / len(y)
+
+    def evaluate(self, architectures: Sequence[Architecture]) -> list[dict]:
+        """Phase 1 (train the shared weights), then phase 2: one record per architecture.
+
+        All or nothing: if anything raises (Ctrl-C included) the evaluator is put back as
+        it was, so a step that is redone trains the same minibatches.
+        """
+        architectures = list(architectures)
+        before = copy.deepcopy(self.state_dict())
+        try:
+            start = time.perf_counter()
+            if self.steps == 0 and self.warmup_steps:
+                self.train_shared_weights(self.warmup_steps, sampler=self.sample_uniform)
+            phase = self.train_shared_weights(self.steps_per_phase)
+            self.losses.append(phase["loss"])
+            share = (time.perf_counter() - start) / max(1, len(architectures))
+            stats = {"supernet_loss": phase["loss"], "supernet_accuracy": phase["accuracy"],
+                     "supernet_steps": self.steps, "shared_weights": True}
+            return [self._score(arch, share, stats) for arch in architectures]
+        except BaseException:
+            self.load_state_dict(before)
+            raise
+
+    def _score(self, arch: Architecture, share: float, stats: dict) -> dict:
+        start = time.perf_counter()
+        batch = self.val_batches.next()
+        try:
+            accuracy = self.accuracy(arch, "val", batch=batch)
+            params = self.child_params(arch)
+        except Exception as err:  # a subgraph that cannot run is a failed child
+            return failed_record(describe_exception(err), seconds=share + time.perf_counter() - start, **stats)
+        return make_record(val_accuracy=accuracy, params=params, seconds=share + time.perf_counter() - start, **stats)
+
+    def child_params(self, arch: Architecture) -> int:
+        """Parameters of ``arch``'s standalone child (remembered per architecture)."""
+        key = str(arch)
+        if key not in self._params:
+            self._params[key] = self.supernet.child_parameters(arch)
+        return self._params[key]
+
+    def _child_kwargs(self) -> dict:
+        return dict(self.child_kwargs) if self.space.name == "cell" else {"channels": self.child_kwargs["channels"]}
+
+    # --- the evaluator interface -----------------------------------------------------------------
+    def describe(self, arch: Architecture) -> dict:
+        shared = count_parameters(self.supernet)
+        params = self.child_params(arch)
+        return {"arch": str(arch), "params": params, "shared_params": shared,
+                "summary": f"subgraph of {type(self.supernet).__name__}: {params:,} of {shared:,} shared parameters"}
+
+    def state_dict(self) -> dict:
+        return {
+            "supernet": {k: v.detach().cpu().clone() for k, v in self.supernet.state_dict().items()},
+            "optimizer": copy.deepcopy(self.optimizer.state_dict()),
+            "generator": self.generator.get_state(),
+            "train_batches": self.train_batches.state_dict(),
+            "val_batches": self.val_batches.state_dict(),
+            "steps": self.steps,
+            "losses": list(self.losses),
+        }
+
+    def load_state_dict(self, state: Mapping) -> None:
+        if not state:  # a checkpoint written before the first step
+            return
+        self.supernet.load_state_dict(state["supernet"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.generator.set_state(state["generator"])
+        self.train_batches.load_state_dict(state["train_batches"])
+        self.val_batches.load_state_dict(state["val_batches"])
+        self.steps = int(state["steps"])
+        self.losses = [float(v) for v in state["losses"]]
+
+    def config(self) -> dict:
+        return {
+            "kind": type(self).__name__,
+            "dataset": self.data.name,
+            "input_shape": list(self.data.input_shape),
+            "num_classes": self.data.num_classes,
+            "seed": self.seed,
+            "child_kwargs": self._child_kwargs(),
+            "train_steps": self.train_steps,
+            "warmup_steps": self.warmup_steps,
+            "lr": self.lr,
+            "momentum": self.momentum,
+            "weight_decay": self.weight_decay,
+            "grad_clip": self.grad_clip,
+            "batch_size": self.batch_size,
+            "eval_batch_size": self.eval_batch_size,
+            "sampler": "uniform" if self.sampler is None else getattr(self.sampler, "__qualname__", repr(self.sampler)),
+        }
+
+    def __repr__(self) -> str:
+        return (f"SharedWeightEvaluator(space={self.space!r}, steps={self.steps}, "
+                f"shared_params={count_parameters(self.supernet):,}, device={self.device})")
+
+
+@contextmanager
+def _batch_statistics(net: torch.nn.Module):
+    """Run ``net`` in training mode (BN on batch statistics) and restore its buffers and mode afterwards."""
+    was_training = net.training
+    buffers = {name: b.clone() for name, b in net.named_buffers()}
+    net.train()
+    try:
+        yield
+    finally:
+        with torch.no_grad():
+            for name, b in net.named_buffers():
+                b.copy_(buffers[name])
+        net.train(was_training)

@@ -1,0 +1,159 @@
+"""The relaxed NAS-Bench-201 supernet: every edge of the cell a :class:`~nasrl_nb.oneshot.mixed_op.MixedOp`.
+
+NAS-Bench-201 (Dong & Yang, ICLR 2020, Sec. 5) runs DARTS on its own space: the skeleton of
+the child networks (stem, three stages of cells joined by residual reduction blocks, global
+pooling, a linear classifier) with each of the cell's 6 edges replaced by a mixed op over the 5
+candidate ops, one ``alpha`` row per edge shared by every cell (Liu et al. 2019, Sec. 2.2).
+Deriving the discrete cell takes the strongest op of each edge, ``none`` excluded (NAS-Bench-201's
+rule, and DARTS's Sec. 2.4).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from ..nn.child_network import ReductionBlock
+from ..spaces.cell_space import CellSpace
+from ..spaces.search_space import Architecture
+from ..validation import require_fraction, require_positive
+from .mixed_op import ZERO_OP, MixedOp, mixing_weights
+
+SKIP_OP = "skip_connect"
+
+
+class RelaxedCell(nn.Module):
+    """Node ``i`` is ``sum_{j<i} MixedOp_ij(node_j)``; the cell's output is its last node.
+
+    ``forward(x, weights, skip, aux_skip_weight)``: ``weights`` ``(E, K)`` is one row of op weights
+    per edge (edges in :attr:`CellSpace.edges` order); ``aux_skip_weight`` ``beta`` adds
+    ``beta * node_j`` to every edge (DARTS-'s auxiliary skip, Chu et al. 2021, Sec. 3.2).
+    """
+
+    def __init__(self, space: CellSpace, C: int):
+        super().__init__()
+        self.edges = space.edges  # ((to, from), ...)
+        self.num_nodes = space.num_nodes
+        self.mixed = nn.ModuleList(MixedOp(C, C, 1, space.ops) for _ in self.edges)
+
+    def forward(self, x: torch.Tensor, weights: torch.Tensor, skip: list[list[bool]], aux_skip_weight: float = 0.0):
+        nodes = [x]
+        e = 0
+        for i in range(1, self.num_nodes):
+            total = None
+            for j in range(i):
+                term = self.mixed[e](nodes[j], weights[e], skip[e])  # (B, C, H, W)
+                if aux_skip_weight:
+                    term = term + aux_skip_weight * nodes[j]
+                total = term if total is None else total + term
+                e += 1
+            nodes.append(total)
+        return nodes[-1]
+
+
+class RelaxedCellSupernet(nn.Module):
+    """DARTS's relaxed supernet of the cell space (the contract of :mod:`nasrl_nb.oneshot.darts`).
+
+    Args:
+        space: the :class:`CellSpace` (its ops are the candidates of every edge).
+        input_shape: ``(C, H, W)`` of one example; num_classes: classifier outputs.
+        channels: the first stage's width ``C`` (stages ``C, 2C, 4C``, as the child networks).
+        cells_per_stage: relaxed cells per stage.
+        alpha_init: the alphas start as ``alpha_init * N(0, 1)`` (DARTS: 1e-3).
+
+    ``alphas`` ``(E, K)`` is one learnable row per edge, shared by every cell. The module holds
+    it as a parameter, so ``state_dict()`` has the weights and the alphas together; the
+    optimiser separates them through :meth:`weight_parameters` and :meth:`arch_parameters`.
+    """
+
+    def __init__(
+        self,
+        space: CellSpace,
+        input_shape: Sequence[int] = (1, 8, 8),
+        num_classes: int = 10,
+        *,
+        channels: int = 16,
+        cells_per_stage: int = 1,
+        alpha_init: float = 1e-3,
+    ):
+        super().__init__()
+        if not isinstance(space, CellSpace):
+            raise ValueError(f"space: expected a CellSpace, got {type(space).__name__}")
+        if ZERO_OP in space.ops and len(space.ops) == 1:
+            raise ValueError("space.ops: needs an op other than 'none' to derive a cell")
+        C = require_positive("channels", channels, integer=True)
+        cells_per_stage = require_positive("cells_per_stage", cells_per_stage, integer=True)
+        self.space = space
+        self.op_names = tuple(space.ops)
+        self.aux_skip_weight = 0.0
+        in_channels = int(input_shape[0])
+        self.stem = nn.Sequential(nn.Conv2d(in_channels, C, 3, 1, 1, bias=False), nn.BatchNorm2d(C))
+        blocks: list[nn.Module] = []
+        for stage, width in enumerate((C, 2 * C, 4 * C)):
+            if stage > 0:
+                blocks.append(ReductionBlock(width // 2, width))
+            blocks.extend(RelaxedCell(space, width) for _ in range(cells_per_stage))
+        self.blocks = nn.ModuleList(blocks)
+        self.head = nn.Sequential(nn.BatchNorm2d(4 * C), nn.ReLU())
+        self.classifier = nn.Linear(4 * C, int(num_classes))
+        self.alphas = nn.Parameter(alpha_init * torch.randn(len(space.edges), len(space.ops)))  # (E, K)
+
+    # --- the relaxed forward pass ----------------------------------------------------------------
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        weights = mixing_weights(self.alphas)  # (E, K), one softmax per edge, shared by every cell
+        skip = (weights == 0).tolist()  # one device sync for every edge of every cell
+        h = self.stem(x)  # (B, C, H, W)
+        for block in self.blocks:
+            h = block(h, weights, skip, self.aux_skip_weight) if isinstance(block, RelaxedCell) else block(h)
+        h = self.head(h)  # (B, 4C, H/4, W/4)
+        return self.classifier(h.mean(dim=(2, 3)))  # (B, num_classes)
+
+    # --- the contract -------------------------------------------------------------------------------
+    def weight_parameters(self) -> list[nn.Parameter]:
+        return [p for name, p in self.named_parameters() if name != "alphas"]
+
+    def arch_parameters(self) -> list[torch.Tensor]:
+        return [self.alphas]
+
+    def arch_weights(self) -> dict[str, torch.Tensor]:
+        return {"cell": mixing_weights(self.alphas.detach())}
+
+    def edge_names(self) -> dict[str, list[str]]:
+        return {"cell": [f"{j}->{i}" for i, j in self.space.edges]}
+
+    def derive(self) -> Architecture:
+        """The strongest op of every edge, ``none`` excluded (ties: the op listed first)."""
+        logits = self.alphas.detach().clone()  # (E, K); softmax is monotone, so argmax of alpha
+        if ZERO_OP in self.op_names:
+            logits[:, self.op_names.index(ZERO_OP)] = -float("inf")
+        return self.space.from_indices(logits.argmax(dim=1).tolist())
+
+    def skip_share(self) -> float:
+        choices = self.derive().choices
+        return sum(c == SKIP_OP for c in choices) / len(choices)
+
+    def parameter_free_share(self) -> float:
+        """The share of the derived cell's edges whose op has no weights (skip, pooling): the wider collapse.
+
+        On digits-cell plain DARTS collapses to ``avg_pool_3x3`` rather than to skips, both
+        parameter-free (Zela et al. 2020, "Understanding and robustifying DARTS", Sec. 3).
+        """
+        edge = self.blocks[0].mixed[0]  # every edge holds the same ops at width C, stride 1
+        free = {self.op_names[k] for k, op in zip(edge.live, edge.ops) if next(op.parameters(), None) is None}
+        choices = self.derive().choices
+        return sum(c in free for c in choices) / len(choices)
+
+    def set_aux_skip_weight(self, beta: float) -> None:
+        """DARTS-'s auxiliary skip weight ``beta`` (0 turns it off)."""
+        self.aux_skip_weight = require_fraction("aux_skip_weight", beta, low=0.0, high=float("inf"))
+
+    def extra_repr(self) -> str:
+        return f"ops={list(self.op_names)}, edges={len(self.space.edges)}"
+
+
+def build_cell_supernet(space: CellSpace, input_shape, num_classes: int, *, channels: int = 16,
+                        cells_per_stage: int = 1) -> RelaxedCellSupernet:
+    """The :data:`~nasrl_nb.oneshot.relaxed_supernets.RELAXED_SUPERNETS` builder of the ``cell`` space."""
+    return RelaxedCellSupernet(space, input_shape, num_classes, channels=channels, cells_per_stage=cells_per_stage)
