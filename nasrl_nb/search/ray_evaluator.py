@@ -24,6 +24,8 @@ submitted.
 
 from __future__ import annotations
 
+import logging
+
 import torch
 
 from ..spaces.search_space import Architecture
@@ -45,7 +47,8 @@ def import_ray():
 def start_local_ray(*, num_cpus: int, num_gpus: int | None = None, attempts: int = 2, **options) -> None:
     """``ray.init`` a local Ray, trying again once: on a loaded machine its node may miss Ray's 30 s start-up window."""
     ray = import_ray()
-    options = {"include_dashboard": False, "log_to_driver": False, **options}
+    # Ray's start-up notes go to stderr, which a notebook shows as an error: keep only errors
+    options = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.ERROR, **options}
     for attempt in range(1, attempts + 1):
         try:
             ray.init(num_cpus=num_cpus, num_gpus=num_gpus, **options)
