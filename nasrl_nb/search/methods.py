@@ -18,7 +18,9 @@ METHODS: tuple[str, ...] = (*RL_METHODS, "random", "evolution", *BANDIT_METHODS,
 
 
 def make_strategy(method: str, space: SearchSpace, *, seed: int = 0, **kwargs) -> SearchStrategy:
-    """Build a strategy by name: ``"reinforce"``, ``"ppo"``, ``"random"`` or ``"evolution"``.
+    """Build a strategy by name, one of :data:`METHODS`: the RL optimisers (``reinforce``,
+    ``ppo``, ``a2c``, ``trpo``, ``sac``), ``random``, ``evolution``, the bandits (``ucb``,
+    ``thompson``), the one-shot ``enas`` / ``random_ws`` and ``darts``.
 
     ``kwargs`` go to the strategy's constructor (e.g. ``controller_kwargs``,
     ``trainer_kwargs`` for the RL methods; ``population_size``, ``sample_size`` for
