@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing
 import platform
 import statistics
 import sys
@@ -29,13 +28,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # run from any folder without installing the package
 
-from nasrl_nb.bench.compare import (  # noqa: E402
-    TABULAR_SETTINGS,
-    landmarks,
-    pick_validation,
-    score_runs,
-    settings_grid,
-)
+from tabular_pool import run_job, start_pool, tune  # noqa: E402
+
+from nasrl_nb.bench.compare import TABULAR_SETTINGS, landmarks, score_runs  # noqa: E402
 
 METHODS = ("random", "reinforce", "ppo", "a2c", "trpo", "sac", "ucb", "thompson")
 GRIDS = {  # one knob each, around the defaults (TABULAR_SETTINGS)
@@ -45,9 +40,6 @@ GRIDS = {  # one knob each, around the defaults (TABULAR_SETTINGS)
     "ucb": {"bandit_kwargs.exploration": [0.25, 1.0, 4.0]},
     "thompson": {"bandit_kwargs.prior_count": [0.25, 1.0, 4.0]},
 }
-TUNING_SEEDS = range(1000, 1016)
-KEEP = ("arch", "status", "val_accuracy", "test_accuracy")
-_TABLE = {}
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -63,26 +55,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def _init(table: str) -> None:
-    import torch
-
-    from nasrl_nb.bench.tabular import TabularBenchmark
-
-    torch.set_num_threads(1)
-    _TABLE["bench"] = TabularBenchmark.load(table)
-
-
-def _run(job) -> tuple[list[dict], float, float]:
-    """One seeded search in a worker: its slimmed history, its pick's validation accuracy, its wall seconds."""
-    from nasrl_nb.bench.compare import run_method
-
-    method, seed, budget, settings = job
-    start = time.perf_counter()
-    history = run_method(_TABLE["bench"], method, seed, budget=budget, settings=settings)
-    seconds = time.perf_counter() - start
-    return [{k: r.get(k) for k in KEEP} for r in history], pick_validation(_TABLE["bench"], history), seconds
-
-
 def main(argv=None) -> int:
     args = parse_args(argv)
     from nasrl_nb.bench.tabular import TabularBenchmark
@@ -92,26 +64,18 @@ def main(argv=None) -> int:
     print(f"{bench!r}; optimum {optimum:.4f}, top-1% threshold {threshold:.4f}", file=sys.stderr)
     settings = {m: TABULAR_SETTINGS[m] for m in args.methods}
     tuning = {}
-    ctx = multiprocessing.get_context("spawn")
-    with ctx.Pool(args.workers, initializer=_init, initargs=(args.table,)) as pool:
-        pool.map(_run, [("random", 0, 2, {"batch_size": 1})] * args.workers)  # start the workers before timing
+    with start_pool(args.table, args.workers) as pool:
         # 1. tune one knob per method on validation, at the smallest budget, on seeds the comparison does not use
         if args.tune:
             for method in [m for m in args.methods if m in GRIDS]:
-                rows = []
-                for candidate in settings_grid(TABULAR_SETTINGS[method], GRIDS[method]):
-                    jobs = [(method, s, min(args.budgets), candidate) for s in TUNING_SEEDS]
-                    scores = [v for _, v, _ in pool.map(_run, jobs)]
-                    rows.append({"settings": candidate, "val_of_pick": sum(scores) / len(scores)})
-                    print(f"tune {method} {candidate}: mean val of pick {rows[-1]['val_of_pick']:.4f}", file=sys.stderr)
-                settings[method] = max(rows, key=lambda r: r["val_of_pick"])["settings"]
-                tuning[method] = rows
+                settings[method], tuning[method] = tune(pool, method, TABULAR_SETTINGS[method], GRIDS[method],
+                                                        min(args.budgets))
         # 2. the comparison: every method on the same seeds, interleaved seed by seed (fair under load)
         results, per_eval = {}, {}
         for budget in args.budgets:
             jobs = [(m, seed, budget, settings[m]) for seed in range(args.seeds) for m in args.methods]
             start = time.perf_counter()
-            runs = pool.map(_run, jobs, chunksize=1)
+            runs = pool.map(run_job, jobs, chunksize=1)
             print(f"budget {budget}: {time.perf_counter() - start:.1f} s", file=sys.stderr)
             for method in args.methods:
                 mine = [r for job, r in zip(jobs, runs, strict=True) if job[0] == method]

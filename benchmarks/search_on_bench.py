@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing
 import platform
 import sys
 import time
@@ -31,20 +30,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # run from any folder without installing the package
 
-from nasrl_nb.bench.compare import (  # noqa: E402
-    TABULAR_SETTINGS,
-    landmarks,
-    markdown_table,
-    pick_validation,
-    score_runs,
-    settings_grid,
-)
+from tabular_pool import run_job, start_pool, tune  # noqa: E402
+
+from nasrl_nb.bench.compare import TABULAR_SETTINGS, landmarks, markdown_table, score_runs  # noqa: E402
 from nasrl_nb.search.methods import METHODS  # noqa: E402
 
 RL_GRID = {"trainer_kwargs.lr": [0.01, 0.05, 0.2], "batch_size": [4, 8], "trainer_kwargs.entropy_weight": [1e-4, 1e-2]}
-TUNING_SEEDS = range(1000, 1016)
-KEEP = ("arch", "status", "val_accuracy", "test_accuracy", "seconds")
-_TABLE = {}
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -61,24 +52,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def _init(table: str) -> None:
-    import torch
-
-    from nasrl_nb.bench.tabular import TabularBenchmark
-
-    torch.set_num_threads(1)
-    _TABLE["bench"] = TabularBenchmark.load(table)
-
-
-def _run(job) -> tuple[list[dict], float]:
-    """One seeded search in a worker: its slimmed history and its pick's mean validation accuracy."""
-    from nasrl_nb.bench.compare import run_method
-
-    method, seed, budget, settings = job
-    history = run_method(_TABLE["bench"], method, seed, budget=budget, settings=settings)
-    return [{k: r.get(k) for k in KEEP} for r in history], pick_validation(_TABLE["bench"], history)
-
-
 def main(argv=None) -> int:
     args = parse_args(argv)
     from nasrl_nb.bench.tabular import TabularBenchmark
@@ -89,26 +62,18 @@ def main(argv=None) -> int:
     print(f"{bench!r}; optimum {optimum:.4f}, top-1% threshold {threshold:.4f}", file=sys.stderr)
     settings = {m: TABULAR_SETTINGS[m] for m in args.methods}
     tuning = {}
-    ctx = multiprocessing.get_context("spawn")
-    with ctx.Pool(args.workers, initializer=_init, initargs=(args.table,)) as pool:
-        pool.map(_run, [("random", 0, 2, {"batch_size": 1})] * args.workers)  # start the workers before timing
+    with start_pool(args.table, args.workers) as pool:
         # 1. tune the RL methods on validation, on seeds the comparison does not use
         if args.tune:
             for method in [m for m in args.methods if m in ("reinforce", "ppo")]:
-                rows = []
-                for candidate in settings_grid(TABULAR_SETTINGS[method], RL_GRID):
-                    scores = [v for _, v in pool.map(_run, [(method, s, args.budget, candidate) for s in TUNING_SEEDS])]
-                    rows.append({"settings": candidate, "val_of_pick": sum(scores) / len(scores)})
-                    print(f"tune {method} {candidate}: mean val of pick {rows[-1]['val_of_pick']:.4f}", file=sys.stderr)
-                settings[method] = max(rows, key=lambda r: r["val_of_pick"])["settings"]
-                tuning[method] = rows
+                settings[method], tuning[method] = tune(pool, method, TABULAR_SETTINGS[method], RL_GRID, args.budget)
         # 2. the comparison: the same seeds and budget for every method
         results, seconds = {}, {}
         for method in args.methods:
             start = time.perf_counter()
-            runs = pool.map(_run, [(method, seed, args.budget, settings[method]) for seed in range(args.seeds)])
+            runs = pool.map(run_job, [(method, seed, args.budget, settings[method]) for seed in range(args.seeds)])
             seconds[method] = time.perf_counter() - start
-            results[method] = score_runs(method, [h for h, _ in runs], optimum=optimum, threshold=threshold,
+            results[method] = score_runs(method, [h for h, _, _ in runs], optimum=optimum, threshold=threshold,
                                          settings=settings[method])
             print(f"{method}: {results[method].stats} ({seconds[method]:.1f} s)", file=sys.stderr)
 

@@ -22,6 +22,7 @@ from nasrl_nb.spaces.search_space import custom_space
 SPACES = {
     "custom": lambda: custom_space({"arm": ["a", "b", "c"], "width": [8, 16], "act": ["relu", "tanh", "gelu", "swish"]}),
     "cell": lambda: CellSpace(),
+    "macro": lambda: MacroSpace(num_layers=3),
     "macro_skips": lambda: MacroSpace(num_layers=3, vocab={"layer_type": ["conv1x1", "conv3x3"], "activation": ["relu", "tanh"]},
                                       skip_connections=True),
 }
@@ -38,7 +39,7 @@ def make(kind, space_name="cell", seed=0, **kwargs):
 
 
 @pytest.mark.parametrize("space_name", list(SPACES))
-@pytest.mark.parametrize("kind", ["gru", "attention"])
+@pytest.mark.parametrize("kind", KINDS)
 def test_log_prob_matches_categorical(kind, space_name):
     ctrl = make(kind, space_name, temperature=1.7)
     sample = ctrl.sample(12)
@@ -49,6 +50,7 @@ def test_log_prob_matches_categorical(kind, space_name):
     torch.testing.assert_close(sample.entropy, entropy)
     log_prob, teacher_entropy = ctrl.log_prob(sample.architectures)
     torch.testing.assert_close(log_prob, sample.log_prob)
+    torch.testing.assert_close(teacher_entropy, sample.entropy)
     assert log_prob.requires_grad and bool((log_prob <= 0).all())
 
 

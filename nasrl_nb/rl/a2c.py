@@ -113,26 +113,11 @@ class A2CTrainer(PolicyGradientTrainer):
         value_loss = ((values - targets) ** 2).mean()
         loss, grad_norm = self._step(reinforce_loss(out.log_probs, advantages) + self.value_coef * value_loss, out)
         baseline = float(values[0, 0].detach())
-        stats = UpdateStats(
-            step=self.num_updates,
-            loss=loss,
-            baseline=baseline,
-            advantages=advantages.mean(1).tolist(),
-            mean_reward=float(rewards.mean()),
-            entropy=float(out.entropies.detach().sum(1).mean()),
-            grad_norm=grad_norm,
-            kl=None,
-            clip_fraction=None,
-            lr=self.lr,
-            entropy_weight=self.entropy_weight,
-            temperature=self.temperature,
-            value_loss=float(value_loss.detach()),
-            decision_advantages=advantages.tolist(),
-        )
         self.baseline = self.start_value()
-        self.num_updates += 1
-        self._apply_schedule()
-        return stats
+        return self._finish_update(
+            loss=loss, baseline=baseline, advantages=advantages, rewards=rewards, out=out, grad_norm=grad_norm,
+            value_loss=float(value_loss.detach()), decision_advantages=advantages.tolist(),
+        )
 
     @torch.no_grad()
     def start_value(self) -> float:

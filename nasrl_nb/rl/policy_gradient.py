@@ -352,7 +352,16 @@ class PolicyGradientTrainer:
         # 5. only now the EMA takes in this batch; fit the critic; advance the schedule
         self.compute_baseline(rewards)
         value_loss = self._fit_values(out.hidden, rewards) if self.value_baseline else None
-        stats = UpdateStats(
+        return self._finish_update(
+            loss=loss, baseline=baseline, advantages=advantages, rewards=rewards, out=out, grad_norm=grad_norm,
+            kl=kl, clip_fraction=clip_fraction, value_loss=value_loss, epochs=epochs, kl_stopped=kl_stopped,
+            decision_advantages=advantages.tolist() if self.value_baseline else None,
+        )
+
+    def _finish_update(self, stats_class=UpdateStats, *, loss, baseline, advantages, rewards, out, grad_norm,
+                       **extra) -> UpdateStats:
+        """Record what this update did, count it and advance the schedule (every optimiser ends here)."""
+        stats = stats_class(
             step=self.num_updates,
             loss=loss,
             baseline=baseline,
@@ -360,15 +369,10 @@ class PolicyGradientTrainer:
             mean_reward=float(rewards.mean()),
             entropy=float(out.entropies.detach().sum(1).mean()),
             grad_norm=grad_norm,
-            kl=kl,
-            clip_fraction=clip_fraction,
             lr=self.lr,
             entropy_weight=self.entropy_weight,
             temperature=self.temperature,
-            value_loss=value_loss,
-            epochs=epochs,
-            kl_stopped=kl_stopped,
-            decision_advantages=advantages.tolist() if self.value_baseline else None,
+            **{"kl": None, "clip_fraction": None, **extra},
         )
         self.num_updates += 1
         self._apply_schedule()

@@ -194,24 +194,8 @@ class TRPOTrainer(PolicyGradientTrainer):
                 vector_to_parameters(theta_old, params)  # no acceptable step: stay at theta_old
         # 6. only now the EMA takes in this batch
         self.compute_baseline(rewards)
-        stats = TRPOStats(
-            step=self.num_updates,
-            loss=-float(gain_old.detach()),
-            baseline=baseline,
-            advantages=advantages.mean(1).tolist(),
-            mean_reward=float(rewards.mean()),
-            entropy=float(out.entropies.detach().sum(1).mean()),
-            grad_norm=float(g.norm()),
-            kl=kl,
-            clip_fraction=None,
-            lr=self.lr,
-            entropy_weight=self.entropy_weight,
-            temperature=self.temperature,
-            kl_stopped=fraction == 0.0,
-            step_fraction=fraction,
-            improvement=improvement,
-            max_kl=self.max_kl,
+        return self._finish_update(
+            TRPOStats, loss=-float(gain_old.detach()), baseline=baseline, advantages=advantages, rewards=rewards,
+            out=out, grad_norm=float(g.norm()), kl=kl, kl_stopped=fraction == 0.0, step_fraction=fraction,
+            improvement=improvement, max_kl=self.max_kl,
         )
-        self.num_updates += 1
-        self._apply_schedule()
-        return stats

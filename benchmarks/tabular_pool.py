@@ -1,0 +1,60 @@
+"""Seeded searches on a tabular benchmark in a pool of worker processes, shared by the comparison scripts.
+
+``search_on_bench.py`` and ``rl_algorithms.py`` both run many seeded searches on one table,
+tune one knob per method on seeds the comparison never uses, and score the picks. This
+module is that common part: each worker loads the table once and runs with one torch thread
+(two workers on two cores would otherwise fight over them).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import sys
+import time
+
+from nasrl_nb.bench.compare import pick_validation, settings_grid
+
+TUNING_SEEDS = range(1000, 1016)
+KEEP = ("arch", "status", "val_accuracy", "test_accuracy", "seconds")
+_TABLE = {}
+
+
+def _init(table: str) -> None:
+    import torch
+
+    from nasrl_nb.bench.tabular import TabularBenchmark
+
+    torch.set_num_threads(1)
+    _TABLE["bench"] = TabularBenchmark.load(table)
+
+
+def run_job(job) -> tuple[list[dict], float, float]:
+    """One seeded search ``(method, seed, budget, settings)``: slimmed history, its pick's validation accuracy, seconds."""
+    from nasrl_nb.bench.compare import run_method
+
+    method, seed, budget, settings = job
+    start = time.perf_counter()
+    history = run_method(_TABLE["bench"], method, seed, budget=budget, settings=settings)
+    seconds = time.perf_counter() - start
+    return [{k: r.get(k) for k in KEEP} for r in history], pick_validation(_TABLE["bench"], history), seconds
+
+
+def start_pool(table: str, workers: int):
+    """A spawn pool whose workers have loaded ``table`` and run one search each, so timing starts warm."""
+    pool = multiprocessing.get_context("spawn").Pool(workers, initializer=_init, initargs=(table,))
+    pool.map(run_job, [("random", 0, 2, {"batch_size": 1})] * workers)
+    return pool
+
+
+def tune(pool, method: str, base: dict, grid: dict, budget: int) -> tuple[dict, list[dict]]:
+    """The setting of ``grid`` (around ``base``) whose picks have the best mean *validation* accuracy.
+
+    It runs on :data:`TUNING_SEEDS`, which the comparisons never use, and reads no test accuracy.
+    Returns the chosen settings and one row per candidate.
+    """
+    rows = []
+    for candidate in settings_grid(base, grid):
+        scores = [v for _, v, _ in pool.map(run_job, [(method, s, budget, candidate) for s in TUNING_SEEDS])]
+        rows.append({"settings": candidate, "val_of_pick": sum(scores) / len(scores)})
+        print(f"tune {method} {candidate}: mean val of pick {rows[-1]['val_of_pick']:.4f}", file=sys.stderr)
+    return max(rows, key=lambda r: r["val_of_pick"])["settings"], rows
