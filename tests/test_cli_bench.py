@@ -7,6 +7,7 @@ import json
 import pytest
 from tabular_helpers import A, B, C, complete_table_lines, write_table
 
+from nasrl_nb.bench.analysis import seed_correlation
 from nasrl_nb.bench.tabular import TabularBenchmark
 
 
@@ -43,15 +44,17 @@ def test_bench_info_errors(run_cli, tmp_path):
 @pytest.mark.slow
 def test_bench_build_is_resumable(run_cli, tmp_path):
     out = tmp_path / "build"
-    first = run_cli("bench", "build", "--out", str(out), "--workers", "1", "--limit", "2", timeout=300)
+    first = run_cli("bench", "build", "--out", str(out), "--workers", "1", "--limit", "3", timeout=300)
     assert first.returncode == 0, first.stderr
     meta = json.loads(first.stdout)
-    assert meta["rows"] == 4 and meta["unique_architectures"] == 2 and "shard 0 written" in first.stderr
+    assert meta["rows"] == 6 and meta["unique_architectures"] == 3 and "shard 0 written" in first.stderr
     bench = TabularBenchmark.load(out / "digits-cell.csv.gz")
-    assert bench.seeds == (0, 1) and bench.epochs == meta["settings"]["epochs"] and bench.metadata["rows"] == 4
-    again = run_cli("bench", "build", "--out", str(out), "--workers", "1", "--limit", "2", timeout=300)
+    assert bench.seeds == (0, 1) and bench.epochs == meta["settings"]["epochs"] and bench.metadata["rows"] == 6
+    rho = bench.metadata["seed_rank_correlation"]["spearman_val_accuracy"]  # the signal, measured at the merge
+    assert rho == pytest.approx(round(seed_correlation(bench), 4), nan_ok=True) and "merged" in bench.metadata["build"]
+    again = run_cli("bench", "build", "--out", str(out), "--workers", "1", "--limit", "3", timeout=300)
     assert again.returncode == 0 and "shard" not in again.stderr  # nothing left to train
-    assert json.loads(again.stdout)["rows"] == 4
+    assert json.loads(again.stdout)["rows"] == 6
 
 
 @pytest.mark.slow

@@ -258,8 +258,16 @@ def merge(folder, out, *, settings: BuildSettings = BuildSettings(), limit: int 
     }
     started = folder / "started.json"
     if started.exists():
-        meta["build"] = json.loads(started.read_text())
-    out.with_name(out.name.removesuffix(".csv.gz") + ".json").write_text(json.dumps(meta, indent=2) + "\n")
+        meta["build"] = {**json.loads(started.read_text()), "merged": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    sidecar = out.with_name(out.name.removesuffix(".csv.gz") + ".json")
+    sidecar.write_text(json.dumps(meta, indent=2) + "\n")
+    if len(settings.seeds) >= 2 and len(cells) >= 3:  # the table's signal, measured on the table as it loads
+        from .analysis import seed_correlation
+        from .tabular import TabularBenchmark
+
+        rho = seed_correlation(TabularBenchmark.load(f"csv:{out}"), "val_accuracy")
+        meta["seed_rank_correlation"] = {"spearman_val_accuracy": round(rho, 4)}
+        sidecar.write_text(json.dumps(meta, indent=2) + "\n")
     return meta
 
 
