@@ -11,6 +11,10 @@ cells and the remedies' accuracy as a ratio and a difference against plain DARTS
     python benchmarks/darts_collapse.py --remedies none darts- --second-order --json out.json
     python benchmarks/darts_collapse.py --combine seed0.json seed1.json seed2.json   # runs made in parallel
 
+``--combine`` looks every recorded cell up again in ``--table``: the searches do not read
+the table (it only answers what their derived cells are worth), so runs recorded against an
+older build of the table can be scored on a new one without searching again.
+
 The supernet has the table's skeleton (16 channels, one cell per stage) and trains on the
 table's own digits split; every setting of the bilevel optimiser is an argument.
 """
@@ -56,6 +60,16 @@ def run_one(bench, *, remedy: str, seed: int, args) -> dict:
             "final": epochs[-1]}
 
 
+def rescore(bench, runs) -> None:
+    """Answer each recorded derived cell's test accuracy from ``bench`` (mean over its runs)."""
+    report = bench.values("test_accuracy")
+    space = bench.space
+    for run in runs:
+        for epoch in run["epochs"]:
+            epoch["test_accuracy"] = float(report[bench.index(space.parse(epoch["arch"]))])
+        run["final"] = run["epochs"][-1]
+
+
 def mean(values) -> float:
     return statistics.fmean(values)
 
@@ -90,6 +104,7 @@ def main(argv=None) -> dict:
         for path in args.combine:
             with open(path) as file:
                 runs.extend(json.load(file)["runs"])
+        rescore(bench, runs)
         args.remedies = list(dict.fromkeys(run["remedy"] for run in runs))
         args.epochs = min(len(run["epochs"]) for run in runs)
     for seed in [] if args.combine else args.seeds:  # interleaved: every remedy of a seed before the next seed
