@@ -57,7 +57,7 @@ class BuildSettings:
     cells_per_stage: int = 1  # NAS-Bench-201 uses 5 on 32x32 images; 1 suits 8x8 digits
     epochs: int = 2  # short, so that architectures differ by how fast they learn
     batch_size: int = 128
-    lr: float = 0.03
+    lr: float = 0.003
     optimizer: str = "adam"
     lr_schedule: str = "cosine"  # annealed to 0: the last epoch's accuracy is stable
     seeds: tuple[int, ...] = (0, 1)
