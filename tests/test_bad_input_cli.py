@@ -173,7 +173,7 @@ for n in ("1", "5", "20"):
     CLI_CASES[f"search --max-samples {n}"] = (
         ["search", "--budget", "2", "--epochs", "1", "--max-samples", n, "--quiet", "--out", "{w}/new"], ("max_samples", "at least 21"))
 for command in ("search", "train"):
-    for channels in ("1000000", "10000000"):
+    for channels in ("1000000", "10000000", str(2**63)):  # 2**63: beyond int64, torch raises TypeError
         argv = ["search", "--budget", "2", "--quiet", "--out", "{w}/new"] if command == "search" else ["train", "--arch", GOOD_CELL]
         CLI_CASES[f"{command} --channels {channels}"] = ([*argv, "--channels", channels], ("--channels", "smaller"))
 

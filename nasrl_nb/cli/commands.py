@@ -218,7 +218,7 @@ def check_child_fits(args: argparse.Namespace) -> None:
         one, two = count(1), count(2)
     except ValueError:
         return  # the real build reports its own error
-    except (RuntimeError, OverflowError, MemoryError):
+    except (RuntimeError, OverflowError, MemoryError, TypeError):  # TypeError: a size beyond int64
         one = two = float("inf")
     params = one + (cells - 1) * (two - one) if one != float("inf") else one
     need, have = 16 * params, _memory_bytes()
