@@ -36,9 +36,9 @@ METHODS = ("random", "reinforce", "ppo", "a2c", "trpo", "sac", "ucb", "thompson"
 GRIDS = {  # one knob each, around the defaults (TABULAR_SETTINGS)
     "a2c": {"trainer_kwargs.lr": [0.01, 0.05, 0.2]},
     "trpo": {"trpo_kwargs.max_kl": [0.01, 0.05, 0.2]},
-    "sac": {"sac_kwargs.target_entropy": [0.1, 0.3, 0.6]},
-    "ucb": {"bandit_kwargs.exploration": [0.25, 1.0, 4.0]},
-    "thompson": {"bandit_kwargs.prior_count": [0.25, 1.0, 4.0]},
+    "sac": {"sac_kwargs.target_entropy": [0.3, 0.6, 0.9]},
+    "ucb": {"bandit_kwargs.exploration": [1.0, 4.0, 16.0]},  # 4.0, the edge of an earlier grid, now its middle
+    "thompson": {"bandit_kwargs.prior_count": [1.0, 4.0, 16.0]},
 }
 
 

@@ -37,15 +37,15 @@ TABULAR_SETTINGS: dict[str, dict] = {
     "random": {"batch_size": 8},
     "evolution": {"batch_size": 1, "population_size": 16, "sample_size": 4},
     # chosen by `search_on_bench.py --tune` on validation (seeds 1000-1015), see BENCHMARKS.md
-    "reinforce": {"batch_size": 8, "trainer_kwargs": {"lr": 0.05, "entropy_weight": 1e-4}},
-    "ppo": {"batch_size": 8, "trainer_kwargs": {"lr": 0.05, "entropy_weight": 1e-2}},
+    "reinforce": {"batch_size": 4, "trainer_kwargs": {"lr": 0.01, "entropy_weight": 1e-4}},
+    "ppo": {"batch_size": 4, "trainer_kwargs": {"lr": 0.05, "entropy_weight": 1e-2}},
     # the RL toolbox (issue 13): one knob each chosen by `benchmarks/rl_algorithms.py --tune` on validation
-    # (seeds 1000-1015, 100 evaluations); ucb's and thompson's picks were the largest values of their grids
-    "a2c": {"batch_size": 8, "trainer_kwargs": {"lr": 0.05, "entropy_weight": 1e-4}},
-    "trpo": {"batch_size": 8, "trpo_kwargs": {"max_kl": 0.05}},
+    # (seeds 1000-1015, 100 evaluations); a2c's, trpo's, ucb's and thompson's picks were at the edge of their grids
+    "a2c": {"batch_size": 8, "trainer_kwargs": {"lr": 0.01, "entropy_weight": 1e-4}},
+    "trpo": {"batch_size": 8, "trpo_kwargs": {"max_kl": 0.2}},
     "sac": {"batch_size": 8, "trainer_kwargs": {"lr": 0.05}, "sac_kwargs": {"target_entropy": 0.6}},
-    "ucb": {"batch_size": 8, "bandit_kwargs": {"exploration": 4.0}},
-    "thompson": {"batch_size": 8, "bandit_kwargs": {"prior_count": 4.0}},
+    "ucb": {"batch_size": 8, "bandit_kwargs": {"exploration": 16.0}},
+    "thompson": {"batch_size": 8, "bandit_kwargs": {"prior_count": 16.0}},
 }
 
 
