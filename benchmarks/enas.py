@@ -12,7 +12,11 @@ digits-cell table (every cell trained from scratch, 2 seeds):
    compared with the table's validation accuracy: Kendall's tau and Spearman's rho (Yu et
    al. 2020's protocol). Variants: ``enas`` (the controller samples the training
    architectures, as searched), ``uniform`` (random search with weight sharing), ``uniform
-   x4`` (four times longer), ``fair`` (FairNAS-style strict fairness).
+   x4`` (four times longer), ``uniform cosine`` (the SGD learning rate annealed to 0 over the
+   supernet's training), ``fair`` (FairNAS-style strict fairness). Each is scored twice: BN on
+   each batch's statistics (the default) and with BN recalibrated per architecture over
+   ``--bn-calibration`` training images. Beside them: the table's own noise ceiling (one
+   training run against the other on the same cells).
 3. **pick** -- the test accuracy (table, mean of seeds) of the architecture ENAS derives
    (and random_ws derives), against random search given the same wall time: as many
    uniform cells as fit in the search's time at the measured from-scratch cost per child,
@@ -48,6 +52,8 @@ from nasrl_nb.search.evaluation import ChildEvaluator  # noqa: E402
 from nasrl_nb.search.factory import make_search  # noqa: E402
 from nasrl_nb.spaces.cell_space import CellSpace  # noqa: E402
 
+VARIANTS = ("enas", "uniform", "uniform x4", "uniform cosine", "fair")
+
 # digits-cell's own training settings (nasrl_nb/bench/data/digits-cell.json): the from-scratch baseline
 SCRATCH = {"epochs": 2, "lr": 0.03, "batch_size": 128, "lr_schedule": "cosine"}
 
@@ -68,6 +74,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--candidates", type=int, default=50 if quick else 100, help="candidates ENAS derives from (default: 100)")
     p.add_argument("--pick-scratch", type=int, default=5,
                    help="without the cost part: children trained from scratch per seed to time one (default: 5)")
+    p.add_argument("--variants", nargs="*", default=list(VARIANTS), choices=VARIANTS, help="supernet trainings ranked (default: all)")
+    p.add_argument("--bn-calibration", type=int, default=256,
+                   help="training images for the recalibrated-BN scoring of the ranking part (0: leave it out; default: 256)")
     p.add_argument("--skip", nargs="*", default=[], choices=["cost", "ranking", "pick"], help="parts to leave out")
     p.add_argument("--json", default=None, help="also write every figure to this file")
     return p.parse_args(argv)
@@ -123,6 +132,12 @@ def trained_supernet(variant: str, seed: int, data, args) -> tuple[SharedWeightE
     evaluator = SharedWeightEvaluator(CellSpace(), data, channels=args.channels, device="cpu", seed=seed)
     steps = args.steps * (4 if variant == "uniform x4" else 1)
     sampler = evaluator.sample_fair if variant == "fair" else evaluator.sample_uniform
+    if variant == "uniform cosine":  # one minibatch at a time, the learning rate annealed after each
+        schedule = torch.optim.lr_scheduler.CosineAnnealingLR(evaluator.optimizer, T_max=steps)
+        for _ in range(steps):
+            evaluator.train_shared_weights(1, sampler=sampler)
+            schedule.step()
+        return evaluator, time.perf_counter() - start
     for _ in range(0, steps, 100):  # in chunks: one list of sampled architectures at a time
         evaluator.train_shared_weights(min(100, steps - evaluator.steps), sampler=sampler)
     return evaluator, time.perf_counter() - start
@@ -131,7 +146,18 @@ def trained_supernet(variant: str, seed: int, data, args) -> tuple[SharedWeightE
 def ranking(args, data, bench) -> dict:
     space = CellSpace()
     out: dict = {}
-    for variant in ("enas", "uniform", "uniform x4", "fair"):
+    ceilings = []
+    for seed in range(args.seeds):  # the table against itself: one training run vs the other, same cells
+        rng = np.random.default_rng(100 + seed)
+        archs = list(dict.fromkeys(space.sample(rng) for _ in range(args.archs_rank)))
+        runs = [[bench.query(a, seed=s)["val_accuracy"] for a in archs] for s in bench.seeds[:2]]
+        ceilings.append(ranking_quality(*runs) if len(runs) == 2 else {"kendall_tau": math.nan, "spearman_rho": math.nan})
+    out["noise_ceiling"] = {"runs": ceilings, **{f"mean_{k}": float(np.mean([c[k] for c in ceilings]))
+                                                 for k in ("kendall_tau", "spearman_rho")}}
+    keys = ["kendall_tau", "spearman_rho", "kendall_tau_minibatch", "kendall_tau_valid_only", "seconds"]
+    if args.bn_calibration:
+        keys += ["kendall_tau_recalibrated", "spearman_rho_recalibrated"]
+    for variant in args.variants:
         rows = []
         for seed in range(args.seeds):
             rng = np.random.default_rng(100 + seed)
@@ -145,10 +171,16 @@ def ranking(args, data, bench) -> dict:
             rows.append({"seed": seed, "seconds": seconds, **ranking_quality(shared, true),
                          "kendall_tau_minibatch": ranking_quality(one_batch, true)["kendall_tau"],
                          "kendall_tau_valid_only": ranking_quality(np.array(shared)[valid], true[valid])["kendall_tau"]})
-            print(f"  ranking {variant:10s} seed {seed}: tau {rows[-1]['kendall_tau']:.3f} rho {rows[-1]['spearman_rho']:.3f} "
-                  f"({seconds:.0f} s)", flush=True)
-        out[variant] = {"runs": rows, **{f"mean_{k}": float(np.mean([r[k] for r in rows])) for k in
-                        ("kendall_tau", "spearman_rho", "kendall_tau_minibatch", "kendall_tau_valid_only", "seconds")}}
+            recalibrated = ""
+            if args.bn_calibration:
+                evaluator.bn_calibration = args.bn_calibration
+                quality = ranking_quality([evaluator.accuracy(a) for a in archs], true)
+                evaluator.bn_calibration = 0
+                rows[-1].update(kendall_tau_recalibrated=quality["kendall_tau"], spearman_rho_recalibrated=quality["spearman_rho"])
+                recalibrated = f"; BN recalibrated: tau {quality['kendall_tau']:.3f} rho {quality['spearman_rho']:.3f}"
+            print(f"  ranking {variant:14s} seed {seed}: tau {rows[-1]['kendall_tau']:.3f} rho {rows[-1]['spearman_rho']:.3f}"
+                  f"{recalibrated} (table noise ceiling tau {ceilings[seed]['kendall_tau']:.3f}; {seconds:.0f} s)", flush=True)
+        out[variant] = {"runs": rows, **{f"mean_{k}": float(np.mean([r[k] for r in rows])) for k in keys}}
     return out
 
 
@@ -211,9 +243,15 @@ def main(argv=None) -> dict:
     if "ranking" not in args.skip:
         result["ranking"] = ranking(args, data, bench)
         for variant, r in result["ranking"].items():
-            print(f"ranking {variant:10s}: tau {r['mean_kendall_tau']:.3f} rho {r['mean_spearman_rho']:.3f} "
+            if variant == "noise_ceiling":
+                print(f"ranking: the table's noise ceiling (run vs run): tau {r['mean_kendall_tau']:.3f} "
+                      f"rho {r['mean_spearman_rho']:.3f} over {args.seeds} seeds", flush=True)
+                continue
+            recalibrated = (f"; BN recalibrated over {args.bn_calibration} images: tau {r['mean_kendall_tau_recalibrated']:.3f} "
+                            f"rho {r['mean_spearman_rho_recalibrated']:.3f}" if args.bn_calibration else "")
+            print(f"ranking {variant:14s}: tau {r['mean_kendall_tau']:.3f} rho {r['mean_spearman_rho']:.3f} "
                   f"(one minibatch: tau {r['mean_kendall_tau_minibatch']:.3f}; valid cells only: "
-                  f"tau {r['mean_kendall_tau_valid_only']:.3f}) over {args.seeds} seeds", flush=True)
+                  f"tau {r['mean_kendall_tau_valid_only']:.3f}{recalibrated}) over {args.seeds} seeds", flush=True)
     if "pick" not in args.skip:
         result["pick"] = p = pick(args, data, bench, child_seconds)
         print(f"pick (test accuracy, mean of {args.seeds} seeds): enas {p['enas_mean_test_accuracy']:.4f}, random_ws "

@@ -63,3 +63,21 @@ def test_step_through_shows_the_terms_of_one_second_order_step():
     assert widget.terms.value != placeholder_png("nothing to show yet") and "weight step" in widget.text.value
     widget.next_button.click()  # no batches left: the error shows in the output, not in the kernel log
     assert "StopIteration" in "".join(o.get("text", "") for o in widget.output.outputs)
+
+
+def test_the_heat_map_panel_draws_both_cells_of_the_darts_space():
+    from nasrl_nb.oneshot.relaxed_supernets import build_relaxed_supernet
+    from nasrl_nb.spaces.darts_space import DartsSpace
+    from nasrl_nb.viz.darts_plots import latest_mixing_weights, plot_alpha_heatmaps
+
+    torch.manual_seed(0)
+    net = build_relaxed_supernet(DartsSpace(), (1, 8, 8), 10, channels=2)
+    weights = {kind: w.tolist() for kind, w in net.arch_weights().items()}  # as a DARTS step records them
+    fig = plot_alpha_heatmaps(weights, net.op_names, edge_names=net.edge_names(), title="softmax(α) after epoch 3")
+    heat = [ax for ax in fig.axes if ax.get_title() in weights]
+    assert [ax.get_title() for ax in heat] == list(weights) == ["normal", "reduce"]
+    assert [t.get_text() for t in heat[1].get_yticklabels()] == net.edge_names()["reduce"]
+    assert fig._suptitle.get_text() == "softmax(α) after epoch 3"
+    # a DARTS+ search that stopped records no weights for its frozen epochs: the last ones recorded are shown
+    epochs = [{"epoch": 1, "weights": weights}, {"epoch": 1, "derived": "x", "stopped": True}]
+    assert latest_mixing_weights(epochs) == (1, weights) and latest_mixing_weights(epochs[1:]) is None

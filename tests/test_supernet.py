@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from nasrl_nb.nn.child_network import ChildNetwork
-from nasrl_nb.oneshot.supernet import CellSupernet, MacroSupernet, build_shared_supernet
+from nasrl_nb.oneshot.supernet import CellSupernet, MacroSupernet, build_shared_supernet, live_paths
 from nasrl_nb.spaces.cell_space import CellSpace
 from nasrl_nb.spaces.macro_space import ARCHITECTURE_VOCAB, MacroSpace
 from nasrl_nb.spaces.search_space import custom_space
@@ -109,3 +109,55 @@ def test_child_parameters_counts_the_standalone_childs_parameters(space):
     rng = np.random.default_rng(2)
     for arch in [space.sample(rng) for _ in range(8)]:
         assert net.child_parameters(arch) == sum(p.numel() for p in net.child(arch).parameters())
+
+
+def _reaches_output(space: CellSpace, arch) -> set[int]:
+    """Brute force: the nodes from which a path of non-none edges leads to the last node."""
+    edge_ops = space.edge_ops(arch)
+    last = space.num_nodes - 1
+
+    def reaches(j):
+        return j == last or any(edge_ops[(i, j)] != "none" and reaches(i) for i in range(j + 1, space.num_nodes))
+
+    return {j for j in range(space.num_nodes) if reaches(j)}
+
+
+def test_live_paths_keep_exactly_the_nodes_the_output_reads_over_the_whole_cell_space():
+    space = CellSpace()
+    for arch in space.enumerate():
+        live = _reaches_output(space, arch)
+        edge_ops = space.edge_ops(arch)
+        expected = tuple(tuple((j, edge_ops[(i, j)]) for j in range(i) if edge_ops[(i, j)] != "none") if i in live else None
+                         for i in range(1, space.num_nodes))
+        assert live_paths(space, arch) == expected
+
+
+@pytest.mark.parametrize("text, ran", [
+    # node 2 feeds nothing (2 -> 3 is none): its two ops are skipped, node 1 still feeds node 3
+    ("|nor_conv_3x3~0|+|avg_pool_3x3~0|nor_conv_1x1~1|+|skip_connect~0|nor_conv_3x3~1|none~2|",
+     {(1, 0, "nor_conv_3x3"), (3, 0, "skip_connect"), (3, 1, "nor_conv_3x3")}),
+    # nodes 1 and 2 feed nothing: only the direct edge 0 -> 3 runs
+    ("|nor_conv_3x3~0|+|nor_conv_1x1~0|nor_conv_3x3~1|+|nor_conv_1x1~0|none~1|none~2|", {(3, 0, "nor_conv_1x1")}),
+    # every node is read: all six ops run
+    ("|nor_conv_3x3~0|+|nor_conv_1x1~0|nor_conv_3x3~1|+|skip_connect~0|avg_pool_3x3~1|nor_conv_3x3~2|", None),
+])
+def test_the_supernet_skips_nodes_that_feed_nothing_and_still_computes_the_child(text, ran):
+    space = CellSpace()
+    arch = space.parse(text)
+    torch.manual_seed(0)
+    net = _trained(build_shared_supernet(space, (1, 8, 8), 10, channels=4), space)
+    cell = net.features[1]
+    called = set()
+    for i, incoming in enumerate(cell.edges, start=1):
+        for j, ops in enumerate(incoming):
+            for name, op in ops.items():
+                op.register_forward_hook(lambda *_, key=(i, j, name): called.add(key))
+    x = torch.randn(6, 1, 8, 8)
+    for training in (True, False):
+        net.train(training)
+        child = net.child(arch)
+        called.clear()
+        with torch.no_grad():
+            torch.testing.assert_close(net(x, arch), child(x), rtol=1e-5, atol=1e-6)
+        edge_ops = space.edge_ops(arch)
+        assert called == (ran if ran is not None else {(i, j, op) for (i, j), op in edge_ops.items() if op != "none"})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 
 import ipywidgets  # a core dependency: imported, never skipped
@@ -78,16 +79,27 @@ def test_stop_mid_search_keeps_everything_and_start_continues():
     assert search.evaluations == stopped_at + 8 and search.done
 
 
+def parked_on_pause(thread) -> bool:
+    """True while ``thread`` waits inside ``SearchControl.may_continue`` (a paused loop, before its next step)."""
+    frame = sys._current_frames().get(thread.ident)
+    while frame is not None:
+        if frame.f_code.co_name == "may_continue" and frame.f_code.co_filename.endswith("control.py"):
+            return True
+        frame = frame.f_back
+    return False
+
+
 def test_pause_holds_the_search_until_start_resumes_it():
     search = toy_search(budget=200, delay=0.01)
     dash = SearchDashboard(search)
     dash.buttons["start"].click()
     wait_until(lambda: search.evaluations >= 4)
     dash.buttons["pause"].click()
-    time.sleep(0.3)  # the step in flight finishes
+    wait_until(lambda: parked_on_pause(dash._thread), timeout=120)  # the step in flight has finished, however slowly
     held = search.evaluations
     time.sleep(0.3)
-    assert search.evaluations == held and dash.state() == "paused"
+    assert search.evaluations == held and dash.state() == "paused" and parked_on_pause(dash._thread)
+    assert held % 4 == 0 and search.num_steps == held // 4  # whole steps only: none is cut short by the pause
     dash.buttons["start"].click()  # resume
     wait_until(lambda: search.evaluations > held)
     dash.stop()

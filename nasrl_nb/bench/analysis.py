@@ -28,6 +28,7 @@ from itertools import combinations
 
 import numpy as np
 
+from ..spaces.registry import record_architecture
 from ..validation import require_choice, require_fraction, require_positive
 from .tabular import TabularBenchmark
 
@@ -237,26 +238,34 @@ def proposal_drift(history: Sequence[Mapping], space, *, windows: int = 10, refe
     None), ``options``, ``unique_fraction`` (distinct proposals / proposals per window) and
     ``distance`` (mean number of decisions that differ from ``reference``, by default the
     search's final pick by validation accuracy).
+
+    A record sampled in a smaller space (a growing curriculum's early stage, which carries its
+    ``space`` spec) is read in that space; the decisions it lacks count as differing from the
+    reference, and a decision's share is over the window's proposals that have it (all zeros
+    where none has).
     """
     if not history:
         raise ValueError("history: no records to analyse")
     windows = min(require_positive("windows", windows, integer=True), len(history))
-    archs = [space.parse(row["arch"]) for row in history]
-    indices = np.array([a.indices for a in archs])  # (N, D)
+    indices = np.array([_full_indices(space, record_architecture(space, row)) for row in history])  # (N, D); -1: absent
     width = max(len(d.choices) for d in space.decisions)
     if reference is None:
         ok = [r for r in history if r.get("status", "ok") == "ok" and r.get("val_accuracy") is not None]
-        reference = max(ok, key=lambda r: r["val_accuracy"])["arch"] if ok else history[-1]["arch"]
-    ref = np.array(space.parse(reference).indices)
+        pick = max(ok, key=lambda r: r["val_accuracy"]) if ok else history[-1]
+        ref, reference = _full_indices(space, record_architecture(space, pick)), pick["arch"]
+    else:
+        ref = _full_indices(space, space.parse(reference))
     bounds = np.linspace(0, len(history), windows + 1).round().astype(int)
     share = np.zeros((windows, len(space.decisions), width))
     unique, distance = np.zeros(windows), np.zeros(windows)
     for w, (lo, hi) in enumerate(zip(bounds[:-1], bounds[1:])):
         block = indices[lo:hi]
         for d in range(block.shape[1]):
-            share[w, d] = np.bincount(block[:, d], minlength=width) / len(block)
+            present = block[:, d][block[:, d] >= 0]
+            if len(present):
+                share[w, d] = np.bincount(present, minlength=width) / len(present)
         unique[w] = len({tuple(r) for r in block}) / len(block)
-        distance[w] = float((block != ref).sum(axis=1).mean())
+        distance[w] = float(((block != ref) | (block < 0)).sum(axis=1).mean())
     same_options = all(d.choices == space.decisions[0].choices for d in space.decisions)
     return {
         "starts": bounds[:-1],
@@ -267,6 +276,20 @@ def proposal_drift(history: Sequence[Mapping], space, *, windows: int = 10, refe
         "distance": distance,
         "reference": reference,
     }
+
+
+def _full_indices(space, arch) -> np.ndarray:
+    """``arch``'s option index at each decision of ``space`` (-1 where its own, smaller space lacks the decision)."""
+    if arch.space == space:
+        return np.array(arch.indices)
+    position = {d.name: k for k, d in enumerate(space.decisions)}
+    out = np.full(len(space.decisions), -1)
+    for decision, choice in zip(arch.space.decisions, arch.choices):
+        if decision.name not in position:
+            raise ValueError(f"history: a record's decision {decision.name!r} is not in the space {space!r}")
+        k = position[decision.name]
+        out[k] = space.decisions[k].index(choice)
+    return out
 
 
 def summarize_runs(curves: np.ndarray, *, optimum: float, threshold: float, reach: Sequence[int | None]) -> dict:

@@ -143,9 +143,22 @@ class TabularEvaluator(Evaluator):
         self.simulated_seconds = float(state["simulated_seconds"])
         self.queries = int(state.get("queries", 0))
 
+    @classmethod
+    def from_config(cls, config: Mapping) -> TabularEvaluator:
+        """The evaluator that :meth:`config` describes (a run's ``summary.json``): how a tabular search resumes.
+
+        The generator's state and the seconds spent come from the checkpoint (:meth:`load_state_dict`).
+        """
+        if not isinstance(config, Mapping) or config.get("kind") != cls.__name__:
+            raise ValueError(f"evaluator: expected the config of a {cls.__name__} (summary.json's 'evaluator'), got {config!r}")
+        source = config.get("path") or f"bench:{config.get('table')}"
+        options = {k: config[k] for k in ("select_by", "report", "seed", "epoch", "budget_seconds") if k in config}
+        return cls(source, **options)
+
     def config(self) -> dict:
         return {
             "kind": type(self).__name__,
+            **table_children(self.bench),  # input_shape, num_classes, child_kwargs: what export builds
             "table": self.bench.name,
             "path": None if self.bench.path is None else str(self.bench.path),
             "scale": self.bench.scale,
@@ -162,6 +175,38 @@ class TabularEvaluator(Evaluator):
             f"TabularEvaluator({self.bench.name!r}, select_by={self.select_by!r}, report={self.report!r}, "
             f"seed={self.seed}{budget}, simulated_seconds={self.simulated_seconds:.1f})"
         )
+
+
+def table_children(bench: TabularBenchmark) -> dict:
+    """The child networks a table's builder trained (``input_shape``, ``num_classes``, ``child_kwargs``).
+
+    Read from the sidecar's ``settings`` (dataset, channels, cells per stage); the dataset's
+    shape is looked up once per process. Empty when the table does not say (a foreign CSV).
+    """
+    settings = bench.metadata.get("settings") or {}
+    shape = _dataset_shape(settings.get("dataset"))
+    if shape is None:
+        return {}
+    child_kwargs = {k: settings[k] for k in ("channels", "cells_per_stage") if isinstance(settings.get(k), int)}
+    return {"input_shape": list(shape[0]), "num_classes": shape[1], "child_kwargs": child_kwargs}
+
+
+_DATASET_SHAPES: dict[str, tuple | None] = {}
+
+
+def _dataset_shape(name) -> tuple | None:
+    """``(input_shape, num_classes)`` of dataset ``name`` (None if unknown or not on this machine)."""
+    from ..nn.data import DATASETS, load_dataset
+
+    if name not in DATASETS:
+        return None
+    if name not in _DATASET_SHAPES:
+        try:
+            data = load_dataset(name, max_samples=100)
+            _DATASET_SHAPES[name] = (tuple(data.input_shape), int(data.num_classes))
+        except (OSError, RuntimeError, ValueError):  # a torchvision dataset that is not downloaded
+            _DATASET_SHAPES[name] = None
+    return _DATASET_SHAPES[name]
 
 
 def bench_runs(bench: TabularBenchmark, column: str) -> np.ndarray:

@@ -88,6 +88,14 @@ def tabular_evaluator(args: argparse.Namespace):
     """
     check_dataset_option(args.dataset)
     tabular = {"select_by": args.select_by, "report": args.report, "budget_seconds": args.budget_seconds}
+    if getattr(args, "resume", False) and args.dataset is None:
+        saved = saved_tabular_evaluator(args.out)
+        if saved is not None:
+            given = [f"--{k.replace('_', '-')}" for k, v in tabular.items() if v is not None]
+            if given:
+                raise ValueError(f"{given[0].lstrip('-').replace('-', '_')}: cannot change on resume; the table "
+                                 "search continues with the settings in summary.json")
+            return saved
     if not is_table(args.dataset):
         given = [f"--{k.replace('_', '-')}" for k, v in tabular.items() if v is not None]
         if given:
@@ -106,6 +114,18 @@ def tabular_evaluator(args: argparse.Namespace):
         seed=args.seed or 0,
         budget_seconds=args.budget_seconds,
     )
+
+
+def saved_tabular_evaluator(out):
+    """The TabularEvaluator of the table search in run folder ``out`` (from its summary.json), else None."""
+    from ..bench.evaluator import TabularEvaluator
+    from ..search.run_folder import RunFolder
+
+    folder = RunFolder(out)
+    saved = folder.read_config() if out is not None else None
+    if saved is None or saved.get("evaluator") != TabularEvaluator.__name__:
+        return None
+    return TabularEvaluator.from_config(folder.read_summary().get("evaluator"))
 
 
 def table_source(text: str) -> str:

@@ -6,7 +6,7 @@ with :func:`~nasrl_nb.search.factory.make_search`, writing its run folder into `
 stops it cleanly (exit status 130); ``--resume`` continues it -- options that are not
 given are taken from the saved ``config.json``, and only ``--budget``, ``--device``,
 ``--quiet``, ``--evaluator``, ``--workers`` and ``--ray-address`` may differ from it; ``--overwrite`` starts over in a folder that holds a run. ``nasrl-nb export runs/r1`` prints the best architecture as a
-standalone PyTorch file (``--out FILE`` writes it). ``nasrl-nb rebuild-checkpoint runs/r1``
+standalone PyTorch file (``--out FILE`` writes it; the result its method hands over: :mod:`nasrl_nb.search.result`). ``nasrl-nb rebuild-checkpoint runs/r1``
 rebuilds a lost or damaged ``checkpoint.pt`` from the history, without training
 (:func:`~nasrl_nb.search.rebuild.rebuild_checkpoint`).
 """
@@ -141,8 +141,10 @@ def add_commands(subparsers) -> None:
 
     export = subparsers.add_parser(
         "export",
-        help="write the best architecture of a search as a standalone PyTorch file",
-        description="Print (or write with --out) the best architecture of search folder DIR as PyTorch source.",
+        help="write the result of a search as a standalone PyTorch file",
+        description="Print (or write with --out) the result of search folder DIR as PyTorch source: the best "
+                    "architecture by reward; for darts the cell derived from the final alphas; for enas and random_ws "
+                    "the best of 100 candidates ranked by shared-weight validation accuracy.",
     )
     export.add_argument("dir", metavar="DIR", help="a folder written by `nasrl-nb search --out DIR`")
     export.add_argument("--out", default=None, help="file to write (default: print to stdout)")
@@ -197,7 +199,7 @@ def search_config(args: argparse.Namespace):
         if saved is None:
             raise ValueError(f"resume: no search in {str(out)!r} (no config.json); run without --resume to start one")
         config = SearchConfig.from_dict(saved)
-        if config.evaluator not in ("ChildEvaluator", "SharedWeightEvaluator"):  # the ones built from config.json
+        if config.evaluator not in ("ChildEvaluator", "SharedWeightEvaluator", "TabularEvaluator"):  # built from the folder
             raise ValueError(f"resume: the search in {str(out)!r} used a {config.evaluator}; continue it in Python "
                              "with resume_search(out_dir, evaluator=...)")
         return config.with_settings(**settings)
@@ -254,11 +256,10 @@ def cmd_rebuild_checkpoint(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     """Print or write the standalone PyTorch source of a search's best architecture."""
-    from ..search.export import export_search
+    from ..search.export import describe_result, export_run
 
-    source = export_search(args.dir, class_name=args.class_name, out=args.out, force=args.force)
+    source, result = export_run(args.dir, class_name=args.class_name, out=args.out, force=args.force)
     if args.out is None:
         sys.stdout.write(source)
-    else:
-        print(f"wrote {args.out}", file=sys.stderr)
+    print(f"{'wrote ' + args.out + ': ' if args.out else 'exported '}{describe_result(result)}", file=sys.stderr)
     return 0

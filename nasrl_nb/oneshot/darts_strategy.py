@@ -110,6 +110,7 @@ class DartsStrategy(SearchStrategy):
     """
 
     method = "darts"
+    result_rule = "last"  # DARTS's result is the cell derived from the final alphas (Sec. 2.4), not the best-scored epoch
 
     def __init__(
         self,

@@ -48,6 +48,8 @@ class EnasStrategy(PolicyGradientStrategy):
     its ``method`` is ``"enas"``.
     """
 
+    result_rule = "derive"  # the result is ranked afresh by :func:`derive` (Sec. 2.2), not the best minibatch reward
+
     def __init__(self, space: SearchSpace, **kwargs):
         kwargs.pop("algorithm", None)
         super().__init__(space, algorithm="reinforce", **kwargs)
@@ -67,6 +69,7 @@ class RandomWeightSharing(RandomSearch):
     the shared weights and uniform candidates to score with them."""
 
     method = "random_ws"
+    result_rule = "derive"  # uniform candidates ranked by shared-weight validation accuracy (:func:`derive`)
 
     def sample_for_training(self, n: int) -> list[Architecture]:
         """``n`` uniform architectures for the shared weights, from the strategy's generator."""

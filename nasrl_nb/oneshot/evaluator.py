@@ -81,6 +81,10 @@ class SharedWeightEvaluator(Evaluator):
             weights (ENAS: momentum 0.9, weight decay 1e-4, gradient norm clipped at 5).
         batch_size: training minibatch; eval_batch_size: the validation minibatch that
             scores one architecture.
+        bn_calibration: for :meth:`accuracy` (derive, ranking): training images over which each
+            architecture's BatchNorm statistics are recomputed before it is scored in eval mode
+            (BN recalibration); 0 (default): each scored batch's own statistics. The minibatch
+            reward of a search step always uses the batch's statistics.
         device: where the supernet lives; seed: its initial weights, the batch order and the
             uniform samples (its own generator; the caller's RNG states are left as they are).
         sampler: ``sampler(n) -> n architectures`` for phase 1 (the ENAS strategy's
@@ -111,6 +115,7 @@ class SharedWeightEvaluator(Evaluator):
         device="auto",
         seed: int = 0,
         sampler: Sampler | None = None,
+        bn_calibration: int = 0,
     ):
         from ..nn.data import Dataset
 
@@ -140,12 +145,17 @@ class SharedWeightEvaluator(Evaluator):
             net = build_shared_supernet(space, self.data.input_shape, self.data.num_classes, channels=channels,
                                  **({"cells_per_stage": cells_per_stage} if space.name == "cell" else {}))
         self.supernet = net.to(self.device)
+        self._parameters = list(self.supernet.parameters())  # walked once, not per minibatch
+        self._batch_norms = [m for m in self.supernet.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
         self.optimizer = torch.optim.SGD(self.supernet.parameters(), lr=self.lr, momentum=self.momentum,
                                          nesterov=self.momentum > 0, weight_decay=self.weight_decay)
         self.generator = torch.Generator().manual_seed(seed)  # batch order and uniform samples (CPU)
         self.train_batches = Minibatches(len(self.data.y_train), self.batch_size, self.generator)
         self.val_batches = Minibatches(len(self.data.y_val), self.eval_batch_size, self.generator)
         self.sampler = sampler
+        if isinstance(bn_calibration, bool) or not isinstance(bn_calibration, int) or bn_calibration < 0:
+            raise ValueError(f"bn_calibration: must be an integer >= 0 (training images; 0: batch statistics), got {bn_calibration!r}")
+        self.bn_calibration = bn_calibration
         self.steps = 0  # shared-weight minibatches trained so far (warm-up included)
         self.losses: list[float] = []  # mean training loss of each phase 1, in order
         self._params: dict[str, int] = {}
@@ -199,8 +209,8 @@ class SharedWeightEvaluator(Evaluator):
                 continue
             self.optimizer.zero_grad(set_to_none=True)  # params off the path keep grad None: untouched
             loss.backward()
-            if self.grad_clip is not None:
-                torch.nn.utils.clip_grad_norm_(self.supernet.parameters(), self.grad_clip)
+            if self.grad_clip is not None:  # the norm over the path's gradients (the others are None)
+                torch.nn.utils.clip_grad_norm_([p for p in self._parameters if p.grad is not None], self.grad_clip)
             self.optimizer.step()
             losses.append(loss.item())
             correct += int((logits.argmax(1) == y).sum())
@@ -208,20 +218,65 @@ class SharedWeightEvaluator(Evaluator):
         return {"loss": sum(losses) / len(losses) if losses else math.nan,
                 "accuracy": correct / seen if seen else math.nan, "steps": len(architectures)}
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def accuracy(self, arch: Architecture, split: str = "val", *, batch: torch.Tensor | None = None) -> float:
         """Shared-weight accuracy of ``arch`` on ``batch`` (indices into ``split``) or the whole split.
 
-        Batch normalization uses each batch's statistics; the running averages are left untouched.
+        Batch normalization uses each batch's statistics, or, with ``bn_calibration``, statistics
+        recomputed for ``arch`` (:meth:`recalibrated`); the supernet's running averages are left untouched.
         """
+        if self.bn_calibration:
+            with self.recalibrated(arch):
+                return self._accuracy(arch, split, batch)
+        with _batch_statistics(self._batch_norms):
+            return self._accuracy(arch, split, batch)
+
+    @contextmanager
+    def recalibrated(self, arch: Architecture):
+        """BatchNorm in eval mode with statistics recomputed for ``arch`` (BN recalibration).
+
+        The supernet's running averages mix every architecture it trained; here each BN layer's
+        are reset and re-estimated through ``arch``'s subgraph as the average of the batch
+        statistics over the ``bn_calibration`` first images of a fixed (seeded) permutation of
+        the training split, in batches of ``eval_batch_size``. Inside the block the layers use them; afterwards the
+        supernet's own statistics, momentum and modes are put back.
+        """
+        X = self.data.X_train[self._calibration_images()]  # (N, C, H, W)
+        saved = [(m.training, m.momentum, m.running_mean.clone(), m.running_var.clone(), m.num_batches_tracked.clone())
+                 for m in self._batch_norms]
+        try:
+            with torch.inference_mode():
+                for m in self._batch_norms:
+                    m.reset_running_stats()
+                    m.momentum, m.training = None, True  # momentum None: the cumulative (plain) average
+                for start in range(0, len(X), self.eval_batch_size):
+                    self.supernet(X[start : start + self.eval_batch_size], arch)
+            for m in self._batch_norms:
+                m.training = False
+            yield
+        finally:
+            with torch.no_grad():
+                for m, (training, momentum, mean, var, count) in zip(self._batch_norms, saved, strict=True):
+                    m.training, m.momentum = training, momentum
+                    m.running_mean.copy_(mean)
+                    m.running_var.copy_(var)
+                    m.num_batches_tracked.copy_(count)
+
+    def _calibration_images(self) -> torch.Tensor:
+        """The first ``bn_calibration`` indices of a permutation of the training split seeded by ``seed``
+        (its own generator: the evaluator's batch order is untouched)."""
+        n = len(self.data.y_train)
+        order = torch.randperm(n, generator=torch.Generator().manual_seed(self.seed))
+        return order[: min(self.bn_calibration, n)].to(self.data.X_train.device)
+
+    def _accuracy(self, arch: Architecture, split: str, batch: torch.Tensor | None) -> float:
         X, y = self.data.split(split)
         if batch is not None:
             X, y = X[batch], y[batch]
         correct = 0
-        with _batch_statistics(self.supernet):
-            for start in range(0, len(y), self.eval_batch_size):
-                logits = self.supernet(X[start : start + self.eval_batch_size], arch)
-                correct += int((logits.argmax(1) == y[start : start + self.eval_batch_size]).sum())
+        for start in range(0, len(y), self.eval_batch_size):
+            logits = self.supernet(X[start : start + self.eval_batch_size], arch)  # (B, num_classes)
+            correct += int((logits.argmax(1) == y[start : start + self.eval_batch_size]).sum())
         return correct / len(y)
 
     def evaluate(self, architectures: Sequence[Architecture]) -> list[dict]:
@@ -231,7 +286,7 @@ class SharedWeightEvaluator(Evaluator):
         it was, so a step that is redone trains the same minibatches.
         """
         architectures = list(architectures)
-        before = copy.deepcopy(self.state_dict())
+        before = self.state_dict()  # copies already
         try:
             start = time.perf_counter()
             if self.steps == 0 and self.warmup_steps:
@@ -241,7 +296,8 @@ class SharedWeightEvaluator(Evaluator):
             share = (time.perf_counter() - start) / max(1, len(architectures))
             stats = {"supernet_loss": phase["loss"], "supernet_accuracy": phase["accuracy"],
                      "supernet_steps": self.steps, "shared_weights": True}
-            return [self._score(arch, share, stats) for arch in architectures]
+            with torch.inference_mode(), _batch_statistics(self._batch_norms):  # phase 2: scoring only
+                return [self._score(arch, share, stats) for arch in architectures]
         except BaseException:
             self.load_state_dict(before)
             raise
@@ -250,7 +306,7 @@ class SharedWeightEvaluator(Evaluator):
         start = time.perf_counter()
         batch = self.val_batches.next()
         try:
-            accuracy = self.accuracy(arch, "val", batch=batch)
+            accuracy = self._accuracy(arch, "val", batch)
             params = self.child_params(arch)
         except Exception as err:  # a subgraph that cannot run is a failed child
             return failed_record(describe_exception(err), seconds=share + time.perf_counter() - start, **stats)
@@ -276,7 +332,7 @@ class SharedWeightEvaluator(Evaluator):
     def state_dict(self) -> dict:
         return {
             "supernet": {k: v.detach().cpu().clone() for k, v in self.supernet.state_dict().items()},
-            "optimizer": copy.deepcopy(self.optimizer.state_dict()),
+            "optimizer": _cloned(self.optimizer.state_dict()),
             "generator": self.generator.get_state(),
             "train_batches": self.train_batches.state_dict(),
             "val_batches": self.val_batches.state_dict(),
@@ -311,6 +367,7 @@ class SharedWeightEvaluator(Evaluator):
             "grad_clip": self.grad_clip,
             "batch_size": self.batch_size,
             "eval_batch_size": self.eval_batch_size,
+            "bn_calibration": self.bn_calibration,
             "sampler": "uniform" if self.sampler is None else getattr(self.sampler, "__qualname__", repr(self.sampler)),
         }
 
@@ -319,16 +376,30 @@ class SharedWeightEvaluator(Evaluator):
                 f"shared_params={count_parameters(self.supernet):,}, device={self.device})")
 
 
+def _cloned(state):
+    """A copy of ``state`` (nested dicts and lists of tensors and plain values): what ``copy.deepcopy``
+    gives, without its slow path for tensors."""
+    if isinstance(state, torch.Tensor):
+        return state.detach().clone()
+    if isinstance(state, Mapping):
+        return {k: _cloned(v) for k, v in state.items()}
+    if isinstance(state, (list, tuple)):
+        return type(state)(_cloned(v) for v in state)
+    return copy.copy(state)
+
+
 @contextmanager
-def _batch_statistics(net: torch.nn.Module):
-    """Run ``net`` in training mode (BN on batch statistics) and restore its buffers and mode afterwards."""
-    was_training = net.training
-    buffers = {name: b.clone() for name, b in net.named_buffers()}
-    net.train()
+def _batch_statistics(batch_norms: Sequence[torch.nn.Module]):
+    """BatchNorm layers normalise with each batch's own statistics and leave their running averages alone.
+
+    Training mode without tracking (``track_running_stats=False``): the supernet's buffers
+    are never written, so nothing has to be saved and restored; the flags are put back after.
+    """
+    flags = [(m.training, m.track_running_stats) for m in batch_norms]
+    for m in batch_norms:
+        m.training, m.track_running_stats = True, False
     try:
         yield
     finally:
-        with torch.no_grad():
-            for name, b in net.named_buffers():
-                b.copy_(buffers[name])
-        net.train(was_training)
+        for m, (training, track) in zip(batch_norms, flags, strict=True):
+            m.training, m.track_running_stats = training, track

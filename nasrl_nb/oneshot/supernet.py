@@ -23,6 +23,7 @@ the subgraph runs on the supernet's own tensors, so its gradients train them in 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import torch
@@ -101,11 +102,36 @@ class _Supernet(nn.Module):
 
 
 # --- cell space ------------------------------------------------------------------------------
+def live_paths(space: CellSpace, arch: Architecture) -> tuple[tuple[tuple[int, str], ...] | None, ...]:
+    """What ``arch``'s cell computes: for each node ``i = 1 .. N-1``, the ``(j, op)`` of its non-``none``
+    incoming edges, or ``None`` when the cell's output does not depend on node ``i``.
+
+    A node none of whose outgoing edges leads (through non-``none`` edges) to the last node
+    feeds nothing: the standalone child computes it and throws it away; the supernet skips
+    it, which leaves the cell's output -- and every gradient -- exactly as they are.
+    Remembered per architecture (:func:`_live_paths`).
+    """
+    return _live_paths(space, arch.choices)
+
+
+@functools.lru_cache(maxsize=16384)  # the whole NAS-Bench-201 cell space is 15,625 cells
+def _live_paths(space: CellSpace, choices: tuple) -> tuple[tuple[tuple[int, str], ...] | None, ...]:
+    edge_ops = dict(zip(space.edges, choices))
+    n = space.num_nodes
+    used = [False] * n
+    used[n - 1] = True  # the output
+    for j in range(n - 2, 0, -1):  # backwards: j is used if it feeds a used node through a real op
+        used[j] = any(used[i] and edge_ops[(i, j)] != "none" for i in range(j + 1, n))
+    return tuple(tuple((j, edge_ops[(i, j)]) for j in range(i) if edge_ops[(i, j)] != "none") if used[i] else None
+                 for i in range(1, n))
+
+
 class SupernetCell(nn.Module):
     """A NAS-Bench-201 cell with *every* op on every edge: ``edges[i - 1][j][op]`` is edge ``j -> i``.
 
-    ``forward(x, edge_ops)`` sums, into node ``i``, the op that ``edge_ops[(i, j)]`` names on
-    each edge, skipping ``none`` edges (exactly zero), like :class:`~nasrl_nb.nn.child_network.Cell`.
+    ``forward(x, paths)`` sums, into node ``i``, the op on each of its live edges
+    (``paths`` from :func:`live_paths`: ``none`` edges, exactly zero, are skipped as in
+    :class:`~nasrl_nb.nn.child_network.Cell`, and so are nodes the output does not read).
     """
 
     def __init__(self, space: CellSpace, C: int):
@@ -117,10 +143,13 @@ class SupernetCell(nn.Module):
             for i in range(1, space.num_nodes)
         )
 
-    def forward(self, x: torch.Tensor, edge_ops: dict[tuple[int, int], str]) -> torch.Tensor:
-        nodes = [x]
-        for i, incoming in enumerate(self.edges, start=1):
-            terms = [incoming[j][edge_ops[(i, j)]](nodes[j]) for j in range(i) if edge_ops[(i, j)] != "none"]
+    def forward(self, x: torch.Tensor, paths: Sequence[Sequence[tuple[int, str]] | None]) -> torch.Tensor:
+        nodes: list[torch.Tensor | None] = [x]
+        for incoming, path in zip(self.edges, paths, strict=True):
+            if path is None:  # nothing reads this node
+                nodes.append(None)
+                continue
+            terms = [incoming[j][op](nodes[j]) for j, op in path]  # (B, C, H, W) each
             nodes.append(sum(terms[1:], terms[0]) if terms else torch.zeros_like(x))
         return nodes[-1]
 
@@ -153,9 +182,9 @@ class CellSupernet(_Supernet):
         return {"channels": self.channels, "cells_per_stage": self.cells_per_stage}
 
     def forward(self, x: torch.Tensor, arch: Architecture) -> torch.Tensor:
-        edge_ops = self.space.edge_ops(self._check_arch(arch))
+        paths = live_paths(self.space, self._check_arch(arch))
         for block in self.features:
-            x = block(x, edge_ops) if isinstance(block, SupernetCell) else block(x)  # (B, C_k, H_k, W_k)
+            x = block(x, paths) if isinstance(block, SupernetCell) else block(x)  # (B, C_k, H_k, W_k)
         return self.classifier(x.mean(dim=(2, 3)))  # (B, num_classes)
 
     def child_parameters(self, arch: Architecture) -> int:
@@ -203,11 +232,16 @@ def _normalize(x: torch.Tensor, name: str, norm: nn.Module) -> torch.Tensor:
     """``build_normalization(name, C)(x)`` at ``C = x.shape[1]``, on the leading slice of ``norm``'s tensors."""
     C = x.shape[1]
     weight, bias = norm.weight[:C], norm.bias[:C]
-    if name == "batch_norm":
+    if name == "batch_norm":  # as nn.BatchNorm2d: training mode uses the batch's statistics
+        if norm.training and not norm.track_running_stats:  # ... and, so switched, leaves the running ones alone
+            return F.batch_norm(x, None, None, weight, bias, True, norm.momentum, norm.eps)
+        momentum = norm.momentum
         if norm.training:
             norm.num_batches_tracked.add_(1)
+            if momentum is None:  # as nn.BatchNorm2d: the cumulative average
+                momentum = 1.0 / float(norm.num_batches_tracked)
         # the running statistics are updated in place through the slice views (training mode)
-        return F.batch_norm(x, norm.running_mean[:C], norm.running_var[:C], weight, bias, norm.training, norm.momentum, norm.eps)
+        return F.batch_norm(x, norm.running_mean[:C], norm.running_var[:C], weight, bias, norm.training, momentum, norm.eps)
     if name == "layer_norm":
         return F.group_norm(x, 1, weight, bias, norm.eps)
     if name == "instance_norm":

@@ -255,12 +255,15 @@ def export_pytorch(
     channels: int = 16,
     cells_per_stage: int = 1,
     class_name: str = "ExportedNet",
+    result: Mapping | None = None,
 ) -> str:
     """Python source of a standalone ``nn.Module`` equal to ``ChildNetwork(arch, ...)``.
 
     The arguments mean what they mean for :class:`~nasrl_nb.nn.child_network.ChildNetwork`;
     ``class_name`` names the generated class. The source imports only ``torch``; its
     class has ``load_child_state_dict(state_dict)`` to load a ChildNetwork's weights.
+    ``result``: which search result this is (plain JSON: ``method``, ``rule``,
+    ``description``, ...), written into the docstring and as ``SEARCH_RESULT``.
     """
     from ..nn.child_network import ChildNetwork
 
@@ -279,18 +282,21 @@ def export_pytorch(
         description = f"NAS-Bench-201 cell space, {cells_per_stage} cell(s) per stage, widths {channels}/{2 * channels}/{4 * channels}"
     src.layer("classifier", f"nn.Linear({feature_channels}, {num_classes})", "classifier")
     src.line(f"return self.classifier(features.mean(dim=(2, 3)))  # global average pool -> (B, {num_classes})")
-    return _render(arch, src, class_name, description, (C_in, H, W), num_classes)
+    return _render(arch, src, class_name, description, (C_in, H, W), num_classes, result)
 
 
-def _render(arch, src: _Source, class_name: str, description: str, input_shape, num_classes: int) -> str:
+def _render(arch, src: _Source, class_name: str, description: str, input_shape, num_classes: int,
+            result: Mapping | None = None) -> str:
     text = str(arch)
     indent8 = "\n        "
     names = "".join(f"\n    {name!r}: {child!r}," for name, child in src.child_names.items())
+    provenance = "" if result is None else (
+        f"\nSearch result ({result.get('method')} search, rule {result.get('rule')!r}): {result.get('description')}.\n")
     return f'''"""{class_name}: a network found by neural architecture search (exported by nasrl_nb).
 
 Architecture ({arch.space.name} space):
     {text}
-
+{provenance}
 {description}; input {input_shape}, {num_classes} classes.
 Needs only PyTorch. Load weights trained with nasrl_nb's ChildNetwork with
 ``net.load_child_state_dict(child.state_dict())``.
@@ -302,6 +308,7 @@ from torch import nn
 ARCHITECTURE = {json.dumps(text)}
 INPUT_SHAPE = {tuple(input_shape)!r}
 NUM_CLASSES = {num_classes}
+SEARCH_RESULT = {None if result is None else dict(result)!r}  # which result of which search this is (None: not from a search)
 
 # layer name here -> parameter prefix in nasrl_nb.nn.child_network.ChildNetwork
 CHILD_NETWORK_NAMES = {{{names}
@@ -339,14 +346,36 @@ EXPORT_MARKER = "(exported by nasrl_nb)"  # on the first line of every file expo
 
 
 def export_search(out_dir, *, class_name: str = "ExportedNet", out=None, force: bool = False) -> str:
-    """The best architecture of a finished (or running) search folder as standalone source.
+    """The result of a finished (or running) search folder as standalone source.
 
-    Reads ``out_dir/summary.json`` and hands it to :func:`export_summary`. With ``out``
-    the source is also written there by :func:`write_export` (``force`` as there).
+    Reads ``out_dir/summary.json`` and exports the architecture its method hands over
+    (:func:`run_result`): the best by reward, DARTS's last derived cell, or ENAS's derived
+    architecture. With ``out`` the source is also written there by :func:`write_export`
+    (``force`` as there).
     """
+    return export_run(out_dir, class_name=class_name, out=out, force=force)[0]
+
+
+def export_run(out_dir, *, class_name: str = "ExportedNet", out=None, force: bool = False) -> tuple[str, dict]:
+    """:func:`export_search`, also returning the exported result (:func:`run_result`) to report it."""
     _check_class_name(class_name)
     if out is not None:
         check_export_path(out, force=force)  # before any work: a bad --out changes nothing
+    path = Path(out_dir) / "summary.json"
+    summary = _read_summary(out_dir)
+    try:
+        result = run_result(out_dir, summary=summary)
+        source = export_summary(summary, class_name=class_name, result=result)
+    except ValueError as err:
+        if str(err).startswith("class_name"):
+            raise
+        raise run_folder_error(path, str(err), advice=_SUMMARY_ADVICE) from None
+    if out is not None:
+        write_export(out, source, force=force)
+    return source, result
+
+
+def _read_summary(out_dir) -> dict:
     path = Path(out_dir) / "summary.json"
     if not path.is_file():
         raise ValueError(f"out_dir: no summary.json in {str(out_dir)!r}; run a search with --out there first")
@@ -356,15 +385,72 @@ def export_search(out_dir, *, class_name: str = "ExportedNet", out=None, force: 
         raise run_folder_error(path, f"not valid JSON ({type(err).__name__})", advice=_SUMMARY_ADVICE) from None
     if not isinstance(summary, Mapping):
         raise run_folder_error(path, f"expected a JSON object, got a {type(summary).__name__}", advice=_SUMMARY_ADVICE)
-    try:
-        source = export_summary(summary, class_name=class_name)
-    except ValueError as err:
-        if str(err).startswith("class_name"):
-            raise
-        raise run_folder_error(path, str(err), advice=_SUMMARY_ADVICE) from None
-    if out is not None:
-        write_export(out, source, force=force)
-    return source
+    return summary
+
+
+def run_result(out_dir, *, summary: Mapping | None = None, num_candidates: int = 100, seed: int = 0) -> dict:
+    """The result of the search in ``out_dir``: its summary's ``result`` entry, with ``method``.
+
+    For the rule ``"derive"`` (ENAS, random_ws) the architecture is derived here, as
+    :func:`~nasrl_nb.oneshot.enas.derive` does after a search: the strategy and the supernet
+    are rebuilt from ``config.json`` and ``checkpoint.pt`` (nothing in the folder changes),
+    ``num_candidates`` candidates drawn with ``seed`` are ranked by shared-weight validation
+    accuracy, and the best is the result (with its ``shared_accuracy``).
+    """
+    from .result import result_entry
+
+    summary = _read_summary(out_dir) if summary is None else summary
+    entry = {"method": summary.get("method"), **result_entry(summary)}
+    if entry["rule"] != "derive":
+        return entry
+    from ..oneshot.enas import derive
+    from ..spaces.registry import space_from_spec
+    from .config import SearchConfig
+    from .factory import build_evaluator, build_reward, build_strategy
+    from .loop import Search
+    from .run_folder import RunFolder
+
+    folder = RunFolder(out_dir)
+    saved = folder.read_config()
+    if saved is None:
+        raise ValueError(f"out_dir: no config.json in {str(out_dir)!r}; the {entry['method']} result is derived from "
+                         "the run's configuration and checkpoint")
+    config = SearchConfig.from_dict(saved)
+    if config.evaluator != "SharedWeightEvaluator" or config.data.dataset is None:
+        raise ValueError(f"out_dir: the {entry['method']} search in {str(out_dir)!r} used a {config.evaluator} on "
+                         f"{'custom data' if config.data.dataset is None else config.data.dataset}; derive its result in "
+                         "Python with nasrl_nb.oneshot.enas.derive(search)")
+    state = folder.read_checkpoint()
+    space = space_from_spec(config.space)
+    strategy, evaluator = build_strategy(config, space), build_evaluator(config)
+    strategy.load_state_dict(state["strategy"])
+    evaluator.load_state_dict(state["evaluator"])
+    search = Search(space, strategy, evaluator, build_reward(config), budget=1, progress=False, seed=config.seed)
+    return {**entry, **_derived(search, num_candidates=num_candidates, seed=seed, derive=derive)}
+
+
+def search_result(search, *, num_candidates: int = 100, seed: int = 0) -> dict:
+    """The result of a live :class:`~nasrl_nb.search.loop.Search` (as :func:`run_result` for a folder)."""
+    from .result import summary_result
+
+    entry = {"method": search.method, **summary_result(search.strategy.result_rule, search.tally)}
+    if entry["rule"] != "derive":
+        return entry
+    from ..oneshot.enas import derive
+
+    return {**entry, **_derived(search, num_candidates=num_candidates, seed=seed, derive=derive)}
+
+
+def _derived(search, *, num_candidates: int, seed: int, derive) -> dict:
+    ranked = derive(search, num_candidates=num_candidates, seed=seed)
+    best = ranked[0]
+    return {"arch": str(best["arch"]), "shared_accuracy": best["shared_accuracy"], "candidates": len(ranked),
+            "derive_seed": seed}
+
+
+def export_result(search, *, class_name: str = "ExportedNet") -> str:
+    """Standalone source of a live search's result (:func:`search_result`): what a dashboard exports."""
+    return export_summary(search.summary(), class_name=class_name, result=search_result(search))
 
 
 _SUMMARY_ADVICE = (
@@ -418,19 +504,31 @@ def write_export(path, source: str, *, force: bool = False) -> Path:
         raise ValueError(f"out: cannot write {str(path)!r} ({err.strerror or err})") from None
 
 
-def export_summary(summary: Mapping, *, class_name: str = "ExportedNet") -> str:
-    """Standalone source of the best architecture in a search summary (``Search.summary()``).
+def export_summary(summary: Mapping, *, class_name: str = "ExportedNet", result: Mapping | None = None) -> str:
+    """Standalone source of a search's result, from its summary (``Search.summary()``).
 
-    The summary holds the best architecture, its space and the child network's settings
-    (input shape, classes, width) recorded by the evaluator. "Best" is ``best_arch``: the
-    child with the highest *reward* (ties: validation accuracy), which under a budget or
-    MnasNet's reward need not be the most accurate one (``most_accurate_arch``).
+    The summary holds the result (``result``: the architecture the method hands over, by
+    its strategy's ``result_rule``, :mod:`nasrl_nb.search.result`), its space and the child
+    network's settings (input shape, classes, width) recorded by the evaluator. For most
+    methods the result is ``best_arch``: the child with the highest *reward* (ties:
+    validation accuracy), which under a budget or MnasNet's reward need not be the most
+    accurate one (``most_accurate_arch``); for DARTS it is the cell derived from the final
+    alphas. ENAS's result is derived from the trained supernet: pass it as ``result``
+    (:func:`run_result`, :func:`search_result`) or export the run folder (:func:`export_search`).
+    A result sampled in a smaller space than the search's (a curriculum's early stage) is
+    read in that space (its ``space`` spec).
     """
     from ..spaces.registry import space_from_spec
+    from .result import result_entry
 
     if not isinstance(summary, Mapping):
         raise ValueError(f"summary: expected a search summary dict (Search.summary()), got {type(summary).__name__}")
-    if not summary.get("best_arch"):
+    entry = {"method": summary.get("method"), **result_entry(summary)} if result is None else dict(result)
+    if entry.get("rule") == "derive" and not entry.get("arch"):
+        raise ValueError(f"summary: the result of the {entry.get('method')} search is {entry.get('description')}; it needs "
+                         "the trained shared weights: export the run folder (nasrl-nb export DIR) or pass "
+                         "result=search_result(search)")
+    if not entry.get("arch"):
         raise ValueError("summary: the search has no successful architecture yet; nothing to export")
     _check_class_name(class_name)
     evaluator = summary.get("evaluator") or {}
@@ -440,8 +538,8 @@ def export_summary(summary: Mapping, *, class_name: str = "ExportedNet") -> str:
     if "input_shape" not in evaluator or "num_classes" not in evaluator:
         raise ValueError("summary: the search did not record its child network's input shape (evaluator config)")
     try:
-        space = space_from_spec(summary["space"])
-        arch = space.parse(summary["best_arch"])
+        space = space_from_spec(entry.get("space") or summary["space"])
+        arch = space.parse(entry["arch"])
         input_shape = tuple(_whole("input_shape", v) for v in evaluator["input_shape"])
         options = {
             "num_classes": _whole("num_classes", evaluator["num_classes"]),
@@ -450,7 +548,18 @@ def export_summary(summary: Mapping, *, class_name: str = "ExportedNet") -> str:
         }
     except (KeyError, TypeError, ValueError) as err:
         raise ValueError(f"summary: not a search summary of the expected shape ({type(err).__name__}: {err})") from None
-    return export_pytorch(arch, input_shape=input_shape, class_name=class_name, **options)
+    metadata = {k: v for k, v in entry.items() if k not in ("arch", "space")}
+    return export_pytorch(arch, input_shape=input_shape, class_name=class_name, result=metadata, **options)
+
+
+def describe_result(result: Mapping) -> str:
+    """One line saying which result was exported (the CLI prints it)."""
+    where = f", evaluation {result['evaluation'] + 1}" if isinstance(result.get("evaluation"), int) else ""
+    extra = ""
+    if result.get("rule") == "derive":
+        extra = (f" (best of {result.get('candidates')} candidates, shared-weight validation accuracy "
+                 f"{result.get('shared_accuracy'):.3f})")
+    return f"the {result.get('method')} search's result: {result.get('description')}{where}{extra}"
 
 
 def _check_class_name(class_name) -> None:

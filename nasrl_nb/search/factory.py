@@ -88,6 +88,10 @@ def make_search(
     if config.method not in (*RL_METHODS, "enas") and (settings.get("controller_kwargs") or settings.get("trainer_kwargs")):
         raise ValueError(f"controller_kwargs, trainer_kwargs: only for {', '.join(RL_METHODS)} and enas, "
                          f"not method={config.method!r}")
+    for name, value, default in (("controller", config.controller.kind, type(config.controller)().kind),
+                                 ("epsilon", config.trainer.epsilon, type(config.trainer)().epsilon)):
+        if value != default and config.method not in (*RL_METHODS, "enas"):  # no controller to use it: refuse, not ignore
+            raise ValueError(f"{name}: only for {', '.join(RL_METHODS)} and enas, not method={config.method!r}")
     for name, methods in (("a2c", ("a2c",)), ("trpo", ("trpo",)), ("sac", ("sac",)), ("bandit", BANDIT_METHODS)):
         if settings.get(f"{name}_kwargs") and config.method not in methods:
             raise ValueError(f"{name}_kwargs: only for method {' or '.join(methods)}, not method={config.method!r}")

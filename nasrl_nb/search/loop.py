@@ -364,7 +364,7 @@ class Search:
             policy = self.strategy.policy_snapshot() if self.policy_snapshots else None
             after = self.strategy.choice_probabilities(architectures) if describe else None
         # 6. commit: memory, then disk (records before the checkpoint), shielded from Ctrl-C
-        rows = [history_row(*row) for row in zip(architectures, results, rewards, violated, strict=True)]
+        rows = [history_row(*row, space=self.space) for row in zip(architectures, results, rewards, violated, strict=True)]
         with deferred_interrupt():
             step = self._commit(architectures, rows, rewards, stats, policy, pending, time.perf_counter() - start)
         yield Stage("update", {"step": step, "before": before, "after": after})

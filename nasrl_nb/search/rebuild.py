@@ -32,7 +32,7 @@ from .loop import Search
 from .run_folder import HISTORY_NAME, STEPS_NAME, RunFolder
 
 WEIGHT_SHARING = ("enas", "random_ws", "darts")  # methods whose state holds trained weights: refused
-ROW_FIELDS = ("step", "evaluation", "arch", "reward", "constraint_violated")  # the history's, not the evaluator's
+ROW_FIELDS = ("step", "evaluation", "arch", "space", "reward", "constraint_violated")  # the history's, not the evaluator's
 
 
 class HistoryReplay(Evaluator):

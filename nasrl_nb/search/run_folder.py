@@ -26,8 +26,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..spaces.registry import space_from_spec
-from ..spaces.search_space import SearchSpace
+from ..spaces.registry import record_architecture, space_from_spec
+from ..spaces.search_space import Architecture, SearchSpace
 from ..validation import run_folder_error
 from .checkpoint import (
     CHECKPOINT_NAME,
@@ -137,16 +137,23 @@ class RunFolder:
         return read_jsonl(path, limit=limit) if path.exists() else []
 
 
-def history_row(arch, record: Mapping, reward: float, violated: bool) -> dict:
-    """The ``history.jsonl`` line of one evaluated architecture (``step`` and ``evaluation`` set at commit)."""
+def history_row(arch, record: Mapping, reward: float, violated: bool, *, space: SearchSpace | None = None) -> dict:
+    """The ``history.jsonl`` line of one evaluated architecture (``step`` and ``evaluation`` set at commit).
+
+    An architecture of another space than the search's ``space`` (a growing curriculum's
+    shallower stage) carries its own space's spec as ``space``, so every reader parses it in
+    the space it was sampled in (:func:`~nasrl_nb.spaces.registry.record_architecture`).
+    """
     row = {
         "step": None,
         "evaluation": None,
         "arch": str(arch),
-        **{k: v for k, v in record.items() if k != "arch"},
+        **{k: v for k, v in record.items() if k not in ("arch", "space")},
         "reward": reward,
         "constraint_violated": violated,
     }
+    if space is not None and arch.space != space:
+        row["space"] = arch.space.spec()
     return json_safe(row)
 
 
@@ -217,7 +224,13 @@ class Run:
 
     @property
     def space(self) -> SearchSpace:
+        """The search's space; a record with its own ``space`` (a curriculum stage) is parsed with
+        :func:`~nasrl_nb.spaces.registry.record_architecture`, see :meth:`architecture`."""
         return space_from_spec(self.summary["space"])
+
+    def architecture(self, record: Mapping) -> Architecture:
+        """``record``'s architecture, parsed in the space it was sampled in."""
+        return record_architecture(self.space, record)
 
     @property
     def method(self) -> str:

@@ -10,7 +10,8 @@ the rewards. Every strategy here has the same small interface, so the loop
   strategies add ``baseline`` and ``advantages``);
 * ``state_dict()`` / ``load_state_dict(state)``: tensors and plain containers only;
 * ``policy_snapshot()``: the controller's policy (RL) or None;
-* ``set_hyperparameters(lr=, entropy_weight=, temperature=)`` for dashboards (RL only).
+* ``set_hyperparameters(lr=, entropy_weight=, temperature=)`` for dashboards (RL only);
+* ``result_rule``: which architecture the search hands over (see :mod:`nasrl_nb.search.result`).
 
 The strategies: :class:`~nasrl_nb.search.rl_strategy.PolicyGradientStrategy` (REINFORCE, PPO),
 :class:`~nasrl_nb.search.random_search.RandomSearch` and
@@ -30,6 +31,11 @@ class SearchStrategy(ABC):
     """Base class of the strategies; see the module docstring for the interface."""
 
     method = "strategy"
+    # Which architecture is the search's result (:mod:`nasrl_nb.search.result`, read by the summary
+    # and by export): "best_reward" -- the evaluated child with the highest reward; "last" -- the
+    # last one proposed (DARTS: the cell derived from the final alphas); "derive" -- ranked afresh
+    # after the search (ENAS: candidates sampled from the trained policy, scored with the shared weights).
+    result_rule = "best_reward"
 
     def __init__(self, space: SearchSpace):
         if not isinstance(space, SearchSpace):

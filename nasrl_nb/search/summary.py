@@ -7,9 +7,12 @@ not be the most accurate. The most accurate *feasible* child (successful, within
 constraint) is kept beside it, labelled as such. :class:`RunTally` updates both per
 record, so a step costs the same at evaluation 10 and at evaluation 10,000.
 
-Summary keys (``summary.json``): ``best_arch``, ``best_reward``, ``best_val_accuracy``,
-``best_test_accuracy``, ``best_params``, ``best_flops``, ``best_latency_ms``,
-``best_step``, ``best_evaluation`` and the same with ``most_accurate_`` instead of ``best_``.
+Summary keys (``summary.json``): ``best_arch``, ``best_space`` (the spec of the space the
+architecture was sampled in, when it is not the search's: a curriculum's shallower stage;
+else None), ``best_reward``, ``best_val_accuracy``, ``best_test_accuracy``, ``best_params``,
+``best_flops``, ``best_latency_ms``, ``best_step``, ``best_evaluation`` and the same with
+``most_accurate_`` instead of ``best_``; ``result``: the architecture the method hands over
+(its strategy's ``result_rule``, :mod:`nasrl_nb.search.result`).
 """
 
 from __future__ import annotations
@@ -17,8 +20,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from .checkpoint import json_safe
+from .result import summary_result
 
-RECORD_FIELDS = ("arch", "reward", "val_accuracy", "test_accuracy", "params", "flops", "latency_ms", "step", "evaluation")
+RECORD_FIELDS = ("arch", "space", "reward", "val_accuracy", "test_accuracy", "params", "flops", "latency_ms", "step",
+                 "evaluation")
 
 
 def _number(value) -> float | None:
@@ -63,6 +68,7 @@ class RunTally:
         self.architectures: set[str] = set()
         self.best: dict | None = None
         self.most_accurate: dict | None = None
+        self.last: dict | None = None  # the latest record, failed or not (DARTS's result: the last derived cell)
         self.extend(history)
 
     def add(self, row: Mapping) -> None:
@@ -74,6 +80,7 @@ class RunTally:
             self.best = dict(row)
         if beats_by_accuracy(row, self.most_accurate):
             self.most_accurate = dict(row)
+        self.last = row
 
     def extend(self, rows: Iterable[Mapping]) -> None:
         for row in rows:
@@ -104,6 +111,7 @@ def search_summary(search) -> dict:
             "steps": search.num_steps,
             "done": search.done,
             **search.tally.fields(),
+            "result": summary_result(search.strategy.result_rule, search.tally),
             "seconds": search.seconds,
             "strategy": search.strategy.config(),
             "reward": search.reward_fn.config(),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import inspect
 import json
 from collections.abc import Mapping
@@ -49,3 +50,23 @@ def architecture_from_json(text: str) -> Architecture:
     """The inverse of :meth:`Architecture.to_json`: rebuild the space, then parse the choice."""
     data = json.loads(text)
     return space_from_spec(data["space"]).parse(data["arch"])
+
+
+def record_space(space: SearchSpace, record: Mapping) -> SearchSpace:
+    """The space a history record's architecture was sampled in: its ``space`` spec, else ``space``.
+
+    A record carries ``space`` when it was sampled in another space than the search's own
+    (a growing curriculum's shallower stages: :mod:`nasrl_nb.search.curriculum`).
+    """
+    spec = record.get("space")
+    return space if spec is None else _space_from_json(json.dumps(spec, sort_keys=True))
+
+
+def record_architecture(space: SearchSpace, record: Mapping) -> Architecture:
+    """Parse a history record's ``arch`` in the space it was sampled in (:func:`record_space`)."""
+    return record_space(space, record).parse(record["arch"])
+
+
+@functools.lru_cache(maxsize=64)
+def _space_from_json(text: str) -> SearchSpace:  # a history holds a few stage spaces, each on many records
+    return space_from_spec(json.loads(text))

@@ -12,11 +12,13 @@ in the derived cell reaches a threshold.
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
+from matplotlib.ticker import MaxNLocator
 
 COLLAPSE_THRESHOLD = 0.5  # share of the derived cell's edges
 
@@ -89,6 +91,37 @@ def plot_alpha_heatmap(weights, ops: Sequence[str], ax=None, *, edge_names: Sequ
     return fig
 
 
+def latest_mixing_weights(epochs: Sequence[Mapping]) -> tuple[int, dict] | None:
+    """``(epoch, weights by cell type)`` of the latest epoch record that holds mixing weights.
+
+    A DARTS+ search that stopped repeats its last cell without running an epoch, so its
+    later records carry no weights; the weights then are those of the epoch it stopped at.
+    """
+    for record in reversed(epochs):
+        if record.get("weights"):
+            return int(record["epoch"]), dict(record["weights"])
+    return None
+
+
+def plot_alpha_heatmaps(weights: Mapping[str, Sequence], ops: Sequence[str], *,
+                        edge_names: Mapping[str, Sequence[str]] | None = None,
+                        title: str = "Mixing weights softmax(α) per edge") -> Figure:
+    """One :func:`plot_alpha_heatmap` per cell type (the cell space: one; DARTS: normal and reduce), side by side."""
+    if not weights:
+        raise ValueError("weights: expected at least one cell type's (edges, ops) array")
+    kinds = list(weights)
+    shapes = [np.asarray(weights[k], dtype=float).shape for k in kinds]
+    rows = max(s[0] if len(s) == 2 else 1 for s in shapes)
+    fig = Figure(figsize=((1.6 + 1.1 * len(ops)) * len(kinds), 1.3 + 0.4 * rows))
+    for k, kind in enumerate(kinds):
+        ax = fig.add_subplot(1, len(kinds), k + 1)
+        names = None if edge_names is None else edge_names.get(kind)
+        plot_alpha_heatmap(weights[kind], ops, ax, edge_names=names, title=kind if len(kinds) > 1 else "")
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
 def plot_collapse(epochs: Sequence[Mapping], ax=None, *, threshold: float = COLLAPSE_THRESHOLD,
                   title: str = "The collapse: parameter-free ops in the derived cell") -> Figure:
     """Skip share and parameter-free share of the derived cell per epoch; its accuracy on the right axis.
@@ -97,6 +130,7 @@ def plot_collapse(epochs: Sequence[Mapping], ax=None, *, threshold: float = COLL
     """
     if not epochs:
         raise ValueError("epochs: expected at least one epoch record (see darts_epochs)")
+    own = ax is None
     fig, ax = _axes(ax, (6.5, 3.2))
     x = [e["epoch"] for e in epochs]
     ax.plot(x, [e["skip_share"] for e in epochs], marker="o", markersize=3, label="skip share", color="tab:red")
@@ -115,8 +149,12 @@ def plot_collapse(epochs: Sequence[Mapping], ax=None, *, threshold: float = COLL
         right.set_ylabel("derived cell test accuracy", color="tab:blue")
         right.legend(loc="lower right", fontsize=7, frameon=False)
     ax.legend(loc="upper left", fontsize=7, frameon=False)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     warning = collapse_warning(epochs, threshold)
-    ax.set_title(warning.split(";")[0] if warning else title, fontsize=9, color="tab:red" if warning else "black")
+    text = textwrap.fill(warning.split(";")[0], width=75) if warning else title  # the figure's width
+    ax.set_title(text, fontsize=9, color="tab:red" if warning else "black")
+    if own:
+        fig.tight_layout()  # the axis labels inside the picture
     return fig
 
 

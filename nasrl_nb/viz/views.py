@@ -197,20 +197,27 @@ def entropy_matrix(data) -> tuple[np.ndarray, np.ndarray, list[str]]:
 
     ``data`` is a (T, D) array-like of entropies, a list of ``PolicySnapshot`` (or dicts
     with ``entropy`` or ``probs``), or a list of ``SearchStep`` (their ``.policy``;
-    steps without a policy are skipped).
+    steps without a policy are skipped). Snapshots of a growing space (a curriculum: each
+    one's decisions start with the previous one's) are padded with NaN before a decision exists.
     """
     items = list(data) if not isinstance(data, np.ndarray) else data
     if len(items) and not isinstance(items, np.ndarray) and not _is_number_row(items[0]):
-        steps, rows, names = [], [], None
+        steps, rows, names, decisions = [], [], None, []
         for k, item in enumerate(items):
             snapshot = item if _get(item, "entropy") is not None or _get(item, "probs") is not None else _get(item, "policy")
             if snapshot is None:
                 continue
             rows.append(_snapshot_entropy(snapshot))
             steps.append(_get(item, "step", k) if snapshot is not item else k)
-            names = names or [str(d) for d in (_get(snapshot, "decisions") or [])]
+            decisions.append([str(d) for d in (_get(snapshot, "decisions") or [])])
+            names = names or decisions[-1]
         if len({len(r) for r in rows}) > 1:
-            raise ValueError("snapshots: every snapshot must have the same number of decisions")
+            widest = max(decisions, key=len)
+            if not all(d and widest[: len(d)] == d for d in decisions):
+                raise ValueError("snapshots: every snapshot must have the same number of decisions "
+                                 "(or, for a growing space, start with the same decisions)")
+            names = widest
+            rows = [np.concatenate([r, np.full(len(widest) - len(r), np.nan)]) for r in rows]
         matrix = np.array(rows, dtype=float).reshape(len(rows), -1 if rows else 0)
         names = names or [f"decision {d}" for d in range(matrix.shape[1])]
         return np.asarray(steps, dtype=float), matrix, names

@@ -16,15 +16,11 @@ import threading
 
 import ipywidgets as W
 
-from ..viz.darts_plots import (
-    collapse_warning,
-    darts_epochs,
-    plot_alpha_heatmap,
-    plot_arch_gradient,
-    plot_collapse,
-)
-from ..viz.drawing import draw_architecture, figure_to_png
+from ..viz.darts_plots import plot_arch_gradient
+from ..viz.drawing import figure_to_png
 from .common import image, report_errors, start_thread
+from .darts_panels import darts_warnings, render_darts_panels
+from .panels import RunState
 
 
 class DartsMonitor:
@@ -36,6 +32,8 @@ class DartsMonitor:
     ``step_button`` runs one search epoch; ``run_button`` runs to the budget in a thread
     (``stop_button`` ends it after the current epoch); :meth:`refresh` redraws from the
     search's steps and history. ``warning.value`` holds the collapse warning (empty without one).
+    The panels are the DARTS panels of the :class:`~.dashboard.SearchDashboard`
+    (:mod:`.darts_panels`), which shows them too, beside its own.
     """
 
     def __init__(self, search):
@@ -78,20 +76,14 @@ class DartsMonitor:
 
     def refresh(self) -> None:
         """Redraw every panel from the search's committed epochs."""
-        epochs = darts_epochs(list(self.search.steps), list(self.search.history))
+        state = RunState.from_search(self.search)
         self.status.value = f"epoch {self.search.evaluations} of {self.search.budget}"
-        if not epochs:
-            return
-        last, net = epochs[-1], self.search.strategy.supernet
-        kind = next(iter(last["weights"]))
-        self.heatmap.value = figure_to_png(plot_alpha_heatmap(
-            last["weights"][kind], net.op_names, edge_names=net.edge_names()[kind],
-            title=f"softmax(α) after epoch {last['epoch']}"), dpi=80)
-        self.cell.value = figure_to_png(draw_architecture(self.search.space.parse(last["derived"]),
-                                                          title=f"derived cell, epoch {last['epoch']}"), dpi=80)
-        self.collapse.value = figure_to_png(plot_collapse(epochs), dpi=80)
-        warning = collapse_warning(epochs)
-        self.warning.value = "" if warning is None else f"<b style='color:#c00'>{html.escape(warning)}</b>"
+        pngs = render_darts_panels(state)
+        for name, widget in (("alphas", self.heatmap), ("derived_cell", self.cell), ("collapse", self.collapse)):
+            if name in pngs:
+                widget.value = pngs[name]
+        warnings = darts_warnings(state)
+        self.warning.value = "".join(f"<b style='color:#c00'>{html.escape(w)}</b>" for w in warnings)
 
     def _ipython_display_(self):
         from IPython.display import display

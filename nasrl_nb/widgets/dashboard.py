@@ -6,7 +6,10 @@ so that button clicks are handled; elsewhere it runs in a background thread (wit
 torch thread) and a second thread redraws. Neither calls ``display()`` or writes to an
 ``Output`` with ``with``: they only set widget values (PNG bytes, HTML, progress).
 Redraws are throttled to a share of the wall time (see ``BENCHMARKS.md``). A shared-weight
-search (ENAS, random_ws) gets the panels of :mod:`.enas_panels` as well.
+search (ENAS, random_ws) gets the panels of :mod:`.enas_panels` as well, a DARTS search those
+of :mod:`.darts_panels` (:mod:`.run_panels` says which). :meth:`SearchDashboard.from_settings`
+adds a first row to choose the method, the controller, epsilon-greedy, a growing curriculum
+and the reward (:class:`~.method_picker.MethodPicker`); a new choice builds a new search before Start.
 """
 
 from __future__ import annotations
@@ -20,8 +23,10 @@ from pathlib import Path
 import ipywidgets as W
 
 from .common import Throttle, image, report_errors, start_thread
-from .enas_panels import ENAS_PANELS, default_benchmark, render_enas_panels, uses_shared_weights
-from .panels import PANELS, RunState, render_panels, warnings_for
+from .enas_panels import default_benchmark, uses_shared_weights
+from .method_picker import MethodPicker
+from .panels import RunState
+from .run_panels import panel_names, render_run, run_warnings
 
 
 class SearchDashboard:
@@ -39,12 +44,16 @@ class SearchDashboard:
         benchmark: for a shared-weight search, the :class:`~nasrl_nb.bench.tabular.TabularBenchmark`
             whose accuracies the shared-weight scatter plots against (None: the shipped
             digits-cell table for the cell space, else no scatter).
+        picker: a :class:`~.method_picker.MethodPicker` whose choice rebuilds the search
+            (see :meth:`from_settings`); None: the dashboard shows ``search`` only.
     """
 
     def __init__(self, search, *, max_redraws_per_second: float = 1.0, max_render_share: float = 0.05,
-                 export_path="best_architecture.py", cooperative: bool = True, benchmark=None):
-        self.search = search
+                 export_path="best_architecture.py", cooperative: bool = True, benchmark=None,
+                 picker: MethodPicker | None = None):
         self.cooperative = cooperative
+        self.picker = picker
+        self._given_benchmark = benchmark
         self._task = None
         self._handoff = False
         self._throttle = Throttle(max_redraws_per_second, max_render_share)
@@ -56,17 +65,11 @@ class SearchDashboard:
         self.redraws = 0
         self.output = W.Output(layout=W.Layout(max_height="160px", overflow="auto"))
         safe = report_errors(self.output)
-        self.shared_weights = uses_shared_weights(search)
-        self.benchmark = None
-        if self.shared_weights:
-            self.benchmark = default_benchmark(search.space) if benchmark is None else benchmark
-        extra = tuple(n for n in ENAS_PANELS if n != "shared_vs_true" or self.benchmark is not None)
-        self.panel_names = PANELS + (extra if self.shared_weights else ())
-        self.images = {name: image().add_class(f"nasrl-{name}") for name in self.panel_names}
         self.stopped = False
         self.status = W.HTML().add_class("nasrl-status")
         self.warnings = W.HTML()
         self.progress = W.IntProgress(min=0, max=search.budget, description="evaluated")
+        self.grid = W.GridBox(layout=W.Layout(grid_template_columns="repeat(2, minmax(0, 1fr))", grid_gap="6px"))
         self.buttons = {
             name: W.Button(description=name.capitalize(), icon=icon, layout=W.Layout(width="90px"))
             for name, icon in (("start", "play"), ("pause", "pause"), ("step", "step-forward"),
@@ -75,37 +78,83 @@ class SearchDashboard:
         for name, button in self.buttons.items():
             button.on_click(safe(getattr(self, f"_on_{name}")))
         self.export_path = W.Text(value=str(export_path), description="export to", layout=W.Layout(width="320px"))
+        self._quiet = False  # set while the dashboard itself moves a slider or a menu
         self.sliders = self._make_sliders()
         for name, slider in self.sliders.items():
             slider.observe(safe(lambda change, name=name: self._on_slider(name, change["new"])), names="value")
+        if picker is not None:
+            picker.observe(safe(self._on_pick))
+        self._attach(search)
         self.widget = self._layout()
         self.refresh()
 
+    @classmethod
+    def from_settings(cls, method: str = "reinforce", space=None, dataset=None, *, evaluator=None,
+                      controller: str = "lstm", epsilon: float = 0.0, curriculum: bool = False,
+                      reward: str = "accuracy", max_redraws_per_second: float = 1.0,
+                      max_render_share: float = 0.05, export_path="best_architecture.py", cooperative: bool = True,
+                      benchmark=None, **settings) -> SearchDashboard:
+        """A dashboard with a method menu: choose the method, the controller, epsilon-greedy, the
+        curriculum and the reward, then Start.
+
+        ``method``, ``space``, ``dataset``, ``evaluator``, ``controller``, ``epsilon``,
+        ``curriculum``, ``reward`` and ``settings`` (budget, seed, ...) are
+        :func:`~nasrl_nb.search.factory.make_search`'s; the menu offers every method that runs
+        on this space and evaluator (RL optimisers, random, evolution, bandits; ENAS and
+        random_ws with their own supernet; DARTS where the space has a relaxed supernet), the
+        curriculum checkbox is enabled where it runs (the macro space, reinforce/ppo/a2c/trpo).
+        Changing a menu between runs builds a fresh search; while one runs the menus are
+        disabled. Progress bars are off unless ``progress=True``.
+        """
+        settings.setdefault("progress", False)
+        picker = MethodPicker(space=space, dataset=dataset, evaluator=evaluator, method=method,
+                              controller=controller, epsilon=epsilon, curriculum=curriculum, reward=reward, **settings)
+        return cls(picker.build(), max_redraws_per_second=max_redraws_per_second, max_render_share=max_render_share,
+                   export_path=export_path, cooperative=cooperative, benchmark=benchmark, picker=picker)
+
     # --- layout ------------------------------------------------------------------------------
     def _make_sliders(self) -> dict[str, W.Widget]:
-        current = self.search.hyperparameters()
         style = {"description_width": "110px"}
         sliders = {
-            "lr": W.FloatLogSlider(value=current.get("lr", 1e-3), base=10, min=-5, max=-0.5, step=0.1,
+            "lr": W.FloatLogSlider(value=1e-3, base=10, min=-5, max=-0.5, step=0.1,
                                    description="controller lr", readout_format=".1e", style=style),
-            "entropy_weight": W.FloatSlider(value=current.get("entropy_weight", 0.0), min=0.0, max=0.1,
+            "entropy_weight": W.FloatSlider(value=0.0, min=0.0, max=0.1,
                                             step=1e-3, description="entropy weight", readout_format=".3f", style=style),
-            "temperature": W.FloatSlider(value=current.get("temperature", 1.0), min=0.2, max=5.0, step=0.1,
+            "temperature": W.FloatSlider(value=1.0, min=0.2, max=5.0, step=0.1,
                                          description="temperature", style=style),
         }
-        for name, slider in sliders.items():
-            slider.disabled = name not in current  # random search / evolution have no policy
+        for slider in sliders.values():
             slider.continuous_update = False
         return sliders
 
+    def _attach(self, search) -> None:
+        """Show ``search``: its panels (by method), its policy settings on the sliders, its progress."""
+        self.search = search
+        self.stopped = False
+        self.shared_weights = uses_shared_weights(search)
+        self.benchmark = None
+        if self.shared_weights:
+            self.benchmark = default_benchmark(search.space) if self._given_benchmark is None else self._given_benchmark
+        self.panel_names = panel_names(search.method, shared_weights=self.shared_weights, benchmark=self.benchmark)
+        self.images = {name: image().add_class(f"nasrl-{name}") for name in self.panel_names}
+        self.grid.children = [self.images[name] for name in self.panel_names]
+        current = search.hyperparameters()
+        self._quiet = True
+        try:
+            for name, slider in self.sliders.items():
+                if name in current:
+                    slider.value = current[name]
+                slider.disabled = name not in current  # random search / evolution / DARTS have no policy
+        finally:
+            self._quiet = False
+        self.progress.max = search.budget
+        self.progress.value = search.evaluations
+
     def _layout(self) -> W.Widget:
         controls = W.HBox([*self.buttons.values(), self.progress])
-        grid = W.GridBox(
-            [self.images[name] for name in self.panel_names],
-            layout=W.Layout(grid_template_columns="repeat(2, minmax(0, 1fr))", grid_gap="6px"),
-        )
-        return W.VBox([controls, W.HBox(list(self.sliders.values())), self.export_path, self.status,
-                       self.warnings, grid, self.output])
+        rows = [] if self.picker is None else [self.picker.widget]
+        return W.VBox([*rows, controls, W.HBox(list(self.sliders.values())), self.export_path, self.status,
+                       self.warnings, self.grid, self.output])
 
     def _ipython_display_(self):
         from IPython.display import display
@@ -259,16 +308,15 @@ class SearchDashboard:
     def refresh(self) -> None:
         """Redraw every panel from the search's current state (cheap; also called by the thread)."""
         with self._draw_lock:  # a late background redraw must not overwrite a newer one
-            state = RunState.from_search(self.search)
-            pngs = render_panels(state)
-            if self.shared_weights:
-                pngs.update(render_enas_panels(state, self.benchmark))
+            search, images = self.search, self.images
+            state = RunState.from_search(search)
+            pngs = render_run(state, tuple(images), benchmark=self.benchmark)
             for name, png in pngs.items():
-                self.images[name].value = png
-        self.progress.max = self.search.budget
-        self.progress.value = self.search.evaluations
+                images[name].value = png
+        self.progress.max = search.budget
+        self.progress.value = search.evaluations
         self.warnings.value = "".join(
-            f"<div style='color:#b35900'>⚠ {html.escape(m)}</div>" for m in warnings_for(state)
+            f"<div style='color:#b35900'>⚠ {html.escape(m)}</div>" for m in run_warnings(state)
         )
         self.redraws += 1
         self._set_status(self.state())
@@ -282,6 +330,8 @@ class SearchDashboard:
         return "stopped" if self.stopped else "ready"
 
     def _set_status(self, what: str) -> None:
+        if self.picker is not None:
+            self.picker.set_enabled(not self.running)
         best = self.search.best
         best_text = "no child yet" if best is None else (  # the reward's choice (Search.best), not the most accurate
             f"best reward {_number(best.get('reward'))}, val acc {_number(best['val_accuracy'])} "
@@ -307,7 +357,40 @@ class SearchDashboard:
         self._set_status(f"exported the best architecture to {html.escape(str(path))}")
 
     def _on_slider(self, name: str, value: float) -> None:
-        self.search.set_hyperparameters(**{name: value})
+        if not self._quiet:
+            self.search.set_hyperparameters(**{name: value})
+
+    def _on_pick(self, change) -> None:
+        """A new method, controller, epsilon, curriculum or reward: build its search and show it
+        (never mid-run; a change made in code to a disabled control is undone and refused)."""
+        if self._quiet:
+            return
+        owner = change["owner"]
+        refusal = ("cannot change while the search runs; stop it first" if self.running
+                   else self.picker.refusal(owner, change["new"]))
+        if refusal is not None:
+            self._undo(owner, change["old"])  # the control is disabled; undo the change made in code
+            raise ValueError(f"{self.picker.field(owner)}: {refusal}")
+        try:
+            search = self.picker.build()
+        except ValueError:
+            self._undo(owner, change["old"])  # make_search refused the combination: keep showing the search that runs
+            raise
+        self.use(search)
+
+    def _undo(self, widget, old) -> None:
+        self._quiet = True
+        try:
+            widget.value = old
+        finally:
+            self._quiet = False
+
+    def use(self, search) -> None:
+        """Show ``search`` instead of the current one (not while one runs); Start runs it."""
+        if self.running:
+            raise ValueError("search: cannot replace the search while it runs; stop it first")
+        self._attach(search)
+        self.refresh()
 
     def export(self, path=None) -> Path:
         """Write the best architecture so far as standalone PyTorch source; returns the path."""

@@ -20,8 +20,9 @@ class RunState:
 
     ``steps``: one dict per update with ``step``, ``rewards``, ``baseline`` and
     ``advantages`` (the values the update's loss used, from its stats), PPO's ``kl`` and
-    ``clip_fraction`` (None otherwise) and ``policy`` (a ``PolicySnapshot.to_dict()`` or None),
-    as in ``steps.jsonl``.
+    ``clip_fraction`` (None otherwise), ``stats`` (the update's statistics: a DARTS search's
+    epochs and mixing weights are there) and ``policy`` (a ``PolicySnapshot.to_dict()`` or
+    None), as in ``steps.jsonl``.
     """
 
     space: SearchSpace
@@ -35,6 +36,7 @@ class RunState:
         steps = [
             {"step": s.step, "rewards": list(s.rewards), "baseline": s.baseline, "advantages": s.advantages,
              "kl": s.stats.get("kl"), "clip_fraction": s.stats.get("clip_fraction"),
+             "stats": {k: v for k, v in s.stats.items() if k != "advantages"},  # as steps.jsonl holds them
              "policy": None if s.policy is None else s.policy.to_dict()}
             for s in list(search.steps)
         ]
@@ -63,13 +65,21 @@ class RunState:
         )
 
     def latest_architecture(self):
-        return self.space.parse(self.history[-1]["arch"]) if self.history else None
+        """The last record's architecture, in the space it was sampled in (a curriculum's stage)."""
+        from ..spaces.registry import record_architecture
+
+        return record_architecture(self.space, self.history[-1]) if self.history else None
 
     def best_record(self) -> dict | None:
         """The record with the highest reward (ties: validation accuracy), as in ``summary.json``."""
         from ..search.summary import best_by_reward
 
         return best_by_reward(self.history)
+
+    @property
+    def shared_weights(self) -> bool:
+        """Whether the children were scored with shared weights (ENAS, random_ws): their records say so."""
+        return any(r.get("shared_weights") for r in self.history)
 
     def policies(self) -> list[dict]:
         return [s["policy"] for s in self.steps if s.get("policy")]

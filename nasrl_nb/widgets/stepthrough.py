@@ -4,10 +4,13 @@ The stages are those of :meth:`nasrl_nb.search.loop.Search.stages`: sample -> bu
 reward -> update. Each press runs the next stage (in a background thread, so the kernel
 stays free) and shows what it produced: the decisions with their probabilities, the
 child's summary, its training curve, the reward and the baseline, then the advantages the
-update's loss used (read from the update's stats, never recomputed here) and how the
-probabilities moved. For a shared-weight search (ENAS, random_ws) the train stage is the
-evaluator's two phases: the supernet trained on minibatches, one sampled subgraph each,
-then every proposed architecture scored with the shared weights (its reward).
+update's loss used (read from the update's stats, never recomputed here), what the
+method's update did (PPO's KL and clip fraction, A2C's per-decision advantages, TRPO's
+line search under its KL bound, SAC's replay buffer, critic and temperature, a bandit's
+credited options, evolution's population) and how the probabilities moved. For a
+shared-weight search (ENAS, random_ws) the train stage is the evaluator's two phases: the
+supernet trained on minibatches, one sampled subgraph each, then every proposed
+architecture scored with the shared weights (its reward).
 """
 
 from __future__ import annotations
@@ -175,12 +178,66 @@ class StepThroughWidget:
                 f"<li>{c}</li>" for c in changes) + "</ul>"
         png = None if step.policy is None else figure_to_png(plot_policy_heatmap(step.policy), dpi=80)
         stats = ", ".join(f"{k}={v:.4g}" for k, v in step.stats.items() if isinstance(v, float))
-        return f"<h4>5. update</h4><p>step {step.step} committed: {html.escape(stats)}</p>{_used(step)}{moved}", png
+        return (f"<h4>5. update</h4><p>step {step.step} committed: {html.escape(stats)}</p>"
+                f"{_update_details(self.search.method, step)}{moved}"), png
 
     def _ipython_display_(self):
         from IPython.display import display
 
         display(self.widget)
+
+
+def _update_details(method: str, step) -> str:
+    """What the update of ``method`` did, from its stats (never recomputed here)."""
+    stats = step.stats
+    parts = [_used(step)]
+    if method == "a2c" and stats.get("decision_advantages"):
+        parts.append(_decision_advantages(stats["decision_advantages"], stats.get("value_loss")))
+    if method == "trpo" and stats.get("max_kl") is not None:
+        accepted = stats.get("step_fraction") or 0.0
+        parts.append(
+            "<p>TRPO: natural-gradient step by conjugate gradient; the line search "
+            + (f"accepted {accepted:.3g} of the full step: KL(pi_old || pi) = {stats.get('kl') or 0.0:.4f} "
+               f"&le; max KL {stats['max_kl']:.4g}, surrogate improvement {stats.get('improvement') or 0.0:+.4g}"
+               if accepted > 0 else f"rejected every fraction of the step (the KL bound {stats['max_kl']:.4g} or no "
+                                    "improvement): the policy did not move")
+            + "</p>")
+    if method == "sac":
+        parts.append(
+            f"<p>SAC: the batch joined the replay buffer ({stats.get('buffer_size')} architectures); the critic "
+            f"(a reward model, loss {_num(stats, 'critic_loss'):.4g}, mean Q {_num(stats, 'q_mean'):.3f}) "
+            f"was fitted on the whole buffer; the controller took {stats.get('epochs')} step(s) towards "
+            f"softmax(Q / alpha) on samples the critic scored (no new evaluations); alpha = "
+            f"{_num(stats, 'alpha'):.4g}, tuned towards the target entropy {_num(stats, 'target_entropy'):.3f}.</p>")
+    if method in ("ucb", "thompson"):
+        rule = ("mean + exploration bonus (UCB1)" if method == "ucb"
+                else "a draw from each option's posterior (Thompson sampling)")
+        parts.append(f"<p>Bandit: each option the batch chose was credited with its reward ({stats.get('observed')} "
+                     f"rewards seen, mean {_num(stats, 'mean_reward'):.3f}, spread sigma "
+                     f"{_num(stats, 'sigma'):.3f}); the next batch takes per decision the best {rule}.</p>")
+    if method == "evolution" and stats.get("population") is not None:
+        parts.append(f"<p>Evolution: the children joined the population ({stats['population']} members, best "
+                     f"{_num(stats, 'population_best'):.3f}, mean {_num(stats, 'population_mean'):.3f}); "
+                     "once it is full, the oldest member leaves for each new child (regularized evolution).</p>")
+    if method == "random":
+        parts.append("<p>Random search learns nothing: the next batch is drawn uniformly again.</p>")
+    return "".join(parts)
+
+
+def _num(stats, key: str) -> float:
+    """``stats[key]`` as a float (NaN when missing), for formatting."""
+    value = stats.get(key)
+    return float("nan") if value is None else float(value)
+
+
+def _decision_advantages(rows, value_loss) -> str:
+    """A2C's advantage of every decision of every architecture: reward minus the critic's V(h_t)."""
+    head = "".join(f"<th>t={t}</th>" for t in range(len(rows[0])))
+    body = "".join(f"<tr><td>{k + 1}</td>" + "".join(f"<td>{a:+.3f}</td>" for a in row) + "</tr>" for k, row in enumerate(rows))
+    loss = "" if value_loss is None else f" The critic's value loss was {value_loss:.4g}."
+    return (f"<p>A2C: each decision t has its own advantage A_t from the critic's values V(h_t) (generalised "
+            f"advantage estimation; with lambda = 1, A_t = R - V(h_t)), as the loss used them.{loss}</p>"
+            f"<table><tr><th>#</th>{head}</tr>{body}</table>")
 
 
 def _used(step) -> str:
@@ -192,7 +249,7 @@ def _used(step) -> str:
         for k, (r, a) in enumerate(zip(step.rewards, step.advantages, strict=True))
     )
     baseline = "" if step.baseline is None else f"baseline b = {step.baseline:.4g}; "
-    kl = step.stats.get("kl")
+    kl = step.stats.get("kl") if step.stats.get("clip_fraction") is not None else None  # PPO's (TRPO's: above)
     ppo = "" if kl is None else (
         f"<p>PPO: KL(pi_old || pi) = {kl:.4f} after {step.stats.get('epochs')} epoch(s)"
         + (" (stopped early at the KL bound)" if step.stats.get("kl_stopped") else "")
