@@ -318,7 +318,7 @@ def test_an_enas_run_folder_replays_with_the_supernet_its_loss_and_the_scatter(t
     assert no_table.benchmark is not None  # the cell space finds the shipped digits-cell table
 
 
-def test_the_dashboard_menu_builds_enas_with_its_supernet_panels(tiny_digits):
+def test_the_dashboard_menu_builds_enas_with_its_supernet_panels(tiny_digits, tmp_path):
     dash = SearchDashboard.from_settings("random", space="macro", dataset="digits", budget=4, seed=0, cooperative=False,
                                          **TINY_ENAS)
     assert "enas" in dash.picker.method.options and tuple(dash.images) == PANELS
@@ -329,3 +329,6 @@ def test_the_dashboard_menu_builds_enas_with_its_supernet_panels(tiny_digits):
     dash.buttons["step"].click()
     assert dash.wait(timeout=60) and errors(dash) == ""
     assert is_drawn(dash.images["supernet"]) and is_drawn(dash.images["supernet_loss"])
+    # Export hands over ENAS's result: the architecture derived with the shared weights
+    source = dash.export(tmp_path / "enas_net.py").read_text()
+    assert "SEARCH_RESULT = {'method': 'enas', 'rule': 'derive'" in source

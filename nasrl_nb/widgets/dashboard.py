@@ -393,11 +393,12 @@ class SearchDashboard:
         self.refresh()
 
     def export(self, path=None) -> Path:
-        """Write the best architecture so far as standalone PyTorch source; returns the path."""
-        from ..search.export import export_summary, write_export
+        """Write the search's result so far (its method's rule: best reward, DARTS's last derived
+        cell, ENAS's derived architecture) as standalone PyTorch source; returns the path."""
+        from ..search.export import export_result, write_export
 
         path = Path(path or self.export_path.value)
-        return write_export(path, export_summary(self.search.summary()))  # never replaces a file it did not write
+        return write_export(path, export_result(self.search))  # never replaces a file it did not write
 
 
 def _running_loop():
