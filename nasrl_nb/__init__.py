@@ -103,7 +103,7 @@ _EXPORTS = {
     "RandomSearch": "search.random_search",
     "RegularizedEvolution": "search.evolution",
     "PolicyGradientStrategy": "search.rl_strategy",
-    "export_pytorch": "search.export",
+    "export_pytorch": "search.standalone",
     "export_search": "search.export",
     "export_summary": "search.export",
     "export_result": "search.export",

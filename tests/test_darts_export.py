@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from nasrl_nb.nn.child_network import ChildNetwork
-from nasrl_nb.search.export import export_pytorch
+from nasrl_nb.search.standalone import export_pytorch
 from nasrl_nb.spaces.darts_space import DARTS_V2, DartsSpace
 
 SPACE = DartsSpace()
