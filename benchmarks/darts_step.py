@@ -28,11 +28,20 @@ reference is also run with the changes applied one at a time, cumulatively:
    (``backward(inputs=weights)``);
 3. ``in-place``:  second order only: the unrolled weights are written into the network
    itself and copied back afterwards, instead of building a second network;
-4. ``ours``:      the package, which on top of 1-3 uses the children's ops (affine
-   BatchNorm, no BatchNorm after pools: one op registry) and accumulates with ``addcmul``;
-   its weight step runs with the alphas frozen and its first-order architecture pass with
-   the weights frozen (autograd keeps only what the gradient asked for needs), and its
-   second-order passes drop each loss and its graph before the next forward.
+4. ``ours-plain``: the package with its mixed ops run op by op in NCHW: on top of 1-3 it
+   uses the children's ops (affine BatchNorm, no BatchNorm after pools: one op registry)
+   and accumulates with ``addcmul``; its weight step runs with the alphas frozen and its
+   first-order architecture pass with the weights frozen (autograd keeps only what the
+   gradient asked for needs), and its second-order passes drop each loss and its graph
+   before the next forward;
+5. ``ours-fused``: + fused mixed ops (``MixedOp(fused=True)``): one ``relu(x)`` per edge
+   shared by the 4 conv ops, and each mixing weight folded into its op's last BatchNorm
+   (``w_k BN(y) = BN_{w_k gamma, w_k beta}(y)``), so no op output is kept twice;
+6. ``ours``:      + channels-last activations (the package's default): oneDNN's depthwise
+   convolutions are several times faster in NHWC on CPU.
+
+``reference-cl`` is the reference code with its input made channels-last and nothing else
+changed: what the layout alone does to it.
 
 Time: one process builds every variant and runs their steps interleaved (round-robin, one
 step each per round, after ``--warmup`` rounds), so load from other processes hits all alike;
@@ -79,9 +88,11 @@ sys.path.insert(0, str(REPO))  # run from any folder without installing the pack
 
 from nasrl_nb.oneshot.darts import BilevelOptimizer  # noqa: E402
 from nasrl_nb.oneshot.darts_supernet import DartsSupernet  # noqa: E402
+from nasrl_nb.oneshot.mixed_op import MixedOp  # noqa: E402
 from nasrl_nb.spaces.darts_space import RELAXED_OPS, DartsSpace  # noqa: E402
 
-VARIANTS = ("reference", "no-none", "alpha-grad", "in-place", "ours")
+VARIANTS = ("reference", "no-none", "alpha-grad", "in-place", "reference-cl", "ours-plain", "ours-fused", "ours")
+OURS = ("ours-plain", "ours-fused", "ours")  # the package: op by op in NCHW; fused mixed ops; fused + channels-last
 ORDERS = ("first", "second")
 # the reference hyperparameters (train_search.py)
 W_LR, W_MOMENTUM, W_WD, GRAD_CLIP, A_LR, A_WD = 0.025, 0.9, 3e-4, 5.0, 3e-4, 1e-3
@@ -182,9 +193,11 @@ class RefCell(nn.Module):
 
 
 class RefNetwork(nn.Module):
-    def __init__(self, C, num_classes, layers, steps=4, multiplier=4, stem_multiplier=3, in_channels=3, compute_none=True):
+    def __init__(self, C, num_classes, layers, steps=4, multiplier=4, stem_multiplier=3, in_channels=3, compute_none=True,
+                 channels_last=False):
         super().__init__()
-        self._args = (C, num_classes, layers, steps, multiplier, stem_multiplier, in_channels, compute_none)
+        self._args = (C, num_classes, layers, steps, multiplier, stem_multiplier, in_channels, compute_none, channels_last)
+        self.channels_last = channels_last  # not in the reference code: the reference-cl variant
         self._criterion = nn.CrossEntropyLoss()
         C_curr = stem_multiplier * C
         self.stem = nn.Sequential(nn.Conv2d(in_channels, C_curr, 3, padding=1, bias=False), nn.BatchNorm2d(C_curr))
@@ -211,6 +224,8 @@ class RefNetwork(nn.Module):
         return model_new
 
     def forward(self, x):
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
         s0 = s1 = self.stem(x)
         for cell in self.cells:
             weights = F.softmax(self.alphas_reduce if cell.reduction else self.alphas_normal, dim=-1)
@@ -313,7 +328,8 @@ class RefSearch:
 
     def __init__(self, args, variant):
         self.model = RefNetwork(args.channels, args.classes, args.cells, steps=args.nodes, multiplier=args.nodes,
-                                in_channels=args.in_channels, compute_none=variant == "reference")
+                                in_channels=args.in_channels, compute_none=variant in ("reference", "reference-cl"),
+                                channels_last=variant == "reference-cl")
         self.optimizer = torch.optim.SGD(self.model.parameters(), W_LR, momentum=W_MOMENTUM, weight_decay=W_WD)
         self.alpha_grad = variant in ("alpha-grad", "in-place")
         self.architect = RefArchitect(self.model, alpha_grad=self.alpha_grad, in_place=variant == "in-place")
@@ -331,15 +347,19 @@ class RefSearch:
 
 
 class OurSearch:
-    """The package: DartsSupernet + BilevelOptimizer (w_lr etc. as the reference's)."""
+    """The package: DartsSupernet + BilevelOptimizer (w_lr etc. as the reference's); ``variant`` one of :data:`OURS`."""
 
-    def __init__(self, args):
+    def __init__(self, args, variant="ours"):
         space = DartsSpace(num_nodes=args.nodes)
         cells_per_stage, rest = divmod(args.cells - 2, 3)
         if rest or cells_per_stage < 1:
             raise ValueError(f"--cells: {args.cells} is not allowed for the package's network; allowed values: 5, 8, 11, ... (3n + 2)")
         self.model = DartsSupernet(space, (args.in_channels, args.size, args.size), args.classes,
                                    channels=args.channels, cells_per_stage=cells_per_stage)
+        self.model.channels_last = variant == "ours"
+        for module in self.model.modules():
+            if isinstance(module, MixedOp):
+                module.fused = variant != "ours-plain"
         self.optimizers = {
             order: BilevelOptimizer(self.model, w_lr=W_LR, w_momentum=W_MOMENTUM, w_weight_decay=W_WD, grad_clip=GRAD_CLIP,
                                     alpha_lr=A_LR, alpha_weight_decay=A_WD, second_order=order == "second")
@@ -351,7 +371,7 @@ class OurSearch:
 
 
 def build(args, variant):
-    return OurSearch(args) if variant == "ours" else RefSearch(args, variant)
+    return OurSearch(args, variant) if variant in OURS else RefSearch(args, variant)
 
 
 def batches(args):
@@ -485,7 +505,7 @@ def main(argv=None) -> int:
     print(f"DARTS search step: C={args.channels}, {args.cells} cells, {args.nodes} nodes, 8 ops, batch {args.batch} of "
           f"{args.in_channels}x{args.size}x{args.size}, {args.classes} classes, {args.threads} threads; "
           f"{args.rounds} rounds (load avg {result['machine']['load_avg_1min']:.1f} -> {result['machine']['load_avg_1min_after']:.1f})")
-    print(f"{'order/variant':<18} {'wall s':>8} {'speedup':>8} {'cpu s':>8} {'speedup':>8} {'peak MB':>8} {'step MB':>8} {'mem ratio':>9}")
+    print(f"{'order/variant':<20} {'wall s':>8} {'speedup':>8} {'cpu s':>8} {'speedup':>8} {'peak MB':>8} {'step MB':>8} {'mem ratio':>9}")
     for key in dict.fromkeys([*result["time"], *result.get("memory", {})]):
         t, mem = result["time"].get(key), result.get("memory", {}).get(key)
         ref_mem = result.get("memory", {}).get(f"{key.split('/')[0]}/reference")
@@ -493,7 +513,7 @@ def main(argv=None) -> int:
         peak = f"{mem['peak_mb']:8.0f} {mem['step_mb']:8.0f}" if mem else f"{'-':>8} {'-':>8}"
         cols = "".join(f" {t[f'median_{c}_s']:8.3f} " + (f"{t[f'speedup_{c}']:7.2f}x" if t[f"speedup_{c}"] else f"{'-':>8}")
                        for c in ("wall", "cpu")) if t else f" {'-':>8} {'-':>8} {'-':>8} {'-':>8}"
-        print(f"{key:<18}{cols} {peak} {ratio}")
+        print(f"{key:<20}{cols} {peak} {ratio}")
     print("speedup: median over rounds of (reference time / variant time) within a round; cpu: process CPU time; "
           "mem ratio: reference step MB / variant step MB (a fresh process each)")
     return 0

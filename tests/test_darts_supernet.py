@@ -13,6 +13,7 @@ import torch
 from nasrl_nb.nn.child_network import ChildNetwork
 from nasrl_nb.oneshot.darts import BilevelOptimizer, RelaxedSupernet
 from nasrl_nb.oneshot.darts_supernet import DartsSupernet
+from nasrl_nb.oneshot.mixed_op import MixedOp
 from nasrl_nb.oneshot.relaxed_supernets import build_relaxed_supernet
 from nasrl_nb.spaces.darts_space import DARTS_V2, RELAXED_OPS, DartsSpace
 
@@ -137,6 +138,34 @@ def test_a_bilevel_step_changes_both_alpha_tensors_and_the_weights():
         assert all(not torch.equal(b, a) for b, a in zip(before, net.arch_parameters()))
         assert not torch.equal(w_before, net.stem[0].weight)
         assert (stats.hvp_norm is not None) == second_order
+
+
+def test_the_fused_supernet_computes_the_op_by_op_supernet():
+    """Fused mixed ops (one ReLU per edge, weights folded into BN) and channels-last: the same loss and gradients."""
+    fused = _supernet(shape=(3, 8, 8))
+    plain = _supernet(shape=(3, 8, 8))
+    plain.load_state_dict(fused.state_dict())
+    for module in plain.modules():
+        if isinstance(module, MixedOp):
+            module.fused = False
+    g = torch.Generator().manual_seed(0)
+    with torch.no_grad():  # distinct mixing weights, so that every op's weight matters
+        for a, b in zip(fused.arch_parameters(), plain.arch_parameters()):
+            a.copy_(torch.randn(a.shape, generator=g)), b.copy_(a)
+    X, y = torch.randn(6, 3, 8, 8, generator=g), torch.randint(0, 10, (6,), generator=g)
+    seen = []
+    fused.cells[2].register_forward_hook(lambda m, inp, out: seen.append(out.is_contiguous(memory_format=torch.channels_last)))
+    losses, grads = [], []
+    for net in (fused, plain):
+        loss = torch.nn.functional.cross_entropy(net(X), y)
+        losses.append(loss)
+        grads.append(torch.autograd.grad(loss, list(net.parameters())))
+    assert seen == [True] and all(not m.fused for m in plain.modules() if isinstance(m, MixedOp))
+    torch.testing.assert_close(losses[0], losses[1], rtol=1e-5, atol=1e-5)
+    for name, g_f, g_p in zip(dict(fused.named_parameters()), *grads):
+        torch.testing.assert_close(g_f, g_p, rtol=1e-4, atol=1e-5, msg=lambda m, name=name: f"{name}: {m}")
+    for (name, b_f), b_p in zip(fused.named_buffers(), plain.buffers()):
+        torch.testing.assert_close(b_f, b_p, rtol=1e-5, atol=1e-6, msg=lambda m, name=name: f"{name}: {m}")
 
 
 def test_aux_skip_adds_the_input_on_stride_one_edges_only():

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 
 from nasrl_nb.nn.operations import build_op
-from nasrl_nb.oneshot.mixed_op import MixedOp, mixing_weights
+from nasrl_nb.oneshot.mixed_op import MixedOp, mixing_weights, scaled_batch_norm
 from nasrl_nb.spaces.cell_space import CELL_OPS
+from nasrl_nb.spaces.darts_space import RELAXED_OPS
 
 
 def test_mixing_weights_are_a_distribution_per_edge():
@@ -40,11 +43,16 @@ def test_mixed_op_equals_the_reference_sum_over_every_op_including_none():
     assert "none" not in [type(op).__name__.lower() for op in mixed.ops] and len(mixed.ops) == len(CELL_OPS) - 1
 
 
-def test_ops_with_zero_weight_are_not_run():
-    mixed = MixedOp(2, 2, 1, CELL_OPS)
+@pytest.mark.parametrize("fused", [True, False], ids=["fused", "op_by_op"])
+def test_ops_with_zero_weight_are_not_run(fused):
+    mixed = MixedOp(2, 2, 1, CELL_OPS, fused=fused)
     calls = {name: 0 for name in CELL_OPS}
     for k, op in zip(mixed.live, mixed.ops):
-        op.register_forward_hook(lambda module, inp, out, name=CELL_OPS[k]: calls.__setitem__(name, calls[name] + 1))
+        # the fused path runs an op's modules, not its own forward: count a run of its first
+        # module that is not a ReLU (or of the op itself when it has no submodules)
+        leaves = [m for m in op.modules() if not list(m.children())]
+        first = next(m for m in leaves if not isinstance(m, torch.nn.ReLU))
+        first.register_forward_hook(lambda module, inp, out, name=CELL_OPS[k]: calls.__setitem__(name, calls[name] + 1))
     x = torch.randn(2, 2, 4, 4)
     one_hot = torch.tensor([0.0, 0.0, 0.0, 1.0, 0.0])  # nor_conv_3x3 only
     out = mixed(x, one_hot)
@@ -69,3 +77,85 @@ def test_bad_input_names_the_field():
         MixedOp(2, 2, 1, ["none", "conv9x9"])
     with pytest.raises(ValueError, match=r"^weights: expected shape \(2,\)"):
         MixedOp(2, 2, 1, ["none", "skip_connect"])(torch.randn(1, 2, 4, 4), torch.ones(3))
+
+
+def _twin_mixed_ops(ops, stride):
+    """A fused MixedOp and an op-by-op one with the same weights (float64)."""
+    torch.manual_seed(0)
+    fused = MixedOp(4, 4, stride, ops, fused=True).double()
+    plain = MixedOp(4, 4, stride, ops, fused=False).double()
+    plain.load_state_dict(fused.state_dict())
+    return fused, plain
+
+
+@pytest.mark.parametrize("layout", ["nchw", "channels_last"])
+@pytest.mark.parametrize(("ops", "stride"), [(RELAXED_OPS, 1), (RELAXED_OPS, 2), (CELL_OPS, 1)],
+                         ids=["darts_stride1", "darts_stride2", "cell"])
+def test_fused_mixed_op_equals_the_op_by_op_sum(ops, stride, layout):
+    """One shared ReLU and the weights folded into BatchNorm: same outputs, gradients and BN statistics."""
+    fused, plain = _twin_mixed_ops(ops, stride)
+    x = torch.randn(3, 4, 7, 7, dtype=torch.float64)
+    if layout == "channels_last":
+        x = x.contiguous(memory_format=torch.channels_last)
+    alpha = torch.randn(len(ops), dtype=torch.float64)
+    results = []
+    for mixed in (fused, plain):
+        xi = x.detach().clone().requires_grad_(True)
+        a = alpha.clone().requires_grad_(True)
+        out = mixed(xi, mixing_weights(a))
+        loss = (out * torch.linspace(-1, 1, out.numel(), dtype=torch.float64).view_as(out)).sum()
+        grads = torch.autograd.grad(loss, [xi, a, *mixed.parameters()])
+        results.append((out, grads, [b.clone() for b in mixed.buffers()]))
+    (out_f, grads_f, buf_f), (out_p, grads_p, buf_p) = results
+    torch.testing.assert_close(out_f, out_p)
+    assert len(grads_f) == len(grads_p) > 2
+    for g_f, g_p in zip(grads_f, grads_p):
+        torch.testing.assert_close(g_f, g_p)
+    for b_f, b_p in zip(buf_f, buf_p):  # running means, variances, counters: BN updated once, as op by op
+        torch.testing.assert_close(b_f, b_p)
+    fused.eval(), plain.eval()
+    torch.testing.assert_close(fused(x, mixing_weights(alpha)), plain(x, mixing_weights(alpha)))
+
+
+def _saved_activations(mixed, x, weights) -> int:
+    """Distinct tensors of at least the input's size that autograd keeps for the backward of one forward."""
+    big = x.numel() * x.element_size()
+    storages = set()
+
+    def pack(t):
+        if t.untyped_storage().nbytes() >= big:
+            storages.add(t.untyped_storage().data_ptr())
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        mixed(x, weights)
+    return len(storages)
+
+
+def test_the_fused_path_keeps_less_for_backward():
+    """Per conv op it keeps neither its own ReLU output nor, for d L / d w_k, its output a second time."""
+    fused, plain = _twin_mixed_ops(RELAXED_OPS, 1)
+    x = torch.randn(2, 4, 8, 8, dtype=torch.float64)
+    weights = mixing_weights(torch.randn(len(RELAXED_OPS), dtype=torch.float64, requires_grad=True))
+    kept_fused, kept_plain = _saved_activations(fused, x, weights), _saved_activations(plain, x, weights)
+    # 4 conv ops: 3 ReLU outputs fewer (one shared) and 4 op outputs fewer (folded into BN)
+    assert kept_plain - kept_fused == 7, (kept_plain, kept_fused)
+
+
+@pytest.mark.parametrize("momentum", [0.1, None])
+@pytest.mark.parametrize("mode", ["train", "eval", "untracked"])
+def test_scaled_batch_norm_is_the_scale_times_batch_norm(mode, momentum):
+    torch.manual_seed(0)
+    bn = torch.nn.BatchNorm2d(3, momentum=momentum, track_running_stats=mode != "untracked").double()
+    with torch.no_grad():
+        bn.weight.uniform_(0.5, 1.5), bn.bias.uniform_(-1, 1)
+        if bn.running_mean is not None:
+            bn.running_mean.uniform_(-1, 1), bn.running_var.uniform_(0.5, 2)
+    twin = copy.deepcopy(bn)
+    bn.train(mode != "eval"), twin.train(mode != "eval")
+    x = torch.randn(4, 3, 5, 5, dtype=torch.float64)
+    scale = torch.tensor(0.37, dtype=torch.float64)
+    for _ in range(2):  # the second call sees the updated statistics and counter
+        torch.testing.assert_close(scaled_batch_norm(bn, x, scale), scale * twin(x))
+    for b, t in zip(bn.buffers(), twin.buffers()):
+        torch.testing.assert_close(b, t)

@@ -31,6 +31,7 @@ from ..nn.darts_network import (
     edge_stride,
     num_cells_for,
     preprocess_inputs,
+    to_channels_last,
 )
 from ..spaces.darts_space import CELL_TYPES, DartsSpace
 from ..spaces.search_space import Architecture
@@ -89,6 +90,11 @@ class DartsSupernet(nn.Module):
     ``alphas_normal`` and ``alphas_reduce`` ``(E, K)`` are parameters of the module (so
     ``state_dict()`` holds weights and alphas together); :meth:`weight_parameters` and
     :meth:`arch_parameters` separate them for the optimiser.
+
+    Speed: every edge's :class:`MixedOp` is fused (one ReLU per edge, the weights folded into
+    BatchNorm) and the network runs channels-last (``channels_last``, as the derived child
+    does), the same function as op by op in NCHW, to float rounding
+    (``tests/test_darts_supernet.py``); ``BENCHMARKS.md`` has what each buys.
     """
 
     def __init__(
@@ -109,6 +115,7 @@ class DartsSupernet(nn.Module):
         self.space = space
         self.op_names = (ZERO_OP, *space.ops)
         self.aux_skip_weight = 0.0
+        self.channels_last = True  # run in the NHWC layout (faster depthwise convs on CPU); False: NCHW
         plans, C_out = darts_layout(C, num_cells_for(cells_per_stage), space.num_nodes)
         C_stem = STEM_MULTIPLIER * C
         self.stem = nn.Sequential(nn.Conv2d(int(input_shape[0]), C_stem, 3, 1, 1, bias=False), nn.BatchNorm2d(C_stem))
@@ -123,7 +130,7 @@ class DartsSupernet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         w_normal, w_reduce = mixing_weights(self.alphas_normal), mixing_weights(self.alphas_reduce)  # (E, K) each
         skip_normal, skip_reduce = (w_normal == 0).tolist(), (w_reduce == 0).tolist()  # one sync per cell type
-        s0 = s1 = self.stem(x)  # (B, 3C, H, W)
+        s0 = s1 = self.stem(to_channels_last(x) if self.channels_last else x)  # (B, 3C, H, W)
         for cell in self.cells:
             if cell.reduction:
                 s0, s1 = s1, cell(s0, s1, w_reduce, skip_reduce, self.aux_skip_weight)
