@@ -162,3 +162,13 @@ def test_a_curriculum_run_replays_and_is_analysed(curriculum_run):
     assert drift["choice_share"][0, :1].sum() == pytest.approx(1.0)  # layer 0 exists in every window
     assert drift["choice_share"][0, 1:].sum() == 0.0  # layers 1 and 2 do not exist yet in the first window
     assert drift["distance"][0] >= 0 and drift["reference"] in [r["arch"] for r in search.history]
+
+
+def test_a_live_export_is_what_the_cli_writes_for_a_reward_ranked_search(tmp_path):
+    out = tmp_path / "run"
+    search = make_search("random", MacroSpace(num_layers=2), "digits", budget=2, batch_size=2, epochs=1,
+                         max_samples=100, channels=4, progress=False, out_dir=out)
+    search.run()
+    source = export_result(search)  # the dashboard's Export
+    assert source == export_search(out) == export_summary(search.summary())  # `nasrl-nb export` and the summary
+    assert exported_architecture(source)[1]["rule"] == "best_reward"

@@ -125,8 +125,13 @@ def _derived(search, *, num_candidates: int, seed: int, derive) -> dict:
 
 
 def export_result(search, *, class_name: str = "ExportedNet") -> str:
-    """Standalone source of a live search's result (:func:`search_result`): what a dashboard exports."""
-    return export_summary(search.summary(), class_name=class_name, result=search_result(search))
+    """Standalone source of a live search's result (:func:`search_result`): what a dashboard exports.
+
+    Unless the result must be derived from the trained weights, this is exactly what
+    ``nasrl-nb export`` writes from the run's summary.
+    """
+    result = search_result(search)
+    return export_summary(search.summary(), class_name=class_name, result=result if result["rule"] == "derive" else None)
 
 
 _SUMMARY_ADVICE = (
