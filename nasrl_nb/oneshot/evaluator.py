@@ -32,7 +32,13 @@ import torch.nn.functional as F
 from ..nn.complexity import count_parameters
 from ..runtime import resolve_device, seed_everything
 from ..search.checkpoint import preserved_rng
-from ..search.evaluation import Evaluator, describe_exception, failed_record, make_record
+from ..search.evaluation import (
+    Evaluator,
+    data_fields,
+    describe_exception,
+    failed_record,
+    make_record,
+)
 from ..spaces.search_space import Architecture, SearchSpace
 from ..validation import require_positive, require_seed
 from .supernet import build_shared_supernet
@@ -354,9 +360,7 @@ class SharedWeightEvaluator(Evaluator):
     def config(self) -> dict:
         return {
             "kind": type(self).__name__,
-            "dataset": self.data.name,
-            "input_shape": list(self.data.input_shape),
-            "num_classes": self.data.num_classes,
+            **data_fields(self.data),
             "seed": self.seed,
             "child_kwargs": self._child_kwargs(),
             "train_steps": self.train_steps,

@@ -108,6 +108,11 @@ def architecture_seed(seed: int, arch: Architecture) -> int:
     return int.from_bytes(digest[:8], "big") % 2**31
 
 
+def data_fields(data) -> dict:
+    """What a trained child is built for, as an evaluator's config records it (export reads it)."""
+    return {"dataset": data.name, "input_shape": list(data.input_shape), "num_classes": data.num_classes}
+
+
 class Evaluator(ABC):
     """Interface: ``evaluate(architectures) -> list[dict]``, one record per architecture, in order.
 
@@ -317,9 +322,7 @@ class ChildEvaluator(SerialEvaluator):
     def config(self) -> dict:
         return {
             "kind": type(self).__name__,
-            "dataset": self.data.name,
-            "input_shape": list(self.data.input_shape),
-            "num_classes": self.data.num_classes,
+            **data_fields(self.data),
             "epochs": self.epochs,
             "lr": self.lr,
             "batch_size": self.batch_size,
