@@ -1,0 +1,63 @@
+"""How much signal a tabular benchmark has: the figures BENCHMARKS.md quotes for digits-cell.
+
+Prints, for each table given: the seed-to-seed rank correlation of validation accuracy
+(Spearman and Kendall's tau-b, seeds 0 and 1), the Spearman between the seed-mean validation
+and test columns (does the evaluation set add noise?), the mean |seed 0 - seed 1|, and the
+share of parameter-free ops (skip_connect, avg_pool_3x3) on the edges of the top 1% of cells
+(by mean test accuracy) against all cells (what the table rewards).
+
+    python benchmarks/table_signal.py                          # the shipped digits-cell
+    python benchmarks/table_signal.py bench:digits-cell csv:old.csv.gz
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))  # run from any folder without installing the package
+
+from nasrl_nb.bench.analysis import rank_correlation  # noqa: E402
+from nasrl_nb.bench.tabular import TabularBenchmark  # noqa: E402
+from nasrl_nb.oneshot.ranking import kendall_tau  # noqa: E402
+
+PARAMETER_FREE = ("skip_connect", "avg_pool_3x3")
+
+
+def signal(bench: TabularBenchmark) -> dict:
+    """The figures above for one table with at least two seeds."""
+    val = bench.values("val_accuracy", reduce="none")[:, :2]  # (entries, 2 seeds)
+    test = bench.values("test_accuracy")
+    both = ~np.isnan(val).any(axis=1)
+    archs = [bench.space.parse(a) for a in bench.archs]
+    free = np.array([sum(op in PARAMETER_FREE for op in a.choices) / len(a.choices) for a in archs])
+    top = np.argsort(-np.nan_to_num(test, nan=-1.0))[: max(1, len(archs) // 100)]
+    return {
+        "spearman_seeds": rank_correlation(val[both, 0], val[both, 1]),
+        "kendall_seeds": kendall_tau(val[both, 0], val[both, 1]),
+        "spearman_val_test": rank_correlation(np.nanmean(val, axis=1), test),
+        "mean_abs_seed_difference": float(np.mean(np.abs(val[both, 0] - val[both, 1]))),
+        "parameter_free_all": float(free.mean()),
+        "parameter_free_top1pct": float(free[top].mean()),
+    }
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("tables", nargs="*", default=["bench:digits-cell"], help="bench:NAME or csv:PATH")
+    args = parser.parse_args(argv)
+    for table in args.tables:
+        bench = TabularBenchmark.load(table)
+        figures = signal(bench)
+        print(f"{table} ({bench.unique_architectures} cells, settings {bench.metadata.get('settings', {})})")
+        for key, value in figures.items():
+            print(f"  {key:26s} {value:.4f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
