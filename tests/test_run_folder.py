@@ -17,7 +17,8 @@ from nasrl_nb.controllers.lstm import NASController
 from nasrl_nb.controllers.registry import make_controller
 from nasrl_nb.rewards.objectives import MnasNetReward, RewardFunction
 from nasrl_nb.rl.policy_gradient import PolicyGradientTrainer
-from nasrl_nb.search.config import ControllerConfig, SearchConfig, TrainerConfig, config_differences
+from nasrl_nb.search.config import ControllerConfig, SearchConfig, TrainerConfig
+from nasrl_nb.search.config_diff import config_differences
 from nasrl_nb.search.evaluation import Evaluator, FunctionEvaluator, train_architecture
 from nasrl_nb.search.factory import make_search, resume_search
 from nasrl_nb.search.run_folder import RUN_FILES, load_run, read_history

@@ -187,7 +187,8 @@ def search_settings(args: argparse.Namespace) -> dict:
 
 def search_config(args: argparse.Namespace):
     """The :class:`~nasrl_nb.search.config.SearchConfig` of this command: new, or the saved one with the options on top."""
-    from ..search.config import SearchConfig, config_differences
+    from ..search.config import SearchConfig
+    from ..search.config_diff import config_differences
     from ..search.run_folder import RunFolder
 
     out, folder = Path(args.out), RunFolder(args.out)

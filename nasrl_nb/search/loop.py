@@ -55,7 +55,8 @@ from ..spaces.search_space import Architecture, SearchSpace
 from ..validation import require_positive, require_seed
 from .asynchronous import AsyncBatches
 from .checkpoint import PrivateRng, json_safe, read_search_checkpoint, search_checkpoint
-from .config import SearchConfig, check_resume_config
+from .config import SearchConfig
+from .config_diff import check_resume_config
 from .control import SearchControl, deferred_interrupt
 from .evaluation import Evaluator, check_record
 from .progress import progress_bar
