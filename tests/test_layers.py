@@ -15,6 +15,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "nasrl_nb"
 LAYERS = {
     "runtime": 0,
     "validation": 0,
+    "interrupts": 0,
     "spaces": 1,
     "nn": 2,
     "controllers": 2,

@@ -20,6 +20,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from ..interrupts import import_torch
 from . import bench as bench_commands
 from . import search as search_commands
 
@@ -90,6 +91,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _main(argv: Sequence[str] | None) -> int:
     try:
+        import_torch()  # first, under a held-back Ctrl-C: see nasrl_nb.interrupts
         parser = build_parser()
     except ImportError as err:  # a broken installation: still one line, not a traceback
         return _error(f"cannot start: {err}")

@@ -11,14 +11,13 @@ behind a lock or an event:
   are made, applied by the loop at the start of the next step, so that a batch is sampled
   and updated with one setting, and forgotten once the step that applied them commits.
 
-:func:`deferred_interrupt` holds Ctrl-C back while a step is committed, so that a commit
-is never half done.
+Ctrl-C is held back while a step is committed (:func:`nasrl_nb.interrupts.deferred_interrupt`),
+so that a commit is never half done.
 """
 
 from __future__ import annotations
 
 import math
-import signal
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -117,22 +116,3 @@ class SearchControl:
             for key, value in changes.items():
                 if self._pending.get(key) == value:
                     del self._pending[key]
-
-
-@contextmanager
-def deferred_interrupt() -> Iterator[None]:
-    """Hold back Ctrl-C (SIGINT) for the block, then raise it: commits are never half done.
-
-    Signal handlers can only be changed in the main thread; elsewhere the block runs as is.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    received = []
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-        if received:
-            raise KeyboardInterrupt

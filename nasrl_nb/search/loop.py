@@ -50,6 +50,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from ..interrupts import deferred_interrupt
 from ..rewards.objectives import AccuracyReward, RewardFunction
 from ..spaces.search_space import Architecture, SearchSpace
 from ..validation import require_positive, require_seed
@@ -57,7 +58,7 @@ from .asynchronous import AsyncBatches
 from .checkpoint import PrivateRng, json_safe, read_search_checkpoint, search_checkpoint
 from .config import SearchConfig
 from .config_diff import check_resume_config
-from .control import SearchControl, deferred_interrupt
+from .control import SearchControl
 from .evaluation import Evaluator, check_record
 from .progress import progress_bar
 from .run_folder import CHECKPOINT_NAME, CONFIG_NAME, RunFolder, history_row, step_line
