@@ -28,9 +28,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # run from any folder without installing the package
 
-from tabular_pool import run_job, start_pool, tune  # noqa: E402
+from tabular_pool import add_common_arguments, load_table, run_job, start_pool, tune  # noqa: E402
 
-from nasrl_nb.bench.compare import TABULAR_SETTINGS, landmarks, score_runs  # noqa: E402
+from nasrl_nb.bench.compare import TABULAR_SETTINGS, score_runs  # noqa: E402
 
 METHODS = ("random", "reinforce", "ppo", "a2c", "trpo", "sac", "ucb", "thompson")
 GRIDS = {  # one knob each, around the defaults (TABULAR_SETTINGS)
@@ -44,24 +44,17 @@ GRIDS = {  # one knob each, around the defaults (TABULAR_SETTINGS)
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--table", default="bench:digits-cell", help="bench:NAME or csv:PATH (default: bench:digits-cell)")
+    add_common_arguments(parser, "seeded runs per method and budget")
     parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
-    parser.add_argument("--seeds", type=int, default=50, help="seeded runs per method and budget (default: 50)")
     parser.add_argument("--budgets", type=int, nargs="+", default=[100, 300], help="evaluations per run (default: 100 300)")
-    parser.add_argument("--workers", type=int, default=2, help="processes, one torch thread each (default: 2)")
     parser.add_argument("--tune", action="store_true", help="tune each method's knob on validation first (seeds 1000-1015)")
-    parser.add_argument("--markdown", default=None, help="also write the markdown section to this file")
-    parser.add_argument("--json", default=None, help="also write every statistic and setting to this file")
     return parser.parse_args(argv)
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    from nasrl_nb.bench.tabular import TabularBenchmark
 
-    bench = TabularBenchmark.load(args.table)
-    optimum, threshold = landmarks(bench)
-    print(f"{bench!r}; optimum {optimum:.4f}, top-1% threshold {threshold:.4f}", file=sys.stderr)
+    bench, optimum, threshold = load_table(args.table)
     settings = {m: TABULAR_SETTINGS[m] for m in args.methods}
     tuning = {}
     with start_pool(args.table, args.workers) as pool:

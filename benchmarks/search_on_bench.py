@@ -30,9 +30,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # run from any folder without installing the package
 
-from tabular_pool import run_job, start_pool, tune  # noqa: E402
+from tabular_pool import add_common_arguments, load_table, run_job, start_pool, tune  # noqa: E402
 
-from nasrl_nb.bench.compare import TABULAR_SETTINGS, landmarks, markdown_table, score_runs  # noqa: E402
+from nasrl_nb.bench.compare import TABULAR_SETTINGS, markdown_table, score_runs  # noqa: E402
 from nasrl_nb.search.methods import METHODS  # noqa: E402
 
 RL_GRID = {"trainer_kwargs.lr": [0.01, 0.05, 0.2], "batch_size": [4, 8], "trainer_kwargs.entropy_weight": [1e-4, 1e-2]}
@@ -40,26 +40,19 @@ RL_GRID = {"trainer_kwargs.lr": [0.01, 0.05, 0.2], "batch_size": [4, 8], "traine
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--table", default="bench:digits-cell", help="bench:NAME or csv:PATH (default: bench:digits-cell)")
+    add_common_arguments(parser, "seeded runs per method")
     parser.add_argument("--methods", nargs="+", choices=METHODS, default=["random", "evolution", "reinforce", "ppo"])
-    parser.add_argument("--seeds", type=int, default=50, help="seeded runs per method (default: 50)")
     parser.add_argument("--budget", type=int, default=100, help="evaluations per run (default: 100)")
-    parser.add_argument("--workers", type=int, default=2, help="processes, one torch thread each (default: 2)")
     parser.add_argument("--tune", action="store_true", help="tune the RL settings on validation first (seeds 1000-1015)")
     parser.add_argument("--plot", default=str(REPO / "benchmarks" / "search_on_bench.png"), help="PNG to write")
-    parser.add_argument("--markdown", default=None, help="also write the markdown section to this file")
-    parser.add_argument("--json", default=None, help="also write every statistic and setting to this file")
     return parser.parse_args(argv)
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    from nasrl_nb.bench.tabular import TabularBenchmark
     from nasrl_nb.viz.bench_plots import plot_best_so_far
 
-    bench = TabularBenchmark.load(args.table)
-    optimum, threshold = landmarks(bench)
-    print(f"{bench!r}; optimum {optimum:.4f}, top-1% threshold {threshold:.4f}", file=sys.stderr)
+    bench, optimum, threshold = load_table(args.table)
     settings = {m: TABULAR_SETTINGS[m] for m in args.methods}
     tuning = {}
     with start_pool(args.table, args.workers) as pool:

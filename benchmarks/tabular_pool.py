@@ -11,8 +11,9 @@ from __future__ import annotations
 import multiprocessing
 import sys
 import time
+from contextlib import contextmanager
 
-from nasrl_nb.bench.compare import pick_validation, settings_grid
+from nasrl_nb.bench.compare import landmarks, pick_validation, settings_grid
 
 TUNING_SEEDS = range(1000, 1016)
 KEEP = ("arch", "status", "val_accuracy", "test_accuracy", "seconds")
@@ -39,11 +40,23 @@ def run_job(job) -> tuple[list[dict], float, float]:
     return [{k: r.get(k) for k in KEEP} for r in history], pick_validation(_TABLE["bench"], history), seconds
 
 
+@contextmanager
 def start_pool(table: str, workers: int):
-    """A spawn pool whose workers have loaded ``table`` and run one search each, so timing starts warm."""
+    """A spawn pool whose workers have loaded ``table`` and run one search each, so timing starts warm.
+
+    Closed and joined on the way out (terminated after an error), so no worker or semaphore leaks.
+    """
     pool = multiprocessing.get_context("spawn").Pool(workers, initializer=_init, initargs=(table,))
-    pool.map(run_job, [("random", 0, 2, {"batch_size": 1})] * workers)
-    return pool
+    try:
+        pool.map(run_job, [("random", 0, 2, {"batch_size": 1})] * workers)
+        yield pool
+    except BaseException:
+        pool.terminate()
+        raise
+    else:
+        pool.close()
+    finally:
+        pool.join()
 
 
 def tune(pool, method: str, base: dict, grid: dict, budget: int) -> tuple[dict, list[dict]]:
@@ -58,3 +71,22 @@ def tune(pool, method: str, base: dict, grid: dict, budget: int) -> tuple[dict, 
         rows.append({"settings": candidate, "val_of_pick": sum(scores) / len(scores)})
         print(f"tune {method} {candidate}: mean val of pick {rows[-1]['val_of_pick']:.4f}", file=sys.stderr)
     return max(rows, key=lambda r: r["val_of_pick"])["settings"], rows
+
+
+def add_common_arguments(parser, seeds_help: str) -> None:
+    """The options both comparison scripts take: the table, seeds, workers and the output files."""
+    parser.add_argument("--table", default="bench:digits-cell", help="bench:NAME or csv:PATH (default: bench:digits-cell)")
+    parser.add_argument("--seeds", type=int, default=50, help=f"{seeds_help} (default: 50)")
+    parser.add_argument("--workers", type=int, default=2, help="processes, one torch thread each (default: 2)")
+    parser.add_argument("--markdown", default=None, help="also write the markdown section to this file")
+    parser.add_argument("--json", default=None, help="also write every statistic and setting to this file")
+
+
+def load_table(table: str):
+    """``(bench, optimum, top-1% threshold)`` of ``table``, announced on stderr."""
+    from nasrl_nb.bench.tabular import TabularBenchmark
+
+    bench = TabularBenchmark.load(table)
+    optimum, threshold = landmarks(bench)
+    print(f"{bench!r}; optimum {optimum:.4f}, top-1% threshold {threshold:.4f}", file=sys.stderr)
+    return bench, optimum, threshold
