@@ -61,11 +61,11 @@ import numpy as np
 
 from ..spaces.cell_space import CellSpace
 from ..spaces.search_space import Architecture
+from .table_rows import PER_RUN_COLUMNS, TableRows, read_rows
 
 REQUIRED_COLUMNS: tuple[str, ...] = ("arch", "val_accuracy", "test_accuracy")
 OPTIONAL_COLUMNS: tuple[str, ...] = ("seed", "params", "flops", "train_seconds", "val_accuracy_per_epoch")
 METRICS: tuple[str, ...] = ("val_accuracy", "test_accuracy")  # accuracies: scale-detected, returned as fractions
-PER_RUN_COLUMNS: tuple[str, ...] = ("val_accuracy", "test_accuracy", "train_seconds")  # one value per (arch, seed)
 SCALES: tuple[str, ...] = ("fraction", "percent")
 
 
@@ -195,108 +195,47 @@ class TabularBenchmark:
         return cls(((k + 2, r) for k, r in enumerate(rows)), name=name, metadata=metadata, columns=columns)
 
     def _load(self, rows: Iterable[tuple[int, dict]]) -> None:
-        """Parse and check every row, then pack the table into arrays (see the class docstring)."""
-        where = self._where
-        parsed: dict[str, Architecture] = {}
-        entries: dict[str, int] = {}  # arch string -> entry index
-        runs: list[tuple[int, int, dict]] = []  # (entry, seed, values)
-        cost: dict[int, tuple[float, float, int]] = {}  # entry -> (params, flops, first line)
-        seen: dict[tuple[int, int], int] = {}  # (entry, seed) -> line
-        epochs: int | None = None
-        has_seed = "seed" in self._present
+        """Read and check every row, then pack the table into arrays (see the class docstring)."""
+        table = read_rows(rows, space=self.space, columns=self._present, where=self._where)
+        line_of = self._pack(table)
+        self._set_scale(line_of)
+        self._means = {c: _mean(self._runs[c], axis=1) for c in PER_RUN_COLUMNS}  # a query without a seed
+        self._curve_means = None if self._curves is None else _mean(self._curves, axis=1)
+        self._index_classes(table)
 
-        def number(line, field, text, *, integer=False, allow_empty=True):
-            text = "" if text is None else str(text).strip()
-            if text == "" or text.lower() == "nan":
-                if allow_empty:
-                    return math.nan
-                raise ValueError(f"{where}, line {line}: {field} is empty; expected a number")
-            try:
-                value = float(text)
-            except ValueError:
-                raise ValueError(f"{where}, line {line}: {field} {text!r} is not a number") from None
-            if integer and not value.is_integer():
-                raise ValueError(f"{where}, line {line}: {field} {text!r} is not an integer")
-            if math.isinf(value) or (value < 0 and field != "seed"):
-                raise ValueError(f"{where}, line {line}: {field} {text!r} must be a finite number >= 0")
-            return value
-
-        for line, row in rows:
-            # 1. the architecture, parsed once per distinct string
-            text = str(row.get("arch", "")).strip()
-            if text not in parsed:
-                try:
-                    parsed[text] = self.space.parse(text)
-                except ValueError as err:
-                    raise ValueError(f"{where}, line {line}: {err}") from None
-                entries[text] = len(entries)
-            entry = entries[text]
-            # 2. the seed: one run per (arch, seed)
-            seed = int(number(line, "seed", row.get("seed"), integer=True, allow_empty=False)) if has_seed else 0
-            if (entry, seed) in seen:
-                raise ValueError(
-                    f"{where}, line {line}: duplicate row for arch {text} and seed {seed} (first at line {seen[entry, seed]}); "
-                    "each (arch, seed) may appear once"
-                )
-            seen[entry, seed] = line
-            # 3. the run's values
-            values = {c: number(line, c, row.get(c)) for c in PER_RUN_COLUMNS if c in self._present}
-            if "val_accuracy_per_epoch" in self._present:
-                curve_text = str(row.get("val_accuracy_per_epoch") or "").strip()
-                curve = [number(line, "val_accuracy_per_epoch", v) for v in curve_text.split(";")] if curve_text else []
-                if curve:
-                    if epochs is None:
-                        epochs = len(curve)
-                    elif len(curve) != epochs:
-                        raise ValueError(
-                            f"{where}, line {line}: val_accuracy_per_epoch has {len(curve)} epochs, earlier rows have {epochs}"
-                        )
-                values["curve"] = curve
-            runs.append((entry, seed, values))
-            # 4. the network's size: the same for every run of one arch string
-            size = (number(line, "params", row.get("params")), number(line, "flops", row.get("flops")), line)
-            if entry in cost:
-                old = cost[entry]
-                for k, field in enumerate(("params", "flops")):
-                    if not _same(old[k], size[k]):
-                        raise ValueError(
-                            f"{where}, line {line}: {field} {size[k]:g} of arch {text} differs from {old[k]:g} at line {old[2]} "
-                            f"({field} describes the network, so every seed must agree)"
-                        )
-            else:
-                cost[entry] = size
-        if not runs:
-            raise ValueError(f"{where}: the table has a header but no rows")
-
-        # 5. pack into arrays: entries x seeds (x epochs)
-        self.seeds = tuple(sorted({seed for _, seed, _ in runs}))
+    def _pack(self, table: TableRows) -> np.ndarray:
+        """The runs as arrays over entries x seeds (x epochs); returns each run's line, for errors."""
+        self.seeds = tuple(sorted({seed for _, seed, _ in table.runs}))
         column_of = {seed: k for k, seed in enumerate(self.seeds)}
-        shape = (len(entries), len(self.seeds))
-        self.epochs = epochs
-        self.archs: list[str] = list(entries)
-        self.architectures: list[Architecture] = [parsed[t] for t in self.archs]
+        shape = (len(table.entries), len(self.seeds))
+        self.epochs = table.epochs
+        self.archs: list[str] = list(table.entries)
+        self.architectures: list[Architecture] = list(table.entries.values())
         self._has = np.zeros(shape, dtype=bool)
         self._runs = {c: np.full(shape, np.nan) for c in PER_RUN_COLUMNS}
-        self._curves = np.full((*shape, epochs), np.nan) if epochs else None
+        self._curves = np.full((*shape, table.epochs), np.nan) if table.epochs else None
         line_of = np.zeros(shape, dtype=np.int64)
-        for entry, seed, values in runs:
+        for entry, seed, values in table.runs:
             s = column_of[seed]
             self._has[entry, s] = True
-            line_of[entry, s] = seen[entry, seed]
+            line_of[entry, s] = table.lines[entry, seed]
             for c in PER_RUN_COLUMNS:
                 if c in values:
                     self._runs[c][entry, s] = values[c]
             if self._curves is not None and values.get("curve"):
                 self._curves[entry, s] = values["curve"]
-        self.params = np.array([cost[e][0] for e in range(len(entries))])
-        self.flops = np.array([cost[e][1] for e in range(len(entries))])
+        self.params = np.array([size[0] for size in table.sizes])
+        self.flops = np.array([size[1] for size in table.sizes])
+        return line_of
 
-        # 6. the accuracy scale: stated by the sidecar, else percent iff any accuracy exceeds 1
+    def _set_scale(self, line_of: np.ndarray) -> None:
+        """Accuracies as fractions: the scale is the sidecar's, else percent iff any accuracy exceeds 1."""
         accuracies = [self._runs[c] for c in METRICS] + ([self._curves] if self._curves is not None else [])
         largest = max(float(np.nanmax(a)) if np.isfinite(a).any() else 0.0 for a in accuracies)
         stated = self.metadata.get("metric_scale")
         if stated is not None and stated not in SCALES:
-            raise ValueError(f"{where}: metadata metric_scale {stated!r} is not allowed; allowed values: {', '.join(SCALES)}")
+            raise ValueError(f"{self._where}: metadata metric_scale {stated!r} is not allowed; "
+                             f"allowed values: {', '.join(SCALES)}")
         self.scale = stated or ("percent" if largest > 1.0 else "fraction")
         limit = 100.0 if self.scale == "percent" else 1.0
         for c in METRICS:
@@ -304,7 +243,7 @@ class TabularBenchmark:
             if len(bad):
                 e, s = bad[0]
                 raise ValueError(
-                    f"{where}, line {line_of[e, s]}: {c} {self._runs[c][e, s]:g} exceeds {limit:g} "
+                    f"{self._where}, line {line_of[e, s]}: {c} {self._runs[c][e, s]:g} exceeds {limit:g} "
                     f"(the table's accuracies are in {self.scale})"
                 )
         if self.scale == "percent":
@@ -313,13 +252,10 @@ class TabularBenchmark:
             if self._curves is not None:
                 self._curves /= 100.0
 
-        # 7. per-entry means over seeds (the answer of a query without a seed)
-        self._means = {c: _mean(self._runs[c], axis=1) for c in PER_RUN_COLUMNS}
-        self._curve_means = None if self._curves is None else _mean(self._curves, axis=1)
-
-        # 8. isomorphism classes: canonical string -> first entry of the class (file order)
+    def _index_classes(self, table: TableRows) -> None:
+        """Isomorphism classes: canonical string -> the first entry of its class (file order)."""
         self.canonical: list[str] = [self.space.canonical(a) for a in self.architectures]
-        self._entry_of_arch = entries
+        self._entry_of_arch = {text: e for e, text in enumerate(table.entries)}
         self._entry_of_class: dict[str, int] = {}
         for e, key in enumerate(self.canonical):
             self._entry_of_class.setdefault(key, e)
@@ -481,10 +417,6 @@ class TabularBenchmark:
         values = self.values(column)
         e = int(np.nanargmax(values))
         return {**self.query(self.archs[e]), "rank_by": column}
-
-
-def _same(a: float, b: float) -> bool:
-    return (math.isnan(a) and math.isnan(b)) or a == b
 
 
 def _mean(values: np.ndarray, axis=None):
