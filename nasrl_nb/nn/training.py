@@ -105,24 +105,8 @@ def train_and_evaluate(
         diverges or raises, instead of an exception.
     """
     # 1. check the arguments: a caller's mistake is an error, not a failed child
-    if not isinstance(net, nn.Module):
-        raise ValueError(f"net: expected a torch.nn.Module, got {type(net).__name__}")
-    if not isinstance(data, Dataset):
-        raise ValueError(f"data: expected a nasrl_nb.nn.data.Dataset (see load_dataset), got {type(data).__name__}")
-    epochs = require_positive("epochs", epochs, integer=True)
-    lr = require_positive("lr", lr)
-    batch_size = require_positive("batch_size", batch_size, integer=True)
-    require_choice("optimizer", optimizer, OPTIMIZERS)
-    require_choice("lr_schedule", lr_schedule, LR_SCHEDULES)
-    if isinstance(weight_decay, bool) or not isinstance(weight_decay, numbers.Real) or not 0 <= weight_decay < math.inf:
-        raise ValueError(f"weight_decay: must be a finite number >= 0, got {weight_decay!r}")
-    require_seed("seed", seed)
-    if on_epoch is not None and not callable(on_epoch):
-        raise ValueError(f"on_epoch: expected a callable (epoch, train_loss, val_accuracy), got {on_epoch!r}")
-    device = resolve_device(device)
-    require_choice("precision", precision, PRECISIONS)
-    if precision == "bf16" and device.type != "cuda":
-        raise ValueError(f"precision: 'bf16' autocast is for CUDA devices, not {device}; allowed values here: fp32")
+    epochs, lr, batch_size, device = _check_arguments(net, data, epochs, lr, batch_size, seed, device, optimizer,
+                                                      weight_decay, lr_schedule, on_epoch, precision)
     bf16 = precision == "bf16"
 
     # 2. train; any failure of the child ends this run, not the caller's search
@@ -165,6 +149,30 @@ def train_and_evaluate(
     except Exception as err:
         return failed(_describe_failure(err, device))
     return TrainResult("ok", val_accuracies[-1], test_accuracy, losses, val_accuracies, time.perf_counter() - start, epochs)
+
+
+def _check_arguments(net, data, epochs, lr, batch_size, seed, device, optimizer, weight_decay, lr_schedule, on_epoch,
+                     precision) -> tuple[int, float, int, torch.device]:
+    """:func:`train_and_evaluate`'s arguments checked; returns epochs, lr, batch size and the resolved device."""
+    if not isinstance(net, nn.Module):
+        raise ValueError(f"net: expected a torch.nn.Module, got {type(net).__name__}")
+    if not isinstance(data, Dataset):
+        raise ValueError(f"data: expected a nasrl_nb.nn.data.Dataset (see load_dataset), got {type(data).__name__}")
+    epochs = require_positive("epochs", epochs, integer=True)
+    lr = require_positive("lr", lr)
+    batch_size = require_positive("batch_size", batch_size, integer=True)
+    require_choice("optimizer", optimizer, OPTIMIZERS)
+    require_choice("lr_schedule", lr_schedule, LR_SCHEDULES)
+    if isinstance(weight_decay, bool) or not isinstance(weight_decay, numbers.Real) or not 0 <= weight_decay < math.inf:
+        raise ValueError(f"weight_decay: must be a finite number >= 0, got {weight_decay!r}")
+    require_seed("seed", seed)
+    if on_epoch is not None and not callable(on_epoch):
+        raise ValueError(f"on_epoch: expected a callable (epoch, train_loss, val_accuracy), got {on_epoch!r}")
+    device = resolve_device(device)
+    require_choice("precision", precision, PRECISIONS)
+    if precision == "bf16" and device.type != "cuda":
+        raise ValueError(f"precision: 'bf16' autocast is for CUDA devices, not {device}; allowed values here: fp32")
+    return epochs, lr, batch_size, device
 
 
 def _train_one_epoch(net: nn.Module, data: Dataset, opt: torch.optim.Optimizer, *, batch_size: int, generator, scheduler=None,

@@ -159,17 +159,7 @@ class Search:
         asynchronous: bool = False,
     ):
         # 1. check the parts
-        if not isinstance(space, SearchSpace):
-            raise ValueError(f"space: expected a SearchSpace, got {type(space).__name__}")
-        if not isinstance(strategy, SearchStrategy):
-            raise ValueError(f"strategy: expected a SearchStrategy (see make_strategy), got {type(strategy).__name__}")
-        if strategy.space != space:
-            raise ValueError(f"strategy: its space {strategy.space!r} differs from the search space {space!r}")
-        if not callable(getattr(evaluator, "evaluate", None)):
-            raise ValueError(f"evaluator: expected an object with evaluate(architectures), got {type(evaluator).__name__}")
-        reward_fn = AccuracyReward() if reward_fn is None else reward_fn
-        if not isinstance(reward_fn, RewardFunction):
-            raise ValueError(f"reward_fn: expected a RewardFunction (see nasrl_nb.rewards.objectives), got {type(reward_fn).__name__}")
+        reward_fn = _check_parts(space, strategy, evaluator, AccuracyReward() if reward_fn is None else reward_fn)
         require_seed("seed", seed)
         self.space, self.strategy, self.evaluator, self.reward_fn = space, strategy, evaluator, reward_fn
         self._budget = require_positive("budget", budget, integer=True)
@@ -196,6 +186,10 @@ class Search:
         self._async = AsyncBatches(evaluator, update_size=update_size) if asynchronous else None
 
         # 3. fresh start or resume
+        self._start_or_resume(resume, overwrite, hand_built=config is None)
+
+    def _start_or_resume(self, resume: bool, overwrite: bool, *, hand_built: bool) -> None:
+        """Load the run in the folder (``resume``) or start a new one, refusing to lose a run silently."""
         if resume and overwrite:
             raise ValueError("resume, overwrite: pass one of them, not both")
         if resume and self.folder is None:
@@ -209,14 +203,14 @@ class Search:
         if resume and not folder.file(CONFIG_NAME).exists():
             raise ValueError(f"resume: no search in {str(folder.path)!r} (no {CONFIG_NAME}); start one there without resume")
         if resume:
-            check_resume_config(folder.read_config(), self.config_dict(), out_dir=self.out_dir, hand_built=config is None)
+            check_resume_config(folder.read_config(), self.config_dict(), out_dir=self.out_dir, hand_built=hand_built)
         if resume and not folder.file(CHECKPOINT_NAME).exists() and folder.has_records():
             raise folder.missing_checkpoint_error()  # starting afresh would delete the records
         if resume and folder.file(CHECKPOINT_NAME).exists():
             self._load()
         else:  # a new run (or one killed before its first checkpoint: nothing was evaluated)
-            self._rng = PrivateRng.seeded(seed)  # the caller's generators are left as they were
-            self._committed_strategy = copy.deepcopy(strategy.state_dict())
+            self._rng = PrivateRng.seeded(self.seed)  # the caller's generators are left as they were
+            self._committed_strategy = copy.deepcopy(self.strategy.state_dict())
             if folder is not None:
                 folder.clear()
                 folder.create(self.config_dict())
@@ -486,3 +480,18 @@ class Search:
         self.history = self.folder.read_history()
         self.tally = RunTally(self.history)
         self.folder.write_summary(self.summary())
+
+
+def _check_parts(space, strategy, evaluator, reward_fn) -> RewardFunction:
+    """A search's parts checked against each other; returns ``reward_fn``."""
+    if not isinstance(space, SearchSpace):
+        raise ValueError(f"space: expected a SearchSpace, got {type(space).__name__}")
+    if not isinstance(strategy, SearchStrategy):
+        raise ValueError(f"strategy: expected a SearchStrategy (see make_strategy), got {type(strategy).__name__}")
+    if strategy.space != space:
+        raise ValueError(f"strategy: its space {strategy.space!r} differs from the search space {space!r}")
+    if not callable(getattr(evaluator, "evaluate", None)):
+        raise ValueError(f"evaluator: expected an object with evaluate(architectures), got {type(evaluator).__name__}")
+    if not isinstance(reward_fn, RewardFunction):
+        raise ValueError(f"reward_fn: expected a RewardFunction (see nasrl_nb.rewards.objectives), got {type(reward_fn).__name__}")
+    return reward_fn
