@@ -85,18 +85,7 @@ def make_search(
     if evaluator is not None and not isinstance(dataset, str):
         settings["dataset"] = None  # the evaluator brings its own data
     config = SearchConfig.from_settings(**settings) if config is None else config.with_settings(**settings)
-    if config.method not in (*RL_METHODS, "enas") and (settings.get("controller_kwargs") or settings.get("trainer_kwargs")):
-        raise ValueError(f"controller_kwargs, trainer_kwargs: only for {', '.join(RL_METHODS)} and enas, "
-                         f"not method={config.method!r}")
-    for name, value, default in (("controller", config.controller.kind, type(config.controller)().kind),
-                                 ("epsilon", config.trainer.epsilon, type(config.trainer)().epsilon)):
-        if value != default and config.method not in (*RL_METHODS, "enas"):  # no controller to use it: refuse, not ignore
-            raise ValueError(f"{name}: only for {', '.join(RL_METHODS)} and enas, not method={config.method!r}")
-    for name, methods in (("a2c", ("a2c",)), ("trpo", ("trpo",)), ("sac", ("sac",)), ("bandit", BANDIT_METHODS)):
-        if settings.get(f"{name}_kwargs") and config.method not in methods:
-            raise ValueError(f"{name}_kwargs: only for method {' or '.join(methods)}, not method={config.method!r}")
-    if config.method != "darts" and any(settings.get(k) for k in ("darts_kwargs", "second_order", "remedy")):
-        raise ValueError(f"darts_kwargs, second_order, remedy: only for method darts, not method={config.method!r}")
+    _check_method_options(config, settings)
     if reward_fn is not None:
         if not isinstance(reward_fn, RewardFunction):
             raise ValueError(f"reward_fn: expected a RewardFunction (see nasrl_nb.rewards.objectives), got {type(reward_fn).__name__}")
@@ -130,6 +119,23 @@ def make_search(
         policy_snapshots=config.policy_snapshots, config=config, out_dir=out_dir, resume=resume, overwrite=overwrite,
         asynchronous=config.parallel.asynchronous,
     )
+
+
+def _check_method_options(config: SearchConfig, settings: dict) -> None:
+    """Options of one method given to another are refused (naming both), not silently ignored."""
+    method = config.method
+    if method not in (*RL_METHODS, "enas") and (settings.get("controller_kwargs") or settings.get("trainer_kwargs")):
+        raise ValueError(f"controller_kwargs, trainer_kwargs: only for {', '.join(RL_METHODS)} and enas, "
+                         f"not method={method!r}")
+    for name, value, default in (("controller", config.controller.kind, type(config.controller)().kind),
+                                 ("epsilon", config.trainer.epsilon, type(config.trainer)().epsilon)):
+        if value != default and method not in (*RL_METHODS, "enas"):  # no controller to use it
+            raise ValueError(f"{name}: only for {', '.join(RL_METHODS)} and enas, not method={method!r}")
+    for name, methods in (("a2c", ("a2c",)), ("trpo", ("trpo",)), ("sac", ("sac",)), ("bandit", BANDIT_METHODS)):
+        if settings.get(f"{name}_kwargs") and method not in methods:
+            raise ValueError(f"{name}_kwargs: only for method {' or '.join(methods)}, not method={method!r}")
+    if method != "darts" and any(settings.get(k) for k in ("darts_kwargs", "second_order", "remedy")):
+        raise ValueError(f"darts_kwargs, second_order, remedy: only for method darts, not method={method!r}")
 
 
 def build_strategy(config: SearchConfig, space: SearchSpace, data=None, *, table=None) -> SearchStrategy:
