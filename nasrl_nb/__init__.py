@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 
 from . import display
+from .interrupts import deferred_interrupt as _deferred_interrupt
 
 __version__ = "0.1.0"
 
@@ -155,13 +156,23 @@ display.register()  # in a notebook: figures as pictures, architectures as drawi
 
 def __getattr__(name: str):
     if name in _SUBMODULES:
-        return importlib.import_module(f".{name}", __name__)
+        return _import(name)
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'nasrl_nb' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    value = getattr(_import(module), name)
     globals()[name] = value
     return value
+
+
+def _import(module: str):
+    """Import a submodule with Ctrl-C (a notebook's "interrupt kernel") held back until it is done.
+
+    The first one imports torch, and a ``KeyboardInterrupt`` inside torch's start-up aborts
+    the process (see :mod:`nasrl_nb.interrupts`): the kernel would die instead of stopping.
+    """
+    with _deferred_interrupt():
+        return importlib.import_module(f".{module}", __name__)
 
 
 def __dir__():
