@@ -119,7 +119,7 @@ _EXPORTS = {
     "plot_entropy_over_time": "viz.views",
     "plot_rewards": "viz.views",
     "plot_accuracy_vs_cost": "viz.views",
-    "plot_alphas": "viz.views",
+    "plot_alphas": "viz.darts_plots",
     "plot_training_curve": "viz.views",
     "max_entropy": "controllers.lstm",
     "BuildSettings": "bench.build",

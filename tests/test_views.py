@@ -21,10 +21,10 @@ import torch  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from nasrl_nb.spaces.macro_space import MacroSpace  # noqa: E402
+from nasrl_nb.viz.darts_plots import plot_alphas  # noqa: E402
 from nasrl_nb.viz.drawing import figure_to_png  # noqa: E402
 from nasrl_nb.viz.views import (  # noqa: E402
     plot_accuracy_vs_cost,
-    plot_alphas,
     plot_entropy_over_time,
     plot_policy_heatmap,
     plot_rewards,

@@ -1,4 +1,4 @@
-"""Views of a running search: the policy, the rewards, the trade-offs, the relaxed weights.
+"""Views of a running search: the policy, the rewards, the trade-offs, one child's training.
 
 What a NAS-RL student watches while the controller learns (Zoph & Le 2017, Sec. 3.2):
 
@@ -8,8 +8,9 @@ What a NAS-RL student watches while the controller learns (Zoph & Le 2017, Sec. 
   subtracts, and the best reward so far (:func:`plot_rewards`);
 * the **trade-off** between accuracy and cost with its Pareto front
   (:func:`plot_accuracy_vs_cost`; MnasNet, Tan et al. 2019, makes it the objective);
-* the **architecture weights** of the differentiable relaxation (DARTS, Liu et al. 2019,
-  Sec. 2.2: ``softmax(alpha)`` per edge) and one child's training curve.
+* one child's **training curve** (:func:`plot_training_curve`).
+
+DARTS's architecture weights are drawn by :mod:`nasrl_nb.viz.darts_plots`.
 
 Every function is pure: it takes plain data (the contract's ``PolicySnapshot``,
 ``SearchStep`` and history records, or the equivalent dicts and lists), draws into ``ax``
@@ -24,14 +25,12 @@ import re
 from collections.abc import Mapping, Sequence
 
 import numpy as np
-from matplotlib import colormaps, colors
+from matplotlib import colormaps
 from matplotlib.figure import Figure
-from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
 from ..rewards.pareto import pareto_front
 from ..validation import require_choice
-from .drawing import op_color
 
 COST_METRICS: dict[str, str] = {"params": "parameters", "flops": "FLOPs", "latency_ms": "latency (ms)"}
 ENTROPY_STYLES = ("auto", "lines", "image")
@@ -92,14 +91,6 @@ def _style(ax, title: str, xlabel: str, ylabel: str) -> None:
     ax.tick_params(labelsize=8)
     ax.grid(alpha=0.3, linewidth=0.6)
     ax.spines[["top", "right"]].set_visible(False)
-
-
-def _ink(color: str) -> str:
-    """``color`` darkened enough to read as text on white (light greys, yellows)."""
-    rgb = np.array(colors.to_rgb(color))
-    if rgb @ np.array([0.2126, 0.7152, 0.0722]) > 0.55:  # relative luminance
-        rgb = rgb * 0.6
-    return colors.to_hex(rgb)
 
 
 def _finite(value) -> bool:
@@ -379,101 +370,6 @@ def plot_accuracy_vs_cost(records, cost: str = "params", ax=None, front: bool = 
     else:
         ax.text(0.5, 0.5, "no evaluated architectures yet", transform=ax.transAxes, ha="center", va="center", color="grey")
     _style(ax, title or f"Accuracy vs. {COST_METRICS[cost]}", COST_METRICS[cost], accuracy.replace("_", " "))
-    return fig
-
-
-# --- alpha view (DARTS) --------------------------------------------------------------------------
-def softmax(values, axis: int = -1) -> np.ndarray:
-    """Numerically stable softmax along ``axis``."""
-    values = np.asarray(values, dtype=float)
-    shifted = np.exp(values - values.max(axis=axis, keepdims=True))
-    return shifted / shifted.sum(axis=axis, keepdims=True)
-
-
-def _edge_names(num_edges: int) -> list[str]:
-    """``j→i`` names in the cell space's edge order when ``num_edges`` fits a full DAG."""
-    num_nodes = (1 + math.isqrt(1 + 8 * num_edges)) // 2
-    if num_nodes * (num_nodes - 1) // 2 == num_edges:
-        return [f"{j}→{i}" for i in range(1, num_nodes) for j in range(i)]
-    return [f"edge {e}" for e in range(num_edges)]
-
-
-def plot_alphas(alphas, ops: Sequence[str], ax=None, *, edge_names: Sequence[str] | None = None,
-                title: str = "Architecture weights softmax(α)") -> Figure:
-    """DARTS architecture weights per edge, softmaxed over ``ops``.
-
-    ``alphas`` of shape (edges, ops) draws one stacked bar per edge; (steps, edges, ops)
-    draws one small panel per edge with a line per op over the steps. Each edge is
-    labelled with its strongest op, the one a discretized cell would keep.
-    """
-    alphas = np.asarray(alphas, dtype=float)
-    ops = [str(op) for op in ops]
-    if alphas.ndim not in (2, 3) or alphas.shape[-1] != len(ops):
-        raise ValueError(f"alphas: expected shape (edges, {len(ops)}) or (steps, edges, {len(ops)}) for ops {ops}, got {alphas.shape}")
-    weights = softmax(alphas)
-    num_edges = weights.shape[-2]
-    names = list(edge_names) if edge_names is not None else _edge_names(num_edges)
-    if len(names) != num_edges:
-        raise ValueError(f"edge_names: expected {num_edges} names, got {len(names)}")
-    if weights.ndim == 2:
-        return _alpha_bars(weights, ops, names, ax, title)
-    return _alpha_panels(weights, ops, names, ax, title)
-
-
-def _alpha_bars(weights, ops, names, ax, title) -> Figure:
-    left = 0.65 + _label_width(names, 8)
-    fig, ax = _new_axes(ax, (left + 5.5, 1.8 + 0.35 * len(names)), (left, 1.3, 1.0, 0.35))
-    rows = np.arange(len(names))
-    left = np.zeros(len(names))
-    for k, op in enumerate(ops):
-        ax.barh(rows, weights[:, k], left=left, color=op_color(op), edgecolor="white", linewidth=0.5, label=op)
-        left += weights[:, k]
-    for e, row in enumerate(weights):
-        strongest = ops[int(np.argmax(row))]
-        ax.text(1.02, e, strongest, va="center", ha="left", fontsize=8, color=_ink(op_color(strongest)), fontweight="bold")
-    ax.set_yticks(rows, names, fontsize=8)
-    ax.set_xlim(0.0, 1.0)
-    ax.invert_yaxis()
-    _style(ax, title, "weight", "edge")
-    ax.grid(False)
-    below_xlabel = -0.5 / (ax.get_position().height * fig.get_figheight())  # 0.5 inch under the axes
-    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, below_xlabel), ncol=min(len(ops), 5), frameon=False)
-    return fig
-
-
-def _alpha_panels(weights, ops, names, ax, title) -> Figure:
-    """One inset panel per edge inside ``ax`` (so a caller's axes still hold the whole view)."""
-    num_edges = len(names)
-    columns = min(num_edges, 3)
-    rows = math.ceil(num_edges / columns)
-    if ax is None:
-        fig = Figure(figsize=(3.2 * columns, 2.0 * rows + 0.8))
-        ax = fig.add_axes((0.0, 0.0, 1.0, 1.0))
-    fig = ax.figure
-    ax.set_axis_off()
-    steps = np.arange(weights.shape[0])
-    legend_h, title_h = 0.1, 0.06
-    cell_w, cell_h = 1.0 / columns, (1.0 - legend_h - title_h) / rows
-    for e, name in enumerate(names):
-        r, c = divmod(e, columns)
-        panel = ax.inset_axes((c * cell_w + 0.14 * cell_w, legend_h + (rows - 1 - r) * cell_h + 0.2 * cell_h,
-                               0.8 * cell_w, 0.62 * cell_h))
-        for k, op in enumerate(ops):
-            panel.plot(steps, weights[:, e, k], color=op_color(op), linewidth=1.4)
-        strongest = ops[int(np.argmax(weights[-1, e]))]
-        _set_title(panel, f"{name}: {strongest}", fontsize=8, color=_ink(op_color(strongest)), fontweight="bold")
-        panel.set_ylim(0.0, 1.0)
-        panel.tick_params(labelsize=7)
-        panel.grid(alpha=0.3, linewidth=0.5)
-        panel.spines[["top", "right"]].set_visible(False)
-        if c == 0:
-            panel.set_ylabel("weight", fontsize=8)
-        if r == rows - 1:
-            panel.set_xlabel("step", fontsize=8)
-    handles = [Line2D([], [], color=op_color(op), linewidth=2, label=op) for op in ops]
-    ax.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 0.0), ncol=min(len(ops), 5),
-              fontsize=7, frameon=False)
-    ax.text(0.5, 1.0 - title_h / 2, title, transform=ax.transAxes, ha="center", va="center", fontsize=10)
     return fig
 
 
