@@ -57,9 +57,9 @@ def test_outside_the_main_thread_the_block_runs_as_is():
     assert seen == [signal.default_int_handler]
 
 
-# a notebook's "interrupt kernel" while the first `from nasrl_nb import ...` is importing torch:
-# the import finishes, then KeyboardInterrupt stops the cell (the kernel stays alive)
-INTERRUPT_DURING_LAZY_IMPORT = """
+# Ctrl-C sent from inside torch's own import (an import hook fires it as torch.functional loads),
+# then what the code under test prints; torch must have finished starting before the interrupt
+SEND_CTRL_C_DURING_TORCH_IMPORT = """
 import os, signal, sys
 class SendCtrlC:
     def find_spec(self, name, path, target=None):
@@ -67,18 +67,36 @@ class SendCtrlC:
             os.kill(os.getpid(), signal.SIGINT)
         return None
 sys.meta_path.insert(0, SendCtrlC())
+def torch_loaded():
+    torch = sys.modules.get("torch")
+    return torch is not None and hasattr(torch, "nn") and hasattr(torch, "functional")
+"""
+
+
+def run_with_ctrl_c_in_torch_import(code: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", SEND_CTRL_C_DURING_TORCH_IMPORT + code], capture_output=True, text=True,
+                          cwd=REPO, timeout=180)
+
+
+def test_the_command_line_waits_for_torch_then_exits_130():
+    out = run_with_ctrl_c_in_torch_import("""
+from nasrl_nb.cli import main
+status = main(["spaces"])
+print(status, torch_loaded())
+""")
+    assert out.stdout.split() == ["130", "True"], (out.stdout, out.stderr)
+    assert out.stderr.strip() == "interrupted", out.stderr
+
+
+def test_a_notebooks_first_lazy_import_stops_after_torch_has_loaded():
+    """"Interrupt kernel" during the first ``from nasrl_nb import ...``: the cell stops, the kernel lives."""
+    out = run_with_ctrl_c_in_torch_import("""
 import nasrl_nb
 try:
     nasrl_nb.load_dataset
     print("not interrupted")
 except KeyboardInterrupt:
-    torch = sys.modules.get("torch")
-    print("interrupted", torch is not None and hasattr(torch, "nn") and hasattr(torch, "functional"))
+    print("interrupted", torch_loaded())
 print(callable(nasrl_nb.load_dataset))
-"""
-
-
-def test_interrupt_during_the_first_lazy_import_stops_after_torch_has_loaded():
-    out = subprocess.run([sys.executable, "-c", INTERRUPT_DURING_LAZY_IMPORT], capture_output=True, text=True, cwd=REPO,
-                         timeout=180)
+""")
     assert out.stdout.split() == ["interrupted", "True", "True"], (out.stdout, out.stderr)
