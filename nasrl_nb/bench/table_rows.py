@@ -25,14 +25,15 @@ SIZE_COLUMNS: tuple[str, ...] = ("params", "flops")  # one value per arch: they 
 class TableRows:
     """The rows of a table, checked.
 
-    ``entries`` maps each distinct ``arch`` string (file order) to its parsed cell; ``runs``
-    holds ``(entry, seed, values)`` per row, ``values`` having the per-run columns present
+    ``index`` maps each distinct ``arch`` string to its entry (file order) and
+    ``architectures[entry]`` is its parsed cell; ``runs`` holds ``(entry, seed, values)`` per row, ``values`` having the per-run columns present
     and ``"curve"`` (the per-epoch list) when the table has curves; ``sizes[entry]`` is
     ``(params, flops)``; ``lines[(entry, seed)]`` is the row's line; ``epochs`` the curves'
     length (None without curves).
     """
 
-    entries: dict[str, Architecture] = field(default_factory=dict)
+    index: dict[str, int] = field(default_factory=dict)
+    architectures: list[Architecture] = field(default_factory=list)
     runs: list[tuple[int, int, dict]] = field(default_factory=list)
     sizes: list[tuple[float, float]] = field(default_factory=list)
     lines: dict[tuple[int, int], int] = field(default_factory=dict)
@@ -73,7 +74,6 @@ class _RowReader:
     def __init__(self, space: CellSpace, columns: set[str], where: str):
         self.space, self.columns, self.where = space, columns, where
         self.table = TableRows()
-        self.index: dict[str, int] = {}  # arch string -> entry
         self.size_lines: list[int] = []  # entry -> the line its size came from
 
     def add(self, line: int, row: dict) -> None:
@@ -85,13 +85,14 @@ class _RowReader:
 
     def _entry(self, line: int, text: str) -> int:
         """The entry of the arch string ``text``, parsed once per distinct string."""
-        if text not in self.index:
+        index = self.table.index
+        if text not in index:
             try:
-                self.table.entries[text] = self.space.parse(text)
+                self.table.architectures.append(self.space.parse(text))
             except ValueError as err:
                 raise ValueError(f"{self.where}, line {line}: {err}") from None
-            self.index[text] = len(self.index)
-        return self.index[text]
+            index[text] = len(index)
+        return index[text]
 
     def _seed(self, line: int, row: dict, entry: int, text: str) -> int:
         """The row's seed (0 without a seed column); one run per ``(arch, seed)``."""

@@ -207,10 +207,10 @@ class TabularBenchmark:
         """The runs as arrays over entries x seeds (x epochs); returns each run's line, for errors."""
         self.seeds = tuple(sorted({seed for _, seed, _ in table.runs}))
         column_of = {seed: k for k, seed in enumerate(self.seeds)}
-        shape = (len(table.entries), len(self.seeds))
+        shape = (len(table.index), len(self.seeds))
         self.epochs = table.epochs
-        self.archs: list[str] = list(table.entries)
-        self.architectures: list[Architecture] = list(table.entries.values())
+        self.archs: list[str] = list(table.index)
+        self.architectures: list[Architecture] = table.architectures
         self._has = np.zeros(shape, dtype=bool)
         self._runs = {c: np.full(shape, np.nan) for c in PER_RUN_COLUMNS}
         self._curves = np.full((*shape, table.epochs), np.nan) if table.epochs else None
@@ -255,7 +255,7 @@ class TabularBenchmark:
     def _index_classes(self, table: TableRows) -> None:
         """Isomorphism classes: canonical string -> the first entry of its class (file order)."""
         self.canonical: list[str] = [self.space.canonical(a) for a in self.architectures]
-        self._entry_of_arch = {text: e for e, text in enumerate(table.entries)}
+        self._entry_of_arch = table.index
         self._entry_of_class: dict[str, int] = {}
         for e, key in enumerate(self.canonical):
             self._entry_of_class.setdefault(key, e)
