@@ -105,8 +105,10 @@ def train_and_evaluate(
         diverges or raises, instead of an exception.
     """
     # 1. check the arguments: a caller's mistake is an error, not a failed child
-    epochs, lr, batch_size, device = _check_arguments(net, data, epochs, lr, batch_size, seed, device, optimizer,
-                                                      weight_decay, lr_schedule, on_epoch, precision)
+    epochs, lr, batch_size, device = _check_arguments(
+        net, data, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed, device=device, optimizer=optimizer,
+        weight_decay=weight_decay, lr_schedule=lr_schedule, on_epoch=on_epoch, precision=precision,
+    )
     bf16 = precision == "bf16"
 
     # 2. train; any failure of the child ends this run, not the caller's search
@@ -151,7 +153,7 @@ def train_and_evaluate(
     return TrainResult("ok", val_accuracies[-1], test_accuracy, losses, val_accuracies, time.perf_counter() - start, epochs)
 
 
-def _check_arguments(net, data, epochs, lr, batch_size, seed, device, optimizer, weight_decay, lr_schedule, on_epoch,
+def _check_arguments(net, data, *, epochs, lr, batch_size, seed, device, optimizer, weight_decay, lr_schedule, on_epoch,
                      precision) -> tuple[int, float, int, torch.device]:
     """:func:`train_and_evaluate`'s arguments checked; returns epochs, lr, batch size and the resolved device."""
     if not isinstance(net, nn.Module):
