@@ -159,7 +159,7 @@ def test_bandit_update_uses_the_baseline_from_before_the_batch():
 
 def test_advantages_subtract_the_baseline_before_the_batch_and_scale_by_reward_std():
     ctrl = toy()
-    trainer = PolicyGradientTrainer(ctrl, baseline_decay=0.5)
+    trainer = PolicyGradientTrainer(ctrl, baseline_decay=0.5, advantage_std="batch")
     first = trainer.update_policy(ctrl.sample(3).architectures, [0.1, 0.2, 0.6])
     assert first.baseline == pytest.approx(0.3)  # no EMA yet: the batch's own mean
     assert first.advantages == pytest.approx([(r - 0.3) / 0.26457513 for r in (0.1, 0.2, 0.6)], rel=1e-5)
@@ -182,14 +182,14 @@ def test_advantage_normalisation_has_a_floor_on_the_std():
     rewards = [0.9, 0.9001]  # two nearly equal rewards, well above the baseline
     naive = (0.9 - 0.3) / float(torch.tensor(rewards).std())
     assert naive > 1000  # what dividing by the raw std would give
-    trainer = PolicyGradientTrainer(ctrl)
+    trainer = PolicyGradientTrainer(ctrl, advantage_std="batch")
     trainer.baseline = 0.3
     stats = trainer.update_policy(ctrl.sample(2).architectures, rewards)
     assert max(abs(a) for a in stats.advantages) == pytest.approx(0.6001 / 0.02, rel=1e-4)
-    wide = PolicyGradientTrainer(ctrl, advantage_std_floor=1e-9)
+    wide = PolicyGradientTrainer(ctrl, advantage_std="batch", advantage_std_floor=1e-9)
     wide.baseline = 0.3
     assert max(abs(a) for a in wide.update_policy(ctrl.sample(2).architectures, rewards).advantages) > 1000
-    spread = PolicyGradientTrainer(ctrl)  # above the floor the batch std is used as before
+    spread = PolicyGradientTrainer(ctrl, advantage_std="batch")  # above the floor the batch std is used as before
     spread.baseline = 0.3
     assert spread.update_policy(ctrl.sample(2).architectures, [0.2, 0.6]).advantages == pytest.approx(
         [(0.2 - 0.3) / 0.28284271, (0.6 - 0.3) / 0.28284271], rel=1e-5)
@@ -250,7 +250,7 @@ def test_value_baseline_starts_at_mean_reward_and_gives_per_decision_advantages(
 
 def test_runtime_settings_take_effect_on_the_next_update():
     ctrl = toy()
-    trainer = PolicyGradientTrainer(ctrl, lr=1e-3)
+    trainer = PolicyGradientTrainer(ctrl, lr=1e-3, optimizer="adam")
     trainer.lr = 0.05
     assert all(group["lr"] == 0.05 for group in trainer.optimizer.param_groups)
     before = [p.detach().clone() for p in ctrl.parameters()]

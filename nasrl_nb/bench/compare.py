@@ -12,9 +12,9 @@ optimum, and how many evaluations each method needs to find a top-1% architectur
 4. :func:`tune` picks a method's settings from a small grid by the mean *validation* accuracy
    of the picks, on seeds kept apart from those of the comparison (never by test accuracy).
 
-The default settings (:data:`TABULAR_SETTINGS`) are the ones ``benchmarks/search_on_bench.py
---tune`` chose on digits-cell; they are plain keyword arguments of
-:func:`~nasrl_nb.search.factory.make_search`.
+Every method runs with its defaults (:data:`~nasrl_nb.search.config.METHOD_DEFAULTS`, the
+batch-size rule): :data:`TABULAR_SETTINGS` adds nothing to them, and is where a script passes
+other keyword arguments of :func:`~nasrl_nb.search.factory.make_search`.
 """
 
 from __future__ import annotations
@@ -32,35 +32,61 @@ from .analysis import best_so_far, first_reach, summarize_runs, unit_values
 from .evaluator import TabularEvaluator
 from .tabular import TabularBenchmark
 
-# make_search keywords per method for a search of ~100 evaluations on a table (see tune())
-TABULAR_SETTINGS: dict[str, dict] = {
-    "random": {"batch_size": 8},
-    "evolution": {"batch_size": 1, "population_size": 16, "sample_size": 4},
-    # chosen by `search_on_bench.py --tune` on validation (seeds 1000-1015), see BENCHMARKS.md
-    "reinforce": {"batch_size": 4, "trainer_kwargs": {"lr": 0.01, "entropy_weight": 1e-4}},
-    "ppo": {"batch_size": 4, "trainer_kwargs": {"lr": 0.05, "entropy_weight": 1e-2}},
-    # the RL toolbox (issue 13): one knob each chosen by `benchmarks/rl_algorithms.py --tune` on validation
-    # (seeds 1000-1015, 100 evaluations); a2c's, trpo's, ucb's and thompson's picks were at the edge of their grids
-    "a2c": {"batch_size": 8, "trainer_kwargs": {"lr": 0.01, "entropy_weight": 1e-4}},
-    "trpo": {"batch_size": 8, "trpo_kwargs": {"max_kl": 0.2}},
-    "sac": {"batch_size": 8, "trainer_kwargs": {"lr": 0.05}, "sac_kwargs": {"target_entropy": 0.6}},
-    "ucb": {"batch_size": 8, "bandit_kwargs": {"exploration": 16.0}},
-    "thompson": {"batch_size": 8, "bandit_kwargs": {"prior_count": 16.0}},
-}
+# Extra make_search keywords per method on a table: none. Every method runs with its defaults
+# (nasrl_nb.search.config.METHOD_DEFAULTS and the batch-size rule), the same values the CLI, the
+# dashboard and the notebooks get; a script may still pass its own (tune() starts from these).
+TABULAR_METHODS: tuple[str, ...] = ("random", "evolution", "reinforce", "ppo", "a2c", "trpo", "sac", "ucb", "thompson")
+TABULAR_SETTINGS: dict[str, dict] = {method: {} for method in TABULAR_METHODS}
 
 
 def run_method(bench: TabularBenchmark, method: str, seed: int, *, budget: int = 100,
                settings: Mapping | None = None) -> list[dict]:
     """One seeded search of ``budget`` evaluations on ``bench``; its history records."""
+    return _run(bench, method, seed, budget, settings).history
+
+
+def _run(bench: TabularBenchmark, method: str, seed: int, budget: int, settings: Mapping | None):
     from ..search.factory import make_search
 
     require_choice("method", method, METHODS)
-    kwargs = dict(TABULAR_SETTINGS[method] if settings is None else settings)
+    kwargs = dict(TABULAR_SETTINGS.get(method, {}) if settings is None else settings)
     evaluator = TabularEvaluator(bench, seed=seed)
     search = make_search(method, "cell", None, budget=budget, seed=seed, evaluator=evaluator, progress=False,
                          policy_snapshots=False, **kwargs)
     search.run()
-    return search.history
+    return search
+
+
+@dataclass
+class LearningCurve:
+    """What one seeded search learned: per evaluation, the validation accuracy it saw (``rewards``,
+    failed children 0) and the test accuracy of its pick so far (``best``); per update, the
+    policy's ``entropy`` (nats, summed over decisions; empty for methods without a policy)."""
+
+    method: str
+    seed: int
+    rewards: np.ndarray
+    best: np.ndarray
+    entropy: np.ndarray
+    batch_size: int
+
+    @classmethod
+    def of(cls, search) -> LearningCurve:
+        """The curve of a finished :class:`~nasrl_nb.search.loop.Search` (on a table or on real children)."""
+        rewards = np.array([r["val_accuracy"] if r.get("status") == "ok" else 0.0 for r in search.history])
+        entropy = np.array([s.stats["entropy"] for s in search.steps if s.stats.get("entropy") is not None])
+        return cls(search.method, search.seed, rewards, best_so_far(search.history), entropy, search.batch_size)
+
+    def fifths(self) -> tuple[float, float]:
+        """Mean reward of the first and of the last fifth of the evaluations: did it improve on its start?"""
+        k = max(1, len(self.rewards) // 5)
+        return float(self.rewards[:k].mean()), float(self.rewards[-k:].mean())
+
+
+def learning_curve(bench: TabularBenchmark, method: str, seed: int, *, budget: int = 100,
+                   settings: Mapping | None = None) -> LearningCurve:
+    """One seeded search of ``method`` with its defaults on ``bench``, as a :class:`LearningCurve`."""
+    return LearningCurve.of(_run(bench, method, seed, budget, settings))
 
 
 @dataclass

@@ -38,7 +38,8 @@ from .evaluator import SharedWeightEvaluator
 # 3.5e-4, tanh constant 2.5, temperature 5, entropy weight 1e-4, baseline decay 0.99, and
 # raw advantages R - b (no normalisation). make_search(method="enas") starts from these.
 ENAS_CONTROLLER = {"temperature": 5.0, "tanh_constant": 2.5}
-ENAS_TRAINER = {"lr": 3.5e-4, "entropy_weight": 1e-4, "baseline_decay": 0.99, "normalize_advantages": False}
+ENAS_TRAINER = {"optimizer": "adam", "lr": 3.5e-4, "entropy_weight": 1e-4, "baseline_decay": 0.99,
+                "normalize_advantages": False}
 
 
 class EnasStrategy(PolicyGradientStrategy):

@@ -39,7 +39,7 @@ from torch import nn
 
 from ..controllers.lstm import NASController
 from ..validation import require_fraction, require_positive
-from .policy_gradient import PolicyGradientTrainer, UpdateStats, reinforce_loss, scale_advantages
+from .policy_gradient import PolicyGradientTrainer, UpdateStats, reinforce_loss
 
 
 def gae_advantages(values: torch.Tensor, rewards: torch.Tensor, gae_lambda: float) -> torch.Tensor:
@@ -68,13 +68,15 @@ class A2CTrainer(PolicyGradientTrainer):
         gae_lambda: GAE's lambda in [0, 1]; 1 is the Monte-Carlo advantage ``R - V(h_t)``.
         **kwargs: :class:`~nasrl_nb.rl.policy_gradient.PolicyGradientTrainer` options
             (``lr``, ``entropy_weight``, ``normalize_advantages``, ``grad_clip``, ``epsilon``,
-            ``schedule``...); ``algorithm`` and ``value_baseline`` are set here.
+            ``schedule``...); ``algorithm`` and ``value_baseline`` are set here, and ``optimizer``
+            defaults to Adam (actor and critic share it).
     """
 
     def __init__(self, controller: NASController, *, value_coef: float = 0.5, gae_lambda: float = 1.0, **kwargs):
         for name in ("algorithm", "value_baseline", "ppo_clip", "ppo_epochs", "target_kl", "value_lr", "baseline_decay"):
             if name in kwargs:
                 raise ValueError(f"{name}: not an option of A2C (its critic replaces the moving-average baseline)")
+        kwargs.setdefault("optimizer", "adam")  # one optimiser for actor and critic: the critic's step needs Adam
         super().__init__(controller, algorithm="reinforce", **kwargs)
         self.algorithm = "a2c"
         self.value_coef = float(require_positive("value_coef", value_coef))
@@ -107,8 +109,7 @@ class A2CTrainer(PolicyGradientTrainer):
         # 2. GAE advantages (detached: the actor's weights) and the critic's lambda-return targets
         advantages = gae_advantages(values.detach(), rewards, self.gae_lambda)  # (B, D)
         targets = advantages + values.detach()  # (B, D): G_t = A_t + V_t
-        if self.normalize_advantages:
-            advantages = scale_advantages(advantages, rewards, self.advantage_std_floor)
+        advantages = self.scale(advantages, rewards)
         # 3. one step on the shared loss: actor + c_v * critic - entropy bonus (added in _step)
         value_loss = ((values - targets) ** 2).mean()
         loss, grad_norm = self._step(reinforce_loss(out.log_probs, advantages) + self.value_coef * value_loss, out)

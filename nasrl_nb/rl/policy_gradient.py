@@ -6,8 +6,9 @@ baseline ``b``. One update, in order:
 
 1. ``b`` is the EMA of the *earlier* batches' mean rewards (on the very first update there
    is none: ``b`` is that batch's own mean reward, see :meth:`PolicyGradientTrainer.batch_baseline`);
-2. each architecture's advantage is ``A_k = R_k - b`` (optionally divided by the batch's
-   reward std, floored: :func:`scale_advantages`);
+2. each architecture's advantage is ``A_k = R_k - b``, divided by a reward scale: the standard
+   deviation of every reward seen so far (``advantage_std="history"``, the default), or of this
+   batch's rewards, floored (``"batch"``; :func:`scale_advantages`);
 3. the loss is formed from exactly these ``A_k`` and the policy steps;
 4. only then does the EMA take in this batch: ``b <- d b + (1 - d) mean(R)``.
 
@@ -18,7 +19,16 @@ sequence of actions with one terminal reward. Like Stable-Baselines3 it stops th
 once the approximate KL(pi_old || pi) passes ``1.5 * target_kl``; the step that crossed the
 bound is shrunk back inside it, so the update is a trust region at any learning rate.
 The losses are pure functions; the trainer holds the state that survives between updates
-(optimizer, baseline, step count). :class:`UpdateStats` reports exactly what the update used.
+(optimizer, baseline, reward statistics, step count). :class:`UpdateStats` reports exactly what
+the update used.
+
+Why plain SGD and the history's reward scale by default: a step of Adam has about the same size
+whatever the advantages are (it divides by their running magnitude), so on noisy rewards a high
+learning rate commits early to whatever cell got lucky and a low one never moves. SGD's step is
+proportional to the advantages: large while the rewards spread around the baseline, smaller as the
+baseline catches up with a policy that has settled. Dividing by the spread of *all* rewards seen
+(not the batch's) keeps that property and makes the learning rate independent of the reward's units
+(accuracy in [0, 1] or in percent, a table whose cells lie close together or far apart).
 """
 
 from __future__ import annotations
@@ -35,6 +45,8 @@ from ..controllers.lstm import NASController
 from ..validation import require_choice, require_fraction, require_positive
 
 ALGORITHMS = ("reinforce", "ppo")
+OPTIMIZERS = ("sgd", "adam")
+ADVANTAGE_STDS = ("history", "batch")
 KL_STOP_FACTOR = 1.5  # Stable-Baselines3: stop PPO's epochs once approx KL > 1.5 * target_kl
 MAX_BACKTRACKS = 10  # halvings of the step that crossed the KL bound before it is undone
 
@@ -153,15 +165,21 @@ class PolicyGradientTrainer:
     Args:
         controller: the policy.
         algorithm: ``"reinforce"`` or ``"ppo"``.
-        lr: Adam learning rate (settable at run time: :attr:`lr`).
+        lr: the optimiser's learning rate (settable at run time: :attr:`lr`).
+        optimizer: ``"sgd"`` (plain SGD: steps proportional to the advantages) or ``"adam"``
+            (Zoph & Le's and ENAS's choice, for long runs at small learning rates).
         baseline_decay: EMA decay ``d`` in ``b <- d b + (1 - d) mean(R)``, in [0, 1).
         entropy_weight: bonus ``w`` in ``loss -= w * mean entropy`` (settable at run time).
-        normalize_advantages: divide the advantages by ``max(std(R), advantage_std_floor)``,
-            the batch's reward standard deviation (skipped when B == 1). They are not
-            re-centred, so the baseline still decides which architectures are pushed up.
-        advantage_std_floor: the smallest std the advantages are divided by (> 0): rewards
-            closer together than this are treated as noise, not stretched apart. 0.02 is
-            two points of accuracy for rewards in [0, 1].
+        normalize_advantages: divide the advantages by a reward standard deviation (see
+            ``advantage_std``). They are not re-centred, so the baseline still decides which
+            architectures are pushed up.
+        advantage_std: ``"history"``: the std of every reward seen so far, this batch's
+            included (scale-free; it stays at the search's whole spread while the batches
+            settle, so steps shrink as the baseline catches up); ``"batch"``:
+            ``max(std(R), advantage_std_floor)`` of this batch (skipped when B == 1).
+        advantage_std_floor: ``"batch"`` only: the smallest std the advantages are divided by
+            (> 0): rewards closer together than this are treated as noise, not stretched
+            apart. 0.02 is two points of accuracy for rewards in [0, 1].
         grad_clip: max gradient norm (``clip_grad_norm_``); None disables clipping.
         ppo_clip, ppo_epochs: PPO's epsilon and the most passes over each batch.
         target_kl: PPO's trust region (Stable-Baselines3's ``target_kl``): after each epoch
@@ -184,10 +202,12 @@ class PolicyGradientTrainer:
         controller: NASController,
         *,
         algorithm: str = "reinforce",
-        lr: float = 3.5e-4,
+        lr: float = 0.2,
+        optimizer: str = "sgd",
         baseline_decay: float = 0.95,
         entropy_weight: float = 1e-4,
         normalize_advantages: bool = True,
+        advantage_std: str = "history",
         grad_clip: float | None = 5.0,
         ppo_clip: float = 0.2,
         ppo_epochs: int = 4,
@@ -208,6 +228,8 @@ class PolicyGradientTrainer:
         self.baseline_decay = float(baseline_decay)
         self.entropy_weight = entropy_weight
         self.normalize_advantages = bool(normalize_advantages)
+        self.advantage_std = require_choice("advantage_std", advantage_std, ADVANTAGE_STDS)
+        self.reward_stats = RewardStats()
         self.grad_clip = None if grad_clip is None else float(require_positive("grad_clip", grad_clip))
         self.ppo_clip = float(require_positive("ppo_clip", ppo_clip))
         self.ppo_epochs = require_positive("ppo_epochs", ppo_epochs, integer=True)
@@ -217,7 +239,9 @@ class PolicyGradientTrainer:
         if schedule is not None and not isinstance(schedule, Schedule):
             raise ValueError(f"schedule: expected a Schedule or None, got {type(schedule).__name__}")
         self.schedule = schedule
-        self.optimizer = torch.optim.Adam(controller.parameters(), lr=lr)
+        self.optimizer_name = require_choice("optimizer", optimizer, OPTIMIZERS)
+        optimizer_class = torch.optim.SGD if self.optimizer_name == "sgd" else torch.optim.Adam
+        self.optimizer = optimizer_class(controller.parameters(), lr=lr)
         self.baseline: float | None = None  # EMA of rewards; None until the first batch
         self.num_updates = 0
         self.value_head: nn.Linear | None = None
@@ -323,6 +347,19 @@ class PolicyGradientTrainer:
             self.baseline = self.baseline_decay * self.baseline + (1 - self.baseline_decay) * mean
         return self.baseline
 
+    def scale(self, advantages: torch.Tensor, rewards: torch.Tensor) -> torch.Tensor:
+        """The advantages divided by the reward scale ``advantage_std`` names (unchanged when not normalising).
+
+        Takes this batch's rewards into the history's statistics first (every update calls it once).
+        """
+        self.reward_stats.add(rewards.tolist())
+        if not self.normalize_advantages:
+            return advantages
+        if self.advantage_std == "batch":
+            return scale_advantages(advantages, rewards, self.advantage_std_floor)
+        std = self.reward_stats.std
+        return advantages / std if std > 0 else advantages
+
     def update_policy(self, architectures, rewards) -> UpdateStats:
         """One policy-gradient update from ``architectures`` (B) and their ``rewards`` (B)."""
         # 1. the batch as tensors: indices (B, D), rewards (B,)
@@ -340,8 +377,7 @@ class PolicyGradientTrainer:
             baseline = self.batch_baseline(rewards)
             advantages = (rewards - baseline)[:, None].expand(B, out.log_probs.shape[1])
         # 3. optional scale normalisation (kept centred on the baseline)
-        if self.normalize_advantages:
-            advantages = scale_advantages(advantages, rewards, self.advantage_std_floor)
+        advantages = self.scale(advantages, rewards)
         # 4. policy step(s) on exactly these advantages: REINFORCE once, PPO up to ppo_epochs times
         if self.algorithm == "reinforce":
             loss, grad_norm = self._step(reinforce_loss(out.log_probs, advantages), out)
@@ -470,6 +506,7 @@ class PolicyGradientTrainer:
             "controller": self.controller.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "baseline": self.baseline,
+            "reward_stats": self.reward_stats.state_dict(),
             "num_updates": self.num_updates,
             "entropy_weight": self.entropy_weight,
             "temperature": self.temperature,
@@ -487,6 +524,7 @@ class PolicyGradientTrainer:
         self.controller.load_state_dict(state["controller"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.baseline = None if state["baseline"] is None else float(state["baseline"])
+        self.reward_stats = RewardStats.from_state(state.get("reward_stats"))
         self.num_updates = int(state["num_updates"])
         self.entropy_weight = float(state["entropy_weight"])
         self.temperature = float(state["temperature"])
@@ -494,6 +532,35 @@ class PolicyGradientTrainer:
             self.value_head.load_state_dict(state["value_head"])
             self.value_optimizer.load_state_dict(state["value_optimizer"])
             self._value_ready = bool(state["value_ready"])
+
+
+class RewardStats:
+    """Count, mean and standard deviation of every reward seen (Welford's running algorithm)."""
+
+    def __init__(self, count: int = 0, mean: float = 0.0, m2: float = 0.0):
+        self.count, self.mean, self.m2 = int(count), float(mean), float(m2)
+
+    def add(self, rewards) -> None:
+        for r in rewards:
+            self.count += 1
+            delta = float(r) - self.mean
+            self.mean += delta / self.count
+            self.m2 += delta * (float(r) - self.mean)
+
+    @property
+    def std(self) -> float:
+        """The population standard deviation of the rewards seen (0 before two)."""
+        return math.sqrt(self.m2 / self.count) if self.count > 1 else 0.0
+
+    def state_dict(self) -> dict:
+        return {"count": self.count, "mean": self.mean, "m2": self.m2}
+
+    @classmethod
+    def from_state(cls, state) -> RewardStats:
+        return cls(**state) if state else cls()
+
+    def __repr__(self) -> str:
+        return f"RewardStats(count={self.count}, mean={self.mean:.4g}, std={self.std:.4g})"
 
 
 def _require_non_negative(field: str, value) -> float:

@@ -107,7 +107,8 @@ class SoftActorCritic(PolicyGradientTrainer):
                 raise ValueError(f"{name}: not an option of SAC; its own are critic_hidden, critic_lr, critic_steps, "
                                  "policy_steps, policy_samples, target_entropy, alpha, alpha_lr, reward_std_floor, and "
                                  "lr, grad_clip, epsilon")
-        super().__init__(controller, algorithm="reinforce", normalize_advantages=False, **kwargs)
+        # the policy steps towards softmax(Q / alpha) with Adam: the critic, not an advantage, sets their size
+        super().__init__(controller, algorithm="reinforce", normalize_advantages=False, optimizer="adam", **kwargs)
         self.algorithm = "sac"
         self.critic_steps = require_positive("critic_steps", critic_steps, integer=True)
         self.policy_steps = require_positive("policy_steps", policy_steps, integer=True)

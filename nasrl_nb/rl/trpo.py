@@ -37,7 +37,7 @@ from torch.nn.utils import parameters_to_vector, vector_to_parameters
 
 from ..controllers.lstm import NASController
 from ..validation import require_positive
-from .policy_gradient import PolicyGradientTrainer, UpdateStats, scale_advantages
+from .policy_gradient import PolicyGradientTrainer, UpdateStats
 
 
 @dataclass
@@ -164,8 +164,7 @@ class TRPOTrainer(PolicyGradientTrainer):
         B, D = indices.shape
         baseline = self.batch_baseline(rewards)
         advantages = (rewards - baseline)[:, None].expand(B, D)
-        if self.normalize_advantages:
-            advantages = scale_advantages(advantages, rewards, self.advantage_std_floor)
+        advantages = self.scale(advantages, rewards)
         params = self._params()
         with torch.no_grad():
             old = ctrl(indices)

@@ -25,7 +25,7 @@ from ..controllers.registry import CONTROLLERS
 from ..oneshot.darts_strategy import DARTS_DEFAULTS, REMEDIES
 from ..oneshot.enas import ONESHOT_DEFAULTS
 from ..rewards.objectives import OBJECTIVES, check_weights
-from ..rl.policy_gradient import Schedule
+from ..rl.policy_gradient import ADVANTAGE_STDS, OPTIMIZERS, Schedule
 from ..runtime import quick_mode
 from ..spaces.registry import get_space, space_from_spec
 from ..validation import require_choice, require_positive
@@ -98,19 +98,25 @@ class ControllerConfig:
 class TrainerConfig:
     """The policy-gradient update of reinforce/ppo (:class:`~nasrl_nb.rl.policy_gradient.PolicyGradientTrainer`)."""
 
-    lr: float = 3.5e-4  # controller learning rate (Adam)
+    lr: float = 0.2  # controller learning rate (of `optimizer`)
+    optimizer: str = "sgd"  # sgd: steps proportional to the advantages; adam: Zoph & Le's and ENAS's (long runs)
     baseline_decay: float = 0.95  # exponential moving average of rewards (the baseline)
     entropy_weight: float = 1e-4  # entropy bonus in the loss
-    normalize_advantages: bool = True  # divide advantages by their standard deviation (with a floor)
+    normalize_advantages: bool = True  # divide advantages by a reward standard deviation (advantage_std)
+    advantage_std: str = "history"  # history: std of every reward so far (scale-free); batch: this batch's, floored
     grad_clip: float | None = 5.0  # clip the controller's gradient norm; None: off
     ppo_clip: float = 0.2  # PPO's epsilon: the ratio is clipped to [1 - eps, 1 + eps]
     ppo_epochs: int = 4  # PPO: passes over each batch
     target_kl: float | None = 0.02  # PPO: stop the epochs once the approximate KL passes 1.5 x this; None: off
-    advantage_std_floor: float = 0.02  # floor on the rewards' std when normalising advantages
+    advantage_std_floor: float = 0.02  # advantage_std "batch": floor on the batch's reward std
     value_baseline: bool = False  # a learned value head instead of the moving average
     value_lr: float = 1e-2  # its learning rate
     epsilon: float = 0.0  # probability of proposing a uniform random architecture instead
     schedule: dict | None = None  # Schedule fields: temperature/entropy curriculum; None: off
+
+    def __post_init__(self):
+        require_choice("trainer.optimizer", self.optimizer, OPTIMIZERS)
+        require_choice("trainer.advantage_std", self.advantage_std, ADVANTAGE_STDS)
 
 
 @dataclass
@@ -289,7 +295,7 @@ class SearchConfig:
     method: str = "reinforce"  # a name in nasrl_nb.search.methods.METHODS (enas, random_ws: a shared-weight supernet)
     space: dict | str = "cell"  # a space name or spec; stored as the spec
     budget: int = 64  # architectures to evaluate (16 in quick mode)
-    batch_size: int = 8  # architectures per step (4 in quick mode)
+    batch_size: int | None = None  # architectures per step; None: batch_size_rule(method, budget, workers)
     seed: int = 0  # seeds the controller, the search and each child's training
     progress: bool = True  # a tqdm progress bar while iterating
     policy_snapshots: bool = True  # record the policy after every update (steps.jsonl, replays)
@@ -308,10 +314,14 @@ class SearchConfig:
     sac: SACConfig = field(default_factory=SACConfig)
     bandit: BanditConfig = field(default_factory=BanditConfig)
     curriculum: CurriculumConfig = field(default_factory=CurriculumConfig)
+    rules: dict = field(default_factory=dict)  # the values a documented rule set: {"batch_size": "the rule"}
 
     def __post_init__(self):
         require_choice("method", self.method, METHODS)
         require_positive("budget", self.budget, integer=True)
+        if self.batch_size is None:  # the lab rule; recorded, so config.json says where the number came from
+            self.batch_size = batch_size_rule(self.method, self.budget, self.parallel.workers)
+            self.rules = {**self.rules, "batch_size": BATCH_SIZE_RULE}
         require_positive("batch_size", self.batch_size, integer=True)
         if isinstance(self.seed, bool) or not isinstance(self.seed, int):
             raise ValueError(f"seed: must be an integer, got {self.seed!r}")
@@ -342,11 +352,16 @@ class SearchConfig:
     @classmethod
     def from_settings(cls, **settings) -> SearchConfig:
         """A config from :func:`~nasrl_nb.search.factory.make_search`'s keywords (quick-mode defaults)."""
-        base = cls(budget=16, batch_size=4, child=ChildConfig(epochs=1)) if quick_mode() else cls()
-        base = base.with_settings(**ONESHOT_DEFAULTS.get(settings.get("method"), {}))  # ENAS's controller settings
-        if settings.get("method") == "darts":
+        base = cls(budget=16, child=ChildConfig(epochs=1)) if quick_mode() else cls()
+        method = settings.get("method", base.method)
+        base = base.with_settings(**METHOD_DEFAULTS.get(method, {}))  # each method's own defaults
+        base = base.with_settings(**ONESHOT_DEFAULTS.get(method, {}))  # ENAS's controller settings
+        if method == "darts":
             base = base.with_settings(**DARTS_DEFAULTS)  # one search epoch per step
-        return base.with_settings(**settings)
+        config = base.with_settings(**settings)
+        if "batch_size" in config.rules:  # still the rule's: for this method, budget and workers
+            config.batch_size = batch_size_rule(config.method, config.budget, config.parallel.workers)
+        return config
 
     def with_settings(self, **settings) -> SearchConfig:
         """A copy with ``make_search`` keywords applied (``epochs=2``, ``trainer_kwargs={...}``...).
@@ -368,10 +383,45 @@ class SearchConfig:
             if path is None:
                 allowed = ", ".join(sorted(SETTINGS) + list(SECTION_KWARGS))
                 raise ValueError(f"{key}: not a search setting; allowed keywords: {allowed}")
+            if key == "batch_size":  # a number given here is no longer the rule's (None: the rule again)
+                data["rules"].pop("batch_size", None)
             if key == "dataset" and value is not None and not isinstance(value, str):
                 value = None  # a Dataset object: custom data, passed to make_search, not stored
             _set(data, path, value)
         return type(self).from_dict(data)
+
+
+# How many architectures one update sees, when not given. A lab's budget is 50-300 evaluations;
+# about 25 updates learn visibly within it (benchmarks/learning_curves.py, BENCHMARKS.md), and
+# fewer than 2 architectures per batch leave the first update without a signal (its baseline is
+# the batch's own mean). Worker processes each train one child of a batch, so a batch is at least
+# as large as the workers. Regularized evolution replaces one member per child (Real et al. 2019),
+# so it steps as soon as each worker's child is back.
+BATCH_SIZE_RULE = "budget // 25, within [2, 8] (evolution: 1), and at least the number of workers"
+
+
+def batch_size_rule(method: str, budget: int, workers: int = 1) -> int:
+    """The batch size :data:`BATCH_SIZE_RULE` gives ``method`` at ``budget`` evaluations on ``workers`` workers."""
+    batch = 1 if method == "evolution" else min(8, max(2, budget // 25))
+    return max(batch, workers)
+
+
+# Each method's defaults (make_search keywords), chosen for a lab's budget of 50-300 evaluations
+# by benchmarks/learning_curves.py on validation seeds (BENCHMARKS.md, "Defaults that learn").
+# REINFORCE uses TrainerConfig's own defaults (plain SGD, advantages over the history's std).
+# PPO, A2C and SAC step with Adam: PPO's KL bound and SAC's critic set their step size themselves.
+METHOD_DEFAULTS: dict[str, dict] = {
+    "ppo": {"trainer_kwargs": {"optimizer": "adam", "lr": 0.05, "entropy_weight": 1e-2, "advantage_std": "batch"}},
+    "a2c": {"trainer_kwargs": {"optimizer": "adam", "lr": 0.01, "advantage_std": "batch"}},
+    "trpo": {"trpo_kwargs": {"max_kl": 0.2}, "trainer_kwargs": {"advantage_std": "batch"}},
+    "sac": {"trainer_kwargs": {"lr": 0.05}, "sac_kwargs": {"target_entropy": 0.6}},  # SAC steps with Adam
+    "ucb": {"bandit_kwargs": {"exploration": 16.0}},
+    "thompson": {"bandit_kwargs": {"prior_count": 16.0}},
+}
+
+# Zoph & Le's own controller settings (2017, Sec. 4.1: Adam at 6e-4, baseline decay 0.95, for
+# 12,800 architectures on 800 GPUs): a documented preset for long runs, not a default.
+ZOPH_LE_PRESET = {"trainer_kwargs": {"optimizer": "adam", "lr": 6e-4, "normalize_advantages": False}}
 
 
 def _plain(options: Mapping) -> dict:

@@ -8,7 +8,8 @@ draws into ``ax`` when given or into a new pyplot-free Figure, and returns the F
 * :func:`plot_motifs` -- patterns common among the top architectures against their base rate;
 * :func:`plot_proposal_drift` -- how a search's proposals moved over time;
 * :func:`plot_best_so_far` -- methods compared over many seeds: mean pick with a band;
-* :func:`plot_showdown` -- every method's picks at a comparable cost (``bench.showdown``).
+* :func:`plot_showdown` -- every method's picks at a comparable cost (``bench.showdown``);
+* :func:`plot_learning` -- does a search learn? What it samples, and its policy's entropy.
 """
 
 from __future__ import annotations
@@ -162,4 +163,35 @@ def plot_showdown(records: Sequence[Mapping], ax=None, *, optimum: float | None 
     ax.scatter([], [], color="#d55e00", s=14, label="one-shot (a real supernet)")
     ax.legend(fontsize=7, frameon=False, loc="best")
     _style(ax, title, "method (mean cost in table seconds)", "test accuracy of the pick")
+    return fig
+
+
+def plot_learning(curves_by_method: Mapping[str, Sequence], *, window: int = 10,
+                  title: str = "What each search samples as it goes") -> Figure:
+    """Two panels from :class:`~nasrl_nb.bench.compare.LearningCurve` objects (several seeds per method).
+
+    Left: the reward (validation accuracy) of the architectures evaluated, a moving average over
+    ``window`` evaluations, mean over seeds with a 95% band: a search that learns samples better
+    architectures as it goes, random search does not. Right: the policy's entropy after each
+    update (nats, summed over decisions), for the methods that have a policy.
+    """
+    fig = Figure(figsize=(10, 3.4), layout="constrained")
+    ax_reward, ax_entropy = fig.subplots(1, 2)
+    kernel = np.ones(window) / window
+    for method, curves in curves_by_method.items():
+        rewards = np.stack([np.convolve(c.rewards, kernel, mode="valid") for c in curves])  # (seeds, T - window + 1)
+        center, low, high = band(rewards)
+        x = np.arange(window, window + len(center))
+        color = METHOD_COLORS.get(method)
+        ax_reward.plot(x, center, color=color, linewidth=1.6, label=f"{method} ({len(curves)} seeds)")
+        ax_reward.fill_between(x, low, high, color=color or ax_reward.lines[-1].get_color(), alpha=0.2, linewidth=0)
+        if len(curves[0].entropy):
+            entropy = np.stack([c.entropy for c in curves])  # (seeds, updates)
+            evaluations = curves[0].batch_size * np.arange(1, entropy.shape[1] + 1)
+            ax_entropy.plot(evaluations, entropy.mean(0), color=color, linewidth=1.6, label=method)
+    ax_reward.legend(fontsize=8, frameon=False, loc="lower right")
+    _style(ax_reward, f"{title} (moving average of {window})", "evaluations", "reward (val. accuracy)")
+    if ax_entropy.lines:
+        ax_entropy.legend(fontsize=8, frameon=False)
+    _style(ax_entropy, "The policy's entropy after each update", "evaluations", "entropy (nats)")
     return fig

@@ -80,6 +80,7 @@ class SearchDashboard:
         self.export_path = W.Text(value=str(export_path), description="export to", layout=W.Layout(width="320px"))
         self._quiet = False  # set while the dashboard itself moves a slider or a menu
         self.sliders = self._make_sliders()
+        self.settings = W.HTML()  # the batch size and optimiser in force, and which came from a rule
         for name, slider in self.sliders.items():
             slider.observe(safe(lambda change, name=name: self._on_slider(name, change["new"])), names="value")
         if picker is not None:
@@ -149,11 +150,12 @@ class SearchDashboard:
             self._quiet = False
         self.progress.max = search.budget
         self.progress.value = search.evaluations
+        self.settings.value = settings_line(search)
 
     def _layout(self) -> W.Widget:
         controls = W.HBox([*self.buttons.values(), self.progress])
         rows = [] if self.picker is None else [self.picker.widget]
-        return W.VBox([*rows, controls, W.HBox(list(self.sliders.values())), self.export_path, self.status,
+        return W.VBox([*rows, controls, W.HBox(list(self.sliders.values())), self.settings, self.export_path, self.status,
                        self.warnings, self.grid, self.output])
 
     def _ipython_display_(self):
@@ -417,3 +419,14 @@ def _traceback() -> str:
     import traceback
 
     return traceback.format_exc()
+
+
+def settings_line(search) -> str:
+    """The batch size and the controller's optimiser in force, saying which value a rule chose (HTML)."""
+    config = getattr(search, "config", None)
+    rules = getattr(config, "rules", None) or {}
+    batch = f"batch {search.batch_size}" + (f" (rule: {html.escape(rules['batch_size'])})" if "batch_size" in rules else "")
+    trainer = getattr(search.strategy, "trainer", None)
+    optimizer = getattr(trainer, "optimizer_name", None)
+    policy = "" if optimizer is None else f"; controller: {optimizer} at lr {trainer.lr:g}"
+    return f"<small>{batch}{policy}</small>"

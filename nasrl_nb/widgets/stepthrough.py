@@ -170,12 +170,14 @@ class StepThroughWidget:
         step = data["step"]
         moved = ""
         if data.get("before") and data.get("after"):
-            changes = [
-                f"{html.escape(b['decision'])}={html.escape(str(b['choice']))}: {b['prob']:.3f} → {a['prob']:.3f}"
+            rows = "".join(
+                f"<tr><td>{html.escape(b['decision'])}</td><td>{html.escape(str(b['choice']))}</td>"
+                f"<td>{b['prob']:.3f}</td><td>{a['prob']:.3f}</td><td>{a['prob'] - b['prob']:+.3f}</td></tr>"
                 for b, a in zip(data["before"][0], data["after"][0])
-            ]
-            moved = "<p>Probabilities of the first architecture's choices:</p><ul>" + "".join(
-                f"<li>{c}</li>" for c in changes) + "</ul>"
+            )
+            moved = ("<p>Probabilities of the first architecture's choices:</p><table><tr><th>decision</th>"
+                     f"<th>choice</th><th>before</th><th>after</th><th>change</th></tr>{rows}</table>"
+                     f"{_step_size(self.search)}")
         png = None if step.policy is None else figure_to_png(plot_policy_heatmap(step.policy), dpi=80)
         stats = ", ".join(f"{k}={v:.4g}" for k, v in step.stats.items() if isinstance(v, float))
         return (f"<h4>5. update</h4><p>step {step.step} committed: {html.escape(stats)}</p>"
@@ -222,6 +224,20 @@ def _update_details(method: str, step) -> str:
     if method == "random":
         parts.append("<p>Random search learns nothing: the next batch is drawn uniformly again.</p>")
     return "".join(parts)
+
+
+def _step_size(search) -> str:
+    """One sentence on what sets the size of a policy-gradient step, with this search's values."""
+    trainer = getattr(search.strategy, "trainer", None)
+    optimizer = getattr(trainer, "optimizer_name", None)
+    if optimizer is None:
+        return ""
+    if optimizer == "sgd":
+        return (f"<p>What sets the step: plain SGD at learning rate {trainer.lr:g} moves each weight by lr × its "
+                "gradient, and the gradient is proportional to each architecture's advantage: a child far above "
+                "the baseline moves its choices' probabilities a lot, one near it hardly at all.</p>")
+    return (f"<p>What sets the step: Adam at learning rate {trainer.lr:g} moves each weight by about lr whatever "
+            "the size of the advantages (it divides the gradient by its running magnitude).</p>")
 
 
 def _num(stats, key: str) -> float:

@@ -1,0 +1,170 @@
+"""Do the defaults learn? Every method with its defaults, at a lab's budgets, over many seeds.
+
+For each method and budget the script runs seeded searches with nothing but the method, the
+table and the budget (``make_search``'s defaults: :data:`~nasrl_nb.search.config.METHOD_DEFAULTS`
+and the batch-size rule), and reports for each:
+
+* the test accuracy of the pick (the architecture with the best *validation* accuracy seen),
+  mean ± standard error, and its difference to random search in standard errors of the
+  difference (NAS-Bench-201's protocol, Dong & Yang 2020, Sec. 5);
+* whether the method improves on its own start: the mean validation accuracy of the first and
+  the last fifth of the architectures it evaluated (random search's stay equal);
+* for the controllers, the policy's entropy (nats, summed over decisions) at the first and the
+  last update.
+
+``--real`` also runs REINFORCE and random search on real children (trained on digits, one epoch
+each) for a few seeds at a lab's budget, with the same summary.
+
+    python benchmarks/learning_curves.py                               # 100 seeds x {50, 100, 300}, 2 workers
+    python benchmarks/learning_curves.py --seeds 5 --budgets 50        # a quick look
+    python benchmarks/learning_curves.py --real --real-seeds 5 --real-budget 48 --methods random reinforce
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import multiprocessing
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+METHODS = ("random", "evolution", "reinforce", "ppo", "a2c", "trpo", "sac", "ucb", "thompson")
+_TABLE = {}
+
+
+def _init(table: str | None) -> None:
+    import torch
+
+    torch.set_num_threads(1)  # two workers on two cores
+    if table is not None:
+        from nasrl_nb.bench.tabular import TabularBenchmark
+
+        _TABLE["bench"] = TabularBenchmark.load(table)
+
+
+def run_one(job) -> dict:
+    """One seeded search with the defaults: ``(method, seed, budget, real)`` -> its learning record."""
+    from nasrl_nb.bench.compare import LearningCurve, learning_curve
+    from nasrl_nb.search.factory import make_search
+
+    method, seed, budget, real = job
+    start = time.perf_counter()
+    if real:
+        search = make_search(method, "cell", "digits", budget=budget, seed=seed, epochs=1, progress=False)
+        search.run()
+        curve = LearningCurve.of(search)
+    else:
+        curve = learning_curve(_TABLE["bench"], method, seed, budget=budget)
+    first, last = curve.fifths()
+    return {"method": method, "seed": seed, "budget": budget, "curve": curve.best.tolist(), "first_fifth": first,
+            "last_fifth": last, "entropy_first": float(curve.entropy[0]) if len(curve.entropy) else None,
+            "entropy_last": float(curve.entropy[-1]) if len(curve.entropy) else None,
+            "batch_size": curve.batch_size, "seconds": time.perf_counter() - start}
+
+
+def summarize(runs: list[dict]) -> dict:
+    finals = np.array([r["curve"][-1] for r in runs])
+    first = np.array([r["first_fifth"] for r in runs])
+    last = np.array([r["last_fifth"] for r in runs])
+    ent0 = [r["entropy_first"] for r in runs if r["entropy_first"] is not None]
+    ent1 = [r["entropy_last"] for r in runs if r["entropy_last"] is not None]
+    n = len(runs)
+    return {
+        "runs": n, "batch_size": runs[0]["batch_size"],
+        "final_mean": float(finals.mean()), "final_se": float(finals.std(ddof=1) / math.sqrt(n)) if n > 1 else math.nan,
+        "first_fifth": float(first.mean()), "last_fifth": float(last.mean()),
+        "entropy_first": float(np.mean(ent0)) if ent0 else None, "entropy_last": float(np.mean(ent1)) if ent1 else None,
+        "curve": np.mean([r["curve"] for r in runs], axis=0).tolist(),
+        "seconds_per_run": float(np.mean([r["seconds"] for r in runs])),
+    }
+
+
+def markdown(results: dict, budgets, title: str) -> str:
+    lines = [title, "",
+             "| method | budget | batch | test acc. of the pick (mean ± s.e.) | vs random (s.e. of the difference) | "
+             "mean val. acc., first → last fifth | entropy, first → last update (nats) |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    for budget in budgets:
+        rand = results.get(("random", budget))
+        for (method, b), s in results.items():
+            if b != budget:
+                continue
+            if rand is not None and method != "random":
+                diff = s["final_mean"] - rand["final_mean"]
+                se = math.hypot(s["final_se"], rand["final_se"])
+                vs = f"{100 * diff:+.2f} ({diff / se:+.1f})" if se > 0 else f"{100 * diff:+.2f}"
+            else:
+                vs = "—"
+            ent = ("—" if s["entropy_first"] is None
+                   else f"{s['entropy_first']:.2f} → {s['entropy_last']:.2f}")
+            lines.append(f"| {method} | {budget} | {s['batch_size']} | {100 * s['final_mean']:.2f} ± {100 * s['final_se']:.2f} | "
+                         f"{vs} | {100 * s['first_fifth']:.1f} → {100 * s['last_fifth']:.1f} | {ent} |")
+    return "\n".join(lines)
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--table", default="bench:digits-cell", help="bench:NAME or csv:PATH (default: bench:digits-cell)")
+    parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
+    parser.add_argument("--budgets", type=int, nargs="+", default=[50, 100, 300], help="evaluations per run")
+    parser.add_argument("--seeds", type=int, default=100, help="seeded runs per method and budget (default: 100)")
+    parser.add_argument("--first-seed", type=int, default=0, help="seeds first-seed .. first-seed + seeds - 1")
+    parser.add_argument("--workers", type=int, default=2, help="processes, one torch thread each (default: 2)")
+    parser.add_argument("--real", action="store_true", help="also real children on digits (reinforce and random)")
+    parser.add_argument("--real-seeds", type=int, default=5)
+    parser.add_argument("--real-budget", type=int, default=48)
+    parser.add_argument("--no-table", action="store_true", help="skip the table (with --real)")
+    parser.add_argument("--markdown", default=None, help="also write the markdown sections to this file")
+    parser.add_argument("--json", default=None, help="also write every summary to this file")
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    sections, dump = [], {}
+    context = multiprocessing.get_context("spawn")
+    if not args.no_table:
+        with context.Pool(args.workers, initializer=_init, initargs=(args.table,)) as pool:
+            results = {}
+            for budget in args.budgets:
+                for method in args.methods:
+                    seeds = range(args.first_seed, args.first_seed + args.seeds)
+                    runs = pool.map(run_one, [(method, s, budget, False) for s in seeds])
+                    results[(method, budget)] = summarize(runs)
+                    s = results[(method, budget)]
+                    print(f"{method} @ {budget}: pick {100 * s['final_mean']:.2f} ± {100 * s['final_se']:.2f}, "
+                          f"val {100 * s['first_fifth']:.1f} -> {100 * s['last_fifth']:.1f}, "
+                          f"entropy {s['entropy_first']} -> {s['entropy_last']}", file=sys.stderr, flush=True)
+            pool.close()
+            pool.join()
+        sections.append(markdown(results, args.budgets, f"### The defaults on {args.table} ({args.seeds} seeds per cell)"))
+        dump["table"] = {f"{m}@{b}": s for (m, b), s in results.items()}
+    if args.real:
+        with context.Pool(args.workers, initializer=_init, initargs=(None,)) as pool:
+            real = {}
+            for method in ("random", "reinforce"):
+                runs = pool.map(run_one, [(method, s, args.real_budget, True) for s in range(args.real_seeds)])
+                real[(method, args.real_budget)] = summarize(runs)
+            pool.close()
+            pool.join()
+        sections.append(markdown(real, [args.real_budget],
+                                 f"### The defaults on real children (digits, 1 epoch each; {args.real_seeds} seeds)"))
+        dump["real"] = {f"{m}@{b}": s for (m, b), s in real.items()}
+    footer = (f"`python benchmarks/learning_curves.py {' '.join(argv if argv is not None else sys.argv[1:])}` "
+              f"(Python {platform.python_version()}, {args.workers} workers, one torch thread each)")
+    text = "\n\n".join(sections + [footer])
+    print(text)
+    if args.markdown:
+        Path(args.markdown).write_text(text + "\n")
+    if args.json:
+        Path(args.json).write_text(json.dumps(dump, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
