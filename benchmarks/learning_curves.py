@@ -17,7 +17,8 @@ each) for a few seeds at a lab's budget, with the same summary.
 
     python benchmarks/learning_curves.py                               # 100 seeds x {50, 100, 300}, 2 workers
     python benchmarks/learning_curves.py --seeds 5 --budgets 50        # a quick look
-    python benchmarks/learning_curves.py --real --real-seeds 5 --real-budget 48 --methods random reinforce
+    python benchmarks/learning_curves.py --real --real-seeds 5 --real-budget 48 --no-table
+    python benchmarks/learning_curves.py --why --no-table                # why the old defaults did not learn
 """
 
 from __future__ import annotations
@@ -84,6 +85,63 @@ def summarize(runs: list[dict]) -> dict:
     }
 
 
+# the controller settings compared by --why: what main had before issue 19, the values the benchmark
+# scripts had tuned (Adam), and today's defaults
+WHY_SETTINGS = {
+    "before (Adam 3.5e-4, batch 8, batch-std advantages)": {
+        "batch_size": 8, "trainer_kwargs": {"optimizer": "adam", "lr": 3.5e-4, "advantage_std": "batch"}},
+    "tuned Adam (0.01, batch 4, batch-std advantages)": {
+        "batch_size": 4, "trainer_kwargs": {"optimizer": "adam", "lr": 0.01, "advantage_std": "batch"}},
+    "defaults (SGD 0.2, batch rule, history-std advantages)": {},
+}
+
+
+def step_sizes(initialisations: int = 5) -> list[float]:
+    """Per decision, |grad log pi(a_t)|^2 over all the LSTM's weights / over its head's bias alone.
+
+    A step of SGD changes decision t's logits by lr times this squared norm (times the advantage);
+    a per-decision table of logits is the head's bias alone. Mean over ``initialisations`` seeds.
+    """
+    import torch
+
+    from nasrl_nb.controllers.lstm import NASController
+    from nasrl_nb.spaces.registry import get_space
+
+    ratios = []
+    for seed in range(initialisations):
+        torch.manual_seed(seed)
+        ctrl = NASController(get_space("cell"), seed=seed)
+        out = ctrl(ctrl.sample(1).indices)
+        row = []
+        for t in range(out.log_probs.shape[1]):
+            grads = torch.autograd.grad(out.log_probs[0, t], list(ctrl.parameters()), retain_graph=True, allow_unused=True)
+            bias = torch.autograd.grad(out.log_probs[0, t], [ctrl.heads[str(t)].bias], retain_graph=True)[0]
+            row.append(sum(float((g ** 2).sum()) for g in grads if g is not None) / float((bias ** 2).sum()))
+        ratios.append(row)
+    return np.mean(ratios, axis=0).tolist()
+
+
+def why(table: str, seeds: int) -> str:
+    """The markdown of ``--why``: step sizes per decision, and each WHY_SETTINGS' learning at 100 evaluations."""
+    from nasrl_nb.bench.compare import learning_curve
+    from nasrl_nb.bench.tabular import TabularBenchmark
+
+    bench = TabularBenchmark.load(table)
+    lines = ["| controller training | updates | entropy, first → last update (nats) | mean val. acc., first → last fifth | "
+             "test acc. of the pick |", "|---|---:|---:|---:|---:|"]
+    for name, settings in WHY_SETTINGS.items():
+        curves = [learning_curve(bench, "reinforce", seed, budget=100, settings=settings) for seed in range(seeds)]
+        first, last = np.mean([c.fifths() for c in curves], axis=0)
+        finals = np.array([c.best[-1] for c in curves])
+        lines.append(f"| {name} | {len(curves[0].entropy)} | {np.mean([c.entropy[0] for c in curves]):.3f} → "
+                     f"{np.mean([c.entropy[-1] for c in curves]):.3f} | {100 * first:.1f} → {100 * last:.1f} | "
+                     f"{100 * finals.mean():.2f} ± {100 * finals.std(ddof=1) / math.sqrt(seeds):.2f} |")
+    ratios = ", ".join(f"{r:.2f}" for r in step_sizes())
+    return (f"### Why the old defaults did not learn (REINFORCE on {table}, 100 evaluations, {seeds} seeds)\n\n"
+            + "\n".join(lines) + f"\n\nSquared gradient norm of log pi(a_t) over all the LSTM's weights, relative to "
+            f"its head's bias alone (a per-decision table of logits), decisions 1-6, mean of 5 initialisations: {ratios}.")
+
+
 def markdown(results: dict, budgets, title: str) -> str:
     lines = [title, "",
              "| method | budget | batch | test acc. of the pick (mean ± s.e.) | vs random (s.e. of the difference) | "
@@ -118,7 +176,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--real", action="store_true", help="also real children on digits (reinforce and random)")
     parser.add_argument("--real-seeds", type=int, default=5)
     parser.add_argument("--real-budget", type=int, default=48)
-    parser.add_argument("--no-table", action="store_true", help="skip the table (with --real)")
+    parser.add_argument("--no-table", action="store_true", help="skip the table (with --real or --why)")
+    parser.add_argument("--why", action="store_true", help="old vs new controller settings, and per-decision step sizes")
+    parser.add_argument("--why-seeds", type=int, default=20)
     parser.add_argument("--markdown", default=None, help="also write the markdown sections to this file")
     parser.add_argument("--json", default=None, help="also write every summary to this file")
     return parser.parse_args(argv)
@@ -155,6 +215,9 @@ def main(argv=None) -> int:
         sections.append(markdown(real, [args.real_budget],
                                  f"### The defaults on real children (digits, 1 epoch each; {args.real_seeds} seeds)"))
         dump["real"] = {f"{m}@{b}": s for (m, b), s in real.items()}
+    if args.why:
+        _init(None)
+        sections.append(why(args.table, args.why_seeds))
     footer = (f"`python benchmarks/learning_curves.py {' '.join(argv if argv is not None else sys.argv[1:])}` "
               f"(Python {platform.python_version()}, {args.workers} workers, one torch thread each)")
     text = "\n\n".join(sections + [footer])

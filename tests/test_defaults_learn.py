@@ -145,3 +145,14 @@ def test_random_search_does_not_improve(bench):
     curves = [learning_curve(bench, "random", seed, budget=100) for seed in range(3)]
     start, end = np.mean([c.fifths() for c in curves], axis=0)
     assert abs(end - start) < 0.1
+
+
+def test_zoph_and_les_settings_are_a_preset_not_the_default():
+    config = SearchConfig.from_settings(method="reinforce", preset="zoph-le", budget=100)
+    assert (config.trainer.optimizer, config.trainer.lr, config.trainer.normalize_advantages) == ("adam", 6e-4, False)
+    assert config.rules["preset"] == "zoph-le" and config.to_dict()["rules"]["preset"] == "zoph-le"
+    assert SearchConfig.from_settings(method="reinforce").trainer.optimizer == "sgd"
+    with pytest.raises(ValueError, match=r"preset: 'enas' is not allowed; allowed values: zoph-le"):
+        SearchConfig.from_settings(preset="enas")
+    with pytest.raises(ValueError, match=r"preset: 'zoph-le' .* allowed methods: reinforce, ppo, not 'random'"):
+        SearchConfig.from_settings(method="random", preset="zoph-le")

@@ -30,12 +30,14 @@ def test_steps_jsonl_records_the_baseline_and_advantages_the_loss_used(tmp_path,
     search.run()
     lines = [json.loads(line) for line in (tmp_path / "run" / "steps.jsonl").read_text().splitlines()]
     assert [line["step"] for line in lines] == list(range(4))
-    ema = None
+    ema, seen = None, []
     for line, step in zip(lines, search.steps, strict=True):
         rewards = line["rewards"]
+        seen += rewards
         # the baseline is the moving average BEFORE this batch (decay 0.95); the first step uses the batch mean
         expected_b = statistics.fmean(rewards) if ema is None else ema
-        scale = max(statistics.stdev(rewards), 0.02)
+        # reinforce: the std of every reward so far (advantage_std "history"); ppo: this batch's, floored ("batch")
+        scale = statistics.pstdev(seen) if method == "reinforce" else max(statistics.stdev(rewards), 0.02)
         assert line["baseline"] == pytest.approx(expected_b)
         assert line["advantages"] == pytest.approx([(r - expected_b) / scale for r in rewards], rel=1e-5, abs=1e-6)
         # the file, the live step and the strategy's stats agree exactly

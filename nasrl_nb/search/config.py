@@ -355,6 +355,14 @@ class SearchConfig:
         base = cls(budget=16, child=ChildConfig(epochs=1)) if quick_mode() else cls()
         method = settings.get("method", base.method)
         base = base.with_settings(**METHOD_DEFAULTS.get(method, {}))  # each method's own defaults
+        preset = settings.pop("preset", None)
+        if preset is not None:  # a documented preset replaces them; the keywords still come on top
+            require_choice("preset", preset, tuple(PRESETS))
+            if method not in ("reinforce", "ppo"):
+                raise ValueError(f"preset: {preset!r} trains a controller by REINFORCE or PPO; allowed methods: "
+                                 f"reinforce, ppo, not {method!r}")
+            base = base.with_settings(**PRESETS[preset])
+            base.rules = {**base.rules, "preset": preset}
         base = base.with_settings(**ONESHOT_DEFAULTS.get(method, {}))  # ENAS's controller settings
         if method == "darts":
             base = base.with_settings(**DARTS_DEFAULTS)  # one search epoch per step
@@ -419,9 +427,12 @@ METHOD_DEFAULTS: dict[str, dict] = {
     "thompson": {"bandit_kwargs": {"prior_count": 16.0}},
 }
 
-# Zoph & Le's own controller settings (2017, Sec. 4.1: Adam at 6e-4, baseline decay 0.95, for
-# 12,800 architectures on 800 GPUs): a documented preset for long runs, not a default.
-ZOPH_LE_PRESET = {"trainer_kwargs": {"optimizer": "adam", "lr": 6e-4, "normalize_advantages": False}}
+# Presets: documented settings for other purposes than a lab's budget (make_search(preset=...),
+# --preset). "zoph-le": Zoph & Le's own controller training (2017, Sec. 4.1: Adam at 6e-4 on raw
+# advantages R - b, for 12,800 architectures on 800 GPUs): for long runs, not a default.
+PRESETS: dict[str, dict] = {
+    "zoph-le": {"trainer_kwargs": {"optimizer": "adam", "lr": 6e-4, "normalize_advantages": False}},
+}
 
 
 def _plain(options: Mapping) -> dict:
