@@ -189,7 +189,7 @@ def test_drawing_shows_inputs_image_and_final_concatenation():
                      ("layer1", "output", "concat"), ("layer2", "output", "sequential")}
     assert graph.nodes["layer2"]["label"].startswith("2: 1x7 conv\n48 filters")
     fig = draw_architecture(arch)
-    assert set(legend_labels(fig)) == {"image", "skip", "concat", "conv_bn_relu"}
+    assert set(legend_labels(fig)) == {"image", "skip", "concat", "conv3x3_bn_relu", "conv5x5_bn_relu", "conv1x7_bn_relu"}
 
 
 def test_export_computes_what_the_child_computes():

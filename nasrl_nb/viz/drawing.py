@@ -68,9 +68,7 @@ OP_COLORS: dict[str, str] = {
     "attention": "#b8860b",
     "skip": "#8c564b",
     "image": "#009e73",  # Zoph & Le: a layer that chose no input reads the image
-    "concat": "#cc79a7",  # Zoph & Le: an output no layer reads joins the final concatenation
-    # Zoph & Le's layer (the filter shape is in the box's label)
-    "conv_bn_relu": "#0072b2",
+    "concat": "#7570b3",  # Zoph & Le: an output no layer reads joins the final concatenation
     # activations
     "relu": "#1b9e77",
     "tanh": "#d95f02",
@@ -83,6 +81,13 @@ OP_COLORS: dict[str, str] = {
     "instance_norm": "#fb9a99",
     "group_norm": "#fdbf6f",
 }
+# Zoph & Le's conv-BN-ReLU layers: one blue per filter area h * w, darker for larger filters
+# (a 3x5 and a 5x3 filter share a colour; the box's label gives the shape)
+OP_COLORS.update({
+    f"conv{h}x{w}_bn_relu": matplotlib.colors.to_hex(matplotlib.colormaps["Blues"](0.2 + 0.75 * math.log(h * w) / math.log(49)))
+    for h in (1, 3, 5, 7)
+    for w in (1, 3, 5, 7)
+})
 FALLBACK_COLOR = "#d9d9d9"  # any choice of a custom space
 CONNECTION_KINDS = ("sequential", "residual", "dense", "attention", "skip", "image", "concat")
 _EDGE_STYLE = {"attention": "--", "none": ":"}  # every other edge is a solid line
@@ -197,7 +202,7 @@ def _zoph_le_graph(arch: Architecture) -> nx.MultiDiGraph:
         if space.strides:
             lines.append(f"stride {layer.stride_height}x{layer.stride_width}")
         lines.append("BN, ReLU")
-        graph.add_node(node, kind="layer", label="\n".join(lines), op="conv_bn_relu", layer=i,
+        graph.add_node(node, kind="layer", label="\n".join(lines), op=layer.op, layer=i,
                        filter_height=layer.filter_height, filter_width=layer.filter_width,
                        num_filters=layer.num_filters, stride=layer.stride, inputs=layer.inputs)
         if not layer.inputs:
