@@ -15,8 +15,8 @@ from nasrl_nb.controllers.lstm import ControllerSample, NASController, PolicySna
 from nasrl_nb.runtime import seed_everything
 from nasrl_nb.spaces.cell_space import CellSpace
 from nasrl_nb.spaces.macro_space import MacroSpace
-from nasrl_nb.spaces.zoph_le_space import ZophLeSpace
 from nasrl_nb.spaces.search_space import Decision, SearchSpace, custom_space
+from nasrl_nb.spaces.zoph_le_space import ZophLeSpace
 
 SPACES = {
     "custom": lambda: custom_space({"arm": ["a", "b", "c"], "width": [8, 16], "act": ["relu", "tanh", "gelu", "swish"]}),

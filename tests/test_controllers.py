@@ -17,8 +17,8 @@ from nasrl_nb.rl.policy_gradient import PolicyGradientTrainer
 from nasrl_nb.runtime import seed_everything
 from nasrl_nb.spaces.cell_space import CellSpace
 from nasrl_nb.spaces.macro_space import MacroSpace
-from nasrl_nb.spaces.zoph_le_space import ZophLeSpace
 from nasrl_nb.spaces.search_space import custom_space
+from nasrl_nb.spaces.zoph_le_space import ZophLeSpace
 
 SPACES = {
     "custom": lambda: custom_space({"arm": ["a", "b", "c"], "width": [8, 16], "act": ["relu", "tanh", "gelu", "swish"]}),

@@ -163,7 +163,7 @@ def test_input_probability_is_the_papers_attention_sigmoid():
 
 
 # --- search, drawing, export, CLI ----------------------------------------------------------------------------
-@pytest.mark.parametrize("method", ["reinforce", "random", "evolution", "ucb"])
+@pytest.mark.parametrize("method", ["reinforce", "ppo", "a2c", "trpo", "sac", "random", "evolution", "ucb", "thompson"])
 def test_searches_run_on_the_space(method, tmp_path):
     search = make_search(method, "zoph-le", "digits", budget=2, batch_size=2, epochs=1, max_samples=120,
                          device="cpu", out_dir=tmp_path / method)
@@ -172,7 +172,12 @@ def test_searches_run_on_the_space(method, tmp_path):
     assert all(ZophLeSpace().parse(r["arch"]) in ZophLeSpace() for r in search.history)
 
 
-def test_curriculum_grows_the_zoph_le_space(tmp_path):
+def test_enas_says_the_space_has_no_supernet_yet(tmp_path):
+    with pytest.raises(ValueError, match=r"^space: 'zoph-le' has no supernet; allowed values: cell, macro$"):
+        make_search("enas", "zoph-le", "digits", budget=2, epochs=1, max_samples=120, device="cpu", out_dir=tmp_path / "enas")
+
+
+def test_curriculum_grows_the_zoph_le_space():
     from nasrl_nb.search.curriculum import CurriculumStrategy
     strategy = CurriculumStrategy(ZophLeSpace(num_layers=3), start_layers=1, grow_every=2)
     assert strategy.propose(2)[0].space == ZophLeSpace(num_layers=1)

@@ -130,6 +130,10 @@ def _conv(kernel_size: int) -> Callable[[int, int, int], nn.Module]:
     return lambda C_in, C_out, stride: nn.Conv2d(C_in, C_out, kernel_size, stride, kernel_size // 2, bias=False)
 
 
+def _conv_bn_relu(height: int, width: int) -> Callable[[int, int, int], nn.Module]:
+    return lambda C_in, C_out, stride: ConvBNReLU(C_in, C_out, (height, width), stride)
+
+
 OPS: dict[str, Callable[[int, int, int], nn.Module]] = {
     # NAS-Bench-201 cell edges
     "none": lambda C_in, C_out, stride: Zero(C_out, stride),
@@ -151,11 +155,7 @@ OPS: dict[str, Callable[[int, int, int], nn.Module]] = {
     "dil_conv_5x5": lambda C_in, C_out, stride: DilConv(C_in, C_out, 5, stride, dilation=2),
 }
 # Zoph & Le's layers: filter height and width in {1, 3, 5, 7} (2017, Sec. 4.1), e.g. "conv3x5_bn_relu"
-OPS.update({
-    f"conv{h}x{w}_bn_relu": (lambda h, w: lambda C_in, C_out, stride: ConvBNReLU(C_in, C_out, (h, w), stride))(h, w)
-    for h in (1, 3, 5, 7)
-    for w in (1, 3, 5, 7)
-})
+OPS.update({f"conv{h}x{w}_bn_relu": _conv_bn_relu(h, w) for h in (1, 3, 5, 7) for w in (1, 3, 5, 7)})
 
 ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
     "relu": nn.ReLU,

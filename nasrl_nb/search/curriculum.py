@@ -37,8 +37,8 @@ from ..controllers.growth import grow_controller
 from ..controllers.registry import make_controller
 from ..rl.registry import make_trainer
 from ..spaces.macro_space import MacroSpace
-from ..spaces.zoph_le_space import ZophLeSpace
 from ..spaces.search_space import Architecture
+from ..spaces.zoph_le_space import ZophLeSpace
 from ..validation import require_choice, require_positive
 from .rl_strategy import PolicyGradientStrategy
 from .strategy import SearchStrategy, check_batch, check_count
