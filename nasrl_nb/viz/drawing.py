@@ -1,6 +1,6 @@
 """Architecture drawings: the network a controller sampled, as a graph a student can read.
 
-A macro architecture (Zoph & Le 2017, Sec. 3.1-3.3) is a chain of layers, one box per
+A macro architecture (this project's layer vocabulary, searched layer by layer) is a chain of layers, one box per
 layer (type, activation, normalization, filters), plus the extra edges that its choices
 add: ``residual`` (He et al. 2016: the layer's input is added to its output, drawn as an
 ``+`` node), ``dense`` (Huang et al. 2017: every earlier output feeds the layer),
