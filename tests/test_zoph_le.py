@@ -172,9 +172,12 @@ def test_searches_run_on_the_space(method, tmp_path):
     assert all(ZophLeSpace().parse(r["arch"]) in ZophLeSpace() for r in search.history)
 
 
-def test_enas_says_the_space_has_no_supernet_yet(tmp_path):
-    with pytest.raises(ValueError, match=r"^space: 'zoph-le' has no supernet; allowed values: cell, macro$"):
-        make_search("enas", "zoph-le", "digits", budget=2, epochs=1, max_samples=120, device="cpu", out_dir=tmp_path / "enas")
+@pytest.mark.parametrize("method", ["enas", "random_ws"])
+def test_weight_sharing_searches_run_on_the_space(method, tmp_path):
+    search = make_search(method, "zoph-le", "digits", budget=4, batch_size=2, max_samples=120, device="cpu",
+                         out_dir=tmp_path / method)
+    search.run()
+    assert len(search.history) == 4 and all(0.0 <= r["val_accuracy"] <= 1.0 for r in search.history)
 
 
 def test_curriculum_grows_the_zoph_le_space():
@@ -195,6 +198,14 @@ def test_drawing_shows_inputs_image_and_final_concatenation():
     assert graph.nodes["layer2"]["label"].startswith("2: 1x7 conv\n48 filters")
     fig = draw_architecture(arch)
     assert set(legend_labels(fig)) == {"image", "skip", "concat", "conv3x3_bn_relu", "conv5x5_bn_relu", "conv1x7_bn_relu"}
+
+
+def test_supernet_drawing_highlights_the_chosen_inputs_image_and_concatenation():
+    from nasrl_nb.viz.enas_plots import draw_supernet, highlighted
+    arch = SPACE.parse([layer(3, 3, 24), layer(5, 5, 36), layer(1, 7, 48, inputs=[0])])
+    assert set(highlighted(draw_supernet(arch))) == {
+        "layer0:conv3x3_bn_relu", "layer1:conv5x5_bn_relu", "layer2:conv1x7_bn_relu",
+        "image->0", "image->1", "input0->2", "concat1", "concat2"}
 
 
 def test_export_computes_what_the_child_computes():
