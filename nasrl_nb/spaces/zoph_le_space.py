@@ -14,6 +14,13 @@ layer by layer. Per layer the controller picks (Sec. 3.1, Fig. 2; Sec. 4.1):
   ``"skip"`` named ``layer_{i}.input_{j}``; the anchor point opens layer ``i`` (its input
   decisions come before the layer's filter decisions).
 
+The controller (:class:`~nasrl_nb.controllers.lstm.NASController`, ``skip_attention=True``,
+the default) scores these decisions with exactly that sigmoid. Two details differ from the
+paper's description, both from reusing the controller's one attention mechanism: each input
+decision is its own LSTM step (``h_i`` is the state at that step, not one state shared by the
+whole anchor point), and the anchor state ``h_j`` of layer ``j`` is the state at layer ``j``'s
+last filter decision (its number of filters) rather than at layer ``j``'s own anchor point.
+
 Batch normalisation and ReLU are fixed, not searched (Sec. 4.1): every layer is
 ``ReLU(BatchNorm(Conv(input)))`` with "same" padding (``k // 2``).
 
