@@ -24,6 +24,7 @@ _EXPORTS = {
     "MacroSpace": "spaces.macro_space",
     "LayerSpec": "spaces.macro_space",
     "ARCHITECTURE_VOCAB": "spaces.macro_space",
+    "ZophLeSpace": "spaces.zoph_le_space",
     "CellSpace": "spaces.cell_space",
     "CELL_OPS": "spaces.cell_space",
     "DartsSpace": "spaces.darts_space",

@@ -105,7 +105,7 @@ CASES = {
     "unknown activation": (lambda: build_activation("elu"), r"activation: 'elu' is not allowed; allowed values: relu, tanh, sigmoid, swish, gelu"),
     "unknown normalization": (lambda: build_normalization("weight_norm", 8), r"normalization: 'weight_norm' is not allowed; allowed values: batch_norm"),
     # --- child networks
-    "child not an architecture": (lambda: child(GOOD_CELL), r"architecture: expected an Architecture of a macro, cell or darts space, got str"),
+    "child not an architecture": (lambda: child(GOOD_CELL), r"architecture: expected an Architecture of a macro, cell, darts or zoph-le space, got str"),
     "child cell input not a multiple of 4": (lambda: child(input_shape=(1, 7, 7)), r"input_shape: height and width 7x7 are not allowed .*allowed values: multiples of 4"),
     "child input shape of two numbers": (lambda: child(input_shape=(8, 8)), r"input_shape: expected 3 positive ints \(channels, height, width\), got \(8, 8\)"),
     "child input shape with zero": (lambda: child(input_shape=(0, 8, 8)), r"input_shape: expected 3 positive ints"),

@@ -16,12 +16,14 @@ from nasrl_nb.runtime import seed_everything
 from nasrl_nb.spaces.cell_space import CellSpace
 from nasrl_nb.spaces.macro_space import MacroSpace
 from nasrl_nb.spaces.search_space import Decision, SearchSpace, custom_space
+from nasrl_nb.spaces.zoph_le_space import ZophLeSpace
 
 SPACES = {
     "custom": lambda: custom_space({"arm": ["a", "b", "c"], "width": [8, 16], "act": ["relu", "tanh", "gelu", "swish"]}),
     "cell": lambda: CellSpace(),
     "macro": lambda: MacroSpace(num_layers=3),
     "macro_skips": lambda: MacroSpace(num_layers=3, vocab={"layer_type": ["conv1x1", "conv3x3"], "activation": ["relu", "tanh"]}, skip_connections=True),
+    "zoph_le": lambda: ZophLeSpace(num_layers=3, strides=True),
 }
 
 

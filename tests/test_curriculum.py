@@ -80,7 +80,7 @@ def test_depth_follows_the_schedule_and_resume_is_exact(method, tmp_path):
 def test_curriculum_bad_input():
     with pytest.raises(ValueError, match="curriculum: grows an on-policy controller; allowed methods: reinforce, ppo, a2c, trpo"):
         search(method="sac")
-    with pytest.raises(ValueError, match="curriculum: grows a macro space's layers; allowed spaces: macro"):
+    with pytest.raises(ValueError, match="curriculum: grows a layered space's depth; allowed spaces: macro, zoph-le"):
         make_search("reinforce", "cell", None, evaluator=FunctionEvaluator(lambda a: 0.5), curriculum=True)
     with pytest.raises(ValueError, match="curriculum.start_layers: must be below the space's 3 layers"):
         make_search("reinforce", macro(3).spec(), None, evaluator=FunctionEvaluator(toy_reward), curriculum=True,

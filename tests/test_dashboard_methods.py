@@ -183,7 +183,7 @@ def test_the_curriculum_checkbox_builds_a_search_that_grows_the_macro_space():
     assert "curriculum: grows an on-policy controller; allowed methods: reinforce, ppo, a2c, trpo, not 'sac'" in errors(dash)
     with pytest.raises(ValueError, match=r"^curriculum: grows an on-policy controller; allowed methods: reinforce, ppo"):
         macro_dashboard("random", curriculum=True)
-    with pytest.raises(ValueError, match=r"^curriculum: grows a macro space's layers \(--space macro\); this space is"):
+    with pytest.raises(ValueError, match=r"^curriculum: grows a layered space's depth \(--space macro or zoph-le\); this space is"):
         toy_dashboard(curriculum=True)
     with pytest.raises(ValueError, match=r"^curriculum: for synchronous searches"):
         macro_dashboard(curriculum=True, asynchronous=True)

@@ -68,7 +68,7 @@ def test_search_resume_export_through_the_cli(method, options, tmp_path, capsys,
     (["--method", "sac", "--curriculum", *TINY_MACRO], "curriculum: grows an on-policy controller; allowed methods: "
                                                        "reinforce, ppo, a2c, trpo, not 'sac'"),
     (["--method", "ucb", "--curriculum", *TINY_MACRO], "curriculum: grows an on-policy controller"),
-    (["--method", "a2c", "--curriculum", *TABLE], "curriculum: grows a macro space's layers; allowed spaces: macro"),
+    (["--method", "a2c", "--curriculum", *TABLE], "curriculum: grows a layered space's depth; allowed spaces: macro, zoph-le"),
     (["--method", "thompson", "--controller", "gru", *TABLE], "controller: only for reinforce, ppo, a2c, trpo, sac and "
                                                                "enas, not method='thompson'"),
     (["--method", "ucb", "--epsilon", "0.1", *TABLE], "epsilon: only for reinforce, ppo, a2c, trpo, sac and enas"),

@@ -270,7 +270,7 @@ def test_a_search_space_can_be_built_from_decisions():
 
 
 def test_registry_builds_and_parses_by_name(nb201_example):
-    assert set(SPACES) == {"macro", "cell", "darts"}
+    assert set(SPACES) == {"macro", "cell", "darts", "zoph-le"}
     assert get_space("cell", num_nodes=3) == CellSpace(num_nodes=3)
     assert parse_architecture("cell", nb201_example) == CellSpace().parse(nb201_example)
     macro = get_space("macro", num_layers=2)

@@ -11,9 +11,11 @@ from nasrl_nb.oneshot.supernet import CellSupernet, MacroSupernet, build_shared_
 from nasrl_nb.spaces.cell_space import CellSpace
 from nasrl_nb.spaces.macro_space import ARCHITECTURE_VOCAB, MacroSpace
 from nasrl_nb.spaces.search_space import custom_space
+from nasrl_nb.spaces.zoph_le_space import ZophLeSpace
 
 # every vocabulary, widths that differ from layer to layer (slicing, projections), and skips
 WIDE_MACRO = MacroSpace(num_layers=4, vocab={**ARCHITECTURE_VOCAB, "filters": (4, 6, 8)}, skip_connections=True)
+ZOPH_LE = ZophLeSpace(num_layers=4, strides=True)  # concatenated inputs of several widths and sizes
 
 
 def _trained(net, space, steps=6, seed=0):
@@ -30,7 +32,7 @@ def _trained(net, space, steps=6, seed=0):
     return net
 
 
-@pytest.mark.parametrize("space", [CellSpace(), MacroSpace(), WIDE_MACRO], ids=["cell", "macro", "macro-widths-skips"])
+@pytest.mark.parametrize("space", [CellSpace(), MacroSpace(), WIDE_MACRO, ZOPH_LE], ids=["cell", "macro", "macro-widths-skips", "zoph-le"])
 def test_a_subgraph_computes_the_same_function_as_the_standalone_child(space):
     torch.manual_seed(1)
     net = _trained(build_shared_supernet(space, (1, 8, 8), 10, channels=6), space)
@@ -94,7 +96,7 @@ def test_every_op_on_every_edge_holds_its_own_weights():
 
 
 def test_bad_input_names_the_field():
-    with pytest.raises(ValueError, match=r"space: 'custom' has no supernet; allowed values: cell, macro"):
+    with pytest.raises(ValueError, match=r"space: 'custom' has no supernet; allowed values: cell, macro, zoph-le"):
         build_shared_supernet(custom_space({"a": [1, 2]}))
     net = MacroSupernet(MacroSpace(num_layers=2), channels=4)
     with pytest.raises(ValueError, match="arch: expected an Architecture of this supernet's space"):
@@ -103,7 +105,7 @@ def test_bad_input_names_the_field():
         build_shared_supernet(CellSpace(), channels=0)
 
 
-@pytest.mark.parametrize("space", [CellSpace(), WIDE_MACRO], ids=["cell", "macro"])
+@pytest.mark.parametrize("space", [CellSpace(), WIDE_MACRO, ZOPH_LE], ids=["cell", "macro", "zoph-le"])
 def test_child_parameters_counts_the_standalone_childs_parameters(space):
     net = build_shared_supernet(space, channels=6)
     rng = np.random.default_rng(2)

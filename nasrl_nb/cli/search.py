@@ -115,7 +115,7 @@ def add_commands(subparsers) -> None:
                         help="epsilon-greedy: propose a uniform random architecture with this probability "
                              "(reinforce, ppo, a2c, trpo, sac; default: 0)")
     search.add_argument("--curriculum", action="store_const", const=True, default=None,
-                        help="macro space, reinforce/ppo/a2c/trpo: start with 1 layer and add one layer at a time, the "
+                        help="macro or zoph-le space, reinforce/ppo/a2c/trpo: start with 1 layer and add one layer at a time, the "
                              "budget split evenly over the depths (Zoph & Le's growing curriculum)")
     search.add_argument("--reward", choices=("accuracy", "zoph_le", "multi"), default=None,
                         help="the reward: validation accuracy (default), zoph_le (max of the last 5 epochs, cubed), or "

@@ -1,15 +1,21 @@
 """Child networks: an :class:`~nasrl_nb.spaces.search_space.Architecture` built into a real ``nn.Module``.
 
 The controller of Zoph & Le (2017, Sec. 3) samples an architecture; the *child network* it
-describes is trained and its validation accuracy is the reward. Two spaces have builders:
+describes is trained and its validation accuracy is the reward. Four spaces have builders:
 
-* **macro** (Zoph & Le 2017, Sec. 3.1-3.3): a stem conv, then one layer per
+* **macro** (the project's layer vocabulary, searched layer by layer as Zoph & Le 2017,
+  Sec. 3.1, do): a stem conv, then one layer per
   :class:`~nasrl_nb.spaces.macro_space.LayerSpec` -- main op, normalization, activation -- wired by
   its connectivity (sequential, residual, dense, attention) plus anchor-point skips, then
   global average pooling and a linear classifier. Resolution is kept (stride 1) throughout.
   Skips are wired as in ENAS's macro space (Pham et al. 2018, Sec. 2.3), not by Zoph & Le's
   depth concatenation: the previous layer always feeds a layer, and each chosen skip from a
   layer before it adds that layer's (projected) output to the input (see :class:`MacroLayer`).
+* **zoph-le** (Zoph & Le 2017, Sec. 3.3 and 4.1): no stem; each layer is conv-BN-ReLU
+  (:class:`~nasrl_nb.nn.operations.ConvBNReLU`) on the depth concatenation of the layers it
+  takes as input (the image when it takes none), inputs of different sizes zero-padded;
+  the depth concatenation of every output that no layer reads feeds the classifier
+  (:class:`ZophLeFeatures`).
 * **cell** (NAS-Bench-201, Dong & Yang 2020, Sec. 2.1 and Fig. 1): stem, three stages of
   ``cells_per_stage`` identical cells at ``C, 2C, 4C`` channels separated by the
   benchmark's residual reduction block, then BN-ReLU, global pooling and a linear classifier.
@@ -33,12 +39,13 @@ from ..spaces.cell_space import CellSpace
 from ..spaces.darts_space import DartsSpace
 from ..spaces.macro_space import LayerSpec, MacroSpace
 from ..spaces.search_space import Architecture
+from ..spaces.zoph_le_space import ZophLeLayer, ZophLeSpace, unread_layers
 from ..validation import require_positive
 from .complexity import count_flops, count_parameters, measure_latency_ms
 from .darts_network import DartsFeatures, num_cells_for
 from .operations import OPS, ReLUConvBN, build_activation, build_normalization
 
-BUILDABLE_SPACES = ("macro", "cell", "darts")
+BUILDABLE_SPACES = ("macro", "cell", "darts", "zoph-le")
 
 
 # --- macro space --------------------------------------------------------------------------
@@ -152,6 +159,52 @@ class MacroFeatures(nn.Module):
         return outs[-1]
 
 
+# --- Zoph & Le's space ----------------------------------------------------------------------------
+def concat_padded(tensors: Sequence[torch.Tensor]) -> torch.Tensor:
+    """Depth concatenation of feature maps, the smaller ones zero-padded to the largest (Zoph & Le Sec. 3.3).
+
+    Each ``(B, C_k, H_k, W_k)`` map is padded to ``(B, C_k, H, W)`` with ``H = max H_k`` and
+    ``W = max W_k``, the zeros split between both sides (the extra row or column at the
+    bottom or right), then all are concatenated: ``(B, sum C_k, H, W)``.
+    """
+    H = max(t.shape[2] for t in tensors)
+    W = max(t.shape[3] for t in tensors)
+    padded = []
+    for t in tensors:
+        dh, dw = H - t.shape[2], W - t.shape[3]
+        padded.append(t if dh == dw == 0 else nn.functional.pad(t, (dw // 2, dw - dw // 2, dh // 2, dh - dh // 2)))
+    return padded[0] if len(padded) == 1 else torch.cat(padded, dim=1)
+
+
+class ZophLeFeatures(nn.Module):
+    """Zoph & Le's network without its classifier: the layers, wired by Sec. 3.3's rules.
+
+    ``outs[k]`` is layer ``k``'s output. Layer ``i`` reads ``concat_padded(outs[j] for j in
+    inputs)``, or the image when ``inputs`` is empty, and applies ``ReLU(BN(conv))`` from
+    the op registry (``conv{h}x{w}_bn_relu``). The output is ``concat_padded`` of every
+    layer that no later layer reads (:func:`~nasrl_nb.spaces.zoph_le_space.unread_layers`).
+    """
+
+    def __init__(self, layers: Sequence[ZophLeLayer], in_channels: int):
+        super().__init__()
+        widths, blocks = [], []
+        for layer in layers:
+            C_in = sum(widths[j] for j in layer.inputs) if layer.inputs else in_channels
+            blocks.append(OPS[layer.op](C_in, layer.num_filters, layer.stride))
+            widths.append(layer.num_filters)
+        self.layers = nn.ModuleList(blocks)
+        self.inputs = tuple(layer.inputs for layer in layers)
+        self.outputs = unread_layers(layers)
+        self.out_channels = sum(widths[k] for k in self.outputs)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        outs: list[torch.Tensor] = []
+        for layer, inputs in zip(self.layers, self.inputs, strict=True):
+            h = concat_padded([outs[j] for j in inputs]) if inputs else x  # (B, sum C_j, H, W)
+            outs.append(layer(h))  # (B, num_filters, H / stride_h, W / stride_w), rounded up
+        return concat_padded([outs[k] for k in self.outputs])  # (B, out_channels, H', W')
+
+
 # --- NAS-Bench-201 cell space ----------------------------------------------------------------
 class Cell(nn.Module):
     """NAS-Bench-201's cell: node ``i`` is the sum over ``j < i`` of ``op_ij(node_j)``.
@@ -215,15 +268,17 @@ def _cell_features(space: CellSpace, arch: Architecture, in_channels: int, C: in
 
 # --- the child network ------------------------------------------------------------------------
 class ChildNetwork(nn.Module):
-    """The trainable network that ``architecture`` describes (macro or NAS-Bench-201 cell space).
+    """The trainable network that ``architecture`` describes (macro, cell, darts or zoph-le space).
 
     Args:
-        architecture: an :class:`Architecture` of a :class:`MacroSpace`, :class:`CellSpace` or
-            :class:`~nasrl_nb.spaces.darts_space.DartsSpace`.
+        architecture: an :class:`Architecture` of a :class:`MacroSpace`, :class:`CellSpace`,
+            :class:`~nasrl_nb.spaces.darts_space.DartsSpace` or
+            :class:`~nasrl_nb.spaces.zoph_le_space.ZophLeSpace`.
         input_shape: ``(channels, height, width)`` of one example; ``(1, 8, 8)`` for digits.
         num_classes: outputs of the linear classifier (at least 2).
         channels: width of the stem; for the cell space the first stage's width ``C``
-            (stages have ``C, 2C, 4C``). The macro layers' widths come from the architecture.
+            (stages have ``C, 2C, 4C``). The macro layers' widths come from the architecture;
+            Zoph & Le's networks have no stem and ignore it.
         cells_per_stage: cells per stage of the cell network (NAS-Bench-201 uses 5 on 32x32
             images; 1 keeps the 8x8 default small). Ignored by the macro space. For the darts
             space the normal cells per stage: ``3 * cells_per_stage + 2`` cells in all (the
@@ -258,6 +313,9 @@ class ChildNetwork(nn.Module):
         if isinstance(space, MacroSpace):
             self.features = MacroFeatures(space.layers(architecture), in_channels, channels)
             feature_channels = self.features.out_channels
+        elif isinstance(space, ZophLeSpace):
+            self.features = ZophLeFeatures(space.layers(architecture), in_channels)
+            feature_channels = self.features.out_channels
         elif isinstance(space, DartsSpace):
             self.features = DartsFeatures(space.cells(architecture), in_channels, channels, num_cells_for(cells_per_stage))
             feature_channels = self.features.out_channels
@@ -290,13 +348,13 @@ class ChildNetwork(nn.Module):
 
 
 # --- argument checks ----------------------------------------------------------------------------
-def _check_architecture(architecture) -> MacroSpace | CellSpace:
+def _check_architecture(architecture) -> MacroSpace | CellSpace | DartsSpace | ZophLeSpace:
     if not isinstance(architecture, Architecture):
         raise ValueError(
-            f"architecture: expected an Architecture of a macro, cell or darts space, got {type(architecture).__name__}"
+            f"architecture: expected an Architecture of a macro, cell, darts or zoph-le space, got {type(architecture).__name__}"
         )
     space = architecture.space
-    if not isinstance(space, (MacroSpace, CellSpace, DartsSpace)):
+    if not isinstance(space, (MacroSpace, CellSpace, DartsSpace, ZophLeSpace)):
         raise ValueError(
             f"architecture.space: {space.name!r} has no network builder; allowed values: "
             f"{', '.join(BUILDABLE_SPACES)} (search a custom space with your own evaluator)"

@@ -1,9 +1,10 @@
 """One registry of operations, shared by child networks and (later) weight-sharing supernets.
 
 ``OPS[name](C_in, C_out, stride)`` builds the module for a cell edge (NAS-Bench-201's five
-ops, Dong & Yang 2020, Sec. 2.1) or a macro layer's main operation (Zoph & Le's layer
-types). Activations and normalizations have registries of their own. Keeping a single
-name -> constructor map is what lets ENAS and DARTS mix exactly the ops that a child uses.
+ops, Dong & Yang 2020, Sec. 2.1; DARTS's eight), a macro layer's main operation (the
+macro space's layer types), or a layer of Zoph & Le's own space (conv-BN-ReLU with any
+filter height and width in {1, 3, 5, 7}, Zoph & Le 2017, Sec. 4.1). Activations and
+normalizations have registries of their own. Keeping a single name -> constructor map is what lets ENAS and DARTS mix exactly the ops that a child uses.
 """
 
 from __future__ import annotations
@@ -95,6 +96,21 @@ class SepConv(nn.Sequential):
         )
 
 
+class ConvBNReLU(nn.Sequential):
+    """Zoph & Le's layer (2017, Sec. 4.1): Conv (any filter height x width, "same" padding) -> BatchNorm -> ReLU.
+
+    ``stride`` is an int or a ``(height, width)`` pair (the stride-predicting variant).
+    """
+
+    def __init__(self, C_in: int, C_out: int, kernel_size: tuple[int, int], stride):
+        padding = (kernel_size[0] // 2, kernel_size[1] // 2)
+        super().__init__(
+            nn.Conv2d(C_in, C_out, kernel_size, stride, padding, bias=False),
+            nn.BatchNorm2d(C_out),
+            nn.ReLU(inplace=False),
+        )
+
+
 def _skip(C_in: int, C_out: int, stride: int) -> nn.Module:
     return nn.Identity() if stride == 1 and C_in == C_out else FactorizedReduce(C_in, C_out, stride)
 
@@ -114,6 +130,10 @@ def _conv(kernel_size: int) -> Callable[[int, int, int], nn.Module]:
     return lambda C_in, C_out, stride: nn.Conv2d(C_in, C_out, kernel_size, stride, kernel_size // 2, bias=False)
 
 
+def _conv_bn_relu(height: int, width: int) -> Callable[[int, int, int], nn.Module]:
+    return lambda C_in, C_out, stride: ConvBNReLU(C_in, C_out, (height, width), stride)
+
+
 OPS: dict[str, Callable[[int, int, int], nn.Module]] = {
     # NAS-Bench-201 cell edges
     "none": lambda C_in, C_out, stride: Zero(C_out, stride),
@@ -121,7 +141,7 @@ OPS: dict[str, Callable[[int, int, int], nn.Module]] = {
     "nor_conv_1x1": lambda C_in, C_out, stride: ReLUConvBN(C_in, C_out, 1, stride),
     "nor_conv_3x3": lambda C_in, C_out, stride: ReLUConvBN(C_in, C_out, 3, stride),
     "avg_pool_3x3": _pool("avg", with_bn_projection=True),
-    # macro layer types (normalization and activation are separate decisions)
+    # the macro space's layer types (normalization and activation are separate decisions)
     "conv1x1": _conv(1),
     "conv3x3": _conv(3),
     "conv5x5": _conv(5),
@@ -134,6 +154,8 @@ OPS: dict[str, Callable[[int, int, int], nn.Module]] = {
     "dil_conv_3x3": lambda C_in, C_out, stride: DilConv(C_in, C_out, 3, stride, dilation=2),
     "dil_conv_5x5": lambda C_in, C_out, stride: DilConv(C_in, C_out, 5, stride, dilation=2),
 }
+# Zoph & Le's layers: filter height and width in {1, 3, 5, 7} (2017, Sec. 4.1), e.g. "conv3x5_bn_relu"
+OPS.update({f"conv{h}x{w}_bn_relu": _conv_bn_relu(h, w) for h in (1, 3, 5, 7) for w in (1, 3, 5, 7)})
 
 ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
     "relu": nn.ReLU,

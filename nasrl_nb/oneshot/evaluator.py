@@ -76,7 +76,7 @@ class SharedWeightEvaluator(Evaluator):
     """ENAS's shared-weight evaluator: train the supernet, then score children as its subgraphs.
 
     Args:
-        space: a cell or macro space (see :func:`~nasrl_nb.oneshot.supernet.build_shared_supernet`).
+        space: a cell, macro or zoph-le space (see :func:`~nasrl_nb.oneshot.supernet.build_shared_supernet`).
         data: a :class:`~nasrl_nb.nn.data.Dataset` (moved to ``device`` once).
         channels, cells_per_stage: the children's :class:`~nasrl_nb.nn.child_network.ChildNetwork` settings.
         train_steps: shared-weight minibatches before each scored batch (None: one pass over

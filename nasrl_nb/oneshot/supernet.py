@@ -14,6 +14,13 @@ sharing (Li & Talwalkar, UAI 2019, Sec. 3) uses the same supernet with uniform s
   connectivity holds its weights at the layer's *largest* width; a child with fewer
   filters uses the leading slice ``W[:C_out, :C_in]`` of the same tensor (ENAS's macro
   space shares one weight per op; Sec. 2.3), so the filter-count choices share weights.
+* :class:`ZophLeSupernet` (Zoph & Le's space, ``zoph-le``): per layer, one conv weight per
+  filter shape (h, w) at 64 filters whose input columns hold one block per possible source
+  (the image, then each earlier layer at 64 channels); a child takes the rows of its filter
+  count and the columns of the inputs it concatenates, so a convolution of the depth
+  concatenation is exactly the child's. BatchNorm per layer and filter shape, sliced; the
+  classifier has one column block per layer for the final concatenation. Strides share the
+  weights of their filter shape.
 
 ``supernet.child(arch)`` builds the standalone :class:`~nasrl_nb.nn.child_network.ChildNetwork`
 of ``arch`` with the subgraph's weights copied in; the two compute the same function
@@ -36,24 +43,29 @@ from ..nn.child_network import (
     ReductionBlock,
     _check_input_shape,
     _check_num_classes,
+    concat_padded,
 )
 from ..nn.operations import build_activation, build_normalization, build_op, group_norm_groups
 from ..spaces.cell_space import CellSpace
 from ..spaces.macro_space import MacroSpace
 from ..spaces.search_space import Architecture, SearchSpace
+from ..spaces.zoph_le_space import FILTER_SIZES, NUM_FILTERS, ZophLeSpace
 from ..validation import require_positive
 
-SUPERNET_SPACES = ("cell", "macro")
+SUPERNET_SPACES = ("cell", "macro", "zoph-le")
+C_MAX = max(NUM_FILTERS)  # Zoph & Le's widest layer: the supernet's width
 
 
 def build_shared_supernet(space: SearchSpace, input_shape: Sequence[int] = (1, 8, 8), num_classes: int = 10, *,
-                   channels: int = 16, cells_per_stage: int = 1) -> CellSupernet | MacroSupernet:
-    """The supernet of ``space`` (a :class:`CellSpace` or :class:`MacroSpace`), with the
+                   channels: int = 16, cells_per_stage: int = 1) -> CellSupernet | MacroSupernet | ZophLeSupernet:
+    """The supernet of ``space`` (a :class:`CellSpace`, :class:`MacroSpace` or :class:`ZophLeSpace`), with the
     :class:`~nasrl_nb.nn.child_network.ChildNetwork` arguments of its children."""
     if isinstance(space, CellSpace):
         return CellSupernet(space, input_shape, num_classes, channels=channels, cells_per_stage=cells_per_stage)
     if isinstance(space, MacroSpace):
         return MacroSupernet(space, input_shape, num_classes, channels=channels)
+    if isinstance(space, ZophLeSpace):
+        return ZophLeSupernet(space, input_shape, num_classes, channels=channels)
     name = getattr(space, "name", type(space).__name__)
     raise ValueError(f"space: {name!r} has no supernet; allowed values: {', '.join(SUPERNET_SPACES)}")
 
@@ -378,4 +390,77 @@ class MacroSupernet(_Supernet):
             mine.copy_into(theirs, spec, widths)
             widths.append(spec.filters)
         net.classifier.weight.copy_(self.classifier.weight[:, : widths[-1]])
+        net.classifier.bias.copy_(self.classifier.bias)
+
+
+# --- Zoph & Le's space ------------------------------------------------------------------------------
+class ZophLeSupernet(_Supernet):
+    """Zoph & Le's network with every filter shape's weights at 64 filters (``channels`` unused: no stem).
+
+    Layer ``i``'s conv for shape ``(h, w)`` has weight ``(64, C_img + 64 * i, h, w)``: column
+    block 0 reads the image, block ``j + 1`` layer ``j``. A layer reading inputs ``J``
+    convolves their padded concatenation with rows ``[:C_out]`` and the columns
+    ``[block_j[:C_j] for j in J]`` (only block 0 when it reads the image), which is the
+    child's conv on the same concatenation (Sec. 3.3). ``forward(x, arch)`` runs that path.
+    """
+
+    def __init__(self, space: ZophLeSpace, input_shape: Sequence[int] = (1, 8, 8), num_classes: int = 10, *,
+                 channels: int = 16):
+        super().__init__()
+        self._init_common(space, input_shape, num_classes, channels)
+        C_img, C_max = self.input_shape[0], max(NUM_FILTERS)
+        self.offsets = [0] + [C_img + C_max * j for j in range(space.num_layers)]  # column block of each source
+        self.convs = nn.ModuleList()
+        self.norms = nn.ModuleList()
+        for i in range(space.num_layers):
+            shapes = [(h, w) for h in FILTER_SIZES for w in FILTER_SIZES]
+            self.convs.append(nn.ModuleDict({f"{h}x{w}": nn.Conv2d(C_img + C_max * i, C_max, (h, w), bias=False) for h, w in shapes}))
+            self.norms.append(nn.ModuleDict({f"{h}x{w}": nn.BatchNorm2d(C_max) for h, w in shapes}))
+        self.classifier = nn.Linear(C_max * space.num_layers, self.num_classes)  # block k: layer k's output
+
+    def _columns(self, sources: Sequence[int], widths: Sequence[int], device) -> torch.Tensor:
+        """Input columns of sources (0: the image, j + 1: layer j) with their widths."""
+        return torch.cat([torch.arange(self.offsets[s], self.offsets[s] + w, device=device) for s, w in zip(sources, widths, strict=True)])
+
+    def _plan(self, arch: Architecture):
+        """Per layer: (layer, key, sources, widths) -- the blocks its conv reads."""
+        plan, widths = [], []
+        for layer in self.space.layers(arch):
+            if layer.inputs:
+                sources, source_widths = [j + 1 for j in layer.inputs], [widths[j] for j in layer.inputs]
+            else:
+                sources, source_widths = [0], [self.input_shape[0]]
+            plan.append((layer, f"{layer.filter_height}x{layer.filter_width}", sources, source_widths))
+            widths.append(layer.num_filters)
+        return plan, widths
+
+    def forward(self, x: torch.Tensor, arch: Architecture) -> torch.Tensor:
+        plan, widths = self._plan(self._check_arch(arch))
+        outs: list[torch.Tensor] = []
+        for i, (layer, key, sources, source_widths) in enumerate(plan):
+            h = concat_padded([outs[s - 1] for s in sources]) if sources != [0] else x  # (B, sum C_j, H, W)
+            conv = self.convs[i][key]
+            weight = conv.weight[: layer.num_filters][:, self._columns(sources, source_widths, x.device)]
+            y = F.conv2d(h, weight, None, layer.stride, (layer.filter_height // 2, layer.filter_width // 2))
+            outs.append(F.relu(_normalize(y, "batch_norm", self.norms[i][key])))
+        unread = self.space.output_layers(arch)
+        features = concat_padded([outs[k] for k in unread]).mean(dim=(2, 3))  # (B, sum C_k)
+        columns = torch.cat([torch.arange(C_MAX * k, C_MAX * k + widths[k], device=x.device) for k in unread])
+        return F.linear(features, self.classifier.weight[:, columns], self.classifier.bias)
+
+    def _copy_into(self, net: ChildNetwork, arch: Architecture) -> None:
+        plan, widths = self._plan(arch)
+        device = self.classifier.weight.device
+        for i, (layer, key, sources, source_widths) in enumerate(plan):
+            conv, bn = net.features.layers[i][0], net.features.layers[i][1]
+            conv.weight.copy_(self.convs[i][key].weight[: layer.num_filters][:, self._columns(sources, source_widths, device)])
+            mine, C = self.norms[i][key], layer.num_filters
+            bn.weight.copy_(mine.weight[:C])
+            bn.bias.copy_(mine.bias[:C])
+            bn.running_mean.copy_(mine.running_mean[:C])
+            bn.running_var.copy_(mine.running_var[:C])
+            bn.num_batches_tracked.copy_(mine.num_batches_tracked)
+        unread = self.space.output_layers(arch)
+        columns = torch.cat([torch.arange(C_MAX * k, C_MAX * k + widths[k], device=device) for k in unread])
+        net.classifier.weight.copy_(self.classifier.weight[:, columns])
         net.classifier.bias.copy_(self.classifier.bias)

@@ -272,9 +272,9 @@ class BanditConfig:
 
 @dataclass
 class CurriculumConfig:
-    """Growing the macro space in layers (:class:`~nasrl_nb.search.curriculum.CurriculumStrategy`)."""
+    """Growing a layered space (macro, zoph-le) in depth (:class:`~nasrl_nb.search.curriculum.CurriculumStrategy`)."""
 
-    enabled: bool = False  # on: the search starts shallow and adds layers (reinforce, ppo, a2c, trpo; macro space)
+    enabled: bool = False  # on: the search starts shallow and adds layers (reinforce, ppo, a2c, trpo; macro or zoph-le space)
     start_layers: int = 1  # the first stage's depth
     grow_every: int | None = None  # architectures per stage; None: the budget split evenly over the stages
     step_layers: int = 1  # layers added at each growth

@@ -1,9 +1,10 @@
-"""A curriculum that grows the macro space in layers (Zoph & Le 2017, Sec. 4.1).
+"""A curriculum that grows a layered space in depth (Zoph & Le 2017, Sec. 4.1).
 
 Zoph & Le began with shallow children and added layers as the search went on: the
 controller first learns what makes a good early layer on cheap networks, then keeps that
 knowledge while the later layers are added. :class:`CurriculumStrategy` runs an RL strategy
-(:class:`~nasrl_nb.search.rl_strategy.PolicyGradientStrategy`) on ``MacroSpace(num_layers=L)``
+(:class:`~nasrl_nb.search.rl_strategy.PolicyGradientStrategy`) on the macro space or Zoph &
+Le's own (:data:`GROWABLE_SPACES`) with ``num_layers=L``
 with ``L = start_layers`` and, each time ``grow_every`` more architectures have been
 observed, grows to ``L + step_layers`` (up to the full space's depth) at the start of the
 next step:
@@ -37,18 +38,22 @@ from ..controllers.registry import make_controller
 from ..rl.registry import make_trainer
 from ..spaces.macro_space import MacroSpace
 from ..spaces.search_space import Architecture
+from ..spaces.zoph_le_space import ZophLeSpace
 from ..validation import require_choice, require_positive
 from .rl_strategy import PolicyGradientStrategy
 from .strategy import SearchStrategy, check_batch, check_count
 
 CURRICULUM_METHODS: tuple[str, ...] = ("reinforce", "ppo", "a2c", "trpo")
+# spaces whose L-layer decisions are a prefix of their (L + 1)-layer ones, so a controller can grow with them
+GROWABLE_SPACES: dict[str, type] = {"macro": MacroSpace, "zoph-le": ZophLeSpace}
 
 
 class CurriculumStrategy(SearchStrategy):
-    """An RL strategy whose macro space grows by ``step_layers`` every ``grow_every`` evaluations.
+    """An RL strategy whose layered space grows by ``step_layers`` every ``grow_every`` evaluations.
 
     Args:
-        space: the full :class:`~nasrl_nb.spaces.macro_space.MacroSpace` (its depth is the last stage's).
+        space: the full :class:`~nasrl_nb.spaces.macro_space.MacroSpace` or
+            :class:`~nasrl_nb.spaces.zoph_le_space.ZophLeSpace` (its depth is the last stage's).
         algorithm: reinforce, ppo, a2c or trpo.
         start_layers: the first stage's depth (< the full depth).
         grow_every: architectures observed per stage.
@@ -56,11 +61,12 @@ class CurriculumStrategy(SearchStrategy):
         controller_kwargs, trainer_kwargs: as for :class:`PolicyGradientStrategy`.
     """
 
-    def __init__(self, space: MacroSpace, *, algorithm: str = "reinforce", start_layers: int = 1, grow_every: int = 16,
+    def __init__(self, space: MacroSpace | ZophLeSpace, *, algorithm: str = "reinforce", start_layers: int = 1, grow_every: int = 16,
                  step_layers: int = 1, controller_kwargs: Mapping | None = None, trainer_kwargs: Mapping | None = None):
         super().__init__(space)
-        if not isinstance(space, MacroSpace):
-            raise ValueError(f"curriculum: grows a macro space's layers; got a {type(space).__name__} (use --space macro)")
+        if not isinstance(space, tuple(GROWABLE_SPACES.values())):
+            raise ValueError(f"curriculum: grows a layered space's depth; got a {type(space).__name__} "
+                             f"(allowed spaces: {', '.join(GROWABLE_SPACES)})")
         self.method = require_choice("algorithm", algorithm, CURRICULUM_METHODS)
         self.start_layers = require_positive("curriculum.start_layers", start_layers, integer=True)
         if start_layers >= space.num_layers:
@@ -74,10 +80,10 @@ class CurriculumStrategy(SearchStrategy):
                                             controller_kwargs=self.controller_kwargs, trainer_kwargs=self.trainer_kwargs)
 
     # --- stages -----------------------------------------------------------------------------------------
-    def stage_space(self, layers: int) -> MacroSpace:
+    def stage_space(self, layers: int) -> MacroSpace | ZophLeSpace:
         """The full space's spec with ``layers`` layers."""
         spec = {k: v for k, v in self.space.spec().items() if k != "space"}
-        return MacroSpace(**{**spec, "num_layers": layers})
+        return type(self.space)(**{**spec, "num_layers": layers})
 
     @property
     def layers(self) -> int:

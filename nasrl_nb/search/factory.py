@@ -181,7 +181,7 @@ def curriculum_stage_size(config: SearchConfig, space: SearchSpace) -> int:
     """Architectures per curriculum stage when not given: the budget split evenly over the depths."""
     depth = getattr(space, "num_layers", None)
     if depth is None:
-        raise ValueError("curriculum: grows a macro space's layers; allowed spaces: macro")
+        raise ValueError("curriculum: grows a layered space's depth; allowed spaces: macro, zoph-le")
     stages = 1 + -(-(depth - config.curriculum.start_layers) // config.curriculum.step_layers)
     return max(1, config.budget // max(stages, 1))
 

@@ -21,6 +21,7 @@ from ..spaces.cell_space import CellSpace
 from ..spaces.darts_space import DartsSpace
 from ..spaces.macro_space import LayerSpec, MacroSpace
 from ..spaces.search_space import Architecture
+from ..spaces.zoph_le_space import ZophLeSpace
 
 _ACTIVATIONS = {"relu": "nn.ReLU()", "tanh": "nn.Tanh()", "sigmoid": "nn.Sigmoid()", "swish": "nn.SiLU()", "gelu": "nn.GELU()"}
 
@@ -113,6 +114,51 @@ def _macro_source(arch: Architecture, in_channels: int, channels: int, H: int, W
         source_channels.append(spec.filters)
     src.line(f"features = x{len(source_channels) - 1}")
     return src, source_channels[-1]
+
+
+# --- Zoph & Le's space -------------------------------------------------------------------------------
+_CONCAT_PADDED = '''def concat_padded(tensors):
+    """Depth concatenation, smaller maps zero-padded to the largest (Zoph & Le 2017, Sec. 3.3)."""
+    H = max(t.shape[2] for t in tensors)
+    W = max(t.shape[3] for t in tensors)
+    padded = []
+    for t in tensors:
+        dh, dw = H - t.shape[2], W - t.shape[3]
+        padded.append(nn.functional.pad(t, (dw // 2, dw - dw // 2, dh // 2, dh - dh // 2)))
+    return torch.cat(padded, dim=1)
+'''
+
+
+def _zoph_le_source(arch: Architecture, in_channels: int, H: int, W: int) -> tuple[_Source, int]:
+    """One conv-BN-ReLU per layer on its chosen inputs (the image when none); unread outputs concatenated."""
+    space: ZophLeSpace = arch.space
+    layers = space.layers(arch)
+    src = _Source()
+    widths, sizes = [], []  # per layer: filters, (H, W) of its output
+    for i, layer in enumerate(layers):
+        (kh, kw), (sh, sw) = (layer.filter_height, layer.filter_width), layer.stride
+        if layer.inputs:
+            C_in = sum(widths[j] for j in layer.inputs)
+            h_in, w_in = max(sizes[j][0] for j in layer.inputs), max(sizes[j][1] for j in layer.inputs)
+            names = ", ".join(f"x{j}" for j in layer.inputs)
+            source = f"x{layer.inputs[0]}" if len(layer.inputs) == 1 else f"concat_padded([{names}])"
+            reads = f"layers {list(layer.inputs)}"
+        else:
+            C_in, (h_in, w_in), source, reads = in_channels, (H, W), "x", "the image"
+        h_out, w_out = -(-h_in // sh), -(-w_in // sw)
+        conv = f"nn.Conv2d({C_in}, {layer.num_filters}, ({kh}, {kw}), ({sh}, {sw}), ({kh // 2}, {kw // 2}), bias=False)"
+        src.line(f"# layer {i}: {kh}x{kw} conv, {layer.num_filters} filters, stride {sh}x{sw}, reads {reads}")
+        src.layer(f"layer{i}", f"nn.Sequential({conv}, nn.BatchNorm2d({layer.num_filters}), nn.ReLU())", f"features.layers.{i}")
+        src.line(f"x{i} = self.layer{i}({source})  # (B, {layer.num_filters}, {h_out}, {w_out})")
+        widths.append(layer.num_filters)
+        sizes.append((h_out, w_out))
+    outputs = space.output_layers(arch)
+    if len(outputs) == 1:
+        src.line(f"features = x{outputs[0]}")
+    else:
+        names = ", ".join(f"x{k}" for k in outputs)
+        src.line(f"features = concat_padded([{names}])  # the outputs no layer reads (Zoph & Le Sec. 3.3)")
+    return src, sum(widths[k] for k in outputs)
 
 
 # --- NAS-Bench-201 cell space ---------------------------------------------------------------------
@@ -266,9 +312,14 @@ def export_pytorch(
     reference = ChildNetwork(arch, input_shape, num_classes, channels=channels, cells_per_stage=cells_per_stage)
     space, (C_in, H, W), num_classes = arch.space, reference.input_shape, reference.num_classes
     check_class_name(class_name)
+    helpers = ""
     if isinstance(space, MacroSpace):
         src, feature_channels = _macro_source(arch, C_in, channels, H, W)
         description = f"macro space, {space.num_layers} layers, stem width {channels}"
+    elif isinstance(space, ZophLeSpace):
+        src, feature_channels = _zoph_le_source(arch, C_in, H, W)
+        description = f"Zoph & Le's space (2017, Sec. 3.3), {space.num_layers} layers"
+        helpers = _CONCAT_PADDED
     elif isinstance(space, DartsSpace):
         src, feature_channels = _darts_source(arch, C_in, channels, cells_per_stage, H, W)
         description = f"DARTS space, {len(reference.features.cells)} cells (2 reductions), initial width {channels}"
@@ -277,11 +328,11 @@ def export_pytorch(
         description = f"NAS-Bench-201 cell space, {cells_per_stage} cell(s) per stage, widths {channels}/{2 * channels}/{4 * channels}"
     src.layer("classifier", f"nn.Linear({feature_channels}, {num_classes})", "classifier")
     src.line(f"return self.classifier(features.mean(dim=(2, 3)))  # global average pool -> (B, {num_classes})")
-    return _render(arch, src, class_name, description, (C_in, H, W), num_classes, result)
+    return _render(arch, src, class_name, description, (C_in, H, W), num_classes, result, helpers)
 
 
 def _render(arch, src: _Source, class_name: str, description: str, input_shape, num_classes: int,
-            result: Mapping | None = None) -> str:
+            result: Mapping | None = None, helpers: str = "") -> str:
     text = str(arch)
     indent8 = "\n        "
     names = "".join(f"\n    {name!r}: {child!r}," for name, child in src.child_names.items())
@@ -308,7 +359,7 @@ SEARCH_RESULT = {None if result is None else dict(result)!r}  # which result of 
 # layer name here -> parameter prefix in nasrl_nb.nn.child_network.ChildNetwork
 CHILD_NETWORK_NAMES = {{{names}
 }}
-
+{"" if not helpers else chr(10) + chr(10) + helpers}
 
 class {class_name}(nn.Module):
     """{arch.space.name} architecture: {text}"""

@@ -1,8 +1,14 @@
-"""The macro (layer-by-layer) search space of Zoph & Le (2017).
+"""The macro space: this project's layer vocabulary, searched layer by layer, with ENAS's wiring.
+
+It is not Zoph & Le's space (that one is :mod:`~nasrl_nb.spaces.zoph_le_space`, ``zoph-le``).
+What it takes from Zoph & Le (2017, Sec. 3.1) is the idea of a controller that writes a
+network one layer at a time; its vocabulary -- layer types, activations, normalizations and
+connectivity patterns -- is this project's, for teaching how each choice changes a child,
+and its skips are wired as in ENAS's macro space (below).
 
 Each of ``num_layers`` layers picks a layer type, an activation, a normalization and a
 connectivity pattern from :data:`ARCHITECTURE_VOCAB` (and, optionally, its filter count
-and anchor-point skip connections to earlier layers, Sec. 3.3). Which vocabularies are
+and skip connections to earlier layers, chosen like Zoph & Le's anchor points, Sec. 3.3). Which vocabularies are
 searched is a parameter; unsearched ones take a fixed value.
 
 Wiring (ENAS's macro space, Pham et al. 2018, Sec. 2.3, rather than Zoph & Le's

@@ -12,12 +12,13 @@ from .cell_space import CellSpace
 from .darts_space import DartsSpace
 from .macro_space import MacroSpace
 from .search_space import Architecture, SearchSpace, custom_space
+from .zoph_le_space import ZophLeSpace
 
-SPACES: dict[str, type[SearchSpace]] = {"macro": MacroSpace, "cell": CellSpace, "darts": DartsSpace}
+SPACES: dict[str, type[SearchSpace]] = {"macro": MacroSpace, "cell": CellSpace, "darts": DartsSpace, "zoph-le": ZophLeSpace}
 
 
 def get_space(name: str, **kwargs) -> SearchSpace:
-    """Build the space registered as ``name`` (``"macro"``, ``"cell"`` or ``"darts"``) with its options."""
+    """Build the space registered as ``name`` (``"macro"``, ``"cell"``, ``"darts"`` or ``"zoph-le"``) with its options."""
     require_choice("space", name, SPACES)
     allowed = [p for p in inspect.signature(SPACES[name]).parameters if p not in ("self", "args", "kwargs")]
     unknown = sorted(set(kwargs) - set(allowed))
@@ -27,7 +28,7 @@ def get_space(name: str, **kwargs) -> SearchSpace:
 
 
 def parse_architecture(space: SearchSpace | str, text: str) -> Architecture:
-    """Read ``text`` in ``space``'s format (NAS-Bench-201 string for cell, JSON for macro)."""
+    """Read ``text`` in ``space``'s format (NAS-Bench-201 string for cell, JSON for macro and zoph-le)."""
     if isinstance(space, str):
         space = get_space(space)
     return space.parse(text)

@@ -4,7 +4,7 @@ An architecture is a sequence of decisions, each picking one of a few named opti
 (Zoph & Le 2017, Sec. 3.1: "the controller ... generates architectural hyperparameters
 as a sequence of tokens"). A :class:`SearchSpace` lists those decisions; an
 :class:`Architecture` is an immutable, hashable, self-validating tuple of choices bound
-to its space. Concrete spaces (``macro``, ``cell``) add how a choice tuple is written as
+to its space. Concrete spaces (``macro``, ``cell``, ``darts``, ``zoph-le``) add how a choice tuple is written as
 text and how it is built into a network; a plain dict of vocabularies gives a custom one.
 """
 

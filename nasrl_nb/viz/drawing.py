@@ -1,13 +1,17 @@
 """Architecture drawings: the network a controller sampled, as a graph a student can read.
 
-A macro architecture (Zoph & Le 2017, Sec. 3.1-3.3) is a chain of layers, one box per
+A macro architecture (this project's layer vocabulary, searched layer by layer) is a chain of layers, one box per
 layer (type, activation, normalization, filters), plus the extra edges that its choices
 add: ``residual`` (He et al. 2016: the layer's input is added to its output, drawn as an
 ``+`` node), ``dense`` (Huang et al. 2017: every earlier output feeds the layer),
 ``attention`` (a learned mix of every earlier output, dashed) and the anchor-point
 ``skip`` connections of Zoph & Le Sec. 3.3. A NAS-Bench-201 cell (Dong & Yang 2020,
 Fig. 1) is its 4-node DAG with one op-labelled edge per pair of nodes; ``none`` edges
-compute nothing, so they are left out of the graph and drawn faint. Any other space is
+compute nothing, so they are left out of the graph and drawn faint. A network of Zoph &
+Le's own space (Sec. 3.3) is a chain of conv-BN-ReLU layers (filter shape, filters,
+strides) whose edges are the inputs its anchor points chose: the previous layer on the
+chain, earlier layers as ``skip`` arcs, the ``image`` for a layer that chose none, and a
+``concat`` arc from every layer that no later layer reads into the output. Any other space is
 drawn as a chain of its decisions, grouped by ``Decision.layer``, with its skip edges.
 
 Every drawing is a pure function of the architecture that returns a
@@ -33,6 +37,7 @@ from matplotlib.path import Path
 from ..spaces.cell_space import CellSpace
 from ..spaces.macro_space import MacroSpace
 from ..spaces.search_space import Architecture
+from ..spaces.zoph_le_space import ZophLeSpace
 
 # One colour per op, shared by every drawing and view (Okabe-Ito and ColorBrewer hues, so
 # that the ops stay distinguishable for colour-blind readers). An op that does the same
@@ -62,6 +67,8 @@ OP_COLORS: dict[str, str] = {
     "dense": "#cc79a7",
     "attention": "#b8860b",
     "skip": "#8c564b",
+    "image": "#009e73",  # Zoph & Le: a layer that chose no input reads the image
+    "concat": "#7570b3",  # Zoph & Le: an output no layer reads joins the final concatenation
     # activations
     "relu": "#1b9e77",
     "tanh": "#d95f02",
@@ -74,10 +81,17 @@ OP_COLORS: dict[str, str] = {
     "instance_norm": "#fb9a99",
     "group_norm": "#fdbf6f",
 }
+# Zoph & Le's conv-BN-ReLU layers: one blue per filter area h * w, darker for larger filters
+# (a 3x5 and a 5x3 filter share a colour; the box's label gives the shape)
+OP_COLORS.update({
+    f"conv{h}x{w}_bn_relu": matplotlib.colors.to_hex(matplotlib.colormaps["Blues"](0.2 + 0.75 * math.log(h * w) / math.log(49)))
+    for h in (1, 3, 5, 7)
+    for w in (1, 3, 5, 7)
+})
 FALLBACK_COLOR = "#d9d9d9"  # any choice of a custom space
-CONNECTION_KINDS = ("sequential", "residual", "dense", "attention", "skip")
+CONNECTION_KINDS = ("sequential", "residual", "dense", "attention", "skip", "image", "concat")
 _EDGE_STYLE = {"attention": "--", "none": ":"}  # every other edge is a solid line
-_ARC_BELOW = ("dense", "attention")  # residual and skip arcs go above the chain
+_ARC_BELOW = ("dense", "attention", "concat")  # residual, skip and image arcs go above the chain
 
 # Node geometry in data units (1 unit is about 1 inch in a figure made here).
 _BOX = {"layer": (1.15, 0.95), "input": (0.75, 0.45), "output": (0.75, 0.45), "decision": (1.3, 0.6)}
@@ -129,6 +143,8 @@ def architecture_graph(arch: Architecture) -> nx.MultiDiGraph:
         return _cell_graph(arch)
     if isinstance(arch.space, MacroSpace):
         return _macro_graph(arch)
+    if isinstance(arch.space, ZophLeSpace):
+        return _zoph_le_graph(arch)
     return _decision_graph(arch)
 
 
@@ -171,6 +187,32 @@ def _macro_graph(arch: Architecture) -> nx.MultiDiGraph:
         outputs.append(output)
     graph.add_node("output", kind="output", label="output")
     _add_edge(graph, outputs[-1], "output", "sequential")
+    return graph
+
+
+def _zoph_le_graph(arch: Architecture) -> nx.MultiDiGraph:
+    """Zoph & Le's network (Sec. 3.3): edges are the chosen inputs, the image, the final concatenation."""
+    space = arch.space
+    layers = space.layers(arch)
+    graph = nx.MultiDiGraph(space="zoph-le", style="chain", title=f"Zoph & Le architecture: {len(layers)} layers")
+    graph.add_node("input", kind="input", label="image")
+    for i, layer in enumerate(layers):
+        node = f"layer{i}"
+        lines = [f"{i}: {layer.filter_height}x{layer.filter_width} conv", f"{layer.num_filters} filters"]
+        if space.strides:
+            lines.append(f"stride {layer.stride_height}x{layer.stride_width}")
+        lines.append("BN, ReLU")
+        graph.add_node(node, kind="layer", label="\n".join(lines), op=layer.op, layer=i,
+                       filter_height=layer.filter_height, filter_width=layer.filter_width,
+                       num_filters=layer.num_filters, stride=layer.stride, inputs=layer.inputs)
+        if not layer.inputs:
+            _add_edge(graph, "input", node, "sequential" if i == 0 else "image")
+        for j in layer.inputs:
+            _add_edge(graph, f"layer{j}", node, "sequential" if j == i - 1 else "skip")
+    graph.add_node("output", kind="output", label="concat")
+    last = len(layers) - 1
+    for k in space.output_layers(arch):
+        _add_edge(graph, f"layer{k}", "output", "sequential" if k == last else "concat")
     return graph
 
 

@@ -25,6 +25,7 @@ from ..oneshot.ranking import ranking_quality
 from ..spaces.cell_space import CellSpace
 from ..spaces.macro_space import MacroSpace
 from ..spaces.search_space import Architecture
+from ..spaces.zoph_le_space import ZophLeSpace
 from .drawing import op_color
 from .views import _new_axes, _style
 
@@ -83,6 +84,9 @@ def draw_supernet(arch: Architecture, ax=None, *, title: str | None = None) -> F
     the chosen ones bold. Every candidate is a patch whose ``gid`` says what it is:
     ``"chosen:..."`` for the subgraph, ``"candidate:..."`` for the rest (``"...:j->i:op"``
     for a cell edge, ``"...:layer{i}:op"`` and ``"...:skip{j}->{i}"`` for the macro space).
+    Zoph & Le's space: one box per layer (its chosen filter shape; the supernet holds all 16)
+    and every possible input as an arc, ``"...:input{j}->{i}"`` from layer ``j``,
+    ``"...:image->{i}"`` from the image and ``"...:concat{k}"`` into the final concatenation.
     """
     if not isinstance(arch, Architecture):
         raise ValueError(f"arch: expected an Architecture, got {type(arch).__name__}")
@@ -90,7 +94,9 @@ def draw_supernet(arch: Architecture, ax=None, *, title: str | None = None) -> F
         return _draw_cell_supernet(arch, ax, title)
     if isinstance(arch.space, MacroSpace):
         return _draw_macro_supernet(arch, ax, title)
-    raise ValueError(f"arch: the supernet drawing is not allowed for space {arch.space.name!r}; allowed values: cell, macro")
+    if isinstance(arch.space, ZophLeSpace):
+        return _draw_zoph_le_supernet(arch, ax, title)
+    raise ValueError(f"arch: the supernet drawing is not allowed for space {arch.space.name!r}; allowed values: cell, macro, zoph-le")
 
 
 def highlighted(fig: Figure) -> list[str]:
@@ -200,4 +206,44 @@ def _draw_macro_supernet(arch: Architecture, ax, title) -> Figure:
     ax.set_aspect("equal")
     ax.set_axis_off()
     ax.set_title("supernet: chosen op per layer filled, candidates faint" if title is None else title, fontsize=8)
+    return fig
+
+
+def _draw_zoph_le_supernet(arch: Architecture, ax, title) -> Figure:
+    space = arch.space
+    layers = space.layers(arch)
+    unread = set(space.output_layers(arch))
+    n, gap, box_w, box_h = len(layers), 1.7, 1.2, 0.6
+    arc_room = 0.3 + 0.2 * (n + 1)
+    fig, ax = _new_axes(ax, (gap * (n + 1) + 0.4, 2 * arc_room + box_h + 0.9), margins=(0.0, 0.0, 0.35, 0.35))
+    column = {k: gap * (k + 1) for k in range(n)}
+    column[-1], column[n] = 0.0, gap * (n + 1)  # the image and the final concatenation
+    for k, label in ((-1, "image"), (n, "concat")):
+        ax.add_patch(FancyBboxPatch((column[k] - 0.35, -0.2), 0.7, 0.4, boxstyle="round,pad=0,rounding_size=0.06",
+                                    fc="#f0f0f0", ec="#404040", lw=1.0, zorder=3))
+        ax.text(column[k], 0, label, ha="center", va="center", fontsize=7, zorder=4)
+    for i, layer in enumerate(layers):
+        ax.add_patch(FancyBboxPatch((column[i] - box_w / 2, -box_h / 2), box_w, box_h, boxstyle="round,pad=0,rounding_size=0.06",
+                                    fc=op_color(layer.op), ec="#202020", lw=1.4, zorder=3, gid=f"chosen:layer{i}:{layer.op}"))
+        stride = f", /{layer.stride_height}x{layer.stride_width}" if space.strides else ""
+        ax.text(column[i], 0, f"{layer.filter_height}x{layer.filter_width} conv\n{layer.num_filters} filters{stride}",
+                ha="center", va="center", fontsize=6.5, color="white", fontweight="bold", zorder=4)
+    top, bottom = box_h / 2, -box_h / 2
+    for i, layer in enumerate(layers):  # above: the inputs each anchor point could choose
+        chosen = not layer.inputs
+        _arc(ax, (column[-1] + 0.2, 0.2), (column[i] - 0.2, top), 0.2 + 0.2 * (i + 1),
+             color=op_color("image") if chosen else FAINT, chosen=chosen, gid=f"{'chosen' if chosen else 'candidate'}:image->{i}")
+        for j in range(i):
+            chosen = j in layer.inputs
+            _arc(ax, (column[j] + 0.2, top), (column[i] - 0.2, top), 0.2 + 0.2 * (i - j),
+                 color=op_color("skip") if chosen else FAINT, chosen=chosen, gid=f"{'chosen' if chosen else 'candidate'}:input{j}->{i}")
+    for k in range(n):  # below: the outputs that could join the final concatenation
+        chosen = k in unread
+        _arc(ax, (column[k] + 0.2, bottom), (column[n] - 0.2, -0.2), -(0.2 + 0.2 * (n - k)),
+             color=op_color("concat") if chosen else FAINT, chosen=chosen, gid=f"{'chosen' if chosen else 'candidate'}:concat{k}")
+    ax.set_xlim(column[-1] - 0.5, column[n] + 0.5)
+    ax.set_ylim(-arc_room - box_h, arc_room + box_h)
+    ax.set_aspect("equal")
+    ax.set_axis_off()
+    ax.set_title("supernet: every possible input faint, the chosen ones bold" if title is None else title, fontsize=8)
     return fig

@@ -7,7 +7,7 @@ The first row of a dashboard made with :meth:`~.dashboard.SearchDashboard.from_s
 2. a ``controller`` menu (``lstm``, ``gru``, ``attention``: the controller's core, for the RL
    methods and ENAS) and an ``epsilon-greedy`` slider (the probability of proposing a uniform
    random architecture instead of the controller's sample);
-3. a ``curriculum`` checkbox: grow the macro space's depth during the search (Zoph & Le 2017,
+3. a ``curriculum`` checkbox: grow the macro or zoph-le space's depth during the search (Zoph & Le 2017,
    Sec. 4.1; :class:`~nasrl_nb.search.curriculum.CurriculumStrategy`), enabled only where
    ``make_search(curriculum=True)`` runs (:meth:`MethodPicker.curriculum_unavailable` says
    why not, also in the checkbox's tooltip);
@@ -33,9 +33,8 @@ from ..oneshot.enas import ONESHOT_METHODS
 from ..oneshot.relaxed_supernets import RELAXED_SUPERNETS
 from ..oneshot.supernet import SUPERNET_SPACES
 from ..search.config import REWARD_OBJECTIVES
-from ..search.curriculum import CURRICULUM_METHODS
+from ..search.curriculum import CURRICULUM_METHODS, GROWABLE_SPACES
 from ..search.methods import BANDIT_METHODS, RL_METHODS
-from ..spaces.macro_space import MacroSpace
 from ..spaces.registry import get_space, space_from_spec
 from ..spaces.search_space import SearchSpace
 from ..validation import require_choice, require_fraction
@@ -155,8 +154,8 @@ class MethodPicker:
 
     def curriculum_unavailable(self, method: str) -> str | None:
         """Why ``make_search(curriculum=True)`` cannot run ``method`` here (None: it can)."""
-        if not isinstance(self.space, MacroSpace):
-            return f"grows a macro space's layers (--space macro); this space is {self.space.name!r}"
+        if not isinstance(self.space, tuple(GROWABLE_SPACES.values())):
+            return f"grows a layered space's depth (--space macro or zoph-le); this space is {self.space.name!r}"
         options = self.settings.get("curriculum_kwargs") or {}
         start = options.get("start_layers", 1) if isinstance(options, Mapping) else 1
         if isinstance(start, int) and start >= self.space.num_layers:
@@ -213,7 +212,7 @@ class MethodPicker:
         self.controller.disabled = self.epsilon.disabled = not (enabled and has_controller)
         why_not = self.curriculum_unavailable(self.method.value)
         self.curriculum.disabled = not enabled or why_not is not None
-        self.curriculum.tooltip = ("grow the macro space's depth during the search (Zoph & Le)" if why_not is None
+        self.curriculum.tooltip = ("grow the space's depth during the search (Zoph & Le)" if why_not is None
                                    else f"curriculum: {why_not}")
         self.reward.disabled = not enabled or "reward_fn" in self.settings
 
