@@ -29,7 +29,7 @@ import torch
 from ..runtime import resolve_device
 from ..validation import require_choice, require_fraction, require_positive, require_seed
 
-DATASETS: tuple[str, ...] = ("digits", "mnist1d", "mnist", "fashion_mnist", "cifar10")
+DATASETS: tuple[str, ...] = ("digits", "mnist", "fashion_mnist", "cifar10", "mnist1d")
 
 # dataset name -> (torchvision.datasets class name, images stored channels-last)
 _TORCHVISION = {
