@@ -37,7 +37,13 @@ from ..nn.child_network import (
     _check_input_shape,
     _check_num_classes,
 )
-from ..nn.operations import along_signal, build_activation, build_normalization, build_op, group_norm_groups
+from ..nn.operations import (
+    along_signal,
+    build_activation,
+    build_normalization,
+    build_op,
+    group_norm_groups,
+)
 from ..spaces.cell_space import CellSpace
 from ..spaces.macro_space import MacroSpace
 from ..spaces.search_space import Architecture, SearchSpace
