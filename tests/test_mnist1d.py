@@ -188,13 +188,27 @@ def test_train_cell_on_mnist1d_gives_one_row_per_seed(mnist1d):
 @pytest.mark.slow
 def test_bench_build_dataset_mnist1d_writes_mnist1d_cell(run_cli, tmp_path):
     out = tmp_path / "build"
-    args = ("bench", "build", "--dataset", "mnist1d", "--out", str(out), "--workers", "1", "--limit", "2", "--quiet",
+    args = ("bench", "build", "--dataset", "mnist1d", "--out", str(out), "--workers", "1", "--limit", "3", "--quiet",
             "--channels", "4", "--epochs", "1")
     result = run_cli(*args, timeout=300)
     assert result.returncode == 0, result.stderr
     meta = json.loads(result.stdout)
-    assert meta["name"] == "mnist1d-cell" and meta["rows"] == 4 and "MNIST-1D" in meta["description"]
+    assert meta["name"] == "mnist1d-cell" and meta["rows"] == 6 and "MNIST-1D" in meta["description"]
     assert meta["settings"] == {**BuildSettings.for_dataset("mnist1d", channels=4, epochs=1).to_json()}
     assert (out / "mnist1d-cell.csv.gz").exists() and (out / "mnist1d-cell.json").exists()
+    info = run_cli("bench", "info", str(out / "mnist1d-cell.csv.gz"))
+    assert info.returncode == 0, info.stderr
+    assert info.stdout.startswith("mnist1d-cell: 6 rows, 3 architectures in the table, 3 unique (of 6,466)")
     bad = run_cli("bench", "build", "--dataset", "mnist", "--out", str(tmp_path / "x"), "--limit", "1")
     assert bad.returncode == 2 and "dataset: 'mnist' is not allowed; allowed values: digits, mnist1d" in bad.stderr
+
+
+def test_make_search_trains_real_children_on_mnist1d(tmp_path):
+    from nasrl_nb import make_search
+
+    search = make_search("random", space="cell", dataset="mnist1d", budget=2, epochs=1, channels=4,
+                         out_dir=tmp_path / "run", overwrite=True)
+    assert search.evaluator.data.input_shape == SIGNAL
+    search.run()
+    accuracies = [r["val_accuracy"] for r in search.history]
+    assert len(accuracies) == 2 and all(0 <= a <= 1 for a in accuracies)
