@@ -24,9 +24,10 @@ It also prints the shipped table's own seed correlation on the same sample, for 
     python benchmarks/bench_settings_pilot.py --dataset mnist1d --cells 50 --settings shipped lr=0.01
 
 With ``--dataset mnist1d`` every setting trains on MNIST-1D; ``shipped`` is then digits-cell's
-settings on that data (the in-process baseline of the ratios), there is no shipped table to
-compare with, and ``abs.wall`` (mean wall seconds per cell, both seeds, x 6,466 cells / 2
-workers) is the estimate to read.
+settings on that data, the setting ``digits`` (digits-cell's own runs, trained in the same process) is
+the baseline of the ratios, so that ``est.wall`` is again the ratio times the shipped build's
+wall time, robust to the machine's load; ``abs.wall`` (mean wall seconds per cell, both seeds,
+x 6,466 cells / 2 workers) is as measured, load included.
 
 A candidate is a name from ``CANDIDATES`` or ``key=value,...`` overriding BuildSettings fields.
 """
@@ -55,6 +56,7 @@ UNIQUE_CELLS = META["unique_architectures"]  # 6,466: every table trains the sam
 # name -> overrides of BuildSettings (the shipped settings: BuildSettings())
 CANDIDATES: dict[str, dict] = {
     "shipped": {},
+    "digits": {"dataset": "digits"},  # digits-cell's own runs: the time baseline of a pilot on another dataset
     "c16-e2-b64": {"batch_size": 64},
     "c16-e2-b32": {"batch_size": 32},
     "c16-e2-b32-lr01": {"batch_size": 32, "lr": 0.01},
@@ -138,7 +140,7 @@ def summarize(records: list[dict], cells: list[str]) -> list[dict]:
     by_setting: dict[str, dict[str, dict]] = {}
     for r in records:
         by_setting.setdefault(r["setting"], {})[r["arch"]] = r
-    base = by_setting.get("shipped", {})
+    base = by_setting.get("digits") or by_setting.get("shipped", {})  # digits-cell's own runs when present
     lines = []
     for name, rec in by_setting.items():
         archs = [a for a in cells if a in rec]
@@ -244,7 +246,8 @@ def main(argv=None) -> int:
     parser.add_argument("--settings", nargs="+", default=list(CANDIDATES), help="candidates (names or key=value,...)")
     parser.add_argument("--out", default=None, help="append one JSON line per (cell, setting) to this file "
                         "(pairs already in it are not trained again)")
-    parser.add_argument("--summarize", default=None, help="only print the report of a saved --out file")
+    parser.add_argument("--summarize", nargs="+", default=None, help="only print the report of saved --out files "
+                        "(every cell in them that all --settings trained, whatever its sample)")
     parser.add_argument("--bn-check", default=None, metavar="SETTING",
                         help="only compare eval-mode BN with recalibrated BN under this setting")
     parser.add_argument("--deadline", type=float, default=None, help="stop starting new cells after this many seconds")
@@ -253,8 +256,10 @@ def main(argv=None) -> int:
     cells = sample_cells(args.cells, args.sample_seed)
     if args.summarize:
         names = [parse_setting(s)[0] for s in args.settings]
-        records = [r for r in map(json.loads, open(args.summarize)) if r["setting"] in names]
+        records = [r for path in args.summarize for r in map(json.loads, open(path)) if r["setting"] in names]
         present = {r["setting"] for r in records}
+        cells = list(dict.fromkeys(r["arch"] for r in records))  # the files' cells, in the order first met
+        records = list({(r["arch"], r["setting"]): r for r in records}.values())  # a cell trained twice counts once
         done = [a for a in cells if sum(r["arch"] == a for r in records) == len(present)]  # cells every setting trained
         print_report(summarize([r for r in records if r["arch"] in done], done), done, dataset=args.dataset)
         return 0
@@ -272,8 +277,10 @@ def main(argv=None) -> int:
     settings = dict(parse_setting(s) for s in args.settings)
     if "shipped" not in settings:
         settings = {"shipped": {}, **settings}  # the in-process baseline for the ratios
+    if args.dataset != "digits" and "digits" not in settings:
+        settings = {"digits": CANDIDATES["digits"], **settings}  # the time baseline: digits-cell's runs themselves
     base = replace(BuildSettings(), dataset=args.dataset)
-    data = load_dataset(base.dataset, seed=base.data_seed, device="cpu")
+    datasets = {name: load_dataset(name, seed=base.data_seed, device="cpu") for name in {args.dataset, "digits"}}
     records = []
     if args.out and Path(args.out).exists():  # resume: keep what an earlier run of this sample recorded
         records = [r for r in map(json.loads, open(args.out)) if r["arch"] in cells and r["setting"] in settings]
@@ -291,7 +298,8 @@ def main(argv=None) -> int:
             if (arch, name) in done_pairs:
                 continue
             tic = time.perf_counter()
-            rows = train_cell(arch, replace(base, **overrides), data)
+            one = replace(base, **overrides)
+            rows = train_cell(arch, one, datasets[one.dataset])
             wall = time.perf_counter() - tic  # building, counting FLOPs and both seeds' training
             rec = {"setting": name, "overrides": overrides, "arch": arch, "val": [r["val_accuracy"] for r in rows],
                    "test": [r["test_accuracy"] for r in rows], "seconds": wall}
