@@ -212,3 +212,12 @@ def test_make_search_trains_real_children_on_mnist1d(tmp_path):
     search.run()
     accuracies = [r["val_accuracy"] for r in search.history]
     assert len(accuracies) == 2 and all(0 <= a <= 1 for a in accuracies)
+
+
+def test_space_explorer_draws_and_costs_a_child_of_a_signal(mnist1d):
+    from nasrl_nb.widgets import SpaceExplorer
+
+    explorer = SpaceExplorer(get_space("cell"), data=mnist1d, arch=get_space("cell").parse(ALL_CONV))
+    signal_metrics = explorer.update()
+    square_metrics = ChildNetwork(get_space("cell").parse(ALL_CONV), (1, 8, 8), 10).get_complexity_metrics()
+    assert explorer.picture.value and 0 < signal_metrics["params"] < square_metrics["params"]  # 1 x 3 kernels
