@@ -21,6 +21,13 @@ It also prints the shipped table's own seed correlation on the same sample, for 
     python benchmarks/bench_settings_pilot.py --cells 20 --settings shipped c8-e4-b32
     python benchmarks/bench_settings_pilot.py --settings shipped "channels=8,epochs=3,batch_size=32,lr=0.01"
     python benchmarks/bench_settings_pilot.py --summarize pilot.jsonl  # report from saved results
+    python benchmarks/bench_settings_pilot.py --dataset mnist1d --cells 50 --settings shipped lr=0.01
+
+With ``--dataset mnist1d`` every setting trains on MNIST-1D; ``shipped`` is then digits-cell's
+settings on that data, the setting ``digits`` (digits-cell's own runs, trained in the same process) is
+the baseline of the ratios, so that ``est.wall`` is again the ratio times the shipped build's
+wall time, robust to the machine's load; ``abs.wall`` (mean wall seconds per cell, both seeds,
+x 6,466 cells / 2 workers) is as measured, load included.
 
 A candidate is a name from ``CANDIDATES`` or ``key=value,...`` overriding BuildSettings fields.
 """
@@ -44,10 +51,12 @@ sys.path.insert(0, str(REPO))  # run from any folder without installing the pack
 META = json.loads((REPO / "nasrl_nb" / "bench" / "data" / "digits-cell.json").read_text())
 SHIPPED_WALL_SECONDS = round(META["total_train_seconds"] / META["build"]["workers"])  # the build's cost on its workers
 SHIPPED_TRAININGS = META["rows"]
+UNIQUE_CELLS = META["unique_architectures"]  # 6,466: every table trains the same unique cells
 
 # name -> overrides of BuildSettings (the shipped settings: BuildSettings())
 CANDIDATES: dict[str, dict] = {
     "shipped": {},
+    "digits": {"dataset": "digits"},  # digits-cell's own runs: the time baseline of a pilot on another dataset
     "c16-e2-b64": {"batch_size": 64},
     "c16-e2-b32": {"batch_size": 32},
     "c16-e2-b32-lr01": {"batch_size": 32, "lr": 0.01},
@@ -131,7 +140,7 @@ def summarize(records: list[dict], cells: list[str]) -> list[dict]:
     by_setting: dict[str, dict[str, dict]] = {}
     for r in records:
         by_setting.setdefault(r["setting"], {})[r["arch"]] = r
-    base = by_setting.get("shipped", {})
+    base = by_setting.get("digits") or by_setting.get("shipped", {})  # digits-cell's own runs when present
     lines = []
     for name, rec in by_setting.items():
         archs = [a for a in cells if a in rec]
@@ -148,27 +157,32 @@ def summarize(records: list[dict], cells: list[str]) -> list[dict]:
             "mean_abs_seed_diff": float(np.mean([abs(a - b) for a, b in pairs])),
             "seconds_per_training": seconds, "ratio": ratio,
             "est_full_wall_s": ratio * SHIPPED_WALL_SECONDS,
+            "est_abs_wall_s": sum(rec[a]["seconds"] for a in archs) / len(archs) * UNIQUE_CELLS / 2,
             "spearman_top_half": correlations([p for p, m in zip(pairs, means) if m >= np.median(means)])[0],
         })
     return lines
 
 
-def print_report(lines: list[dict], cells: list[str]) -> None:
-    table = shipped_rows()
-    pairs = [(table[a][0], table[a][1]) for a in cells]
-    rho, tau = correlations(pairs)
-    lo, hi = bootstrap_spearman(pairs)
-    print(f"shipped table on the same {len(cells)} cells: Spearman {rho:.3f} (90% CI {lo:.2f}-{hi:.2f})  Kendall {tau:.3f}")
+def print_report(lines: list[dict], cells: list[str], *, dataset: str = "digits") -> None:
+    if dataset == "digits":
+        table = shipped_rows()
+        pairs = [(table[a][0], table[a][1]) for a in cells]
+        rho, tau = correlations(pairs)
+        lo, hi = bootstrap_spearman(pairs)
+        print(f"shipped table on the same {len(cells)} cells: Spearman {rho:.3f} (90% CI {lo:.2f}-{hi:.2f})  Kendall {tau:.3f}")
+    else:
+        print(f"dataset {dataset}: {len(cells)} cells; 'shipped' is digits-cell's settings on this data")
     head = (f"{'setting':<34}{'cells':>6}{'spearman':>9}{'90% CI':>14}{'kendall':>8}{'sp.top50%':>10}{'median':>8}{'best':>7}"
-            f"{'worst':>7}{'|d|':>7}{'s/train':>8}{'ratio':>7}{'est.wall':>9}")
+            f"{'worst':>7}{'|d|':>7}{'s/train':>8}{'ratio':>7}{'est.wall':>9}{'abs.wall':>9}")
     print(head)
     for x in lines:
         lo, hi = x["spearman_90ci"]
         print(f"{x['setting']:<34}{x['cells']:>6}{x['spearman']:>9.3f}{f'{lo:.2f}-{hi:.2f}':>14}{x['kendall']:>8.3f}{x['spearman_top_half']:>10.3f}"
               f"{x['median']:>8.3f}{x['best']:>7.3f}{x['worst']:>7.3f}{x['mean_abs_seed_diff']:>7.3f}"
-              f"{x['seconds_per_training']:>8.3f}{x['ratio']:>7.2f}{x['est_full_wall_s']:>8.0f}s")
+              f"{x['seconds_per_training']:>8.3f}{x['ratio']:>7.2f}{x['est_full_wall_s']:>8.0f}s{x['est_abs_wall_s']:>8.0f}s")
     print(f"est.wall = ratio x {SHIPPED_WALL_SECONDS} s (the shipped build: {SHIPPED_TRAININGS} trainings, 2 workers); "
-          "|d| = mean |val(seed 0) - val(seed 1)|; sp.top50% = Spearman among the better half of the sample")
+          "|d| = mean |val(seed 0) - val(seed 1)|; sp.top50% = Spearman among the better half of the sample; "
+          f"abs.wall = mean wall seconds per cell x {UNIQUE_CELLS} cells / 2 workers")
 
 
 def recalibrate_batchnorm(net, X, *, batch_size: int) -> None:
@@ -226,12 +240,14 @@ def bn_check(cells: list[str], settings, data) -> None:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--dataset", default="digits", help="dataset every setting trains on (default: digits)")
     parser.add_argument("--cells", type=int, default=120, help="unique cells sampled (default: 120)")
     parser.add_argument("--sample-seed", type=int, default=0, help="seed of the cell sample (default: 0)")
     parser.add_argument("--settings", nargs="+", default=list(CANDIDATES), help="candidates (names or key=value,...)")
     parser.add_argument("--out", default=None, help="append one JSON line per (cell, setting) to this file "
                         "(pairs already in it are not trained again)")
-    parser.add_argument("--summarize", default=None, help="only print the report of a saved --out file")
+    parser.add_argument("--summarize", nargs="+", default=None, help="only print the report of saved --out files "
+                        "(every cell in them that all --settings trained, whatever its sample)")
     parser.add_argument("--bn-check", default=None, metavar="SETTING",
                         help="only compare eval-mode BN with recalibrated BN under this setting")
     parser.add_argument("--deadline", type=float, default=None, help="stop starting new cells after this many seconds")
@@ -240,10 +256,12 @@ def main(argv=None) -> int:
     cells = sample_cells(args.cells, args.sample_seed)
     if args.summarize:
         names = [parse_setting(s)[0] for s in args.settings]
-        records = [r for r in map(json.loads, open(args.summarize)) if r["setting"] in names]
+        records = [r for path in args.summarize for r in map(json.loads, open(path)) if r["setting"] in names]
         present = {r["setting"] for r in records}
+        cells = list(dict.fromkeys(r["arch"] for r in records))  # the files' cells, in the order first met
+        records = list({(r["arch"], r["setting"]): r for r in records}.values())  # a cell trained twice counts once
         done = [a for a in cells if sum(r["arch"] == a for r in records) == len(present)]  # cells every setting trained
-        print_report(summarize([r for r in records if r["arch"] in done], done), done)
+        print_report(summarize([r for r in records if r["arch"] in done], done), done, dataset=args.dataset)
         return 0
 
     import torch
@@ -259,8 +277,10 @@ def main(argv=None) -> int:
     settings = dict(parse_setting(s) for s in args.settings)
     if "shipped" not in settings:
         settings = {"shipped": {}, **settings}  # the in-process baseline for the ratios
-    base = BuildSettings()
-    data = load_dataset(base.dataset, seed=base.data_seed, device="cpu")
+    if args.dataset != "digits" and "digits" not in settings:
+        settings = {"digits": CANDIDATES["digits"], **settings}  # the time baseline: digits-cell's runs themselves
+    base = replace(BuildSettings(), dataset=args.dataset)
+    datasets = {name: load_dataset(name, seed=base.data_seed, device="cpu") for name in {args.dataset, "digits"}}
     records = []
     if args.out and Path(args.out).exists():  # resume: keep what an earlier run of this sample recorded
         records = [r for r in map(json.loads, open(args.out)) if r["arch"] in cells and r["setting"] in settings]
@@ -278,7 +298,8 @@ def main(argv=None) -> int:
             if (arch, name) in done_pairs:
                 continue
             tic = time.perf_counter()
-            rows = train_cell(arch, replace(base, **overrides), data)
+            one = replace(base, **overrides)
+            rows = train_cell(arch, one, datasets[one.dataset])
             wall = time.perf_counter() - tic  # building, counting FLOPs and both seeds' training
             rec = {"setting": name, "overrides": overrides, "arch": arch, "val": [r["val_accuracy"] for r in rows],
                    "test": [r["test_accuracy"] for r in rows], "seconds": wall}
@@ -289,7 +310,7 @@ def main(argv=None) -> int:
         if k % 10 == 0 or k == len(cells):
             print(f"{k}/{len(cells)} cells, {time.perf_counter() - start:.0f} s", flush=True)
     done = [a for a in cells if sum(r["arch"] == a for r in records) == len(settings)]
-    print_report(summarize([r for r in records if r["arch"] in done], done), done)
+    print_report(summarize([r for r in records if r["arch"] in done], done), done, dataset=args.dataset)
     return 0
 
 

@@ -127,6 +127,7 @@ _EXPORTS = {
     "TabularBenchmark": "bench.tabular",
     "TabularEvaluator": "bench.evaluator",
     "run_showdown": "bench.showdown",
+    "table_transfer": "bench.transfer",
     "CellSupernet": "oneshot.supernet",
     "MacroSupernet": "oneshot.supernet",
     "build_shared_supernet": "oneshot.supernet",

@@ -297,4 +297,4 @@ def test_missing_torchvision_says_which_extra_to_install(monkeypatch):
 
 
 def test_datasets_lists_every_loadable_name():
-    assert DATASETS[0] == "digits" and set(DATASETS) == {"digits", "mnist", "fashion_mnist", "cifar10"}
+    assert DATASETS[0] == "digits" and set(DATASETS) == {"digits", "mnist", "fashion_mnist", "cifar10", "mnist1d"}

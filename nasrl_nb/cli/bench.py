@@ -7,8 +7,10 @@ the rank correlation of two seeds, and a text histogram (``--json`` for one JSON
 ``nasrl-nb bench build --out FOLDER --workers 2`` trains every unique cell of the cell space
 into shards in FOLDER (resumable: run it again after a kill and it continues), then merges
 them into ``FOLDER/digits-cell.csv.gz`` and its ``.json`` metadata (``--table`` to choose).
-``--channels``, ``--epochs``, ``--batch-size`` and ``--lr`` override the training settings
-(:class:`~nasrl_nb.bench.build.BuildSettings`); a folder is resumed only with its own settings.
+``--dataset mnist1d`` builds mnist1d-cell (``FOLDER/mnist1d-cell.csv.gz``) with that dataset's
+defaults (:meth:`~nasrl_nb.bench.build.BuildSettings.for_dataset`); ``--channels``,
+``--epochs``, ``--batch-size`` and ``--lr`` override them; a folder is resumed only with its
+own settings.
 
 ``nasrl-nb search --dataset bench:digits-cell`` (or ``csv:PATH``) searches a table instead of
 training children: ``--select-by`` and ``--report`` choose the columns, ``--budget-seconds``
@@ -25,6 +27,7 @@ from pathlib import Path
 from ..bench.tabular import METRICS
 
 TABLE_PREFIXES = ("bench:", "csv:")
+TABLE_DATASETS = ("digits", "mnist1d")  # what ``bench build --dataset`` trains on: offline data only
 BUDGET_CAP = 1_000_000  # evaluations, when only --budget-seconds bounds a tabular search
 
 
@@ -45,15 +48,16 @@ def add_commands(subparsers) -> None:
     build = commands.add_parser("build", help="train every unique cell into a table (resumable, parallel)",
                                 description="Train the unique cells of the cell space shard by shard (a killed build "
                                             "continues where it stopped), then merge them into a gzipped CSV.")
-    build.add_argument("--out", default="bench-build/digits-cell", help="build folder of shards (default: bench-build/digits-cell)")
+    build.add_argument("--dataset", default="digits", help="data the cells train on: digits or mnist1d (default: digits)")
+    build.add_argument("--out", default=None, help="build folder of shards (default: bench-build/DATASET-cell)")
     build.add_argument("--workers", type=int, default=2, help="worker processes, one torch thread each (default: 2)")
     build.add_argument("--limit", type=int, default=None, help="only the first N unique cells (a trial build)")
-    build.add_argument("--table", default=None, help="merged table to write (default: OUT/digits-cell.csv.gz)")
+    build.add_argument("--table", default=None, help="merged table to write (default: OUT/DATASET-cell.csv.gz)")
     build.add_argument("--quiet", action="store_true", help="no progress lines")
-    build.add_argument("--channels", type=int, default=None, help="child width C (default: BuildSettings.channels)")
-    build.add_argument("--epochs", type=int, default=None, help="training epochs per child (default: BuildSettings.epochs)")
-    build.add_argument("--batch-size", type=int, default=None, help="training batch size (default: BuildSettings.batch_size)")
-    build.add_argument("--lr", type=float, default=None, help="peak learning rate (default: BuildSettings.lr)")
+    build.add_argument("--channels", type=int, default=None, help="child width C (default: the dataset's)")
+    build.add_argument("--epochs", type=int, default=None, help="training epochs per child (default: the dataset's)")
+    build.add_argument("--batch-size", type=int, default=None, help="training batch size (default: the dataset's)")
+    build.add_argument("--lr", type=float, default=None, help="peak learning rate (default: the dataset's)")
     build.set_defaults(func=cmd_build)
 
 
@@ -205,13 +209,15 @@ def cmd_build(args: argparse.Namespace) -> int:
         require_positive("limit", args.limit, integer=True)
     overrides = {key: require_positive(key, getattr(args, key), integer=key != "lr")
                  for key in ("channels", "epochs", "batch_size", "lr") if getattr(args, key) is not None}
-    settings = BuildSettings(**overrides)  # recorded in the folder's settings.json and the table's metadata
-    folder = Path(args.out)
+    if args.dataset not in TABLE_DATASETS:
+        raise ValueError(f"dataset: {args.dataset!r} is not allowed; allowed values: {', '.join(TABLE_DATASETS)}")
+    settings = BuildSettings.for_dataset(args.dataset, **overrides)  # recorded in settings.json and the table's metadata
+    folder = Path(args.out or f"bench-build/{settings.table_name}")
     total = len(shards(unique_cells()[: args.limit], settings.shard_size))
     for done, index in enumerate(build(folder, settings=settings, workers=args.workers, limit=args.limit, progress=not args.quiet), 1):
         if not args.quiet:
             print(f"shard {index} written ({done} this run; {total} in all)", file=sys.stderr, flush=True)
-    table = Path(args.table) if args.table else folder / "digits-cell.csv.gz"
+    table = Path(args.table) if args.table else folder / f"{settings.table_name}.csv.gz"
     meta = merge(folder, table, settings=settings, limit=args.limit)
     print(json.dumps({"table": str(table), **meta}))
     return 0

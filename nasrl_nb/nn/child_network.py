@@ -43,7 +43,7 @@ from ..spaces.zoph_le_space import ZophLeLayer, ZophLeSpace, unread_layers
 from ..validation import require_positive
 from .complexity import count_flops, count_parameters, measure_latency_ms
 from .darts_network import DartsFeatures, num_cells_for
-from .operations import OPS, ReLUConvBN, build_activation, build_normalization
+from .operations import OPS, ReLUConvBN, along_signal, build_activation, build_normalization
 
 BUILDABLE_SPACES = ("macro", "cell", "darts", "zoph-le")
 
@@ -274,7 +274,9 @@ class ChildNetwork(nn.Module):
         architecture: an :class:`Architecture` of a :class:`MacroSpace`, :class:`CellSpace`,
             :class:`~nasrl_nb.spaces.darts_space.DartsSpace` or
             :class:`~nasrl_nb.spaces.zoph_le_space.ZophLeSpace`.
-        input_shape: ``(channels, height, width)`` of one example; ``(1, 8, 8)`` for digits.
+        input_shape: ``(channels, height, width)`` of one example; ``(1, 8, 8)`` for digits,
+            ``(1, 1, 40)`` for MNIST-1D. A height of 1 is a signal: every conv and pool then
+            runs along the width only (:func:`~nasrl_nb.nn.operations.along_signal`).
         num_classes: outputs of the linear classifier (at least 2).
         channels: width of the stem; for the cell space the first stage's width ``C``
             (stages have ``C, 2C, 4C``). The macro layers' widths come from the architecture;
@@ -322,6 +324,8 @@ class ChildNetwork(nn.Module):
         else:
             self.features = _cell_features(space, architecture, in_channels, channels, cells_per_stage)
             feature_channels = 4 * channels
+        if self.input_shape[1] == 1:  # a 1 x W signal (MNIST-1D): kernels, pools and strides along W only
+            along_signal(self.features)
         self.classifier = nn.Linear(feature_channels, self.num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -372,10 +376,10 @@ def _check_input_shape(input_shape, space) -> tuple[int, int, int]:
     if not ok:
         raise ValueError(f"input_shape: expected 3 positive ints (channels, height, width), got {input_shape!r}")
     C, H, W = (int(s) for s in input_shape)
-    if isinstance(space, CellSpace) and (H % 4 or W % 4):
+    if isinstance(space, CellSpace) and ((H % 4 and H != 1) or W % 4):
         raise ValueError(
             f"input_shape: height and width {H}x{W} are not allowed for the cell network's two "
-            "stride-2 reductions; allowed values: multiples of 4 (4, 8, 12, ..., 32, ...)"
+            "stride-2 reductions; allowed values: multiples of 4 (4, 8, 12, ..., 32, ...), or a height of 1 (a signal)"
         )
     if H * W < 2:
         raise ValueError(

@@ -7,7 +7,10 @@ architecture. :func:`load_dataset` returns all three as tensors already on the t
 device, so training indexes them directly with no ``DataLoader`` in the way.
 
 ``"digits"`` (scikit-learn's bundled 8x8 handwritten digits, 1,797 images) needs no
-download and trains a small CNN in seconds on a CPU; ``"mnist"``, ``"fashion_mnist"``
+download and trains a small CNN in seconds on a CPU; ``"mnist1d"`` (Greydanus 2020,
+"Scaling down deep learning": 5,000 procedurally generated 1-D signals of length 40, 10
+classes, made so that architecture matters at small scale) is generated offline by the
+``mnist1d`` package and is stored as what it is, a one-row image (1, 1, 40); ``"mnist", ``"fashion_mnist"``
 and ``"cifar10"`` come through torchvision (``pip install 'nasrl-nb[vision]'``).
 Every source is pooled and split the same way: a seeded split, stratified by class, with
 inputs standardized by the *train* split's per-channel mean and standard deviation.
@@ -15,6 +18,7 @@ inputs standardized by the *train* split's per-channel mean and standard deviati
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
@@ -25,7 +29,7 @@ import torch
 from ..runtime import resolve_device
 from ..validation import require_choice, require_fraction, require_positive, require_seed
 
-DATASETS: tuple[str, ...] = ("digits", "mnist", "fashion_mnist", "cifar10")
+DATASETS: tuple[str, ...] = ("digits", "mnist", "fashion_mnist", "cifar10", "mnist1d")
 
 # dataset name -> (torchvision.datasets class name, images stored channels-last)
 _TORCHVISION = {
@@ -115,12 +119,13 @@ def load_dataset(
     """Load ``name`` (one of :data:`DATASETS`) as a seeded, stratified train/val/test split.
 
     Args:
-        name: ``"digits"`` (bundled with scikit-learn, offline) or a torchvision dataset.
+        name: ``"digits"`` (bundled with scikit-learn, offline), ``"mnist1d"`` (generated
+            offline, input shape (1, 1, 40)) or a torchvision dataset.
         seed: fixes the subsample and the split.
         device: where the tensors live (``"auto"``, ``"cpu"``, ``"cuda"``, ...).
         val_fraction, test_fraction: shares of the (subsampled) pool held out.
         root: torchvision's data folder (default ``$XDG_CACHE_HOME/nasrl_nb`` or
-            ``~/.cache/nasrl_nb``); unused for ``"digits"``.
+            ``~/.cache/nasrl_nb``); unused for ``"digits"`` and ``"mnist1d"``.
         download: let torchvision fetch missing files (needs internet).
         max_samples: keep a stratified random subset of this many images before splitting
             (quick mode and CPU notebooks use it).
@@ -135,8 +140,8 @@ def load_dataset(
         max_samples = require_positive("max_samples", max_samples, integer=True)
     _check_fractions(val_fraction, test_fraction)
     options = dict(seed=seed, val_fraction=val_fraction, test_fraction=test_fraction, max_samples=max_samples)
-    if name == "digits":
-        X, y = _digits_images()
+    if name in ("digits", "mnist1d"):
+        X, y = _digits_images() if name == "digits" else _mnist1d_signals()
         dataset = _split_pool(X, y, name=name, **options)
     else:
         images, labels, channels_last = _torchvision_images(name, root=root, download=download)
@@ -326,6 +331,37 @@ def _digits_images() -> tuple[torch.Tensor, torch.Tensor]:
     digits = load_digits()
     X = torch.as_tensor(digits.images, dtype=torch.float32).unsqueeze(1) / 16.0
     return X, torch.as_tensor(digits.target, dtype=torch.int64)
+
+
+@functools.lru_cache(maxsize=1)
+def _mnist1d_pool() -> tuple[np.ndarray, np.ndarray]:
+    """MNIST-1D's 5,000 signals as its package generates them by default (seed 42), train and test pooled.
+
+    Generated offline by ``mnist1d.data.make_dataset`` (never ``get_dataset``, which
+    downloads); about 2 seconds, so the pool is kept once per process. The generator seeds
+    Python's and NumPy's global random state, which is restored afterwards.
+    """
+    import random
+
+    from mnist1d.data import get_dataset_args, make_dataset
+
+    py_state, np_state = random.getstate(), np.random.get_state()
+    try:
+        raw = make_dataset(get_dataset_args())
+    finally:
+        random.setstate(py_state)
+        np.random.set_state(np_state)
+    X = np.concatenate([raw["x"], raw["x_test"]]).astype(np.float32)  # (5000, 40)
+    y = np.concatenate([raw["y"], raw["y_test"]]).astype(np.int64)
+    X.setflags(write=False)
+    y.setflags(write=False)
+    return X, y
+
+
+def _mnist1d_signals() -> tuple[torch.Tensor, torch.Tensor]:
+    """MNIST-1D as one-row images: X (5000, 1, 1, 40) float32, y (5000,) int64."""
+    X, y = _mnist1d_pool()
+    return torch.tensor(X).reshape(len(X), 1, 1, X.shape[1]), torch.tensor(y)
 
 
 def default_root() -> Path:

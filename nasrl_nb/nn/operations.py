@@ -62,7 +62,8 @@ class FactorizedReduce(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.stride == 1:
             return self.bn(self.convs[0](x))
-        shifted = nn.functional.pad(x, (0, 1, 0, 1))[:, :, 1:, 1:]  # offset grid sees the other pixels
+        dh = 1 if x.shape[2] > 1 else 0  # a one-row signal is offset along its length only
+        shifted = nn.functional.pad(x, (0, 1, 0, dh))[:, :, dh:, 1:]  # offset grid sees the other pixels
         return self.bn(torch.cat([self.convs[0](x), self.convs[1](shifted)], dim=1))
 
 
@@ -185,6 +186,43 @@ NORMALIZATIONS: dict[str, Callable[[int], nn.Module]] = {
     "instance_norm": lambda C: nn.InstanceNorm2d(C, affine=True),
     "group_norm": lambda C: nn.GroupNorm(group_norm_groups(C), C),
 }
+
+
+def along_signal(module: nn.Module) -> nn.Module:
+    """Make every 2-D conv and pool inside ``module`` act along the width only; returns ``module``.
+
+    For a one-row input such as MNIST-1D's 1 x 40 signals (Greydanus 2020): a ``k x k``
+    kernel becomes ``1 x k`` with the same width, stride, padding and dilation along the
+    signal and none across it, so a 3x3 conv is a length-3 1-D conv (3 weights per channel
+    pair, not 9 of which 6 only ever see padding) and a stride-2 reduction halves the length
+    while the height stays 1. Convs are rebuilt (freshly initialized, on the old weight's
+    device); pools are replaced. Call it on a network right after building it.
+    """
+    for name, child in module.named_children():
+        replacement = _signal_version(child)
+        if replacement is not None:
+            setattr(module, name, replacement)
+        else:
+            along_signal(child)
+    return module
+
+
+def _signal_version(m: nn.Module) -> nn.Module | None:
+    """The 1 x k twin of a 2-D conv or pool, or None for any other module."""
+    pair = nn.modules.utils._pair
+    if isinstance(m, nn.Conv2d):
+        (_, kw), (_, sw), (_, dw) = m.kernel_size, m.stride, m.dilation
+        pw = m.padding if isinstance(m.padding, str) else m.padding[1]
+        padding = pw if isinstance(pw, str) else (0, pw)
+        return nn.Conv2d(m.in_channels, m.out_channels, (1, kw), (1, sw), padding, (1, dw), m.groups,
+                         bias=m.bias is not None, padding_mode=m.padding_mode, device=m.weight.device, dtype=m.weight.dtype)
+    if isinstance(m, nn.AvgPool2d):
+        k, st, p = pair(m.kernel_size), pair(m.stride if m.stride is not None else m.kernel_size), pair(m.padding)
+        return nn.AvgPool2d((1, k[1]), (1, st[1]), (0, p[1]), m.ceil_mode, m.count_include_pad, m.divisor_override)
+    if isinstance(m, nn.MaxPool2d):
+        k, st, p, d = pair(m.kernel_size), pair(m.stride if m.stride is not None else m.kernel_size), pair(m.padding), pair(m.dilation)
+        return nn.MaxPool2d((1, k[1]), (1, st[1]), (0, p[1]), (1, d[1]), ceil_mode=m.ceil_mode)
+    return None
 
 
 def build_op(name: str, C_in: int, C_out: int, stride: int = 1) -> nn.Module:

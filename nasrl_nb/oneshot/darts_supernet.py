@@ -33,6 +33,7 @@ from ..nn.darts_network import (
     preprocess_inputs,
     to_channels_last,
 )
+from ..nn.operations import along_signal
 from ..spaces.darts_space import CELL_TYPES, DartsSpace
 from ..spaces.search_space import Architecture
 from ..validation import require_fraction, require_positive
@@ -125,6 +126,9 @@ class DartsSupernet(nn.Module):
         shape = (len(self.edges), len(self.op_names))
         self.alphas_normal = nn.Parameter(alpha_init * torch.randn(shape))  # (E, K)
         self.alphas_reduce = nn.Parameter(alpha_init * torch.randn(shape))  # (E, K)
+        if int(input_shape[1]) == 1:  # a 1 x W signal: convs and pools along W, as in the derived child
+            along_signal(self.stem)
+            along_signal(self.cells)
 
     # --- the relaxed forward pass ----------------------------------------------------------------
     def forward(self, x: torch.Tensor) -> torch.Tensor:

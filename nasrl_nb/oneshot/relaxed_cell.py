@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from ..nn.child_network import ReductionBlock
+from ..nn.operations import along_signal
 from ..spaces.cell_space import CellSpace
 from ..spaces.search_space import Architecture
 from ..validation import require_fraction, require_positive
@@ -99,6 +100,9 @@ class RelaxedCellSupernet(nn.Module):
         self.head = nn.Sequential(nn.BatchNorm2d(4 * C), nn.ReLU())
         self.classifier = nn.Linear(4 * C, int(num_classes))
         self.alphas = nn.Parameter(alpha_init * torch.randn(len(space.edges), len(space.ops)))  # (E, K)
+        if int(input_shape[1]) == 1:  # a 1 x W signal: convs and pools along W, as in the derived child
+            along_signal(self.stem)
+            along_signal(self.blocks)
 
     # --- the relaxed forward pass ----------------------------------------------------------------
     def forward(self, x: torch.Tensor) -> torch.Tensor:

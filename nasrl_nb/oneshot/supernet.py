@@ -45,7 +45,13 @@ from ..nn.child_network import (
     _check_num_classes,
     concat_padded,
 )
-from ..nn.operations import build_activation, build_normalization, build_op, group_norm_groups
+from ..nn.operations import (
+    along_signal,
+    build_activation,
+    build_normalization,
+    build_op,
+    group_norm_groups,
+)
 from ..spaces.cell_space import CellSpace
 from ..spaces.macro_space import MacroSpace
 from ..spaces.search_space import Architecture, SearchSpace
@@ -188,6 +194,8 @@ class CellSupernet(_Supernet):
             blocks.extend(SupernetCell(space, width) for _ in range(self.cells_per_stage))
         blocks.append(nn.Sequential(nn.BatchNorm2d(4 * C), nn.ReLU()))
         self.features = nn.ModuleList(blocks)  # the same order as the child's features
+        if self.input_shape[1] == 1:  # a 1 x W signal: convs and pools along W, as in the child
+            along_signal(self.features)
         self.classifier = nn.Linear(4 * C, self.num_classes)
 
     def child_kwargs(self) -> dict:
@@ -374,6 +382,9 @@ class MacroSupernet(_Supernet):
             layers.append(SupernetMacroLayer(space, i, source_widths))
             source_widths.append(tuple(_options(space, i, "filters")))
         self.layers = nn.ModuleList(layers)
+        if self.input_shape[1] == 1:  # a 1 x W signal: convs and pools along W, as in the child
+            along_signal(self.stem)
+            along_signal(self.layers)
         self.classifier = nn.Linear(max(source_widths[-1]), self.num_classes)
 
     def forward(self, x: torch.Tensor, arch: Architecture) -> torch.Tensor:

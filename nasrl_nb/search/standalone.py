@@ -311,6 +311,11 @@ def export_pytorch(
     # building the reference network checks every argument with ChildNetwork's own messages
     reference = ChildNetwork(arch, input_shape, num_classes, channels=channels, cells_per_stage=cells_per_stage)
     space, (C_in, H, W), num_classes = arch.space, reference.input_shape, reference.num_classes
+    if H == 1:
+        raise ValueError(
+            f"input_shape: a height of 1 (a signal such as MNIST-1D's 1 x {W}) is not exported; allowed values: "
+            "a height of 2 or more (save the ChildNetwork's state_dict instead)"
+        )
     check_class_name(class_name)
     helpers = ""
     if isinstance(space, MacroSpace):
