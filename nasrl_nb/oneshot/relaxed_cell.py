@@ -4,8 +4,16 @@ NAS-Bench-201 (Dong & Yang, ICLR 2020, Sec. 5) runs DARTS on its own space: the 
 the child networks (stem, three stages of cells joined by residual reduction blocks, global
 pooling, a linear classifier) with each of the cell's 6 edges replaced by a mixed op over the 5
 candidate ops, one ``alpha`` row per edge shared by every cell (Liu et al. 2019, Sec. 2.2).
-Deriving the discrete cell takes the strongest op of each edge, ``none`` excluded (NAS-Bench-201's
-rule, and DARTS's Sec. 2.4).
+The mixed ops search with DARTS's BatchNorms by default (``batch_norm="darts"``: no affine, a
+BatchNorm after the pool; :mod:`~nasrl_nb.oneshot.mixed_op`).
+
+Deriving the discrete cell (:data:`DERIVE_RULES`) takes the strongest op of each edge:
+
+* ``"darts"`` (the default): ``none`` excluded, DARTS's rule (Liu et al. 2019, Sec. 2.4: "the
+  strongest operation ... excluding the zero operation");
+* ``"nas-bench-201"``: over all ops, ``none`` included, as NAS-Bench-201's own DARTS code does
+  (``genotype()`` of its ``search_model_darts.py`` takes the argmax of every row), so an edge
+  whose ``none`` wins is cut.
 """
 
 from __future__ import annotations
@@ -18,10 +26,11 @@ from torch import nn
 from ..nn.child_network import ReductionBlock
 from ..spaces.cell_space import CellSpace
 from ..spaces.search_space import Architecture
-from ..validation import require_fraction, require_positive
-from .mixed_op import ZERO_OP, MixedOp, mixing_weights
+from ..validation import require_choice, require_fraction, require_positive
+from .mixed_op import BATCH_NORMS, ZERO_OP, MixedOp, mixing_weights
 
 SKIP_OP = "skip_connect"
+DERIVE_RULES: tuple[str, ...] = ("darts", "nas-bench-201")  # argmax without `none` (DARTS Sec. 2.4); with it
 
 
 class RelaxedCell(nn.Module):
@@ -32,11 +41,11 @@ class RelaxedCell(nn.Module):
     ``beta * node_j`` to every edge (DARTS-'s auxiliary skip, Chu et al. 2021, Sec. 3.2).
     """
 
-    def __init__(self, space: CellSpace, C: int):
+    def __init__(self, space: CellSpace, C: int, batch_norm: str = "darts"):
         super().__init__()
         self.edges = space.edges  # ((to, from), ...)
         self.num_nodes = space.num_nodes
-        self.mixed = nn.ModuleList(MixedOp(C, C, 1, space.ops) for _ in self.edges)
+        self.mixed = nn.ModuleList(MixedOp(C, C, 1, space.ops, batch_norm=batch_norm) for _ in self.edges)
 
     def forward(self, x: torch.Tensor, weights: torch.Tensor, skip: list[list[bool]], aux_skip_weight: float = 0.0):
         nodes = [x]
@@ -62,6 +71,10 @@ class RelaxedCellSupernet(nn.Module):
         channels: the first stage's width ``C`` (stages ``C, 2C, 4C``, as the child networks).
         cells_per_stage: relaxed cells per stage.
         alpha_init: the alphas start as ``alpha_init * N(0, 1)`` (DARTS: 1e-3).
+        batch_norm: the mixed ops' BatchNorms, ``"darts"`` (no affine, BN after the pool) or
+            ``"affine"`` (the children's ops).
+        derive_rule: :meth:`derive`'s default rule, ``"darts"`` (``none`` excluded) or
+            ``"nas-bench-201"`` (``none`` included).
 
     ``alphas`` ``(E, K)`` is one learnable row per edge, shared by every cell. The module holds
     it as a parameter, so ``state_dict()`` has the weights and the alphas together; the
@@ -77,8 +90,12 @@ class RelaxedCellSupernet(nn.Module):
         channels: int = 16,
         cells_per_stage: int = 1,
         alpha_init: float = 1e-3,
+        batch_norm: str = "darts",
+        derive_rule: str = "darts",
     ):
         super().__init__()
+        self.batch_norm = require_choice("batch_norm", batch_norm, BATCH_NORMS)
+        self.derive_rule = require_choice("derive_rule", derive_rule, DERIVE_RULES)
         if not isinstance(space, CellSpace):
             raise ValueError(f"space: expected a CellSpace, got {type(space).__name__}")
         if ZERO_OP in space.ops and len(space.ops) == 1:
@@ -94,7 +111,7 @@ class RelaxedCellSupernet(nn.Module):
         for stage, width in enumerate((C, 2 * C, 4 * C)):
             if stage > 0:
                 blocks.append(ReductionBlock(width // 2, width))
-            blocks.extend(RelaxedCell(space, width) for _ in range(cells_per_stage))
+            blocks.extend(RelaxedCell(space, width, batch_norm) for _ in range(cells_per_stage))
         self.blocks = nn.ModuleList(blocks)
         self.head = nn.Sequential(nn.BatchNorm2d(4 * C), nn.ReLU())
         self.classifier = nn.Linear(4 * C, int(num_classes))
@@ -123,10 +140,15 @@ class RelaxedCellSupernet(nn.Module):
     def edge_names(self) -> dict[str, list[str]]:
         return {"cell": [f"{j}->{i}" for i, j in self.space.edges]}
 
-    def derive(self) -> Architecture:
-        """The strongest op of every edge, ``none`` excluded (ties: the op listed first)."""
+    def derive(self, rule: str | None = None) -> Architecture:
+        """The strongest op of every edge (ties: the op listed first) by ``rule`` (None: :attr:`derive_rule`).
+
+        ``"darts"``: ``none`` excluded (DARTS Sec. 2.4); ``"nas-bench-201"``: ``none`` included
+        (NAS-Bench-201's ``genotype()``).
+        """
+        rule = self.derive_rule if rule is None else require_choice("rule", rule, DERIVE_RULES)
         logits = self.alphas.detach().clone()  # (E, K); softmax is monotone, so argmax of alpha
-        if ZERO_OP in self.op_names:
+        if rule == "darts" and ZERO_OP in self.op_names:
             logits[:, self.op_names.index(ZERO_OP)] = -float("inf")
         return self.space.from_indices(logits.argmax(dim=1).tolist())
 
@@ -150,10 +172,12 @@ class RelaxedCellSupernet(nn.Module):
         self.aux_skip_weight = require_fraction("aux_skip_weight", beta, low=0.0, high=float("inf"))
 
     def extra_repr(self) -> str:
-        return f"ops={list(self.op_names)}, edges={len(self.space.edges)}"
+        return (f"ops={list(self.op_names)}, edges={len(self.space.edges)}, batch_norm={self.batch_norm!r}, "
+                f"derive_rule={self.derive_rule!r}")
 
 
 def build_cell_supernet(space: CellSpace, input_shape, num_classes: int, *, channels: int = 16,
-                        cells_per_stage: int = 1) -> RelaxedCellSupernet:
+                        cells_per_stage: int = 1, batch_norm: str = "darts") -> RelaxedCellSupernet:
     """The :data:`~nasrl_nb.oneshot.relaxed_supernets.RELAXED_SUPERNETS` builder of the ``cell`` space."""
-    return RelaxedCellSupernet(space, input_shape, num_classes, channels=channels, cells_per_stage=cells_per_stage)
+    return RelaxedCellSupernet(space, input_shape, num_classes, channels=channels, cells_per_stage=cells_per_stage,
+                               batch_norm=batch_norm)
