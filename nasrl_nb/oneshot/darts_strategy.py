@@ -12,7 +12,9 @@ The loop (:class:`~nasrl_nb.search.loop.Search`) proposes, evaluates and observe
    by a :class:`~nasrl_nb.bench.evaluator.TabularEvaluator`: the ground truth);
 3. ``observe`` learns nothing from the rewards (DARTS does not use them) and returns the
    epochs' statistics for ``steps.jsonl``: the supernet's validation accuracy, the losses,
-   the mixing weights (softmax per edge) and the share of skip connections in the derived cell.
+   the mixing weights (softmax per edge), the share of skip connections and of parameter-free
+   ops in the derived cell, and the softmax mass on parameter-free ops against its chance value
+   (``parameter_free_weight``, ``parameter_free_chance``: the drift before any argmax).
 
 The training split is cut once into two halves, as in DARTS (Sec. 3.1.1): one trains the
 weights, the other the alphas; each epoch shuffles both with the strategy's own generator.
@@ -86,6 +88,15 @@ def search_data(dataset: str | None, *, data: Dataset | None = None, table: Tabu
 def _parameter_free_share(supernet) -> float | None:
     share = getattr(supernet, "parameter_free_share", None)
     return float(share()) if callable(share) else None
+
+
+def _parameter_free_weight(supernet) -> dict:
+    """``parameter_free_weight`` (softmax mass on weight-free ops) and its chance value, when the supernet has them."""
+    weight = getattr(supernet, "parameter_free_weight", None)
+    if not callable(weight):
+        return {}
+    mass, chance = weight()
+    return {"parameter_free_weight": mass, "parameter_free_chance": chance}
 
 
 class DartsStrategy(SearchStrategy):
@@ -232,6 +243,7 @@ class DartsStrategy(SearchStrategy):
             "derived": str(derived),
             "skip_share": float(net.skip_share()),
             "parameter_free_share": _parameter_free_share(net),
+            **_parameter_free_weight(net),
             "supernet_val_accuracy": self.supernet_accuracy("val"),
             **{key: value / len(pairs) for key, value in totals.items()},
             "w_lr": self.optimizer.w_lr,
@@ -269,7 +281,8 @@ class DartsStrategy(SearchStrategy):
             else:
                 stats = {"epoch": self.epoch, "derived": str(self.supernet.derive()), "stopped": True,
                          "skip_share": float(self.supernet.skip_share()),
-                         "parameter_free_share": _parameter_free_share(self.supernet)}
+                         "parameter_free_share": _parameter_free_share(self.supernet),
+                         **_parameter_free_weight(self.supernet)}
             self._last_stats.append(stats)
             architectures.append(self.supernet.derive())
         return architectures

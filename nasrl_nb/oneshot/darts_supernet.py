@@ -190,6 +190,12 @@ class DartsSupernet(nn.Module):
         ops = [op for n in self.space.cells(self.derive())["normal"] for op in n.ops]
         return sum(op in PARAMETER_FREE_OPS for op in ops) / len(ops)
 
+    def parameter_free_weight(self) -> tuple[float, float]:
+        """(mean over the normal cell's edges of softmax(alpha)'s mass on parameter-free ops, its value at uniform alphas)."""
+        free = [self.op_names.index(op) for op in PARAMETER_FREE_OPS]
+        mass = mixing_weights(self.alphas_normal.detach())[:, free].sum(dim=1).mean()  # (E, K) -> scalar
+        return float(mass), len(free) / len(self.op_names)
+
     def set_aux_skip_weight(self, beta: float) -> None:
         """DARTS-'s auxiliary skip weight ``beta`` (0 turns it off)."""
         self.aux_skip_weight = require_fraction("aux_skip_weight", beta, low=0.0, high=float("inf"))

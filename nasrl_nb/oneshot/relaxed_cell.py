@@ -162,10 +162,26 @@ class RelaxedCellSupernet(nn.Module):
         On digits-cell plain DARTS collapses to ``avg_pool_3x3`` rather than to skips, both
         parameter-free (Zela et al. 2020, "Understanding and robustifying DARTS", Sec. 3).
         """
-        edge = self.blocks[0].mixed[0]  # every edge holds the same ops at width C, stride 1
-        free = {self.op_names[k] for k, op in zip(edge.live, edge.ops) if next(op.parameters(), None) is None}
+        free = self.parameter_free_ops()
         choices = self.derive().choices
         return sum(c in free for c in choices) / len(choices)
+
+    def parameter_free_ops(self) -> tuple[str, ...]:
+        """The candidate ops without weights (skip, pooling; ``none`` is not among them: it is no op)."""
+        edge = self.blocks[0].mixed[0]  # every edge holds the same ops at width C, stride 1
+        return tuple(self.op_names[k] for k, op in zip(edge.live, edge.ops) if next(op.parameters(), None) is None)
+
+    def parameter_free_weight(self) -> tuple[float, float]:
+        """(mean over edges of softmax(alpha)'s mass on the parameter-free ops, that mass at uniform alphas).
+
+        The drift itself, before any argmax: at the start it is the chance value
+        ``len(parameter_free_ops()) / len(op_names)`` (2/5 on NAS-Bench-201's ops, the share of
+        parameter-free edges in a random cell of the space, ``none`` counted), and it rises only
+        when the alphas really move towards weight-free ops.
+        """
+        free = [self.op_names.index(op) for op in self.parameter_free_ops()]
+        mass = mixing_weights(self.alphas.detach())[:, free].sum(dim=1).mean()  # (E, K) -> scalar
+        return float(mass), len(free) / len(self.op_names)
 
     def set_aux_skip_weight(self, beta: float) -> None:
         """DARTS-'s auxiliary skip weight ``beta`` (0 turns it off)."""
