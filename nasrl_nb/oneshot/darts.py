@@ -41,8 +41,9 @@ The contract of a relaxed supernet
   keyed by the cell type (``"cell"`` for NAS-Bench-201; ``"normal"``, ``"reduce"`` for DARTS);
 * ``edge_names() -> dict[str, list[str]]``: a readable name per row of each of those tensors
   (same keys), and ``op_names``: the op of each column (a tuple of registry names);
-* ``derive() -> Architecture``: the discrete architecture of the search space (NAS-Bench-201:
-  argmax per edge excluding ``none``; DARTS: top-2 inputs per node excluding ``none``);
+* ``derive() -> Architecture``: the discrete architecture of the search space (NAS-Bench-201's
+  cell: argmax per edge excluding ``none``, DARTS's Sec. 2.4 rule, by default; DARTS: top-2
+  inputs per node excluding ``none``);
   deterministic (ties go to the lower index);
 * ``skip_share() -> float``: the share of the derived cell's edges that are
   ``skip_connect`` (the normal cell's for DARTS): the collapse indicator;
