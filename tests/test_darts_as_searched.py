@@ -161,3 +161,14 @@ def test_the_reference_virtual_step_before_any_weight_step_is_eq_6_plus_weight_d
     torch.testing.assert_close(grads[0], grads[1])
     with pytest.raises(ValueError, match=r"^virtual_step: 'adam' is not allowed; allowed values: sgd, reference"):
         BilevelOptimizer(TinyNet(), virtual_step="adam")
+
+
+def test_a_config_written_before_batch_norm_existed_reads_as_the_affine_supernet_it_ran():
+    """Old run folders resume with the supernet their checkpoint holds (affine BatchNorms); new ones say which."""
+    from nasrl_nb.search.config import SearchConfig
+
+    saved = SearchConfig.from_settings(method="darts").to_dict()
+    assert saved["darts"]["batch_norm"] == "darts" and saved["darts"]["virtual_step"] == "sgd"
+    del saved["darts"]["batch_norm"], saved["darts"]["virtual_step"]
+    old = SearchConfig.from_dict(saved)
+    assert old.darts.batch_norm == "affine" and old.darts.virtual_step == "sgd"

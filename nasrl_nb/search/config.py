@@ -339,6 +339,9 @@ class SearchConfig:
     def from_dict(cls, data: Mapping) -> SearchConfig:
         """The inverse of :meth:`to_dict`; an unknown key is a ValueError naming it and the allowed keys."""
         data = dict(_check_keys("config", data, cls))
+        if isinstance(data.get("darts"), Mapping) and "batch_norm" not in data["darts"]:
+            # written before darts.batch_norm existed: that supernet had the children's affine BatchNorms
+            data["darts"] = {**data["darts"], "batch_norm": "affine"}
         for name, kind in SECTIONS.items():
             if name in data:
                 data[name] = kind(**_check_keys(name, data[name], kind))
