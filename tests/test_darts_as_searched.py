@@ -172,3 +172,20 @@ def test_a_config_written_before_batch_norm_existed_reads_as_the_affine_supernet
     del saved["darts"]["batch_norm"], saved["darts"]["virtual_step"]
     old = SearchConfig.from_dict(saved)
     assert old.darts.batch_norm == "affine" and old.darts.virtual_step == "sgd"
+
+
+def test_the_parameter_free_mass_starts_at_chance_and_follows_the_alphas():
+    """Both supernets: the softmax mass on weight-free ops is its chance value at uniform alphas, ~1 when they win."""
+    from nasrl_nb.oneshot.darts_supernet import DartsSupernet
+    from nasrl_nb.spaces.darts_space import DartsSpace
+
+    torch.manual_seed(0)
+    cell = RelaxedCellSupernet(CellSpace(), (1, 4, 4), 3, channels=2)
+    darts = DartsSupernet(DartsSpace(num_nodes=2), (1, 8, 8), 3, channels=2)
+    assert cell.parameter_free_ops() == ("skip_connect", "avg_pool_3x3")
+    for net, alpha, chance in ((cell, cell.alphas, 2 / 5), (darts, darts.alphas_normal, 3 / 8)):
+        mass, at_uniform = net.parameter_free_weight()
+        assert at_uniform == pytest.approx(chance) and mass == pytest.approx(chance, abs=0.01)
+        with torch.no_grad():
+            alpha[:, net.op_names.index("skip_connect")] = 20.0
+        assert net.parameter_free_weight()[0] > 0.99
