@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from ..controllers.registry import CONTROLLERS
 from ..oneshot.darts import VIRTUAL_STEPS
 from ..oneshot.darts_strategy import DARTS_DEFAULTS, REMEDIES
-from ..oneshot.mixed_op import BATCH_NORMS
 from ..oneshot.enas import ONESHOT_DEFAULTS
+from ..oneshot.mixed_op import BATCH_NORMS
 from ..rewards.objectives import OBJECTIVES, check_weights
 from ..rl.policy_gradient import Schedule
 from ..runtime import quick_mode
