@@ -42,7 +42,7 @@ from nasrl_nb.search.factory import make_search  # noqa: E402
 def run_one(bench, *, remedy: str, seed: int, args) -> dict:
     """One DARTS search; per epoch the derived cell, its skip share and its table accuracies."""
     darts = {"batch_size": args.batch_size, "alpha_lr": args.alpha_lr, "w_lr": args.w_lr,
-             "aux_skip_weight": args.aux_skip_weight, "max_skips": args.max_skips}
+             "aux_skip_weight": args.aux_skip_weight, "max_skips": args.max_skips, "batch_norm": args.batch_norm}
     search = make_search(method="darts", dataset=f"bench:{bench.name}", evaluator=TabularEvaluator(bench, seed=seed),
                          budget=args.epochs, seed=seed, remedy=remedy, second_order=args.second_order,
                          channels=args.channels, cells_per_stage=args.cells_per_stage, darts_kwargs=darts,
@@ -54,6 +54,7 @@ def run_one(bench, *, remedy: str, seed: int, args) -> dict:
         record = step.results[0]
         epochs.append({"epoch": stats["epoch"], "arch": record["arch"], "skip_share": stats["skip_share"],
                        "parameter_free_share": stats["parameter_free_share"],
+                       "parameter_free_weight": stats.get("parameter_free_weight"),
                        "test_accuracy": record["test_accuracy"], "supernet_val_accuracy": stats.get("supernet_val_accuracy"),
                        "stopped": stats["stopped"]})
     return {"remedy": remedy, "seed": seed, "seconds": time.perf_counter() - start, "epochs": epochs,
@@ -87,6 +88,9 @@ def main(argv=None) -> dict:
     parser.add_argument("--w-lr", type=float, default=0.025)
     parser.add_argument("--aux-skip-weight", type=float, default=1.0, help="DARTS-: starting beta")
     parser.add_argument("--max-skips", type=int, default=2, help="DARTS+: stop at this many skips")
+    parser.add_argument("--batch-norm", choices=("darts", "affine"), default="darts",
+                        help="the supernet's BatchNorms: darts (affine=False, BN after pools: the paper's search; default) "
+                             "or affine (the children's ops, the form of the figures before 2026-12-07)")
     parser.add_argument("--channels", type=int, default=16)
     parser.add_argument("--cells-per-stage", type=int, default=1)
     parser.add_argument("--threads", type=int, default=1)
@@ -134,7 +138,9 @@ def main(argv=None) -> dict:
         spread = statistics.stdev(f["test_accuracy"] for f in rows) if len(rows) > 1 else 0.0
         print(f"{remedy:10s} test accuracy {accuracy:.4f} +- {spread:.4f}  skip share {mean(f['skip_share'] for f in rows):.2f}  "
               f"parameter-free share {mean(f['parameter_free_share'] for f in rows):.2f}  "
-              f"vs {args.remedies[0]}: x{accuracy / base:.3f} ({accuracy - base:+.4f})  "
+              + (f"parameter-free softmax mass {mean(f['parameter_free_weight'] for f in rows):.2f}  "
+                 if all(f.get("parameter_free_weight") is not None for f in rows) else "")
+              + f"vs {args.remedies[0]}: x{accuracy / base:.3f} ({accuracy - base:+.4f})  "
               f"per seed {[round(f['test_accuracy'], 4) for f in rows]}")
     result = {"settings": vars(args), "runs": runs}
     if args.json and not args.combine:

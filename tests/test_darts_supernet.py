@@ -20,9 +20,9 @@ from nasrl_nb.spaces.darts_space import DARTS_V2, RELAXED_OPS, DartsSpace
 SPACE = DartsSpace()
 
 
-def _supernet(shape=(1, 8, 8), channels=4, seed=0) -> DartsSupernet:
+def _supernet(shape=(1, 8, 8), channels=4, seed=0, batch_norm="darts") -> DartsSupernet:
     torch.manual_seed(seed)
-    return build_relaxed_supernet(SPACE, shape, 10, channels=channels, cells_per_stage=1)
+    return build_relaxed_supernet(SPACE, shape, 10, channels=channels, cells_per_stage=1, batch_norm=batch_norm)
 
 
 def _one_hot_alphas(net: DartsSupernet, arch) -> None:
@@ -54,7 +54,7 @@ def test_contract_shapes_and_registry():
 
 @pytest.mark.parametrize("shape, arch_text", [((1, 8, 8), DARTS_V2), ((3, 16, 16), None)], ids=["darts_v2_8x8", "sampled_16x16"])
 def test_one_hot_supernet_computes_its_derived_child(shape, arch_text):
-    net = _supernet(shape)
+    net = _supernet(shape, batch_norm="affine")  # weight inheritance: the children's ops
     arch = SPACE.parse(arch_text) if arch_text else SPACE.sample(5)
     _one_hot_alphas(net, arch)
     assert net.derive() == arch
@@ -74,7 +74,7 @@ def test_one_hot_supernet_computes_its_derived_child(shape, arch_text):
 
 
 def test_the_equality_oracle_can_fail():
-    net = _supernet()
+    net = _supernet(batch_norm="affine")
     arch = SPACE.parse(DARTS_V2)
     _one_hot_alphas(net, arch)
     child = ChildNetwork(arch, (1, 8, 8), 10, channels=4)
@@ -140,10 +140,11 @@ def test_a_bilevel_step_changes_both_alpha_tensors_and_the_weights():
         assert (stats.hvp_norm is not None) == second_order
 
 
-def test_the_fused_supernet_computes_the_op_by_op_supernet():
+@pytest.mark.parametrize("batch_norm", ["darts", "affine"])
+def test_the_fused_supernet_computes_the_op_by_op_supernet(batch_norm):
     """Fused mixed ops (one ReLU per edge, weights folded into BN) and channels-last: the same loss and gradients."""
-    fused = _supernet(shape=(3, 8, 8))
-    plain = _supernet(shape=(3, 8, 8))
+    fused = _supernet(shape=(3, 8, 8), batch_norm=batch_norm)
+    plain = _supernet(shape=(3, 8, 8), batch_norm=batch_norm)
     plain.load_state_dict(fused.state_dict())
     for module in plain.modules():
         if isinstance(module, MixedOp):
@@ -185,4 +186,16 @@ def test_bad_arguments_are_refused():
     with pytest.raises(ValueError, match="channels"):
         DartsSupernet(SPACE, channels=0)
     with pytest.raises(ValueError, match="arch: expected an architecture of"):
-        _supernet().child_state_dict(DartsSpace(num_nodes=2).sample(0))
+        _supernet(batch_norm="affine").child_state_dict(DartsSpace(num_nodes=2).sample(0))
+    with pytest.raises(ValueError, match="^batch_norm: weight inheritance needs a supernet built with batch_norm='affine'"):
+        _supernet().child_state_dict(SPACE.parse(DARTS_V2))
+    with pytest.raises(ValueError, match="^batch_norm: .*allowed values"):
+        _supernet(batch_norm="bn")
+
+
+def test_the_search_supernet_has_no_affine_batch_norm_in_its_cells():
+    """As DARTS's search network: no BN scale can stand in for a mixing weight (the stem keeps its affine BN)."""
+    net = _supernet()
+    in_cells = [m for m in net.cells.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert in_cells and not any(bn.affine for bn in in_cells)
+    assert all(bn.affine for bn in _supernet(batch_norm="affine").cells.modules() if isinstance(bn, torch.nn.BatchNorm2d))

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from nasrl_nb.nn.operations import build_op
-from nasrl_nb.oneshot.mixed_op import MixedOp, mixing_weights, scaled_batch_norm
+from nasrl_nb.oneshot.mixed_op import BATCH_NORMS, MixedOp, mixing_weights, scaled_batch_norm
 from nasrl_nb.spaces.cell_space import CELL_OPS
 from nasrl_nb.spaces.darts_space import RELAXED_OPS
 
@@ -21,11 +21,22 @@ def test_mixing_weights_are_a_distribution_per_edge():
     torch.testing.assert_close(w[0], torch.full((3,), 1 / 3))
 
 
-def test_mixed_op_equals_the_reference_sum_over_every_op_including_none():
+def _reference_op(name: str, C: int, stride: int, batch_norm: str) -> torch.nn.Module:
+    """An op as quark0/darts's search ``MixedOp`` builds it (``"darts"``), or the child's op (``"affine"``)."""
+    if batch_norm == "affine":
+        return build_op(name, C, C, stride)
+    op = build_op(name, C, C, stride, affine=False)  # OPS[primitive](C, stride, False)
+    if "pool" in name:  # if 'pool' in primitive: op = nn.Sequential(op, nn.BatchNorm2d(C, affine=False))
+        op = torch.nn.Sequential(op, torch.nn.BatchNorm2d(C, affine=False))
+    return op
+
+
+@pytest.mark.parametrize("batch_norm", BATCH_NORMS)
+def test_mixed_op_equals_the_reference_sum_over_every_op_including_none(batch_norm):
     """The reference (quark0/darts) runs every op, `none`'s Zero module too; outputs and alpha gradients agree."""
     torch.manual_seed(0)
-    mixed = MixedOp(4, 4, 1, CELL_OPS).double()
-    reference = [build_op(name, 4, 4, 1).double() for name in CELL_OPS]
+    mixed = MixedOp(4, 4, 1, CELL_OPS, batch_norm=batch_norm).double()
+    reference = [_reference_op(name, 4, 1, batch_norm).double() for name in CELL_OPS]
     live = iter(mixed.ops)
     for name, op in zip(CELL_OPS, reference):
         if name != "none":
@@ -41,6 +52,22 @@ def test_mixed_op_equals_the_reference_sum_over_every_op_including_none():
     torch.testing.assert_close(out, out_ref)
     torch.testing.assert_close(grad, grad_ref)
     assert "none" not in [type(op).__name__.lower() for op in mixed.ops] and len(mixed.ops) == len(CELL_OPS) - 1
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+def test_the_search_form_has_darts_batch_norms_and_the_affine_form_is_the_childs(stride):
+    """DARTS searches with BatchNorm(affine=False) everywhere and a BatchNorm after each pool (Liu et al. 2019)."""
+    search, child = (MixedOp(4, 4, stride, RELAXED_OPS, batch_norm=b) for b in ("darts", "affine"))
+    bns = [m for m in search.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert bns and not any(bn.affine for bn in bns)
+    assert not any(name.endswith(("weight", "bias")) and ".bn" in name for name, _ in search.named_parameters())
+    for k, op in zip(search.live, search.ops):
+        if "pool" in RELAXED_OPS[k]:
+            assert isinstance(op, torch.nn.Sequential) and isinstance(op[-1], torch.nn.BatchNorm2d), RELAXED_OPS[k]
+    assert all(bn.affine for bn in child.modules() if isinstance(bn, torch.nn.BatchNorm2d))
+    for k, op in zip(child.live, child.ops):  # the child's op, module for module
+        assert repr(op) == repr(build_op(RELAXED_OPS[k], 4, 4, stride))
+    assert MixedOp(4, 4, 1, ["skip_connect"]).batch_norm == "darts"  # the default
 
 
 @pytest.mark.parametrize("fused", [True, False], ids=["fused", "op_by_op"])
@@ -79,21 +106,22 @@ def test_bad_input_names_the_field():
         MixedOp(2, 2, 1, ["none", "skip_connect"])(torch.randn(1, 2, 4, 4), torch.ones(3))
 
 
-def _twin_mixed_ops(ops, stride):
+def _twin_mixed_ops(ops, stride, batch_norm="darts"):
     """A fused MixedOp and an op-by-op one with the same weights (float64)."""
     torch.manual_seed(0)
-    fused = MixedOp(4, 4, stride, ops, fused=True).double()
-    plain = MixedOp(4, 4, stride, ops, fused=False).double()
+    fused = MixedOp(4, 4, stride, ops, fused=True, batch_norm=batch_norm).double()
+    plain = MixedOp(4, 4, stride, ops, fused=False, batch_norm=batch_norm).double()
     plain.load_state_dict(fused.state_dict())
     return fused, plain
 
 
+@pytest.mark.parametrize("batch_norm", BATCH_NORMS)
 @pytest.mark.parametrize("layout", ["nchw", "channels_last"])
 @pytest.mark.parametrize(("ops", "stride"), [(RELAXED_OPS, 1), (RELAXED_OPS, 2), (CELL_OPS, 1)],
                          ids=["darts_stride1", "darts_stride2", "cell"])
-def test_fused_mixed_op_equals_the_op_by_op_sum(ops, stride, layout):
+def test_fused_mixed_op_equals_the_op_by_op_sum(ops, stride, layout, batch_norm):
     """One shared ReLU and the weights folded into BatchNorm: same outputs, gradients and BN statistics."""
-    fused, plain = _twin_mixed_ops(ops, stride)
+    fused, plain = _twin_mixed_ops(ops, stride, batch_norm)
     x = torch.randn(3, 4, 7, 7, dtype=torch.float64)
     if layout == "channels_last":
         x = x.contiguous(memory_format=torch.channels_last)
@@ -144,11 +172,13 @@ def test_the_fused_path_keeps_less_for_backward():
 
 @pytest.mark.parametrize("momentum", [0.1, None])
 @pytest.mark.parametrize("mode", ["train", "eval", "untracked"])
-def test_scaled_batch_norm_is_the_scale_times_batch_norm(mode, momentum):
+@pytest.mark.parametrize("affine", [True, False])
+def test_scaled_batch_norm_is_the_scale_times_batch_norm(mode, momentum, affine):
     torch.manual_seed(0)
-    bn = torch.nn.BatchNorm2d(3, momentum=momentum, track_running_stats=mode != "untracked").double()
+    bn = torch.nn.BatchNorm2d(3, momentum=momentum, affine=affine, track_running_stats=mode != "untracked").double()
     with torch.no_grad():
-        bn.weight.uniform_(0.5, 1.5), bn.bias.uniform_(-1, 1)
+        if affine:
+            bn.weight.uniform_(0.5, 1.5), bn.bias.uniform_(-1, 1)
         if bn.running_mean is not None:
             bn.running_mean.uniform_(-1, 1), bn.running_var.uniform_(0.5, 2)
     twin = copy.deepcopy(bn)

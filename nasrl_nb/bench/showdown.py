@@ -33,7 +33,7 @@ machine, one torch thread per worker).
 table run drawn per query). ENAS and random search with weight sharing: the best of
 ``candidates`` cells ranked by shared-weight accuracy on the whole validation split
 (:func:`~nasrl_nb.oneshot.enas.derive`). DARTS: the cell derived after the last epoch
-(argmax per edge excluding ``none``). No method ever sees a test accuracy.
+(argmax per edge excluding ``none``, DARTS's rule). No method ever sees a test accuracy.
 
 **The score.** The pick's table test accuracy and validation accuracy, each the mean over the
 table's seeds, and its regret: the table's best mean test accuracy minus the pick's (>= 0).

@@ -129,7 +129,8 @@ def add_commands(subparsers) -> None:
     search.add_argument("--second-order", action="store_const", const=True, default=None,
                         help="darts: the unrolled (second-order) architecture gradient")
     search.add_argument("--remedy", choices=REMEDIES, default=None,
-                        help="darts: a remedy for the collapse to skip connections (default: none)")
+                        help="darts: a remedy for the collapse to skip connections (default: none; "
+                             "r-darts-l2 is one point of R-DARTS's grid, weight decay x27)")
     search.add_argument("--evaluator", choices=("serial", "process", "ray"), default=None,
                         help="where children train: serial (default), process (local worker processes) or ray")
     search.add_argument("--workers", type=int, default=None, help="children trained at once (process, ray; default: 1)")

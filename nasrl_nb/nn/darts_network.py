@@ -68,13 +68,16 @@ def num_cells_for(cells_per_stage: int) -> int:
     return 3 * cells_per_stage + 2
 
 
-def preprocess_inputs(plan: CellPlan) -> tuple[nn.Module, nn.Module]:
-    """The modules that bring ``c_{k-2}`` and ``c_{k-1}`` to the cell's width ``plan.C``."""
+def preprocess_inputs(plan: CellPlan, affine: bool = True) -> tuple[nn.Module, nn.Module]:
+    """The modules that bring ``c_{k-2}`` and ``c_{k-1}`` to the cell's width ``plan.C``.
+
+    ``affine=False``: their BatchNorms without scale and shift (DARTS's search cells).
+    """
     if plan.reduction_prev:  # c_{k-2} has twice the resolution of c_{k-1}
-        pre0 = nn.Sequential(nn.ReLU(inplace=False), FactorizedReduce(plan.C_prev_prev, plan.C, 2))
+        pre0 = FactorizedReduce(plan.C_prev_prev, plan.C, 2, affine)  # begins with its ReLU, as DARTS's
     else:
-        pre0 = ReLUConvBN(plan.C_prev_prev, plan.C, 1, 1)
-    return pre0, ReLUConvBN(plan.C_prev, plan.C, 1, 1)
+        pre0 = ReLUConvBN(plan.C_prev_prev, plan.C, 1, 1, affine)
+    return pre0, ReLUConvBN(plan.C_prev, plan.C, 1, 1, affine)
 
 
 def to_channels_last(x: torch.Tensor) -> torch.Tensor:

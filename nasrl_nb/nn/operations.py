@@ -1,10 +1,11 @@
 """One registry of operations, shared by child networks and (later) weight-sharing supernets.
 
-``OPS[name](C_in, C_out, stride)`` builds the module for a cell edge (NAS-Bench-201's five
-ops, Dong & Yang 2020, Sec. 2.1; DARTS's eight), a macro layer's main operation (the
-macro space's layer types), or a layer of Zoph & Le's own space (conv-BN-ReLU with any
-filter height and width in {1, 3, 5, 7}, Zoph & Le 2017, Sec. 4.1). Activations and
-normalizations have registries of their own. Keeping a single name -> constructor map is what lets ENAS and DARTS mix exactly the ops that a child uses.
+``OPS[name](C_in, C_out, stride, affine=True)`` builds the module for a cell edge (NAS-Bench-201's
+five ops, Dong & Yang 2020, Sec. 2.1; DARTS's eight), a macro layer's main operation (the macro
+space's layer types), or a layer of Zoph & Le's own space (conv-BN-ReLU with any filter height and
+width in {1, 3, 5, 7}, Zoph & Le 2017, Sec. 4.1); ``affine`` is that of the op's BatchNorms (ops
+without one ignore it). Activations and normalizations have registries of their own. Keeping a
+single name -> constructor map is what lets ENAS and DARTS mix exactly the ops that a child uses.
 """
 
 from __future__ import annotations
@@ -19,13 +20,13 @@ from ..validation import require_choice
 
 
 class ReLUConvBN(nn.Sequential):
-    """NAS-Bench-201's ``nor_conv``: ReLU -> Conv -> BatchNorm."""
+    """NAS-Bench-201's ``nor_conv``: ReLU -> Conv -> BatchNorm (``affine=False``: a BN without scale and shift)."""
 
-    def __init__(self, C_in: int, C_out: int, kernel_size: int, stride: int):
+    def __init__(self, C_in: int, C_out: int, kernel_size: int, stride: int, affine: bool = True):
         super().__init__(
             nn.ReLU(inplace=False),
             nn.Conv2d(C_in, C_out, kernel_size, stride, kernel_size // 2, bias=False),
-            nn.BatchNorm2d(C_out),
+            nn.BatchNorm2d(C_out, affine=affine),
         )
 
 
@@ -47,9 +48,15 @@ class Zero(nn.Module):
 
 
 class FactorizedReduce(nn.Module):
-    """Skip connection that changes channels or halves the resolution (DARTS, NAS-Bench-201)."""
+    """Skip connection that changes channels or halves the resolution (DARTS, NAS-Bench-201).
 
-    def __init__(self, C_in: int, C_out: int, stride: int):
+    Stride 2: ReLU, then two 1x1 convs with stride 2 on offset pixel grids, concatenated, then
+    BatchNorm (``FactorizedReduce`` of DARTS's and NAS-Bench-201's ``operations.py``, both of
+    which begin with the ReLU). Stride 1 (a change of channels only): a 1x1 conv and BatchNorm,
+    without ReLU, as NAS-Bench-201's.
+    """
+
+    def __init__(self, C_in: int, C_out: int, stride: int, affine: bool = True):
         super().__init__()
         self.stride = stride
         if stride == 1:
@@ -57,11 +64,12 @@ class FactorizedReduce(nn.Module):
         else:
             half = C_out // 2
             self.convs = nn.ModuleList([nn.Conv2d(C_in, half, 1, stride, bias=False), nn.Conv2d(C_in, C_out - half, 1, stride, bias=False)])
-        self.bn = nn.BatchNorm2d(C_out)
+        self.bn = nn.BatchNorm2d(C_out, affine=affine)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.stride == 1:
             return self.bn(self.convs[0](x))
+        x = torch.relu(x)
         dh = 1 if x.shape[2] > 1 else 0  # a one-row signal is offset along its length only
         shifted = nn.functional.pad(x, (0, 1, 0, dh))[:, :, dh:, 1:]  # offset grid sees the other pixels
         return self.bn(torch.cat([self.convs[0](x), self.convs[1](shifted)], dim=1))
@@ -74,12 +82,12 @@ class DilConv(nn.Sequential):
     gives a 3x3 kernel a 5x5 field and a 5x5 kernel a 9x9 one at the cost of a 3x3 / 5x5.
     """
 
-    def __init__(self, C_in: int, C_out: int, kernel_size: int, stride: int, dilation: int):
+    def __init__(self, C_in: int, C_out: int, kernel_size: int, stride: int, dilation: int, affine: bool = True):
         super().__init__(
             nn.ReLU(inplace=False),
             nn.Conv2d(C_in, C_in, kernel_size, stride, dilation * (kernel_size // 2), dilation, groups=C_in, bias=False),
             nn.Conv2d(C_in, C_out, 1, bias=False),
-            nn.BatchNorm2d(C_out),
+            nn.BatchNorm2d(C_out, affine=affine),
         )
 
 
@@ -90,10 +98,10 @@ class SepConv(nn.Sequential):
     the stride, and the first block keeps ``C_in`` channels.
     """
 
-    def __init__(self, C_in: int, C_out: int, kernel_size: int, stride: int):
+    def __init__(self, C_in: int, C_out: int, kernel_size: int, stride: int, affine: bool = True):
         super().__init__(
-            DilConv(C_in, C_in, kernel_size, stride, dilation=1),
-            DilConv(C_in, C_out, kernel_size, 1, dilation=1),
+            DilConv(C_in, C_in, kernel_size, stride, dilation=1, affine=affine),
+            DilConv(C_in, C_out, kernel_size, 1, dilation=1, affine=affine),
         )
 
 
@@ -103,44 +111,45 @@ class ConvBNReLU(nn.Sequential):
     ``stride`` is an int or a ``(height, width)`` pair (the stride-predicting variant).
     """
 
-    def __init__(self, C_in: int, C_out: int, kernel_size: tuple[int, int], stride):
+    def __init__(self, C_in: int, C_out: int, kernel_size: tuple[int, int], stride, affine: bool = True):
         padding = (kernel_size[0] // 2, kernel_size[1] // 2)
         super().__init__(
             nn.Conv2d(C_in, C_out, kernel_size, stride, padding, bias=False),
-            nn.BatchNorm2d(C_out),
+            nn.BatchNorm2d(C_out, affine=affine),
             nn.ReLU(inplace=False),
         )
 
 
-def _skip(C_in: int, C_out: int, stride: int) -> nn.Module:
-    return nn.Identity() if stride == 1 and C_in == C_out else FactorizedReduce(C_in, C_out, stride)
+def _skip(C_in: int, C_out: int, stride: int, affine: bool = True) -> nn.Module:
+    return nn.Identity() if stride == 1 and C_in == C_out else FactorizedReduce(C_in, C_out, stride, affine)
 
 
-def _pool(kind: str, with_bn_projection: bool) -> Callable[[int, int, int], nn.Module]:
-    def build(C_in: int, C_out: int, stride: int) -> nn.Module:
+def _pool(kind: str, with_bn_projection: bool) -> Callable[..., nn.Module]:
+    def build(C_in: int, C_out: int, stride: int, affine: bool = True) -> nn.Module:
         pool = nn.AvgPool2d(3, stride, 1, count_include_pad=False) if kind == "avg" else nn.MaxPool2d(3, stride, 1)
         if C_in == C_out:
             return pool
-        project = ReLUConvBN(C_in, C_out, 1, 1) if with_bn_projection else nn.Conv2d(C_in, C_out, 1, bias=False)
+        project = ReLUConvBN(C_in, C_out, 1, 1, affine) if with_bn_projection else nn.Conv2d(C_in, C_out, 1, bias=False)
         return nn.Sequential(project, pool)
 
     return build
 
 
-def _conv(kernel_size: int) -> Callable[[int, int, int], nn.Module]:
-    return lambda C_in, C_out, stride: nn.Conv2d(C_in, C_out, kernel_size, stride, kernel_size // 2, bias=False)
+def _conv(kernel_size: int) -> Callable[..., nn.Module]:
+    return lambda C_in, C_out, stride, affine=True: nn.Conv2d(C_in, C_out, kernel_size, stride, kernel_size // 2, bias=False)
 
 
-def _conv_bn_relu(height: int, width: int) -> Callable[[int, int, int], nn.Module]:
-    return lambda C_in, C_out, stride: ConvBNReLU(C_in, C_out, (height, width), stride)
+def _conv_bn_relu(height: int, width: int) -> Callable[..., nn.Module]:
+    return lambda C_in, C_out, stride, affine=True: ConvBNReLU(C_in, C_out, (height, width), stride, affine)
 
 
-OPS: dict[str, Callable[[int, int, int], nn.Module]] = {
+# OPS[name](C_in, C_out, stride, affine=True); ``affine`` is that of the op's BatchNorms (ops without one ignore it)
+OPS: dict[str, Callable[..., nn.Module]] = {
     # NAS-Bench-201 cell edges
-    "none": lambda C_in, C_out, stride: Zero(C_out, stride),
+    "none": lambda C_in, C_out, stride, affine=True: Zero(C_out, stride),
     "skip_connect": _skip,
-    "nor_conv_1x1": lambda C_in, C_out, stride: ReLUConvBN(C_in, C_out, 1, stride),
-    "nor_conv_3x3": lambda C_in, C_out, stride: ReLUConvBN(C_in, C_out, 3, stride),
+    "nor_conv_1x1": lambda C_in, C_out, stride, affine=True: ReLUConvBN(C_in, C_out, 1, stride, affine),
+    "nor_conv_3x3": lambda C_in, C_out, stride, affine=True: ReLUConvBN(C_in, C_out, 3, stride, affine),
     "avg_pool_3x3": _pool("avg", with_bn_projection=True),
     # the macro space's layer types (normalization and activation are separate decisions)
     "conv1x1": _conv(1),
@@ -150,10 +159,10 @@ OPS: dict[str, Callable[[int, int, int], nn.Module]] = {
     "avgpool3x3": _pool("avg", with_bn_projection=False),
     # DARTS cell edges (Liu et al. 2019, Sec. 3.1.1); none, skip_connect, avg_pool_3x3 are above
     "max_pool_3x3": _pool("max", with_bn_projection=True),
-    "sep_conv_3x3": lambda C_in, C_out, stride: SepConv(C_in, C_out, 3, stride),
-    "sep_conv_5x5": lambda C_in, C_out, stride: SepConv(C_in, C_out, 5, stride),
-    "dil_conv_3x3": lambda C_in, C_out, stride: DilConv(C_in, C_out, 3, stride, dilation=2),
-    "dil_conv_5x5": lambda C_in, C_out, stride: DilConv(C_in, C_out, 5, stride, dilation=2),
+    "sep_conv_3x3": lambda C_in, C_out, stride, affine=True: SepConv(C_in, C_out, 3, stride, affine),
+    "sep_conv_5x5": lambda C_in, C_out, stride, affine=True: SepConv(C_in, C_out, 5, stride, affine),
+    "dil_conv_3x3": lambda C_in, C_out, stride, affine=True: DilConv(C_in, C_out, 3, stride, dilation=2, affine=affine),
+    "dil_conv_5x5": lambda C_in, C_out, stride, affine=True: DilConv(C_in, C_out, 5, stride, dilation=2, affine=affine),
 }
 # Zoph & Le's layers: filter height and width in {1, 3, 5, 7} (2017, Sec. 4.1), e.g. "conv3x5_bn_relu"
 OPS.update({f"conv{h}x{w}_bn_relu": _conv_bn_relu(h, w) for h in (1, 3, 5, 7) for w in (1, 3, 5, 7)})
@@ -225,10 +234,15 @@ def _signal_version(m: nn.Module) -> nn.Module | None:
     return None
 
 
-def build_op(name: str, C_in: int, C_out: int, stride: int = 1) -> nn.Module:
-    """``OPS[name](C_in, C_out, stride)`` with a clear error for an unknown name."""
+def build_op(name: str, C_in: int, C_out: int, stride: int = 1, *, affine: bool = True) -> nn.Module:
+    """``OPS[name](C_in, C_out, stride, affine)`` with a clear error for an unknown name.
+
+    ``affine=False`` builds the op's BatchNorms without scale and shift, as DARTS's search
+    network does (``OPS[primitive](C, stride, False)`` in its ``model_search.py``); the
+    children use ``affine=True``.
+    """
     require_choice("op", name, OPS)
-    return OPS[name](C_in, C_out, stride)
+    return OPS[name](C_in, C_out, stride, affine=affine)
 
 
 def build_activation(name: str) -> nn.Module:

@@ -12,10 +12,17 @@ Algorithm 1 alternates, for each pair of a training and a validation batch:
    * first order: ``grad_alpha L_val(w, alpha)`` (``xi = 0``);
    * second order: the gradient through one unrolled weight step (Eq. 6-8)::
 
-         w'         = w - xi * grad_w L_train(w, alpha)
+         w'         = w - xi * grad_w L_train(w, alpha)                       (virtual_step="sgd", Eq. 6)
          grad_alpha = grad_alpha L_val(w', alpha) - xi * H v,    v = grad_w' L_val(w', alpha)
          H v       ~= (grad_alpha L_train(w+, alpha) - grad_alpha L_train(w-, alpha)) / (2 eps),
                         w+- = w +- eps v,   eps = 0.01 / ||v||      (finite differences, Eq. 8)
+
+   ``virtual_step="reference"`` unrolls the step the weight optimiser would take instead, as
+   the paper's code does (``_compute_unrolled_model`` of quark0/darts's ``architect.py``):
+   ``w' = w - xi * (mu * m + grad_w L_train(w, alpha) + lambda * w)`` with SGD's momentum
+   ``mu``, its momentum buffer ``m`` (zero before the first weight step) and its weight decay
+   ``lambda`` (no clipping). ``m`` and ``lambda * w`` do not depend on ``alpha``, so Eq. 7-8's
+   Hessian-vector product is the same; only ``w'`` moves.
 
 2. the weight step: ``w -= lr * grad_w L_train(w, alpha)`` (SGD with momentum, weight decay
    and gradient clipping, as in the paper's Sec. 3.1.1).
@@ -34,8 +41,9 @@ The contract of a relaxed supernet
   keyed by the cell type (``"cell"`` for NAS-Bench-201; ``"normal"``, ``"reduce"`` for DARTS);
 * ``edge_names() -> dict[str, list[str]]``: a readable name per row of each of those tensors
   (same keys), and ``op_names``: the op of each column (a tuple of registry names);
-* ``derive() -> Architecture``: the discrete architecture of the search space (NAS-Bench-201:
-  argmax per edge excluding ``none``; DARTS: top-2 inputs per node excluding ``none``);
+* ``derive() -> Architecture``: the discrete architecture of the search space (NAS-Bench-201's
+  cell: argmax per edge excluding ``none``, DARTS's Sec. 2.4 rule, by default; DARTS: top-2
+  inputs per node excluding ``none``);
   deterministic (ties go to the lower index);
 * ``skip_share() -> float``: the share of the derived cell's edges that are
   ``skip_connect`` (the normal cell's for DARTS): the collapse indicator;
@@ -57,9 +65,10 @@ import torch
 from torch import nn
 
 from ..spaces.search_space import Architecture
-from ..validation import require_nonnegative, require_positive
+from ..validation import require_choice, require_nonnegative, require_positive
 
 Batch = tuple[torch.Tensor, torch.Tensor]  # (X, y)
+VIRTUAL_STEPS: tuple[str, ...] = ("sgd", "reference")  # second order's w': Eq. 6, or with momentum and weight decay
 
 
 @runtime_checkable
@@ -178,6 +187,9 @@ class BilevelOptimizer:
             (0.5, 0.999), 1e-3).
         second_order: the unrolled architecture gradient (Eq. 7-8) instead of the first-order one.
         xi: the virtual step of the unrolled weights; None: the current ``w_lr`` (the paper's choice).
+        virtual_step: the unrolled weight step of second order, ``"sgd"`` (plain SGD, the
+            paper's Eq. 6) or ``"reference"`` (with SGD's momentum buffer and weight decay, as
+            the paper's code; see the module docstring). First order ignores it.
         criterion: ``criterion(logits, y) -> scalar loss`` (default: cross-entropy).
 
     Memory: each pass asks autograd only for the gradient it needs and freezes
@@ -201,6 +213,7 @@ class BilevelOptimizer:
         alpha_weight_decay: float = 1e-3,
         second_order: bool = False,
         xi: float | None = None,
+        virtual_step: str = "sgd",
         criterion: Callable | None = None,
     ):
         for name in ("weight_parameters", "arch_parameters"):
@@ -218,6 +231,7 @@ class BilevelOptimizer:
         self.grad_clip = None if grad_clip is None else float(require_positive("grad_clip", grad_clip))
         self.second_order = bool(second_order)
         self.xi = None if xi is None else float(require_nonnegative("xi", xi))
+        self.virtual_step = require_choice("virtual_step", virtual_step, VIRTUAL_STEPS)
         self.criterion = criterion or nn.functional.cross_entropy
         self.w_optimizer = torch.optim.SGD(
             self.weights, lr=require_positive("w_lr", w_lr), momentum=require_nonnegative("w_momentum", w_momentum),
@@ -253,12 +267,14 @@ class BilevelOptimizer:
             else:
                 xi = self.w_lr if self.xi is None else self.xi
                 saved = [p.detach().clone() for p in self.weights]
-                # (a) unrolled weights w' = w - xi * grad_w L_train(w, alpha)
+                # (a) unrolled weights w' = w - xi * grad_w L_train(w, alpha)   (Eq. 6)
                 train_loss, _ = _loss(net, crit, train_batch)
                 grad_w = torch.autograd.grad(train_loss, self.weights)
                 # an alpha- or weight-only grad leaves the nodes that lead only to the other set
                 # unrun, with their saved tensors: drop each pass's loss and logits before the next
                 del train_loss, _
+                if self.virtual_step == "reference":  # quark0: xi * (mu * m + g + lambda * w)
+                    grad_w = self._reference_direction(grad_w, saved)
                 _add_(self.weights, grad_w, -xi)
                 # (b) grad_alpha L_val(w', alpha) and v = grad_w' L_val(w', alpha)
                 val_loss, _ = _loss(net, crit, val_batch)
@@ -279,6 +295,17 @@ class BilevelOptimizer:
             _copy_(list(net.buffers()), buffers)  # the architecture step leaves BN statistics alone
         info.update(val_loss=val_loss_value, alpha_grad_norm=float(_norm(grad_alpha)))
         return grad_alpha, info
+
+    def _reference_direction(self, grad_w: Sequence[torch.Tensor], w: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+        """``mu * m + g + lambda * w``: the direction of SGD's next step (momentum buffer ``m``, 0 if none yet)."""
+        group = self.w_optimizer.param_groups[0]
+        mu, decay = group["momentum"], group["weight_decay"]
+        direction = []
+        for p, g, w_p in zip(self.weights, grad_w, w, strict=True):
+            buf = self.w_optimizer.state.get(p, {}).get("momentum_buffer")
+            d = g + decay * w_p
+            direction.append(d if buf is None else d + mu * buf)
+        return direction
 
     # --- Algorithm 1: one step -------------------------------------------------------------------------
     def step(self, train_batch: Batch, val_batch: Batch) -> BilevelStats:
@@ -342,5 +369,5 @@ class BilevelOptimizer:
         self.alpha_optimizer.load_state_dict(state["alpha_optimizer"])
 
     def __repr__(self) -> str:
-        order = "second" if self.second_order else "first"
-        return f"BilevelOptimizer({order} order, w_lr={self.w_lr:g}, alpha_lr={self.alpha_optimizer.param_groups[0]['lr']:g})"
+        order = f"second order, virtual step {self.virtual_step}" if self.second_order else "first order"
+        return f"BilevelOptimizer({order}, w_lr={self.w_lr:g}, alpha_lr={self.alpha_optimizer.param_groups[0]['lr']:g})"

@@ -12,7 +12,9 @@ The loop (:class:`~nasrl_nb.search.loop.Search`) proposes, evaluates and observe
    by a :class:`~nasrl_nb.bench.evaluator.TabularEvaluator`: the ground truth);
 3. ``observe`` learns nothing from the rewards (DARTS does not use them) and returns the
    epochs' statistics for ``steps.jsonl``: the supernet's validation accuracy, the losses,
-   the mixing weights (softmax per edge) and the share of skip connections in the derived cell.
+   the mixing weights (softmax per edge), the share of skip connections and of parameter-free
+   ops in the derived cell, and the softmax mass on parameter-free ops against its chance value
+   (``parameter_free_weight``, ``parameter_free_chance``: the drift before any argmax).
 
 The training split is cut once into two halves, as in DARTS (Sec. 3.1.1): one trains the
 weights, the other the alphas; each epoch shuffles both with the strategy's own generator.
@@ -28,7 +30,10 @@ Remedies for the collapse to parameter-free ops (``remedy``):
   ``max_skips`` skip connections; later proposals repeat the cell derived at the stop;
 * ``"r-darts-l2"`` (Zela et al., ICLR 2020, "Understanding and robustifying differentiable
   architecture search", Sec. 5.2, DARTS-L2): a stronger L2 regularisation of the weights,
-  ``w_weight_decay x 27``, which keeps the validation loss's curvature w.r.t. the alphas low.
+  which keeps the validation loss's curvature w.r.t. the alphas low. R-DARTS(L2) searches a
+  grid of L2 factors (``3e-4 x {1, 3, 9, 27, 81}``) and keeps the cell that validates best;
+  this remedy is ONE point of that grid, ``w_weight_decay x 27`` (:data:`R_DARTS_L2_FACTOR`),
+  with no grid and no selection. The grid is a loop over ``w_weight_decay`` by the caller.
 
 :meth:`state_dict` holds the supernet (weights and alphas), both optimisers, the generator,
 the epoch counter and the stop, so a search checkpoint resumes exactly.
@@ -52,7 +57,7 @@ from .darts import BilevelOptimizer
 from .relaxed_supernets import build_relaxed_supernet
 
 REMEDIES: tuple[str, ...] = ("none", "darts-", "darts+", "r-darts-l2")
-R_DARTS_L2_FACTOR = 27  # R-DARTS (L2): weight decay 3e-4 x 27 = 8.1e-3, from the paper's grid 3e-4 x {1, 3, 9, 27, 81}
+R_DARTS_L2_FACTOR = 27  # "r-darts-l2": one grid point, weight decay 3e-4 x 27 = 8.1e-3, of R-DARTS's grid 3e-4 x {1, 3, 9, 27, 81}
 DARTS_DEFAULTS = {"batch_size": 1}  # make_search(method="darts"): one search epoch per step of the loop
 EVAL_BATCH_SIZE = 1024
 
@@ -85,6 +90,15 @@ def _parameter_free_share(supernet) -> float | None:
     return float(share()) if callable(share) else None
 
 
+def _parameter_free_weight(supernet) -> dict:
+    """``parameter_free_weight`` (softmax mass on weight-free ops) and its chance value, when the supernet has them."""
+    weight = getattr(supernet, "parameter_free_weight", None)
+    if not callable(weight):
+        return {}
+    mass, chance = weight()
+    return {"parameter_free_weight": mass, "parameter_free_chance": chance}
+
+
 class DartsStrategy(SearchStrategy):
     """DARTS on the relaxed supernet of ``space``; one search epoch per proposed architecture.
 
@@ -98,6 +112,10 @@ class DartsStrategy(SearchStrategy):
             is annealed from ``w_lr`` to ``w_lr_min`` by a cosine over ``epochs`` (DARTS).
         alpha_lr, alpha_weight_decay: Adam on the alphas (betas 0.5, 0.999).
         second_order: the unrolled architecture gradient (DARTS Eq. 7-8).
+        virtual_step: second order's unrolled step, ``"sgd"`` (Eq. 6) or ``"reference"`` (with
+            momentum and weight decay, as the paper's code; :class:`~nasrl_nb.oneshot.darts.BilevelOptimizer`).
+        batch_norm: the supernet's BatchNorms, ``"darts"`` (no affine, one after each pool: the
+            paper's search network) or ``"affine"`` (the children's ops, for weight inheritance).
         epochs: the planned search length, for the cosine and DARTS-'s decay (after it,
             the rate stays at ``w_lr_min`` and ``beta`` at 0).
         remedy: ``"none"``, ``"darts-"``, ``"darts+"`` or ``"r-darts-l2"`` (see the module docstring).
@@ -128,6 +146,8 @@ class DartsStrategy(SearchStrategy):
         alpha_lr: float = 3e-4,
         alpha_weight_decay: float = 1e-3,
         second_order: bool = False,
+        virtual_step: str = "sgd",
+        batch_norm: str = "darts",
         epochs: int = 50,
         remedy: str = "none",
         aux_skip_weight: float = 1.0,
@@ -154,11 +174,13 @@ class DartsStrategy(SearchStrategy):
             "channels": channels, "cells_per_stage": cells_per_stage, "batch_size": self.batch_size,
             "w_lr": w_lr, "w_lr_min": w_lr_min, "w_momentum": w_momentum, "w_weight_decay": w_weight_decay,
             "grad_clip": grad_clip, "alpha_lr": alpha_lr, "alpha_weight_decay": alpha_weight_decay,
-            "second_order": bool(second_order), "epochs": self.epochs, "remedy": self.remedy,
+            "second_order": bool(second_order), "virtual_step": virtual_step, "batch_norm": batch_norm,
+            "epochs": self.epochs, "remedy": self.remedy,
             "aux_skip_weight": aux_skip_weight, "max_skips": max_skips, "seed": seed,
         }
         self.supernet = build_relaxed_supernet(
-            space, self.data.input_shape, self.data.num_classes, channels=channels, cells_per_stage=cells_per_stage
+            space, self.data.input_shape, self.data.num_classes, channels=channels, cells_per_stage=cells_per_stage,
+            batch_norm=batch_norm,
         ).to(self.device)
         if self.remedy == "darts-" and not hasattr(self.supernet, "aux_skip_weight"):
             raise ValueError(f"remedy: 'darts-' needs a supernet with an auxiliary skip; the {space.name!r} one has none; "
@@ -168,6 +190,7 @@ class DartsStrategy(SearchStrategy):
         self.optimizer = BilevelOptimizer(
             self.supernet, w_lr=w_lr, w_momentum=w_momentum, w_weight_decay=w_weight_decay, grad_clip=grad_clip,
             alpha_lr=alpha_lr, alpha_weight_decay=alpha_weight_decay, second_order=second_order,
+            virtual_step=virtual_step,
         )
         # the data: the training split cut once into halves (DARTS Sec. 3.1.1), shuffled each epoch
         self.generator = torch.Generator().manual_seed(self.seed)
@@ -220,6 +243,7 @@ class DartsStrategy(SearchStrategy):
             "derived": str(derived),
             "skip_share": float(net.skip_share()),
             "parameter_free_share": _parameter_free_share(net),
+            **_parameter_free_weight(net),
             "supernet_val_accuracy": self.supernet_accuracy("val"),
             **{key: value / len(pairs) for key, value in totals.items()},
             "w_lr": self.optimizer.w_lr,
@@ -257,7 +281,8 @@ class DartsStrategy(SearchStrategy):
             else:
                 stats = {"epoch": self.epoch, "derived": str(self.supernet.derive()), "stopped": True,
                          "skip_share": float(self.supernet.skip_share()),
-                         "parameter_free_share": _parameter_free_share(self.supernet)}
+                         "parameter_free_share": _parameter_free_share(self.supernet),
+                         **_parameter_free_weight(self.supernet)}
             self._last_stats.append(stats)
             architectures.append(self.supernet.derive())
         return architectures

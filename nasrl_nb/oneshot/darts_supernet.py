@@ -11,11 +11,13 @@ All normal cells share one alpha tensor ``(14, 8)``, all reduction cells another
 Deriving the discrete cell (Sec. 2.4): for each node keep the two incoming edges whose
 strongest non-``none`` op weight is largest, and on each the strongest non-``none`` op.
 
-Its ops are the children's ops (one registry): BatchNorms are affine and pools carry no
-BatchNorm of their own, where the paper's search network uses ``affine=False`` and adds a
-BatchNorm after each pool. So weights carry over between a supernet and a child
-(:meth:`DartsSupernet.child_state_dict`), and with one-hot mixing weights the supernet
-computes exactly its derived child.
+Its ops come from the children's registry. By default (``batch_norm="darts"``) it searches
+as the paper's search network does: every BatchNorm of the ops and of the cells'
+preprocessing without affine scale and shift, and a BatchNorm after each pool
+(:mod:`~nasrl_nb.oneshot.mixed_op`). ``batch_norm="affine"`` keeps the children's ops as they
+are, so that weights carry over between a supernet and a child
+(:meth:`DartsSupernet.child_state_dict`) and with one-hot mixing weights the supernet computes
+exactly its derived child.
 """
 
 from __future__ import annotations
@@ -36,8 +38,8 @@ from ..nn.darts_network import (
 from ..nn.operations import along_signal
 from ..spaces.darts_space import CELL_TYPES, DartsSpace
 from ..spaces.search_space import Architecture
-from ..validation import require_fraction, require_positive
-from .mixed_op import ZERO_OP, MixedOp, mixing_weights
+from ..validation import require_choice, require_fraction, require_positive
+from .mixed_op import BATCH_NORMS, ZERO_OP, MixedOp, mixing_weights
 
 SKIP_OP = "skip_connect"
 PARAMETER_FREE_OPS = ("skip_connect", "max_pool_3x3", "avg_pool_3x3")  # at stride 1 (a normal cell)
@@ -53,14 +55,14 @@ class RelaxedDartsCell(nn.Module):
     cell's stride-2 edges get none).
     """
 
-    def __init__(self, plan, num_nodes: int, ops: Sequence[str]):
+    def __init__(self, plan, num_nodes: int, ops: Sequence[str], batch_norm: str = "darts"):
         super().__init__()
-        self.preprocess0, self.preprocess1 = preprocess_inputs(plan)
+        self.preprocess0, self.preprocess1 = preprocess_inputs(plan, affine=batch_norm == "affine")
         self.reduction = plan.reduction
         self.num_nodes = num_nodes
         self.edges = tuple((s, j) for s in range(2, num_nodes + 2) for j in range(s))
         self.strides = tuple(edge_stride(plan, j) for _, j in self.edges)
-        self.mixed = nn.ModuleList(MixedOp(plan.C, plan.C, stride, ops) for stride in self.strides)
+        self.mixed = nn.ModuleList(MixedOp(plan.C, plan.C, stride, ops, batch_norm=batch_norm) for stride in self.strides)
 
     def forward(self, s0, s1, weights: torch.Tensor, skip: list[list[bool]], aux_skip_weight: float = 0.0) -> torch.Tensor:
         states = [self.preprocess0(s0), self.preprocess1(s1)]  # each (B, C, H, W)
@@ -87,6 +89,8 @@ class DartsSupernet(nn.Module):
         cells_per_stage: normal cells per stage; ``3 * cells_per_stage + 2`` cells in all
             (the paper searches with 8 cells, ``cells_per_stage=2``).
         alpha_init: the alphas start as ``alpha_init * N(0, 1)`` (DARTS: 1e-3).
+        batch_norm: ``"darts"`` (BatchNorms without affine, one after each pool: the paper's
+            search network) or ``"affine"`` (the children's ops, for :meth:`child_state_dict`).
 
     ``alphas_normal`` and ``alphas_reduce`` ``(E, K)`` are parameters of the module (so
     ``state_dict()`` holds weights and alphas together); :meth:`weight_parameters` and
@@ -107,10 +111,12 @@ class DartsSupernet(nn.Module):
         channels: int = 16,
         cells_per_stage: int = 1,
         alpha_init: float = 1e-3,
+        batch_norm: str = "darts",
     ):
         super().__init__()
         if not isinstance(space, DartsSpace):
             raise ValueError(f"space: expected a DartsSpace, got {type(space).__name__}")
+        self.batch_norm = require_choice("batch_norm", batch_norm, BATCH_NORMS)
         C = require_positive("channels", channels, integer=True)
         cells_per_stage = require_positive("cells_per_stage", cells_per_stage, integer=True)
         self.space = space
@@ -120,7 +126,7 @@ class DartsSupernet(nn.Module):
         plans, C_out = darts_layout(C, num_cells_for(cells_per_stage), space.num_nodes)
         C_stem = STEM_MULTIPLIER * C
         self.stem = nn.Sequential(nn.Conv2d(int(input_shape[0]), C_stem, 3, 1, 1, bias=False), nn.BatchNorm2d(C_stem))
-        self.cells = nn.ModuleList(RelaxedDartsCell(p, space.num_nodes, self.op_names) for p in plans)
+        self.cells = nn.ModuleList(RelaxedDartsCell(p, space.num_nodes, self.op_names, batch_norm) for p in plans)
         self.classifier = nn.Linear(C_out, int(num_classes))
         self.edges = self.cells[0].edges
         shape = (len(self.edges), len(self.op_names))
@@ -188,6 +194,12 @@ class DartsSupernet(nn.Module):
         ops = [op for n in self.space.cells(self.derive())["normal"] for op in n.ops]
         return sum(op in PARAMETER_FREE_OPS for op in ops) / len(ops)
 
+    def parameter_free_weight(self) -> tuple[float, float]:
+        """(mean over the normal cell's edges of softmax(alpha)'s mass on parameter-free ops, its value at uniform alphas)."""
+        free = [self.op_names.index(op) for op in PARAMETER_FREE_OPS]
+        mass = mixing_weights(self.alphas_normal.detach())[:, free].sum(dim=1).mean()  # (E, K) -> scalar
+        return float(mass), len(free) / len(self.op_names)
+
     def set_aux_skip_weight(self, beta: float) -> None:
         """DARTS-'s auxiliary skip weight ``beta`` (0 turns it off)."""
         self.aux_skip_weight = require_fraction("aux_skip_weight", beta, low=0.0, high=float("inf"))
@@ -197,8 +209,12 @@ class DartsSupernet(nn.Module):
         """The supernet's weights under the names of ``ChildNetwork(arch, ...)``'s parameters and buffers.
 
         Each edge of the child takes the weights of its op on the same edge of the supernet;
-        stem, preprocessing and classifier carry over as they are.
+        stem, preprocessing and classifier carry over as they are. Needs ``batch_norm="affine"``
+        (the search form's BatchNorms have no scale and shift, and its pools one more BatchNorm).
         """
+        if self.batch_norm != "affine":
+            raise ValueError(f"batch_norm: weight inheritance needs a supernet built with batch_norm='affine', "
+                             f"this one has {self.batch_norm!r}")
         if arch.space != self.space:
             raise ValueError(f"arch: expected an architecture of {self.space!r}, got one of {arch.space!r}")
         cells = self.space.cells(arch)
@@ -216,10 +232,12 @@ class DartsSupernet(nn.Module):
         return state
 
     def extra_repr(self) -> str:
-        return f"ops={list(self.op_names)}, edges per cell={len(self.edges)}, cells={len(self.cells)}"
+        return (f"ops={list(self.op_names)}, edges per cell={len(self.edges)}, cells={len(self.cells)}, "
+                f"batch_norm={self.batch_norm!r}")
 
 
 def build_darts_supernet(space: DartsSpace, input_shape, num_classes: int, *, channels: int = 16,
-                         cells_per_stage: int = 1) -> DartsSupernet:
+                         cells_per_stage: int = 1, batch_norm: str = "darts") -> DartsSupernet:
     """The :data:`~nasrl_nb.oneshot.relaxed_supernets.RELAXED_SUPERNETS` builder of the ``darts`` space."""
-    return DartsSupernet(space, input_shape, num_classes, channels=channels, cells_per_stage=cells_per_stage)
+    return DartsSupernet(space, input_shape, num_classes, channels=channels, cells_per_stage=cells_per_stage,
+                         batch_norm=batch_norm)

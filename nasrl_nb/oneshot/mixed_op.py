@@ -7,7 +7,20 @@ a weighted sum whose weights are a softmax over the edge's architecture paramete
     o_bar(x) = sum_{o in O} softmax(alpha)_o * o(x)
 
 The candidate ops come from the one op registry (:func:`~nasrl_nb.nn.operations.build_op`),
-so a mixed op holds exactly the modules a child network of the same space builds.
+so a mixed op holds the modules a child network of the same space builds (with
+``batch_norm="affine"`` exactly those; see below).
+
+The BatchNorms of the search (``batch_norm``):
+
+* ``"darts"`` (the default): as DARTS's search network (``MixedOp`` of its ``model_search.py``):
+  every op's BatchNorm without affine scale and shift (``affine=False``), and a BatchNorm
+  (also without affine) after each pooling op. A learnable BN scale could otherwise stand in
+  for the mixing weight (``w_k * gamma_k`` is all the output sees), so two supernets computing
+  the same function would derive different ops; without it the alphas alone weigh the ops, and
+  every op's output reaches the sum on the same scale (pools included);
+* ``"affine"``: the children's ops exactly as they are (affine BatchNorms, no BN after
+  pooling), so that an op's weights carry over to a child (weight inheritance,
+  :meth:`~nasrl_nb.oneshot.darts_supernet.DartsSupernet.child_state_dict`).
 
 Two kinds of work are skipped, because they add exactly zero:
 
@@ -25,7 +38,8 @@ op-by-op sum):
 * one ReLU per edge: every op that starts with ``ReLU`` (DARTS's ``sep_conv``/``dil_conv``,
   NAS-Bench-201's ``nor_conv``) reads the same ``relu(x)``, computed and kept for backward once
   instead of once per op;
-* the weight folded into the op's last BatchNorm: ``w_k * BN(y) = BN_{w_k gamma, w_k beta}(y)``,
+* the weight folded into the op's last BatchNorm: ``w_k * BN(y) = BN_{w_k gamma, w_k beta}(y)``
+  (without affine: ``BN_{w_k, 0}(y)``),
   so the op's output is not kept a second time for ``d L / d w_k`` (BatchNorm recomputes it
   from the input it keeps anyway) and no separate multiply runs.
 
@@ -42,9 +56,27 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..nn.operations import OPS, build_op
-from ..validation import require_positive
+from ..validation import require_choice, require_positive
 
 ZERO_OP = "none"
+BATCH_NORMS: tuple[str, ...] = ("darts", "affine")  # the search's BatchNorms (see the module docstring)
+POOL_OPS = ("avg_pool_3x3", "max_pool_3x3")  # the candidates DARTS follows with a BatchNorm in the search
+
+
+def build_search_op(name: str, C_in: int, C_out: int, stride: int, batch_norm: str = "darts") -> nn.Module:
+    """The candidate ``name`` as a mixed op holds it: the child's op (``"affine"``), or DARTS's search form.
+
+    ``"darts"``: ``build_op(..., affine=False)``, and a pooling op followed by
+    ``BatchNorm2d(C_out, affine=False)`` (``OPS[primitive](C, stride, False)`` and
+    ``if 'pool' in primitive`` in DARTS's ``model_search.py``).
+    """
+    require_choice("batch_norm", batch_norm, BATCH_NORMS)
+    if batch_norm == "affine":
+        return build_op(name, C_in, C_out, stride)
+    op = build_op(name, C_in, C_out, stride, affine=False)
+    if name in POOL_OPS:
+        op = nn.Sequential(op, nn.BatchNorm2d(C_out, affine=False))
+    return op
 
 
 class MixedOp(nn.Module):
@@ -55,13 +87,16 @@ class MixedOp(nn.Module):
         ops: candidate op names (registry keys), in the order of the edge's alphas.
         fused: share one ``relu(x)`` among the ops that start with it and fold each weight
             into its op's last BatchNorm (see the module docstring); False runs op by op.
+        batch_norm: ``"darts"`` (BatchNorms without affine, one after each pool: DARTS's
+            search network) or ``"affine"`` (the children's ops, for weight inheritance).
 
     ``forward(x, weights)`` takes ``weights`` of shape ``(len(ops),)`` -- usually
     ``softmax(alpha)``, computed once per forward by the supernet -- and returns the mixed
     output ``(B, C_out, H / stride, W / stride)``.
     """
 
-    def __init__(self, C_in: int, C_out: int, stride: int, ops: Sequence[str], *, fused: bool = True):
+    def __init__(self, C_in: int, C_out: int, stride: int, ops: Sequence[str], *, fused: bool = True,
+                 batch_norm: str = "darts"):
         super().__init__()
         if isinstance(ops, str) or not ops:
             raise ValueError(f"ops: expected a non-empty list of op names from {sorted(OPS)}, got {ops!r}")
@@ -72,7 +107,8 @@ class MixedOp(nn.Module):
         self.stride = require_positive("stride", stride, integer=True)
         # position in ``ops`` of every op that is run (``none`` contributes zero: not built)
         self.live = tuple(k for k, name in enumerate(self.op_names) if name != ZERO_OP)
-        self.ops = nn.ModuleList(build_op(self.op_names[k], C_in, C_out, stride) for k in self.live)
+        self.batch_norm = require_choice("batch_norm", batch_norm, BATCH_NORMS)
+        self.ops = nn.ModuleList(build_search_op(self.op_names[k], C_in, C_out, stride, batch_norm) for k in self.live)
         self.fused = bool(fused)
         self._plans = tuple(_split(op) for op in self.ops)  # (starts with ReLU, body, last BatchNorm or None)
 
@@ -119,7 +155,7 @@ class MixedOp(nn.Module):
                 h = relu_x if relu_first else x
                 for module in body:
                     h = module(h)
-            if bn is not None:  # w_k * BN(h) as one BatchNorm with the affine scaled by w_k
+            if bn is not None:  # w_k * BN(h) as one BatchNorm with the affine (or, without one, 1 and 0) scaled by w_k
                 term = scaled_batch_norm(bn, h, weights[k])  # (B, C_out, H', W')
                 out = term if out is None else out + term
             else:
@@ -127,7 +163,8 @@ class MixedOp(nn.Module):
         return out
 
     def extra_repr(self) -> str:
-        return f"ops={list(self.op_names)}" + ("" if self.fused else ", fused=False")
+        return (f"ops={list(self.op_names)}, batch_norm={self.batch_norm!r}"
+                + ("" if self.fused else ", fused=False"))
 
 
 def _flatten(module: nn.Module) -> list[nn.Module] | None:
@@ -142,14 +179,14 @@ def _flatten(module: nn.Module) -> list[nn.Module] | None:
 
 
 def _split(op: nn.Module) -> tuple[bool, tuple[nn.Module, ...] | None, nn.BatchNorm2d | None]:
-    """``op`` as (starts with ReLU, the modules in between, its last BatchNorm2d if affine; else None)."""
+    """``op`` as (starts with ReLU, the modules in between, its last BatchNorm2d or None)."""
     flat = _flatten(op)
     if flat is None:
         return False, None, None
     relu_first = bool(flat) and type(flat[0]) is nn.ReLU
     if relu_first:
         flat = flat[1:]
-    bn = flat[-1] if flat and type(flat[-1]) is nn.BatchNorm2d and flat[-1].affine else None
+    bn = flat[-1] if flat and type(flat[-1]) is nn.BatchNorm2d else None
     if bn is not None:
         flat = flat[:-1]
     return relu_first, tuple(flat), bn
@@ -159,7 +196,8 @@ def scaled_batch_norm(bn: nn.BatchNorm2d, x: torch.Tensor, scale: torch.Tensor) 
     """``scale * bn(x)`` as one BatchNorm whose affine weight and bias are multiplied by ``scale``.
 
     Same running statistics and counter updates as ``bn(x)`` (the logic of
-    ``nn.BatchNorm2d.forward``); ``bn`` must be affine. ``scale`` is a scalar tensor.
+    ``nn.BatchNorm2d.forward``). ``scale`` is a scalar tensor. Without affine (``affine=False``)
+    the weight is ``scale`` on every channel and there is no bias.
     """
     momentum = 0.0 if bn.momentum is None else bn.momentum
     if bn.training and bn.track_running_stats and bn.num_batches_tracked is not None:
@@ -168,8 +206,12 @@ def scaled_batch_norm(bn: nn.BatchNorm2d, x: torch.Tensor, scale: torch.Tensor) 
             momentum = 1.0 / float(bn.num_batches_tracked)
     use_batch_stats = bn.training or (bn.running_mean is None and bn.running_var is None)
     track = not bn.training or bn.track_running_stats
+    if bn.affine:
+        weight, bias = bn.weight * scale, bn.bias * scale
+    else:
+        weight, bias = scale.expand(bn.num_features).contiguous(), None  # (C,); a stride-0 weight gets a wrong gradient on channels-last CPU
     return F.batch_norm(x, bn.running_mean if track else None, bn.running_var if track else None,
-                        bn.weight * scale, bn.bias * scale, use_batch_stats, momentum, bn.eps)
+                        weight, bias, use_batch_stats, momentum, bn.eps)
 
 
 def mixing_weights(alpha: torch.Tensor) -> torch.Tensor:

@@ -4,8 +4,16 @@ NAS-Bench-201 (Dong & Yang, ICLR 2020, Sec. 5) runs DARTS on its own space: the 
 the child networks (stem, three stages of cells joined by residual reduction blocks, global
 pooling, a linear classifier) with each of the cell's 6 edges replaced by a mixed op over the 5
 candidate ops, one ``alpha`` row per edge shared by every cell (Liu et al. 2019, Sec. 2.2).
-Deriving the discrete cell takes the strongest op of each edge, ``none`` excluded (NAS-Bench-201's
-rule, and DARTS's Sec. 2.4).
+The mixed ops search with DARTS's BatchNorms by default (``batch_norm="darts"``: no affine, a
+BatchNorm after the pool; :mod:`~nasrl_nb.oneshot.mixed_op`).
+
+Deriving the discrete cell (:data:`DERIVE_RULES`) takes the strongest op of each edge:
+
+* ``"darts"`` (the default): ``none`` excluded, DARTS's rule (Liu et al. 2019, Sec. 2.4: "the
+  strongest operation ... excluding the zero operation");
+* ``"nas-bench-201"``: over all ops, ``none`` included, as NAS-Bench-201's own DARTS code does
+  (``genotype()`` of its ``search_model_darts.py`` takes the argmax of every row), so an edge
+  whose ``none`` wins is cut.
 """
 
 from __future__ import annotations
@@ -19,10 +27,11 @@ from ..nn.child_network import ReductionBlock
 from ..nn.operations import along_signal
 from ..spaces.cell_space import CellSpace
 from ..spaces.search_space import Architecture
-from ..validation import require_fraction, require_positive
-from .mixed_op import ZERO_OP, MixedOp, mixing_weights
+from ..validation import require_choice, require_fraction, require_positive
+from .mixed_op import BATCH_NORMS, ZERO_OP, MixedOp, mixing_weights
 
 SKIP_OP = "skip_connect"
+DERIVE_RULES: tuple[str, ...] = ("darts", "nas-bench-201")  # argmax without `none` (DARTS Sec. 2.4); with it
 
 
 class RelaxedCell(nn.Module):
@@ -33,11 +42,11 @@ class RelaxedCell(nn.Module):
     ``beta * node_j`` to every edge (DARTS-'s auxiliary skip, Chu et al. 2021, Sec. 3.2).
     """
 
-    def __init__(self, space: CellSpace, C: int):
+    def __init__(self, space: CellSpace, C: int, batch_norm: str = "darts"):
         super().__init__()
         self.edges = space.edges  # ((to, from), ...)
         self.num_nodes = space.num_nodes
-        self.mixed = nn.ModuleList(MixedOp(C, C, 1, space.ops) for _ in self.edges)
+        self.mixed = nn.ModuleList(MixedOp(C, C, 1, space.ops, batch_norm=batch_norm) for _ in self.edges)
 
     def forward(self, x: torch.Tensor, weights: torch.Tensor, skip: list[list[bool]], aux_skip_weight: float = 0.0):
         nodes = [x]
@@ -63,6 +72,10 @@ class RelaxedCellSupernet(nn.Module):
         channels: the first stage's width ``C`` (stages ``C, 2C, 4C``, as the child networks).
         cells_per_stage: relaxed cells per stage.
         alpha_init: the alphas start as ``alpha_init * N(0, 1)`` (DARTS: 1e-3).
+        batch_norm: the mixed ops' BatchNorms, ``"darts"`` (no affine, BN after the pool) or
+            ``"affine"`` (the children's ops).
+        derive_rule: :meth:`derive`'s default rule, ``"darts"`` (``none`` excluded) or
+            ``"nas-bench-201"`` (``none`` included).
 
     ``alphas`` ``(E, K)`` is one learnable row per edge, shared by every cell. The module holds
     it as a parameter, so ``state_dict()`` has the weights and the alphas together; the
@@ -78,8 +91,12 @@ class RelaxedCellSupernet(nn.Module):
         channels: int = 16,
         cells_per_stage: int = 1,
         alpha_init: float = 1e-3,
+        batch_norm: str = "darts",
+        derive_rule: str = "darts",
     ):
         super().__init__()
+        self.batch_norm = require_choice("batch_norm", batch_norm, BATCH_NORMS)
+        self.derive_rule = require_choice("derive_rule", derive_rule, DERIVE_RULES)
         if not isinstance(space, CellSpace):
             raise ValueError(f"space: expected a CellSpace, got {type(space).__name__}")
         if ZERO_OP in space.ops and len(space.ops) == 1:
@@ -95,7 +112,7 @@ class RelaxedCellSupernet(nn.Module):
         for stage, width in enumerate((C, 2 * C, 4 * C)):
             if stage > 0:
                 blocks.append(ReductionBlock(width // 2, width))
-            blocks.extend(RelaxedCell(space, width) for _ in range(cells_per_stage))
+            blocks.extend(RelaxedCell(space, width, batch_norm) for _ in range(cells_per_stage))
         self.blocks = nn.ModuleList(blocks)
         self.head = nn.Sequential(nn.BatchNorm2d(4 * C), nn.ReLU())
         self.classifier = nn.Linear(4 * C, int(num_classes))
@@ -127,10 +144,15 @@ class RelaxedCellSupernet(nn.Module):
     def edge_names(self) -> dict[str, list[str]]:
         return {"cell": [f"{j}->{i}" for i, j in self.space.edges]}
 
-    def derive(self) -> Architecture:
-        """The strongest op of every edge, ``none`` excluded (ties: the op listed first)."""
+    def derive(self, rule: str | None = None) -> Architecture:
+        """The strongest op of every edge (ties: the op listed first) by ``rule`` (None: :attr:`derive_rule`).
+
+        ``"darts"``: ``none`` excluded (DARTS Sec. 2.4); ``"nas-bench-201"``: ``none`` included
+        (NAS-Bench-201's ``genotype()``).
+        """
+        rule = self.derive_rule if rule is None else require_choice("rule", rule, DERIVE_RULES)
         logits = self.alphas.detach().clone()  # (E, K); softmax is monotone, so argmax of alpha
-        if ZERO_OP in self.op_names:
+        if rule == "darts" and ZERO_OP in self.op_names:
             logits[:, self.op_names.index(ZERO_OP)] = -float("inf")
         return self.space.from_indices(logits.argmax(dim=1).tolist())
 
@@ -144,20 +166,38 @@ class RelaxedCellSupernet(nn.Module):
         On digits-cell plain DARTS collapses to ``avg_pool_3x3`` rather than to skips, both
         parameter-free (Zela et al. 2020, "Understanding and robustifying DARTS", Sec. 3).
         """
-        edge = self.blocks[0].mixed[0]  # every edge holds the same ops at width C, stride 1
-        free = {self.op_names[k] for k, op in zip(edge.live, edge.ops) if next(op.parameters(), None) is None}
+        free = self.parameter_free_ops()
         choices = self.derive().choices
         return sum(c in free for c in choices) / len(choices)
+
+    def parameter_free_ops(self) -> tuple[str, ...]:
+        """The candidate ops without weights (skip, pooling; ``none`` is not among them: it is no op)."""
+        edge = self.blocks[0].mixed[0]  # every edge holds the same ops at width C, stride 1
+        return tuple(self.op_names[k] for k, op in zip(edge.live, edge.ops) if next(op.parameters(), None) is None)
+
+    def parameter_free_weight(self) -> tuple[float, float]:
+        """(mean over edges of softmax(alpha)'s mass on the parameter-free ops, that mass at uniform alphas).
+
+        The drift itself, before any argmax: at the start it is the chance value
+        ``len(parameter_free_ops()) / len(op_names)`` (2/5 on NAS-Bench-201's ops, the share of
+        parameter-free edges in a random cell of the space, ``none`` counted), and it rises only
+        when the alphas really move towards weight-free ops.
+        """
+        free = [self.op_names.index(op) for op in self.parameter_free_ops()]
+        mass = mixing_weights(self.alphas.detach())[:, free].sum(dim=1).mean()  # (E, K) -> scalar
+        return float(mass), len(free) / len(self.op_names)
 
     def set_aux_skip_weight(self, beta: float) -> None:
         """DARTS-'s auxiliary skip weight ``beta`` (0 turns it off)."""
         self.aux_skip_weight = require_fraction("aux_skip_weight", beta, low=0.0, high=float("inf"))
 
     def extra_repr(self) -> str:
-        return f"ops={list(self.op_names)}, edges={len(self.space.edges)}"
+        return (f"ops={list(self.op_names)}, edges={len(self.space.edges)}, batch_norm={self.batch_norm!r}, "
+                f"derive_rule={self.derive_rule!r}")
 
 
 def build_cell_supernet(space: CellSpace, input_shape, num_classes: int, *, channels: int = 16,
-                        cells_per_stage: int = 1) -> RelaxedCellSupernet:
+                        cells_per_stage: int = 1, batch_norm: str = "darts") -> RelaxedCellSupernet:
     """The :data:`~nasrl_nb.oneshot.relaxed_supernets.RELAXED_SUPERNETS` builder of the ``cell`` space."""
-    return RelaxedCellSupernet(space, input_shape, num_classes, channels=channels, cells_per_stage=cells_per_stage)
+    return RelaxedCellSupernet(space, input_shape, num_classes, channels=channels, cells_per_stage=cells_per_stage,
+                               batch_norm=batch_norm)

@@ -1,6 +1,7 @@
 """Relaxed supernets by search-space name: what ``--method darts`` searches for each ``--space``.
 
-A builder is ``builder(space, input_shape, num_classes, *, channels, cells_per_stage) -> supernet``;
+A builder is ``builder(space, input_shape, num_classes, *, channels, cells_per_stage, batch_norm) -> supernet``
+(``batch_norm``: ``"darts"`` or ``"affine"``, see :mod:`~nasrl_nb.oneshot.mixed_op`);
 the supernet follows the contract of :mod:`nasrl_nb.oneshot.darts`. The caller seeds the
 global RNG before building (the alphas and weights are drawn from it).
 """
@@ -19,9 +20,10 @@ RELAXED_SUPERNETS: dict[str, Callable] = {
 }
 
 
-def build_relaxed_supernet(space: SearchSpace, input_shape, num_classes: int, *, channels: int = 16, cells_per_stage: int = 1):
+def build_relaxed_supernet(space: SearchSpace, input_shape, num_classes: int, *, channels: int = 16, cells_per_stage: int = 1,
+                           batch_norm: str = "darts"):
     """The relaxed supernet of ``space`` (looked up by ``space.name`` in :data:`RELAXED_SUPERNETS`)."""
     builder = RELAXED_SUPERNETS.get(space.name)
     if builder is None:
         raise ValueError(f"space: {space.name!r} has no relaxed supernet for DARTS; allowed values: {', '.join(RELAXED_SUPERNETS)}")
-    return builder(space, input_shape, num_classes, channels=channels, cells_per_stage=cells_per_stage)
+    return builder(space, input_shape, num_classes, channels=channels, cells_per_stage=cells_per_stage, batch_norm=batch_norm)

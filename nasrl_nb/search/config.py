@@ -22,8 +22,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from ..controllers.registry import CONTROLLERS
+from ..oneshot.darts import VIRTUAL_STEPS
 from ..oneshot.darts_strategy import DARTS_DEFAULTS, REMEDIES
 from ..oneshot.enas import ONESHOT_DEFAULTS
+from ..oneshot.mixed_op import BATCH_NORMS
 from ..rewards.objectives import OBJECTIVES, check_weights
 from ..rl.policy_gradient import ADVANTAGE_STDS, OPTIMIZERS, Schedule
 from ..runtime import quick_mode
@@ -215,12 +217,16 @@ class DartsConfig:
     alpha_lr: float = 3e-4  # Adam on the alphas, betas (0.5, 0.999)
     alpha_weight_decay: float = 1e-3
     epochs: int | None = None  # planned search epochs (cosine, DARTS-'s decay); None: the budget
-    remedy: str = "none"  # none, darts- (auxiliary skip), darts+ (early stop on skips), r-darts-l2 (weight decay x 27)
+    remedy: str = "none"  # none, darts- (auxiliary skip), darts+ (early stop on skips), r-darts-l2 (one grid point: weight decay x 27)
     aux_skip_weight: float = 1.0  # DARTS-: beta at the start, decayed linearly to 0
     max_skips: int = 2  # DARTS+: stop once the derived cell has this many skip connections
+    virtual_step: str = "sgd"  # second order's w': sgd (Eq. 6) or reference (+ momentum and weight decay, as quark0's code)
+    batch_norm: str = "darts"  # the supernet's BNs: darts (affine=False, BN after pools, as the paper searched) or affine
 
     def __post_init__(self):
         require_choice("darts.remedy", self.remedy, REMEDIES)
+        require_choice("darts.virtual_step", self.virtual_step, VIRTUAL_STEPS)
+        require_choice("darts.batch_norm", self.batch_norm, BATCH_NORMS)
         if not isinstance(self.second_order, bool):
             raise ValueError(f"darts.second_order: must be True or False, got {self.second_order!r}")
         for name in ("batch_size", "max_skips") + (("epochs",) if self.epochs is not None else ()):
@@ -343,6 +349,9 @@ class SearchConfig:
     def from_dict(cls, data: Mapping) -> SearchConfig:
         """The inverse of :meth:`to_dict`; an unknown key is a ValueError naming it and the allowed keys."""
         data = dict(_check_keys("config", data, cls))
+        if isinstance(data.get("darts"), Mapping) and "batch_norm" not in data["darts"]:
+            # written before darts.batch_norm existed: that supernet had the children's affine BatchNorms
+            data["darts"] = {**data["darts"], "batch_norm": "affine"}
         for name, kind in SECTIONS.items():
             if name in data:
                 data[name] = kind(**_check_keys(name, data[name], kind))

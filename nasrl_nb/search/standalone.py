@@ -218,14 +218,13 @@ def _cell_source(arch: Architecture, in_channels: int, C: int, cells_per_stage: 
 
 
 # --- DARTS space --------------------------------------------------------------------------------------
-def _factorized_reduce(src: _Source, name: str, child: str, C_in: int, C_out: int, x: str, relu: bool) -> str:
-    """A factorized reduction (two 1x1 stride-2 convs on offset grids, concatenated, BN); returns its expression."""
+def _factorized_reduce(src: _Source, name: str, child: str, C_in: int, C_out: int, x: str) -> str:
+    """A factorized reduction (ReLU, two 1x1 stride-2 convs on offset grids, concatenated, BN); returns its expression."""
     half = C_out // 2
     src.layer(f"{name}_conv0", f"nn.Conv2d({C_in}, {half}, 1, 2, bias=False)", f"{child}.convs.0")
     src.layer(f"{name}_conv1", f"nn.Conv2d({C_in}, {C_out - half}, 1, 2, bias=False)", f"{child}.convs.1")
     src.layer(f"{name}_bn", f"nn.BatchNorm2d({C_out})", f"{child}.bn")
-    if relu:
-        x = f"torch.relu({x})"
+    x = f"torch.relu({x})"
     shifted = f"nn.functional.pad({x}, (0, 1, 0, 1))[:, :, 1:, 1:]"  # the offset grid sees the other pixels
     return f"self.{name}_bn(torch.cat([self.{name}_conv0({x}), self.{name}_conv1({shifted})], dim=1))"
 
@@ -262,7 +261,7 @@ def _darts_source(arch: Architecture, in_channels: int, C: int, cells_per_stage:
         name, child, kind = f"cell{k}", f"features.cells.{k}", "reduce" if plan.reduction else "normal"
         src.line(f"# cell {k}: {kind} cell at {plan.C} channels")
         if plan.reduction_prev:  # s0 still has twice the resolution of s1
-            expr = _factorized_reduce(src, f"{name}_pre0", f"{child}.preprocess0.1", plan.C_prev_prev, plan.C, "s0", relu=True)
+            expr = _factorized_reduce(src, f"{name}_pre0", f"{child}.preprocess0", plan.C_prev_prev, plan.C, "s0")
             src.line(f"{name}_0 = {expr}")
         else:
             src.layer(f"{name}_pre0", _relu_conv_bn(plan.C_prev_prev, plan.C, 1, 1), f"{child}.preprocess0")
@@ -274,7 +273,7 @@ def _darts_source(arch: Architecture, in_channels: int, C: int, cells_per_stage:
             for t, (op, i) in enumerate(zip(node.ops, node.inputs, strict=True)):
                 layer, stride = f"{name}_n{node.node}_from{i}", edge_stride(plan, i)
                 if op == "skip_connect" and stride == 2:
-                    terms.append(_factorized_reduce(src, layer, f"{child}.ops.{n}.{t}", plan.C, plan.C, f"{name}_{i}", relu=False))
+                    terms.append(_factorized_reduce(src, layer, f"{child}.ops.{n}.{t}", plan.C, plan.C, f"{name}_{i}"))
                 else:
                     src.layer(layer, _darts_op(op, plan.C, stride), f"{child}.ops.{n}.{t}", comment=f"{op}, state {i} -> node {node.node}")
                     terms.append(f"self.{layer}({name}_{i})")

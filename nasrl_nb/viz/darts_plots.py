@@ -7,7 +7,8 @@ Plain functions of plain data -- the per-epoch records a DARTS search writes int
 The collapse (Zela et al., ICLR 2020, Sec. 3; NAS-Bench-201, Dong & Yang 2020, Sec. 5): as
 the search goes on, the derived cell fills with parameter-free ops (skip connections,
 pooling) and its accuracy falls. :func:`collapse_warning` flags it once the share of such ops
-in the derived cell reaches a threshold.
+in the derived cell reaches a threshold set above a random cell's, and the mixing weights
+really moved towards them (see :data:`COLLAPSE_THRESHOLD`).
 """
 
 from __future__ import annotations
@@ -26,7 +27,15 @@ from matplotlib.ticker import MaxNLocator
 from .drawing import op_color
 from .views import _label_width, _new_axes, _set_title, _style
 
-COLLAPSE_THRESHOLD = 0.5  # share of the derived cell's edges
+# When the collapse warning fires, set against chance. A random cell is already partly
+# parameter-free: 41% of the edges of the digits-cell table's cells (2 of NAS-Bench-201's 5 ops,
+# `none` counted), and a cell derived from random alphas (`none` excluded) is 50% on average,
+# and >= 4 of 6 edges one time in three. So (1) the derived cell's share must reach 2/3, and
+# (2) where the records hold it, the softmax mass on parameter-free ops (mean over edges) must
+# exceed its value at uniform alphas (2/5 on the cell space) by COLLAPSE_MARGIN: the alphas drifted,
+# the argmax is not noise (notebook 08 shows a run of each kind).
+COLLAPSE_THRESHOLD = 2 / 3  # share of the derived cell's edges
+COLLAPSE_MARGIN = 0.05  # softmax mass on parameter-free ops above its chance value
 
 
 def darts_epochs(steps, history: Sequence[Mapping] | None = None) -> list[dict]:
@@ -47,8 +56,15 @@ def darts_epochs(steps, history: Sequence[Mapping] | None = None) -> list[dict]:
     return epochs
 
 
-def collapse_warning(epochs: Sequence[Mapping], threshold: float = COLLAPSE_THRESHOLD) -> str | None:
-    """A sentence when the latest derived cell's parameter-free share (else skip share) reaches ``threshold``."""
+def collapse_warning(epochs: Sequence[Mapping], threshold: float = COLLAPSE_THRESHOLD,
+                     margin: float = COLLAPSE_MARGIN) -> str | None:
+    """A sentence when the latest epoch shows a real collapse, else None.
+
+    It fires when the derived cell's parameter-free share (else its skip share) reaches
+    ``threshold`` and -- for records that hold ``parameter_free_weight`` and
+    ``parameter_free_chance`` (the softmax mass on parameter-free ops and its value at uniform
+    alphas) -- that mass exceeds its chance value by at least ``margin``.
+    """
     if not epochs:
         return None
     last = epochs[-1]
@@ -56,10 +72,16 @@ def collapse_warning(epochs: Sequence[Mapping], threshold: float = COLLAPSE_THRE
     kind = "parameter-free ops (skip, pooling)"
     if share is None:
         share, kind = last.get("skip_share"), "skip connections"
-    if share is None or share < threshold:
+    if share is None or share < threshold - 1e-9:  # 4/6 reaches 2/3
         return None
+    mass, chance = last.get("parameter_free_weight"), last.get("parameter_free_chance")
+    drift = ""
+    if mass is not None and chance is not None:
+        if mass < chance + margin:  # the argmax lands on them, but the weights have not moved: noise
+            return None
+        drift = f", softmax mass on them {mass:.2f} against {chance:.2f} at uniform alphas"
     return (f"collapse warning: {share:.0%} of the derived cell's edges are {kind} at epoch {last.get('epoch')} "
-            f"(threshold {threshold:.0%}); try a remedy (--remedy darts-, darts+ or r-darts-l2)")
+            f"(threshold {threshold:.0%}{drift}); try a remedy (--remedy darts-, darts+ or r-darts-l2)")
 
 
 def _axes(ax, figsize):
@@ -132,7 +154,8 @@ def plot_collapse(epochs: Sequence[Mapping], ax=None, *, threshold: float = COLL
                   title: str = "The collapse: parameter-free ops in the derived cell") -> Figure:
     """Skip share and parameter-free share of the derived cell per epoch; its accuracy on the right axis.
 
-    The threshold is drawn as a dashed line and the title turns into the warning once it is reached.
+    Where the records hold it, the softmax mass on parameter-free ops too, its chance value dotted.
+    The threshold is drawn as a dashed line and the title turns into the warning once it fires.
     """
     if not epochs:
         raise ValueError("epochs: expected at least one epoch record (see darts_epochs)")
@@ -143,6 +166,10 @@ def plot_collapse(epochs: Sequence[Mapping], ax=None, *, threshold: float = COLL
     if all(e.get("parameter_free_share") is not None for e in epochs):
         ax.plot(x, [e["parameter_free_share"] for e in epochs], marker="s", markersize=3, color="tab:orange",
                 label="parameter-free share")
+    if all(e.get("parameter_free_weight") is not None for e in epochs):  # the drift before the argmax
+        ax.plot(x, [e["parameter_free_weight"] for e in epochs], color="tab:purple", linewidth=1.5,
+                label="softmax mass on parameter-free ops")
+        ax.axhline(epochs[-1]["parameter_free_chance"], color="tab:purple", linestyle=":", linewidth=1)
     ax.axhline(threshold, color="gray", linestyle="--", linewidth=1)
     ax.set_ylim(-0.05, 1.05)
     ax.set_xlabel("search epoch")
