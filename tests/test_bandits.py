@@ -81,6 +81,10 @@ def test_thompson_posterior_shrinks_towards_the_global_mean():
     mean, std = ts.posterior(0)
     assert mean[0] == pytest.approx((2.0 + 2 * 0.5) / 4) and mean[2] == pytest.approx(0.5)
     assert std[0] < std[2]  # played options are more certain
+    # the posterior of a Gaussian mean after n observations (n0 of them prior): sigma / sqrt(n)
+    sigma = float(np.std([1.0, 1.0, 0.0, 0.0], ddof=1))
+    assert ts.sigma() == pytest.approx(sigma)
+    assert std.tolist() == pytest.approx([sigma / math.sqrt(2 + 2), sigma / math.sqrt(2 + 2), sigma / math.sqrt(2), sigma / math.sqrt(2)])
 
 
 def test_bandit_strategy_snapshot_and_bad_input():
