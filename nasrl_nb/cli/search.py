@@ -29,6 +29,7 @@ SEARCH_OPTIONS = {
     "seed": "seed",
     "device": "device",
     "precision": "precision",
+    "threads": "threads",
     "epochs": "epochs",
     "lr": "lr",
     "channels": "channels",
@@ -56,6 +57,24 @@ SEARCH_OPTIONS = {
     "ray_address": "ray_address",
     "asynchronous": "asynchronous",
 }
+
+
+def method_options() -> dict[str, tuple[str, ...]]:
+    """Options that only some methods read (option -> those methods): any other method would ignore them."""
+    from ..oneshot.enas import ONESHOT_METHODS
+    from ..search.methods import RL_METHODS
+
+    controller = (*RL_METHODS, "enas")
+    return {"controller_lr": controller, "entropy_weight": controller, "supernet_steps": ONESHOT_METHODS,
+            "warmup_steps": ONESHOT_METHODS, "second_order": ("darts",), "remedy": ("darts",)}
+
+
+def check_method_options(args: argparse.Namespace, method: str) -> None:
+    """An option the method would ignore is refused by name (exit 2), not dropped silently."""
+    for option, methods in method_options().items():
+        if getattr(args, option, None) is not None and method not in methods:
+            raise ValueError(f"--{option.replace('_', '-')}: only for methods {', '.join(methods)}; "
+                             f"method {method!r} does not use it")
 
 
 def add_commands(subparsers) -> None:
@@ -88,6 +107,8 @@ def add_commands(subparsers) -> None:
     search.add_argument("--device", default=None, help="where children train: auto, cpu, cuda, cuda:N, mps (default: auto)")
     search.add_argument("--precision", choices=("fp32", "bf16"), default=None,
                         help="child training precision: fp32 (default) or bf16 autocast (CUDA only)")
+    search.add_argument("--threads", type=int, default=None,
+                        help="intra-op torch threads per child, the same for every --evaluator (default: 1)")
     search.add_argument("--epochs", type=int, default=None, help="training epochs per child (default: 3; 1 in quick mode)")
     search.add_argument("--lr", type=float, default=None, help="child learning rate (default: 0.01)")
     search.add_argument("--channels", type=int, default=None, help="child stem / first-stage width (default: 16)")
@@ -203,7 +224,9 @@ def search_config(args: argparse.Namespace):
         if config.evaluator not in ("ChildEvaluator", "SharedWeightEvaluator", "TabularEvaluator"):  # built from the folder
             raise ValueError(f"resume: the search in {str(out)!r} used a {config.evaluator}; continue it in Python "
                              "with resume_search(out_dir, evaluator=...)")
-        return config.with_settings(**settings)
+        config = config.with_settings(**settings)
+        check_method_options(args, config.method)
+        return config
     if folder.holds_run() and not args.overwrite:
         changed = [] if saved is None else config_differences(saved, SearchConfig.from_dict(saved).with_settings(**settings).to_dict())
         detail = f" with other settings ({'; '.join(changed)})" if changed else ""
@@ -211,7 +234,9 @@ def search_config(args: argparse.Namespace):
                          "--overwrite to start over, or choose another folder")
     if not folder.holds_run() and out.exists() and any(out.iterdir()):
         raise ValueError(f"out: {str(out)!r} exists and is not empty; choose a new or empty folder")
-    return SearchConfig.from_settings(**settings)
+    config = SearchConfig.from_settings(**settings)
+    check_method_options(args, config.method)
+    return config
 
 
 def cmd_search(args: argparse.Namespace) -> int:
