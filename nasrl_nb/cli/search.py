@@ -88,15 +88,19 @@ def add_commands(subparsers) -> None:
 
     search = subparsers.add_parser(
         "search",
-        help="run a architecture search and print its summary as JSON",
+        help="run an architecture search and print its summary as JSON",
         description=(
-            "Search a space with RL (reinforce, ppo), random search, regularized evolution, or with shared weights "
-            "(enas, random_ws: one supernet scores every child). Writes "
+            "Search a space with RL (reinforce, ppo, a2c, trpo, sac), factored bandits (ucb, thompson), random "
+            "search (random), regularized evolution (evolution), with shared weights (enas, random_ws: one "
+            "supernet scores every child) or by a continuous relaxation (darts). Writes "
             "OUT/config.json, history.jsonl, steps.jsonl, checkpoint.pt and summary.json. Ctrl-C stops cleanly; "
-            "--resume continues."
+            "--resume continues. Quick mode (the smaller defaults below: budget 16, batch 4, 1 epoch) is on when "
+            "the environment variable NASRL_NB_QUICK is set, e.g. NASRL_NB_QUICK=1 nasrl-nb search ...; it has "
+            "no flag."
         ),
     )
-    search.add_argument("--method", choices=METHODS, default=None, help="search strategy (default: reinforce)")
+    search.add_argument("--method", choices=METHODS, default=None,
+                        help=f"search strategy: {', '.join(METHODS)} (default: reinforce)")
     search.add_argument("--space", choices=tuple(SPACES), default=None, help="search space (default: cell)")
     search.add_argument("--dataset", default=None,
                         help=f"dataset: {', '.join(DATASETS)}; or a table: bench:NAME, csv:PATH (default: digits)")
@@ -124,8 +128,8 @@ def add_commands(subparsers) -> None:
                         help="enas, random_ws: shared-weight minibatches per step (default: one pass over the training split)")
     search.add_argument("--warmup-steps", type=int, default=None,
                         help="enas, random_ws: minibatches with uniform architectures before the first step (default: 0)")
-    search.add_argument("--controller-lr", type=float, default=None, help="controller learning rate (reinforce, ppo, enas)")
-    search.add_argument("--entropy-weight", type=float, default=None, help="entropy bonus (reinforce, ppo, enas)")
+    search.add_argument("--controller-lr", type=float, default=None, help="controller learning rate (reinforce, ppo, a2c, trpo, sac, enas)")
+    search.add_argument("--entropy-weight", type=float, default=None, help="entropy bonus (reinforce, ppo, a2c, trpo, sac, enas)")
     search.add_argument("--controller", choices=("lstm", "gru", "attention"), default=None,
                         help="the controller's core (reinforce, ppo, a2c, trpo, sac, enas; default: lstm)")
     search.add_argument("--epsilon", type=float, default=None,
