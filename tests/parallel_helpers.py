@@ -33,13 +33,19 @@ def comparable(history):
     return [{k: v for k, v in row.items() if k not in TIMING_FIELDS} for row in history]
 
 
-def serial_history():
-    """The reference: a serial search with one torch thread, as each worker uses."""
+def serial_history(caller_threads: int = 2):
+    """The reference: a serial search started with ``caller_threads`` torch threads (a 2-core default).
+
+    Its children train with ``child.threads`` (1), as every worker's do, whatever the caller has;
+    the caller's count comes back afterwards.
+    """
     threads = torch.get_num_threads()
-    torch.set_num_threads(1)
+    torch.set_num_threads(caller_threads)
     try:
         search = make_search(dataset=tiny_data(), **SEARCH)
         search.run()
+        assert torch.get_num_threads() == caller_threads
+        assert search.config.child.threads == 1 and search.evaluator.config()["threads"] == 1
         return search.history
     finally:
         torch.set_num_threads(threads)

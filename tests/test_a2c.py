@@ -96,3 +96,15 @@ def test_a2c_bad_options():
         A2CTrainer(toy(), baseline_decay=0.9)
     with pytest.raises(ValueError, match="state: not an A2C checkpoint"):
         A2CTrainer(toy()).load_state_dict({"controller": {}})
+
+
+def test_a2c_clips_the_critic_with_the_controller():
+    """Actor and critic share one loss and one Adam: one clip over both (SB3's A2C)."""
+    trainer = A2CTrainer(toy(), lr=0.05, grad_clip=1e-3)
+    archs = trainer.propose(8)
+    stats = trainer.update_policy(archs, toy_rewards(archs))
+    critic = [p.grad for p in trainer.critic.parameters()]
+    everything = critic + [p.grad for p in trainer.controller.parameters() if p.grad is not None]
+    norm = float(torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in everything])))
+    assert norm <= 1e-3 * 1.001 < stats.grad_norm
+    assert float(torch.linalg.vector_norm(torch.cat([g.flatten() for g in critic]))) > 0  # the critic did get a gradient

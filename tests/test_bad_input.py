@@ -235,3 +235,25 @@ def test_an_evaluator_with_an_impossible_accuracy_gives_a_failed_child_and_the_s
     assert summary["evaluations"] == 2 and summary["failed"] == 2
     reasons = {row["reason"] for row in search.history}
     assert all("val_accuracy" in r and "[0, 1]" in r for r in reasons), reasons
+
+
+def test_a_serial_evaluator_with_an_impossible_accuracy_answers_a_failed_record():
+    """Issue 20: a custom SerialEvaluator's 2.0 is refused by evaluate() itself, not only by the search."""
+    from nasrl_nb.search.evaluation import SerialEvaluator, make_record
+
+    class TooGood(SerialEvaluator):
+        def evaluate_one(self, arch):
+            return make_record(val_accuracy=2.0)
+
+    [record] = TooGood().evaluate([get_space("cell").parse(GOOD_CELL)])
+    assert record["status"] == "failed" and math.isnan(record["val_accuracy"])
+    assert record["reason"] == "val_accuracy: 2.0 is not allowed; allowed values: a fraction in [0, 1]"
+
+
+@pytest.mark.parametrize("where", ["file", "under"])
+def test_make_search_out_dir_on_a_file_names_out_dir(where, tmp_path):
+    (tmp_path / "afile").write_text("x")
+    out_dir = tmp_path / "afile" if where == "file" else tmp_path / "afile" / "run"
+    with pytest.raises(ValueError, match=r"^out_dir: '.*afile' is a file.*allowed values: a new folder"):
+        make_search("random", budget=2, evaluator=FunctionEvaluator(lambda arch: 0.5), out_dir=out_dir, progress=False)
+    assert (tmp_path / "afile").read_text() == "x"

@@ -126,6 +126,13 @@ for mode in ("penalty", "mnasnet"):
     CLI_CASES[f"search --constraint-mode {mode} without a budget"] = (
         search("--constraint-mode", mode, "--out", "{w}/new"), ("--constraint-mode", "--max-params"))
 
+# an option the method would ignore (issue 20)
+for method, option, value in (("random", "--controller-lr", "0.1"), ("evolution", "--entropy-weight", "0.1"),
+                              ("reinforce", "--supernet-steps", "3"), ("random", "--warmup-steps", "2"),
+                              ("reinforce", "--remedy", "darts-")):
+    CLI_CASES[f"search --method {method} {option}"] = (
+        search("--method", method, option, value, "--out", "{w}/new"), (option, "only for methods", repr(method)))
+
 # --out of search
 CLI_CASES.update({
     "search --out names a file": (search("--out", "{w}/afile"), ("--out", "is a file")),

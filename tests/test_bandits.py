@@ -81,6 +81,10 @@ def test_thompson_posterior_shrinks_towards_the_global_mean():
     mean, std = ts.posterior(0)
     assert mean[0] == pytest.approx((2.0 + 2 * 0.5) / 4) and mean[2] == pytest.approx(0.5)
     assert std[0] < std[2]  # played options are more certain
+    # the posterior of a Gaussian mean after n observations (n0 of them prior): sigma / sqrt(n)
+    sigma = float(np.std([1.0, 1.0, 0.0, 0.0], ddof=1))
+    assert ts.sigma() == pytest.approx(sigma)
+    assert std.tolist() == pytest.approx([sigma / math.sqrt(2 + 2), sigma / math.sqrt(2 + 2), sigma / math.sqrt(2), sigma / math.sqrt(2)])
 
 
 def test_bandit_strategy_snapshot_and_bad_input():
@@ -96,3 +100,25 @@ def test_bandit_strategy_snapshot_and_bad_input():
         BanditStrategy(SPACE, algorithm="ucb", exploration=-1)
     with pytest.raises(ValueError, match="state: checkpoint of method 'thompson', not 'ucb'"):
         BanditStrategy(SPACE, algorithm="ucb").load_state_dict(strategy.state_dict())
+
+
+def test_ucb_does_not_spend_a_budget_on_known_architectures():
+    """One value per architecture (a table): 100 evaluations of a 125-architecture space are 100 different ones."""
+    space = custom_space({"op": ["a", "b", "c", "d", "e"], "width": [8, 16, 32, 64, 128], "depth": [1, 2, 3, 4, 5]})
+    ucb = FactoredUCB1(space, seed=0)
+    seen = []
+    for _ in range(25):
+        batch = ucb.propose(4)
+        # additive with one interaction; a deterministic table lookup, so a repeat teaches nothing
+        ucb.observe(batch, [0.1 * a.indices[0] + 0.02 * a.indices[1] + 0.05 * (a.indices[0] == a.indices[2]) for a in batch])
+        seen += [a.indices for a in batch]
+    assert len(set(seen)) == 100
+    # once every architecture is known, the best one comes back rather than an error
+    small = FactoredUCB1(SPACE, seed=0)
+    everything = small.propose(12) + small.propose(3)
+    assert len(set(a.indices for a in everything[:12])) == 12 and len(everything) == 15
+
+
+def test_ucb_breaks_ties_at_random():
+    firsts = {FactoredUCB1(SPACE, seed=seed).propose(1)[0].indices for seed in range(20)}
+    assert len(firsts) > 3  # every option untried: each seed's tie-break picks its own row

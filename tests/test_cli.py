@@ -119,6 +119,18 @@ def test_help_lists_every_command(capsys):
     out = capsys.readouterr().out
     for command in ("spaces", "train", "search", "export"):
         assert command in out
+    assert "run an architecture search" in out
+
+
+def test_search_help_lists_every_method_and_how_quick_mode_is_set(capsys):
+    from nasrl_nb.search.methods import METHODS
+
+    assert cli_main.main(["search", "--help"]) == 0
+    out = " ".join(capsys.readouterr().out.split())  # argparse wraps lines
+    description = out.split("options:")[0].split("Search a space", 1)[1]  # not the usage line's {choices}
+    for method in METHODS:
+        assert re.search(rf"[ (]{method}[,:)]", description), method
+    assert "NASRL_NB_QUICK" in out and "no flag" in out
 
 
 

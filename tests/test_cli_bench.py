@@ -27,7 +27,8 @@ def test_bench_info_text_and_json(run_cli, small_csv):
     text = run_cli("bench", "info", str(small_csv))
     assert text.returncode == 0, text.stderr
     assert "mine: 6 rows, 3 architectures in the table, 3 unique (of 6,466)" in text.stdout
-    assert "accuracies stored as percent" in text.stdout and "best 0.8700" in text.stdout
+    assert "accuracies stored as percent in the file, shown here as fractions" in text.stdout and "best 0.8700" in text.stdout
+    assert "epochs per run: not recorded" in text.stdout and "None" not in text.stdout  # a CSV has no sidecar
     data = json.loads(run_cli("bench", "info", f"csv:{small_csv}", "--json", "--bins", "4").stdout)
     assert data["rows"] == 6 and data["scale"] == "percent" and data["best"]["entry"] == A
     assert sum(data["histogram"]["counts"]) == 3 and data["seed_spearman_val"] == pytest.approx(0.5)

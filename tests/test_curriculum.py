@@ -3,6 +3,7 @@ depth follows the schedule, and a curriculum search resumes exactly across a gro
 
 from __future__ import annotations
 
+import copy
 import json
 
 import pytest
@@ -11,6 +12,7 @@ import torch
 from nasrl_nb.controllers.growth import extends, grow_controller
 from nasrl_nb.controllers.registry import make_controller
 from nasrl_nb.runtime import seed_everything
+from nasrl_nb.search.curriculum import CurriculumStrategy
 from nasrl_nb.search.evaluation import FunctionEvaluator
 from nasrl_nb.search.factory import make_search, resume_search
 from nasrl_nb.spaces.macro_space import MacroSpace
@@ -85,3 +87,18 @@ def test_curriculum_bad_input():
     with pytest.raises(ValueError, match="curriculum.start_layers: must be below the space's 3 layers"):
         make_search("reinforce", macro(3).spec(), None, evaluator=FunctionEvaluator(toy_reward), curriculum=True,
                     curriculum_kwargs={"start_layers": 3})
+
+
+@pytest.mark.parametrize("method", ["reinforce", "ppo"])
+def test_growth_keeps_the_value_baseline_head(method):
+    strategy = CurriculumStrategy(macro(3), algorithm=method, start_layers=1, grow_every=4,
+                                  trainer_kwargs={"value_baseline": True, "value_lr": 0.1})
+    batch = strategy.propose(4)
+    strategy.observe(batch, [{}] * 4, [toy_reward(a) for a in batch])
+    old = strategy.inner.trainer
+    learned = copy.deepcopy(old.value_head.state_dict())
+    strategy.propose(4)  # grows to 2 layers
+    new = strategy.inner.trainer
+    assert strategy.layers == 2 and new is not old and new._value_ready
+    for name, tensor in learned.items():
+        torch.testing.assert_close(new.value_head.state_dict()[name], tensor)

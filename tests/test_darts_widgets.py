@@ -5,15 +5,13 @@ from __future__ import annotations
 import pytest
 import torch
 
-pytest.importorskip("ipywidgets")
-
-from nasrl_nb.oneshot.darts import BilevelOptimizer  # noqa: E402
-from nasrl_nb.oneshot.relaxed_cell import RelaxedCellSupernet  # noqa: E402
-from nasrl_nb.search.evaluation import FunctionEvaluator  # noqa: E402
-from nasrl_nb.search.factory import make_search  # noqa: E402
-from nasrl_nb.spaces.cell_space import CellSpace  # noqa: E402
-from nasrl_nb.widgets.common import placeholder_png  # noqa: E402
-from nasrl_nb.widgets.darts import BilevelStepThrough, DartsMonitor  # noqa: E402
+from nasrl_nb.oneshot.darts import BilevelOptimizer
+from nasrl_nb.oneshot.relaxed_cell import RelaxedCellSupernet
+from nasrl_nb.search.evaluation import FunctionEvaluator
+from nasrl_nb.search.factory import make_search
+from nasrl_nb.spaces.cell_space import CellSpace
+from nasrl_nb.widgets.common import placeholder_png
+from nasrl_nb.widgets.darts import BilevelStepThrough, DartsMonitor
 
 
 def small_search(data, budget=2):

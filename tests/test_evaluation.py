@@ -129,3 +129,27 @@ def test_evaluator_is_an_interface():
 
     assert Constant().evaluate([A, B])[1]["val_accuracy"] == 1.0
     assert Constant().config() == {"kind": "Constant"}
+
+
+@pytest.mark.parametrize("threads", [1, 3])
+def test_a_child_trains_with_the_evaluators_threads_whatever_the_caller_has(evaluator, monkeypatch, threads):
+    """Issue 20: the intra-op thread count is the evaluator's (child.threads), so serial and workers agree."""
+    import nasrl_nb.nn.training as training
+
+    seen = []
+    train = training.train_and_evaluate
+
+    def spy(*args, **kwargs):
+        seen.append(torch.get_num_threads())
+        return train(*args, **kwargs)
+
+    monkeypatch.setattr(training, "train_and_evaluate", spy)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        child = evaluator(threads=threads)
+        record = child.evaluate([A])[0]
+        assert torch.get_num_threads() == 2  # the caller's count comes back
+    finally:
+        torch.set_num_threads(before)
+    assert record["status"] == "ok" and seen == [threads] and child.config()["threads"] == threads

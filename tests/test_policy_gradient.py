@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import io
 import json
+import math
 
 import pytest
 import torch
@@ -16,6 +17,7 @@ from nasrl_nb.rl.policy_gradient import (
     Schedule,
     UpdateStats,
     approx_kl,
+    epsilon_greedy_weights,
     ppo_loss,
     reinforce_loss,
 )
@@ -371,3 +373,55 @@ def test_bad_runtime_inputs():
         trainer.entropy_weight = -0.1
     with pytest.raises(ValueError, match="steps: must be a positive integer"):
         Schedule(steps=0)
+
+
+EPS_LOGITS = torch.tensor([1.0, 0.4, -0.2, -0.5])  # one decision, K = 4
+EPS_REWARDS = torch.tensor([0.2, 0.9, 0.7, 0.4])
+
+
+def one_decision(epsilon, algorithm="reinforce"):
+    """A K=4 one-decision controller with logits EPS_LOGITS, and a trainer that leaves the gradient in .grad."""
+    seed_everything(0)
+    ctrl = NASController(custom_space({"op": ["a", "b", "c", "d"]}), hidden_size=8, tanh_constant=None)
+    with torch.no_grad():
+        ctrl.heads["0"].weight.zero_()
+        ctrl.heads["0"].bias.copy_(EPS_LOGITS)
+    trainer = PolicyGradientTrainer(ctrl, algorithm=algorithm, epsilon=epsilon, normalize_advantages=False,
+                                    entropy_weight=0.0, grad_clip=None, ppo_epochs=1, target_kl=None)
+    return trainer
+
+
+@pytest.mark.parametrize("algorithm", ["reinforce", "ppo"])
+@pytest.mark.parametrize("baseline", [0.0, 0.9])
+def test_epsilon_greedy_expected_update_is_the_policy_gradient(algorithm, baseline):
+    """The exact expected update under the mixture mu = (1 - eps) pi + eps / K equals grad J.
+
+    Enumerate the K architectures, take the trainer's own gradient on each (one-architecture
+    batch, fixed baseline), weight it by mu(a): that is the update's expectation. It must be
+    -pi_k (R_k - sum_j pi_j R_j) in the logits, whatever the baseline (it cancels only with pi / mu).
+    """
+    epsilon = 0.3
+    pi = EPS_LOGITS.softmax(-1)
+    mu = (1 - epsilon) * pi + epsilon / 4
+    expected = torch.zeros(4)
+    for k in range(4):
+        trainer = one_decision(epsilon, algorithm)
+        trainer.baseline = baseline  # the baseline this update uses
+        arch = trainer.controller.space.from_indices([k])
+        trainer.update_policy([arch], [float(EPS_REWARDS[k])])
+        expected += mu[k] * trainer.controller.heads["0"].bias.grad  # d loss / d logits, before the step
+    true_gradient = -(pi * (EPS_REWARDS - (pi * EPS_REWARDS).sum()))  # -grad J
+    torch.testing.assert_close(expected, true_gradient, rtol=1e-5, atol=1e-6)
+    # scoring the mixture's samples with log pi alone would be off by far more than the tolerance
+    naive = -sum(mu[k] * (EPS_REWARDS[k] - baseline) * (torch.eye(4)[k] - pi) for k in range(4))
+    assert float((naive - true_gradient).abs().max()) > 0.01
+
+
+def test_epsilon_greedy_weights_are_pi_over_the_mixture():
+    log_pi = torch.log(torch.tensor([0.5, 0.01, 0.2]))
+    weights = epsilon_greedy_weights(log_pi, math.log(1 / 12), 0.3)
+    mu = 0.7 * log_pi.exp() + 0.3 / 12
+    torch.testing.assert_close(weights, log_pi.exp() / mu)
+    assert float(weights.max()) <= 1 / 0.7
+    trainer = one_decision(0.0)
+    assert trainer.behaviour_weights(torch.zeros(3, 1)).tolist() == [1.0, 1.0, 1.0]  # on-policy: no reweighting

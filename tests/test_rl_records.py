@@ -52,7 +52,6 @@ def test_steps_jsonl_records_the_baseline_and_advantages_the_loss_used(tmp_path,
 
 
 def test_run_state_and_panels_show_the_advantages_used(tmp_path):
-    pytest.importorskip("ipywidgets")
     from nasrl_nb.widgets.panels import RunState, plot_advantages, render_panels
 
     search = toy_search("ppo", out_dir=tmp_path / "run")
@@ -73,7 +72,6 @@ def test_run_state_and_panels_show_the_advantages_used(tmp_path):
 
 
 def test_step_through_shows_the_advantages_of_the_update_from_its_stats():
-    pytest.importorskip("ipywidgets")
     from nasrl_nb.widgets import StepThroughWidget
 
     search = toy_search("ppo")

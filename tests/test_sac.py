@@ -81,6 +81,16 @@ def test_sac_learns_and_reports_its_pieces():
         archs = trainer.propose(8)
         stats = trainer.update_policy(archs, planted(archs))
     assert stats.buffer_size == 80 and stats.advantages is None and stats.baseline is None
+    assert stats.grad_norm > 0  # the policy steps' real gradient norm, not a placeholder
+
+
+def test_sac_reports_the_policy_gradient_norm_before_clipping():
+    trainer = toy(lr=0.05, grad_clip=1e-4)
+    archs = trainer.propose(8)
+    stats = trainer.update_policy(archs, planted(archs))
+    grads = [p.grad for p in trainer.controller.parameters() if p.grad is not None]
+    after = float(torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads])))
+    assert after <= 1e-4 * 1.001 < stats.grad_norm  # clipped to 1e-4; the report is the norm before
     best = trainer.propose(64)
     assert sum(a.choices[0] == "d" for a in best) / 64 > 0.6
 

@@ -147,7 +147,6 @@ def test_a_shallow_best_child_of_a_curriculum_exports(curriculum_run, tmp_path):
 
 
 def test_a_curriculum_run_replays_and_is_analysed(curriculum_run):
-    pytest.importorskip("ipywidgets")
     from nasrl_nb.widgets.common import placeholder_png
     from nasrl_nb.widgets.replay import ReplayViewer
 

@@ -270,3 +270,25 @@ def test_bands():
     assert center.tolist() == [0.5, 2.0] and q1[0] == 0.25
     with pytest.raises(ValueError, match="band: 'sem' is not allowed; allowed values: ci95, std, iqr"):
         bench_plots.band(curves, "sem")
+
+
+def test_a_table_runs_config_json_records_no_child_training(complete, tmp_path):
+    """A table scores every child: epochs, device, threads never applied, so config.json does not record them."""
+    import json
+
+    from nasrl_nb.search.factory import resume_search
+
+    search = make_search("random", "cell", None, evaluator=TabularEvaluator(complete), budget=4, batch_size=2,
+                         epochs=2, progress=False, out_dir=tmp_path / "run")
+    search.run()
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert saved["evaluator"] == "TabularEvaluator" and saved["child"] == {}
+    resumed = resume_search(tmp_path / "run", evaluator=TabularEvaluator(complete), budget=6)
+    resumed.run()
+    assert resumed.evaluations == 6
+    # a DARTS run judged by the table still records what its supernet takes from `child`
+    from nasrl_nb.search.config import SearchConfig
+
+    darts = SearchConfig(method="darts", evaluator="TabularEvaluator").to_dict()
+    assert sorted(darts["child"]) == ["cells_per_stage", "channels", "device"]
+    assert "threads" in SearchConfig().to_dict()["child"]  # a ChildEvaluator run records every child setting

@@ -166,6 +166,13 @@ def table_report(bench, *, column: str = "test_accuracy", bins: int = 10) -> dic
     return report
 
 
+def scale_note(scale: str) -> str:
+    """How the file wrote its accuracies; ``info`` always shows fractions."""
+    if scale == "percent":
+        return "accuracies stored as percent in the file, shown here as fractions"
+    return "accuracies stored as fractions"
+
+
 def cmd_info(args: argparse.Namespace) -> int:
     """Print a table's statistics (text, or JSON with ``--json``)."""
     from ..bench.tabular import TabularBenchmark
@@ -181,7 +188,8 @@ def cmd_info(args: argparse.Namespace) -> int:
     lines = [
         f"{bench.name}: {report['rows']:,} rows, {report['entries']:,} architectures in the table, "
         f"{report['unique_architectures']:,} unique (of 6,466)",
-        f"seeds {report['seeds']}, accuracies stored as {report['scale']}, epochs per run: {report['epochs']}",
+        f"seeds {report['seeds']}, {scale_note(report['scale'])}, epochs per run: "
+        f"{'not recorded' if report['epochs'] is None else report['epochs']}",
         f"{args.column} over unique architectures: best {s['best']:.4f}  top 1% {s['top_1pct']:.4f}  "
         f"median {s['median']:.4f}  worst {s['worst']:.4f}  ({s['failed']} failed)",
         f"within 1 point of the best: {near['count']} architectures ({near['fraction']:.2%})",

@@ -29,6 +29,7 @@ SEARCH_OPTIONS = {
     "seed": "seed",
     "device": "device",
     "precision": "precision",
+    "threads": "threads",
     "epochs": "epochs",
     "lr": "lr",
     "channels": "channels",
@@ -58,6 +59,24 @@ SEARCH_OPTIONS = {
 }
 
 
+def method_options() -> dict[str, tuple[str, ...]]:
+    """Options that only some methods read (option -> those methods): any other method would ignore them."""
+    from ..oneshot.enas import ONESHOT_METHODS
+    from ..search.methods import RL_METHODS
+
+    controller = (*RL_METHODS, "enas")
+    return {"controller_lr": controller, "entropy_weight": controller, "supernet_steps": ONESHOT_METHODS,
+            "warmup_steps": ONESHOT_METHODS, "second_order": ("darts",), "remedy": ("darts",)}
+
+
+def check_method_options(args: argparse.Namespace, method: str) -> None:
+    """An option the method would ignore is refused by name (exit 2), not dropped silently."""
+    for option, methods in method_options().items():
+        if getattr(args, option, None) is not None and method not in methods:
+            raise ValueError(f"--{option.replace('_', '-')}: only for methods {', '.join(methods)}; "
+                             f"method {method!r} does not use it")
+
+
 def add_commands(subparsers) -> None:
     """Add ``search`` and ``export`` to the ``nasrl-nb`` parser."""
     from ..nn.data import DATASETS
@@ -70,15 +89,19 @@ def add_commands(subparsers) -> None:
 
     search = subparsers.add_parser(
         "search",
-        help="run a architecture search and print its summary as JSON",
+        help="run an architecture search and print its summary as JSON",
         description=(
-            "Search a space with RL (reinforce, ppo), random search, regularized evolution, or with shared weights "
-            "(enas, random_ws: one supernet scores every child). Writes "
+            "Search a space with RL (reinforce, ppo, a2c, trpo, sac), factored bandits (ucb, thompson), random "
+            "search (random), regularized evolution (evolution), with shared weights (enas, random_ws: one "
+            "supernet scores every child) or by a continuous relaxation (darts). Writes "
             "OUT/config.json, history.jsonl, steps.jsonl, checkpoint.pt and summary.json. Ctrl-C stops cleanly; "
-            "--resume continues."
+            "--resume continues. Quick mode (the smaller defaults below: budget 16, batch 4, 1 epoch) is on when "
+            "the environment variable NASRL_NB_QUICK is set, e.g. NASRL_NB_QUICK=1 nasrl-nb search ...; it has "
+            "no flag."
         ),
     )
-    search.add_argument("--method", choices=METHODS, default=None, help="search strategy (default: reinforce)")
+    search.add_argument("--method", choices=METHODS, default=None,
+                        help=f"search strategy: {', '.join(METHODS)} (default: reinforce)")
     search.add_argument("--space", choices=tuple(SPACES), default=None, help="search space (default: cell)")
     search.add_argument("--dataset", default=None,
                         help=f"dataset: {', '.join(DATASETS)}; or a table: bench:NAME, csv:PATH (default: digits)")
@@ -90,6 +113,8 @@ def add_commands(subparsers) -> None:
     search.add_argument("--device", default=None, help="where children train: auto, cpu, cuda, cuda:N, mps (default: auto)")
     search.add_argument("--precision", choices=("fp32", "bf16"), default=None,
                         help="child training precision: fp32 (default) or bf16 autocast (CUDA only)")
+    search.add_argument("--threads", type=int, default=None,
+                        help="intra-op torch threads per child, the same for every --evaluator (default: 1)")
     search.add_argument("--epochs", type=int, default=None, help="training epochs per child (default: 3; 1 in quick mode)")
     search.add_argument("--lr", type=float, default=None, help="child learning rate (default: 0.01)")
     search.add_argument("--channels", type=int, default=None, help="child stem / first-stage width (default: 16)")
@@ -106,9 +131,10 @@ def add_commands(subparsers) -> None:
     search.add_argument("--warmup-steps", type=int, default=None,
                         help="enas, random_ws: minibatches with uniform architectures before the first step (default: 0)")
     search.add_argument("--controller-lr", type=float, default=None,
-                        help="controller learning rate (default: reinforce 0.2 with plain SGD on advantages over the "
-                             "rewards' std; ppo 0.05, a2c 0.01, sac 0.05 with Adam; enas 3.5e-4 with Adam)")
-    search.add_argument("--entropy-weight", type=float, default=None, help="entropy bonus (reinforce, ppo, enas)")
+                        help="controller learning rate (reinforce, ppo, a2c, sac, enas; default: reinforce 0.2 with "
+                             "plain SGD on advantages over the rewards' std; ppo 0.05, a2c 0.01, sac 0.05 with Adam; "
+                             "enas: see --method enas)")
+    search.add_argument("--entropy-weight", type=float, default=None, help="entropy bonus (reinforce, ppo, a2c, trpo, sac, enas)")
     search.add_argument("--controller", choices=("lstm", "gru", "attention"), default=None,
                         help="the controller's core (reinforce, ppo, a2c, trpo, sac, enas; default: lstm)")
     search.add_argument("--epsilon", type=float, default=None,
@@ -208,7 +234,9 @@ def search_config(args: argparse.Namespace):
         if config.evaluator not in ("ChildEvaluator", "SharedWeightEvaluator", "TabularEvaluator"):  # built from the folder
             raise ValueError(f"resume: the search in {str(out)!r} used a {config.evaluator}; continue it in Python "
                              "with resume_search(out_dir, evaluator=...)")
-        return config.with_settings(**settings)
+        config = config.with_settings(**settings)
+        check_method_options(args, config.method)
+        return config
     if folder.holds_run() and not args.overwrite:
         changed = [] if saved is None else config_differences(saved, SearchConfig.from_dict(saved).with_settings(**settings).to_dict())
         detail = f" with other settings ({'; '.join(changed)})" if changed else ""
@@ -216,7 +244,9 @@ def search_config(args: argparse.Namespace):
                          "--overwrite to start over, or choose another folder")
     if not folder.holds_run() and out.exists() and any(out.iterdir()):
         raise ValueError(f"out: {str(out)!r} exists and is not empty; choose a new or empty folder")
-    return SearchConfig.from_settings(**settings)
+    config = SearchConfig.from_settings(**settings)
+    check_method_options(args, config.method)
+    return config
 
 
 def cmd_search(args: argparse.Namespace) -> int:

@@ -24,6 +24,10 @@ reports ``baseline`` = ``V(h_0)`` (the start state's value, the same for every
 architecture), ``advantages`` (each architecture's mean over its decisions) and
 ``decision_advantages`` (B x D), exactly as the loss used them.
 
+With epsilon-greedy proposals the actor's advantages are weighted by ``pi / mu``
+(:meth:`~nasrl_nb.rl.policy_gradient.PolicyGradientTrainer.behaviour_weights`); the critic is
+fit on the batch as drawn (any state distribution gives an unbiased baseline).
+
 Staleness (asynchronous evaluation): A2C is on-policy. A batch proposed by an older policy
 is still used as if drawn by the current one (no importance weights, as in A3C, whose
 workers also send gradients computed on slightly stale parameters); the bias grows with
@@ -110,6 +114,7 @@ class A2CTrainer(PolicyGradientTrainer):
         advantages = gae_advantages(values.detach(), rewards, self.gae_lambda)  # (B, D)
         targets = advantages + values.detach()  # (B, D): G_t = A_t + V_t
         advantages = self.scale(advantages, rewards)
+        advantages = advantages * self.behaviour_weights(out.log_probs)[:, None]  # epsilon-greedy's pi / mu
         # 3. one step on the shared loss: actor + c_v * critic - entropy bonus (added in _step)
         value_loss = ((values - targets) ** 2).mean()
         loss, grad_norm = self._step(reinforce_loss(out.log_probs, advantages) + self.value_coef * value_loss, out)

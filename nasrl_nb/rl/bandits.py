@@ -12,7 +12,11 @@ sum and the sum of squares.
   [0, 1] with unit range, so the bonus is scaled by ``sigma``, the standard deviation of all
   rewards seen (floored), and by ``c = exploration``. Within a batch, and while results are
   pending, every proposed option counts as played ("virtual counts", as in batched and
-  asynchronous UCB), so that one batch does not repeat one architecture.
+  asynchronous UCB), so that one batch does not repeat one architecture. Ties are broken
+  uniformly at random, and an architecture already evaluated (or pending) is not proposed
+  again while the space holds one that is not: the proposal is the best-scoring *unknown*
+  architecture (scores add over decisions), found best-first from the per-decision argmax.
+  On a table (one value per architecture) a repeat would spend budget on a known result.
 * **Thompson sampling** (Thompson 1933; Agrawal & Goyal 2013, Gaussian version): draw, for
   every option, a mean from its posterior ``N(mu_tk, sigma^2 / (n_tk + n0))`` with ``mu_tk``
   shrunk towards the mean of all rewards by ``n0 = prior_count`` pseudo-observations, and
@@ -29,6 +33,7 @@ correction.
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections.abc import Mapping, Sequence
 
@@ -38,6 +43,7 @@ from ..spaces.search_space import Architecture, SearchSpace
 from ..validation import require_choice, require_positive, require_seed
 
 BANDITS: tuple[str, ...] = ("ucb", "thompson")
+UNTRIED_SCORE = 1e6  # stands in for UCB's +inf of a never-tried option when rows' scores are summed
 
 
 class FactoredBandit:
@@ -56,6 +62,7 @@ class FactoredBandit:
         self.counts = [np.zeros(k) for k in sizes]  # n_tk
         self.sums = [np.zeros(k) for k in sizes]  # sum of rewards
         self.pending = [np.zeros(k) for k in sizes]  # proposed, result not yet observed
+        self.known: set[tuple[int, ...]] = set()  # architectures (indices) evaluated or pending
         self.total, self.reward_sum, self.reward_sq = 0, 0.0, 0.0
 
     # --- statistics -----------------------------------------------------------------------------------
@@ -85,6 +92,7 @@ class FactoredBandit:
             row = [self.choose(t) for t in range(len(self.counts))]
             for t, k in enumerate(row):
                 self.pending[t][k] += 1
+            self.known.add(tuple(row))
             architectures.append(self.space.from_indices(row))
         return architectures
 
@@ -96,6 +104,7 @@ class FactoredBandit:
             reward = float(reward)
             if not math.isfinite(reward):
                 raise ValueError(f"rewards: must be finite numbers, got {reward!r}")
+            self.known.add(tuple(arch.indices))
             for t, k in enumerate(arch.indices):
                 self.counts[t][k] += 1
                 self.sums[t][k] += reward
@@ -120,6 +129,7 @@ class FactoredBandit:
             "counts": [c.tolist() for c in self.counts],
             "sums": [s.tolist() for s in self.sums],
             "pending": [p.tolist() for p in self.pending],
+            "known": sorted(list(row) for row in self.known),
             "total": self.total,
             "reward_sum": self.reward_sum,
             "reward_sq": self.reward_sq,
@@ -132,6 +142,7 @@ class FactoredBandit:
         self.counts = [np.asarray(c, dtype=float) for c in state["counts"]]
         self.sums = [np.asarray(s, dtype=float) for s in state["sums"]]
         self.pending = [np.asarray(p, dtype=float) for p in state["pending"]]
+        self.known = {tuple(int(k) for k in row) for row in state.get("known", [])}
         self.total, self.reward_sum, self.reward_sq = int(state["total"]), float(state["reward_sum"]), float(state["reward_sq"])
         self.rng.bit_generator.state = dict(state["rng"])
 
@@ -154,6 +165,49 @@ class FactoredUCB1(FactoredBandit):
 
     def choose(self, t: int) -> int:
         return self._argmax(self.scores(t))
+
+    def propose(self, n: int) -> list[Architecture]:
+        """``n`` architectures, each the best-scoring one not yet known (see the module docstring)."""
+        architectures = []
+        for _ in range(require_positive("n", n, integer=True)):
+            row = self.best_unknown()
+            for t, k in enumerate(row):
+                self.pending[t][k] += 1
+            self.known.add(row)
+            architectures.append(self.space.from_indices(list(row)))
+        return architectures
+
+    def best_unknown(self) -> tuple[int, ...]:
+        """The architecture maximising ``sum_t score_t(k_t)`` among those not in :attr:`known`.
+
+        Each decision's options are ranked by score (ties in a random order); the search starts
+        at the all-best row and pops rows best-first, a row's successors moving one decision to
+        its next-ranked option, so it pops at most ``len(known) + 1`` rows. Never-tried options
+        (score +inf) rank first. When every architecture is known, the best row is returned.
+        """
+        scores, orders = [], []
+        for t in range(len(self.counts)):
+            s = self.scores(t)
+            s = np.where(np.isinf(s), UNTRIED_SCORE, s)  # finite, so sums still order rows
+            order = self.rng.permutation(len(s))
+            order = order[np.argsort(-s[order], kind="stable")]  # best first, ties at random
+            scores.append(s[order])
+            orders.append(order)
+        start = (0,) * len(orders)
+        heap, seen = [(-sum(s[0] for s in scores), start)], {start}
+        while heap:
+            _, ranks = heapq.heappop(heap)
+            row = tuple(int(order[r]) for order, r in zip(orders, ranks, strict=True))
+            if row not in self.known:
+                return row
+            for t, r in enumerate(ranks):
+                if r + 1 < len(orders[t]):
+                    nxt = ranks[:t] + (r + 1,) + ranks[t + 1:]
+                    if nxt not in seen:
+                        seen.add(nxt)
+                        total = sum(s[q] for s, q in zip(scores, nxt, strict=True))
+                        heapq.heappush(heap, (-total, nxt))
+        return tuple(int(order[0]) for order in orders)  # the whole space is known: repeat the best
 
     def selection_probabilities(self, num_samples: int = 256, seed: int = 0) -> list[np.ndarray]:
         out = []

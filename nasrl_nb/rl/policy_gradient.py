@@ -125,6 +125,21 @@ def reinforce_loss(log_probs: torch.Tensor, advantages: torch.Tensor) -> torch.T
     return -per_arch.mean()
 
 
+def epsilon_greedy_weights(log_pi: torch.Tensor, log_uniform: float, epsilon: float) -> torch.Tensor:
+    """Importance weights ``pi(a) / mu(a)`` for samples of the epsilon-greedy mixture ``mu``.
+
+    ``mu = (1 - eps) pi + eps u`` draws from the controller ``pi`` or, with probability
+    ``eps``, uniformly (``u(a) = prod_t 1 / K_t``). REINFORCE's expectation is over ``pi``,
+    so a sample of ``mu`` is reweighted (importance sampling, Sutton & Barto 2018, Sec. 5.5):
+    ``E_mu[w (R - b) grad log pi] = E_pi[(R - b) grad log pi]`` with
+    ``w = pi / mu = 1 / ((1 - eps) + eps u / pi)``, which lies in ``[0, 1 / (1 - eps)]``
+    (so the weighted estimator's variance stays bounded), and the baseline cancels again.
+    ``log_pi`` (B,) is each architecture's ``log pi(a)``; the result (B,) carries no gradient.
+    """
+    log_pi = log_pi.detach()
+    return 1.0 / ((1 - epsilon) + epsilon * torch.exp(log_uniform - log_pi))
+
+
 def scale_advantages(advantages: torch.Tensor, rewards: torch.Tensor, std_floor: float) -> torch.Tensor:
     """``A / max(std(R), std_floor)``: the advantages on a common scale, not re-centred.
 
@@ -192,7 +207,9 @@ class PolicyGradientTrainer:
             ``R - V(h_t)``, an unbiased baseline because ``h_t`` depends only on earlier
             choices. Its bias starts at the first batch's mean reward.
         epsilon: in :meth:`propose`, each architecture is replaced by a uniform random one
-            with probability ``epsilon``.
+            with probability ``epsilon``; the update then weights each architecture's
+            advantages by ``pi / mu`` (:func:`epsilon_greedy_weights`), so that the gradient
+            is still REINFORCE's (PPO's, A2C's, TRPO's) expectation under the controller.
         schedule: a :class:`Schedule`; it sets the controller's temperature and the
             entropy weight before each update's sampling (overriding manual values).
     """
@@ -298,12 +315,11 @@ class PolicyGradientTrainer:
     def propose(self, batch_size: int) -> list:
         """Architectures to evaluate next: controller samples, epsilon-greedy mixed.
 
-        With probability ``epsilon`` an architecture is replaced by a uniform random one.
-        The update still scores it with the controller's log pi, although it was drawn
-        from the mixture ``(1 - eps) pi + eps uniform``: the importance weight
-        ``pi / mixture`` is ignored, which biases the gradient slightly in exchange for
-        exploration (keep epsilon small). Every draw comes from the controller's own
-        generator, never torch's global RNG.
+        With probability ``epsilon`` an architecture is replaced by a uniform random one, so
+        the batch is drawn from the mixture ``mu = (1 - eps) pi + eps uniform``; the update
+        weights each one by ``pi / mu`` (:meth:`behaviour_weights`), which keeps the
+        expected gradient exactly the on-policy one. Every draw comes from the controller's
+        own generator, never torch's global RNG.
         """
         batch_size = require_positive("batch_size", batch_size, integer=True)
         generator = self.controller.generator  # a CPU generator
@@ -318,6 +334,18 @@ class PolicyGradientTrainer:
         return self.controller.to_architectures(indices)
 
     # --- the update ------------------------------------------------------------------------------
+    def behaviour_weights(self, log_probs: torch.Tensor) -> torch.Tensor:
+        """``pi(a) / mu(a)`` (B,) for a batch proposed by :meth:`propose`; ones when epsilon is 0.
+
+        ``log_probs`` (B, D) are the controller's per-decision ``log pi`` of the batch (at the
+        temperature it was sampled with); ``mu`` is the epsilon-greedy mixture.
+        """
+        log_pi = log_probs.detach().reshape(log_probs.shape[0], -1).sum(1)  # (B,)
+        if self.epsilon == 0:
+            return torch.ones_like(log_pi)
+        log_uniform = -sum(math.log(len(d.choices)) for d in self.controller.space.decisions)
+        return epsilon_greedy_weights(log_pi, log_uniform, self.epsilon)
+
     def batch_baseline(self, rewards) -> float:
         """The baseline this batch's advantages use: the EMA *before* this batch.
 
@@ -376,8 +404,9 @@ class PolicyGradientTrainer:
         else:
             baseline = self.batch_baseline(rewards)
             advantages = (rewards - baseline)[:, None].expand(B, out.log_probs.shape[1])
-        # 3. optional scale normalisation (kept centred on the baseline)
+        # 3. optional scale normalisation (kept centred on the baseline); epsilon-greedy's pi / mu
         advantages = self.scale(advantages, rewards)
+        advantages = advantages * self.behaviour_weights(out.log_probs)[:, None]  # (B, D)
         # 4. policy step(s) on exactly these advantages: REINFORCE once, PPO up to ppo_epochs times
         if self.algorithm == "reinforce":
             loss, grad_norm = self._step(reinforce_loss(out.log_probs, advantages), out)
@@ -415,12 +444,17 @@ class PolicyGradientTrainer:
         return stats
 
     def _step(self, policy_loss: torch.Tensor, out) -> tuple[float, float]:
-        """Entropy bonus, backward, clip, Adam step; returns (loss, grad norm before clipping)."""
+        """Entropy bonus, backward, clip, Adam step; returns (loss, grad norm before clipping).
+
+        The norm is taken, and clipped, over every parameter the optimiser steps: the
+        controller's and, for A2C, its critic's too (one shared loss, one clip, as SB3's A2C).
+        """
         loss = policy_loss - self.entropy_weight * out.entropies.sum(1).mean()
         self.optimizer.zero_grad()
         loss.backward()
         max_norm = self.grad_clip if self.grad_clip is not None else math.inf
-        grad_norm = torch.nn.utils.clip_grad_norm_(self.controller.parameters(), max_norm)
+        params = [p for group in self.optimizer.param_groups for p in group["params"]]  # all it steps (A2C: + critic)
+        grad_norm = torch.nn.utils.clip_grad_norm_(params, max_norm)
         self.optimizer.step()
         return float(loss.detach()), float(grad_norm)
 

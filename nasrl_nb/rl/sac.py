@@ -166,10 +166,11 @@ class SoftActorCritic(PolicyGradientTrainer):
         with torch.no_grad():
             return float(((self.critic(indices) - targets) ** 2).mean())
 
-    def policy_step(self) -> tuple[float, float, float]:
+    def policy_step(self) -> tuple[float, float, float, float]:
         """One step of the controller towards ``softmax(Q / alpha)`` and one of ``alpha``.
 
-        Returns (policy loss, entropy estimate in nats, mean Q of the samples).
+        Returns (policy loss, entropy estimate in nats, mean Q of the samples, the policy
+        gradient's norm before clipping).
         """
         ctrl = self.controller
         sample = ctrl.sample(self.policy_samples)  # (M,) log pi with gradients; drawn from ctrl.generator
@@ -181,7 +182,7 @@ class SoftActorCritic(PolicyGradientTrainer):
         loss = ((cost - cost.mean()) * sample.log_prob).mean()
         self.optimizer.zero_grad()
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(ctrl.parameters(), self.grad_clip if self.grad_clip is not None else math.inf)
+        grad_norm = torch.nn.utils.clip_grad_norm_(ctrl.parameters(), self.grad_clip if self.grad_clip is not None else math.inf)
         self.optimizer.step()
         # J(alpha) = alpha (H(pi) - H_target), on log alpha (Haarnoja et al. 2018b, eq. 18)
         entropy = float(sample.entropy.detach().mean())
@@ -189,7 +190,7 @@ class SoftActorCritic(PolicyGradientTrainer):
         self.alpha_optimizer.zero_grad()
         alpha_loss.backward()
         self.alpha_optimizer.step()
-        return float(loss.detach()), entropy, float(q.mean())
+        return float(loss.detach()), entropy, float(q.mean()), float(grad_norm)
 
     def update_policy(self, architectures, rewards) -> SACStats:
         """Buffer the batch, fit the critic, then pull the controller towards its softmax."""
@@ -201,7 +202,7 @@ class SoftActorCritic(PolicyGradientTrainer):
         # 2. the critic on every evaluation so far
         critic_loss = self.fit_critic()
         # 3-4. the controller towards softmax(Q / alpha); alpha towards the target entropy
-        losses, entropies, qs = zip(*(self.policy_step() for _ in range(self.policy_steps)), strict=True)
+        losses, entropies, qs, norms = zip(*(self.policy_step() for _ in range(self.policy_steps)), strict=True)
         stats = SACStats(
             step=self.num_updates,
             loss=sum(losses) / len(losses),
@@ -209,7 +210,7 @@ class SoftActorCritic(PolicyGradientTrainer):
             advantages=None,
             mean_reward=float(rewards.mean()),
             entropy=entropies[-1],
-            grad_norm=0.0,
+            grad_norm=sum(norms) / len(norms),  # the policy steps' mean, before clipping
             kl=None,
             clip_fraction=None,
             lr=self.lr,

@@ -169,6 +169,7 @@ class TRPOTrainer(PolicyGradientTrainer):
         with torch.no_grad():
             old = ctrl(indices)
         old_log_probs, old_logits = old.log_probs, [logits.detach() for logits in old.logits]
+        advantages = advantages * self.behaviour_weights(old_log_probs)[:, None]  # epsilon-greedy's pi / mu
         # 2. the policy gradient g of the surrogate at theta_old
         gain_old, out = self._surrogate(indices, old_log_probs, advantages)
         g = self._flat_grad(gain_old, params)

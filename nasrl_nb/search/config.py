@@ -15,7 +15,6 @@ unknown key anywhere is a ``ValueError`` naming it and the allowed keys.
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import json
 from collections.abc import Mapping
@@ -48,6 +47,9 @@ RESUME_OVERRIDES: dict[str, str] = {
 }
 
 
+SUPERNET_CHILD_SETTINGS = ("channels", "cells_per_stage", "device")  # what a supernet takes from ``child``
+
+
 @dataclass
 class DataConfig:
     """The dataset the children train on."""
@@ -69,6 +71,7 @@ class ChildConfig:
     lr_schedule: str = "constant"  # "constant" or "cosine" (annealed to 0 over the run)
     device: str = "auto"  # where children train: auto, cpu, cuda, cuda:N, mps (the controller stays on the CPU)
     precision: str = "fp32"  # fp32, or bf16: autocast on CUDA
+    threads: int = 1  # intra-op torch threads per child, the same in the serial, process and Ray evaluators
 
     def __post_init__(self):
         for name in ("channels", "cells_per_stage", "epochs", "batch_size"):
@@ -76,6 +79,7 @@ class ChildConfig:
         require_positive("child.lr", self.lr)
         require_choice("child.lr_schedule", self.lr_schedule, ("constant", "cosine"))
         require_choice("child.precision", self.precision, ("fp32", "bf16"))
+        require_positive("child.threads", self.threads, integer=True)
         self.device = str(self.device)
 
 
@@ -342,8 +346,31 @@ class SearchConfig:
 
     # --- JSON --------------------------------------------------------------------------
     def to_dict(self) -> dict:
-        """Plain JSON (nested dicts), as written to ``config.json``."""
+        """Plain JSON (nested dicts), as written to ``config.json``.
+
+        ``child`` holds only the settings this run uses (:meth:`child_settings_in_use`): a
+        run scored by a table records no child epochs or device that never trained anything.
+        """
+        data = self._all_fields()
+        used = self.child_settings_in_use()
+        data["child"] = {key: value for key, value in data["child"].items() if key in used}
+        return data
+
+    def _all_fields(self) -> dict:
         return json.loads(json.dumps(dataclasses.asdict(self)))
+
+    def child_settings_in_use(self) -> tuple[str, ...]:
+        """The ``child`` fields that decide this run's records.
+
+        All of them when a :class:`~nasrl_nb.search.evaluation.ChildEvaluator` trains each
+        child; the supernet's width, cells and device for the weight-sharing methods (enas,
+        random_ws, darts) otherwise; none for an evaluator passed in code (a table, a function).
+        """
+        if self.evaluator == "ChildEvaluator":
+            return tuple(f.name for f in dataclasses.fields(ChildConfig))
+        if self.method in ("enas", "random_ws", "darts"):
+            return SUPERNET_CHILD_SETTINGS
+        return ()
 
     @classmethod
     def from_dict(cls, data: Mapping) -> SearchConfig:
@@ -386,7 +413,7 @@ class SearchConfig:
         ``controller_kwargs``/``trainer_kwargs`` update their section key by key; ``None``
         for one of them, or for ``schedule``'s fields, leaves the section as it is.
         """
-        data = copy.deepcopy(self.to_dict())
+        data = self._all_fields()  # every field, the unused child settings included
         for key, value in settings.items():
             if key in SECTION_KWARGS:
                 section = key.removesuffix("_kwargs")
@@ -492,6 +519,7 @@ SETTINGS: dict[str, str] = {
     "lr_schedule": "child.lr_schedule",
     "device": "child.device",
     "precision": "child.precision",
+    "threads": "child.threads",
     "population_size": "evolution.population_size",
     "sample_size": "evolution.sample_size",
     "max_params": "reward.max_params",

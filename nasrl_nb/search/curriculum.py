@@ -13,7 +13,8 @@ next step:
 2. the controller grows with it (:func:`~nasrl_nb.controllers.growth.grow_controller`): every
    old decision keeps its weights and probabilities, and the sampling stream continues;
 3. the trainer is rebuilt around the grown controller and keeps its moving-average
-   baseline, update count, entropy weight and (A2C) critic; the optimiser starts afresh
+   baseline, update count, entropy weight, (A2C) critic and (REINFORCE/PPO) value-baseline
+   head; the optimisers start afresh
    (Adam's moments belong to the old parameter set).
 
 Proposed architectures belong to the current stage's space, so a run's history holds children
@@ -105,6 +106,9 @@ class CurriculumStrategy(SearchStrategy):
         if hasattr(old, "critic"):  # A2C's critic reads the same hidden size
             trainer.critic.load_state_dict(old.critic.state_dict())
             trainer._critic_ready = old._critic_ready
+        if old.value_head is not None:  # REINFORCE/PPO's value baseline V(h_t), the same shape
+            trainer.value_head.load_state_dict(old.value_head.state_dict())
+            trainer._value_ready = old._value_ready
         self.inner = PolicyGradientStrategy(space, algorithm=self.method, controller_kwargs=self.controller_kwargs,
                                             trainer_kwargs=self.trainer_kwargs, trainer=trainer)
 

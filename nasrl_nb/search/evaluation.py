@@ -24,7 +24,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 
-from ..runtime import resolve_device, seed_everything
+from ..runtime import resolve_device, seed_everything, torch_threads
 from ..spaces.search_space import Architecture
 from ..validation import require_choice, require_positive, require_seed
 from .checkpoint import json_safe, preserved_rng
@@ -199,7 +199,7 @@ class SerialEvaluator(Evaluator):
             if self.cache is not None and str(arch) in self.cache:
                 records.append({**self.cache[str(arch)], "cached": True})
                 continue
-            record = self.evaluate_one(arch)
+            record = check_record(self.evaluate_one(arch))  # an accuracy of 2.0 is a failed record, with why
             if self.cache is not None:
                 self.cache[str(arch)] = dict(record)
             records.append({**record, "cached": False})
@@ -232,6 +232,10 @@ class ChildEvaluator(SerialEvaluator):
         cache: reuse the record of an architecture seen before.
         measure_latency: time each child's forward pass (``latency_ms``; else None).
         precision: ``"fp32"`` or ``"bf16"`` (autocast, CUDA only; see :func:`~nasrl_nb.nn.training.train_and_evaluate`).
+        threads: intra-op torch threads while a child is built, measured and trained (the
+            count before is restored after); worker processes and Ray tasks use the same
+            count, so that every evaluator gives this one's records (see
+            :mod:`nasrl_nb.search.parallel`).
     """
 
     def __init__(
@@ -248,6 +252,7 @@ class ChildEvaluator(SerialEvaluator):
         measure_latency: bool = True,
         lr_schedule: str = "constant",
         precision: str = "fp32",
+        threads: int = 1,
     ):
         from ..nn.data import Dataset
         from ..nn.training import PRECISIONS
@@ -266,6 +271,7 @@ class ChildEvaluator(SerialEvaluator):
         self.measure_latency = bool(measure_latency)
         self.lr_schedule = lr_schedule
         self.precision = require_choice("precision", precision, PRECISIONS)
+        self.threads = require_positive("threads", threads, integer=True)
         if precision == "bf16" and self.device.type != "cuda":
             raise ValueError(f"precision: 'bf16' autocast is for CUDA devices, not {self.device}; allowed values here: fp32")
 
@@ -287,7 +293,7 @@ class ChildEvaluator(SerialEvaluator):
         start = time.perf_counter()
         arch_seed = architecture_seed(self.seed, arch)
         costs: dict = {}
-        with preserved_rng():  # the search's own random stream must not see the child's seeding
+        with preserved_rng(), torch_threads(self.threads):  # the search's stream must not see the child's seeding
             try:
                 seed_everything(arch_seed)  # initial weights depend on (seed, arch) only
                 net = ChildNetwork(arch, self.data.input_shape, self.data.num_classes, **self.child_kwargs)
@@ -330,6 +336,7 @@ class ChildEvaluator(SerialEvaluator):
             "child_kwargs": dict(self.child_kwargs),
             "device": str(self.device),
             "precision": self.precision,
+            "threads": self.threads,
         }
 
 

@@ -225,6 +225,7 @@ def build_evaluator(config: SearchConfig, data=None) -> ChildEvaluator:
         child_kwargs={"channels": child.channels, "cells_per_stage": child.cells_per_stage},
         lr_schedule=child.lr_schedule,
         precision=child.precision,
+        threads=child.threads,
     )
 
 

@@ -49,6 +49,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 from ..interrupts import deferred_interrupt
 from ..rewards.objectives import AccuracyReward, RewardFunction
@@ -170,7 +171,7 @@ class Search:
         if config is not None and not isinstance(config, SearchConfig):
             raise ValueError(f"config: expected a SearchConfig or None, got {type(config).__name__}")
         self.config = config
-        self.folder = None if out_dir is None else RunFolder(out_dir)
+        self.folder = None if out_dir is None else RunFolder(_check_out_dir(out_dir))
         self.out_dir = None if out_dir is None else self.folder.path
 
         # 2. run-time state
@@ -495,3 +496,15 @@ def _check_parts(space, strategy, evaluator, reward_fn) -> RewardFunction:
     if not isinstance(reward_fn, RewardFunction):
         raise ValueError(f"reward_fn: expected a RewardFunction (see nasrl_nb.rewards.objectives), got {type(reward_fn).__name__}")
     return reward_fn
+
+
+def _check_out_dir(out_dir):
+    """``out_dir`` if it is, or can become, a folder: a file there (or above it) is a ValueError naming it."""
+    path = Path(out_dir)
+    for part in (path, *path.parents):  # the nearest part that exists must be a folder
+        if part.exists():
+            if not part.is_dir():
+                where = "" if part == path else f", so {str(path)!r} cannot be a folder"
+                raise ValueError(f"out_dir: {str(part)!r} is a file{where}; allowed values: a new folder or one that holds a search")
+            break
+    return out_dir

@@ -11,9 +11,10 @@ unchanged on one core or many.
    to each worker once (a process's start-up arguments; Ray's object store). A task carries
    only the architecture's JSON and a ticket.
 2. Each child is seeded from ``(seed, arch)`` (:func:`~nasrl_nb.search.evaluation.architecture_seed`),
-   so its metrics do not depend on which worker trains it or in which order: on the CPU, with
-   the same number of torch threads per child (one per worker here), they are bit for bit
-   those of the serial evaluator.
+   so its metrics do not depend on which worker trains it or in which order: on the CPU they
+   are bit for bit those of the serial evaluator, because a :class:`~nasrl_nb.search.evaluation.ChildEvaluator`
+   trains every child with its own ``threads`` intra-op torch threads (``child.threads`` in
+   ``config.json``, default 1) wherever it runs.
 3. Faults. A child that raises is a failed record (the wrapped evaluator's rule). A worker
    that dies mid-child (killed, out of memory, a crash in native code) has that child
    retried once on a fresh worker (``retries``), then recorded ``status="failed"`` with the
@@ -23,8 +24,8 @@ unchanged on one core or many.
 4. The cache is the wrapped evaluator's: a repeated architecture gets its first record with
    ``cached=True``, exactly as the serial evaluator answers it.
 
-:class:`ProcessEvaluator` runs spawned worker processes on this machine (one torch thread
-each); :class:`~nasrl_nb.search.ray_evaluator.RayEvaluator` runs Ray tasks, locally or on a
+:class:`ProcessEvaluator` runs spawned worker processes on this machine (each with the
+wrapped evaluator's ``threads``, default 1); :class:`~nasrl_nb.search.ray_evaluator.RayEvaluator` runs Ray tasks, locally or on a
 cluster.
 """
 
@@ -240,6 +241,11 @@ class ParallelEvaluator(Evaluator):
         raise NotImplementedError
 
 
+def worker_threads(evaluator: SerialEvaluator) -> int:
+    """The torch threads a worker runs with: a child evaluator's own ``threads``, else 1."""
+    return getattr(evaluator, "threads", 1)
+
+
 def settle_worker(evaluator: SerialEvaluator, *, threads: int | None = 1) -> SerialEvaluator:
     """In a worker: limit torch to ``threads`` and put a child evaluator's data on its device."""
     import torch
@@ -284,7 +290,7 @@ class _Worker:
 
 
 class ProcessEvaluator(ParallelEvaluator):
-    """Train children on ``workers`` local worker processes (``spawn``; one torch thread each).
+    """Train children on ``workers`` local worker processes (``spawn``; the evaluator's threads each).
 
     Workers start on first use and stay up between steps; each receives the wrapped
     evaluator -- the dataset included -- once, when it starts. The parent knows which child
@@ -300,8 +306,10 @@ class ProcessEvaluator(ParallelEvaluator):
     kind = "process"
 
     def __init__(self, evaluator: SerialEvaluator, *, workers: int = 2, retries: int = 1,
-                 threads_per_worker: int = 1, start_method: str = "spawn"):
+                 threads_per_worker: int | None = None, start_method: str = "spawn"):
         super().__init__(evaluator, workers=workers, retries=retries)
+        if threads_per_worker is None:  # a child evaluator sets its own count around each child anyway
+            threads_per_worker = worker_threads(evaluator)
         self.threads_per_worker = require_positive("threads_per_worker", threads_per_worker, integer=True)
         if start_method not in multiprocessing.get_all_start_methods():
             raise ValueError(f"start_method: {start_method!r} is not allowed here; allowed values: "

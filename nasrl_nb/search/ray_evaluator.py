@@ -30,7 +30,13 @@ import torch
 
 from ..spaces.search_space import Architecture
 from .evaluation import ChildEvaluator, SerialEvaluator, describe_exception
-from .parallel import ParallelEvaluator, WorkerLost, evaluate_in_worker, settle_worker
+from .parallel import (
+    ParallelEvaluator,
+    WorkerLost,
+    evaluate_in_worker,
+    settle_worker,
+    worker_threads,
+)
 
 _WORKER_EVALUATORS: dict[str, SerialEvaluator] = {}  # in a Ray worker: object id -> settled evaluator
 
@@ -66,7 +72,8 @@ def _ray_child(holder: list, arch_json: str) -> dict:
     key = ref.hex()
     if key not in _WORKER_EVALUATORS:
         _WORKER_EVALUATORS.clear()  # one search at a time per worker process
-        _WORKER_EVALUATORS[key] = settle_worker(ray.get(ref), threads=1)
+        evaluator = ray.get(ref)
+        _WORKER_EVALUATORS[key] = settle_worker(evaluator, threads=worker_threads(evaluator))
     return evaluate_in_worker(_WORKER_EVALUATORS[key], arch_json)
 
 

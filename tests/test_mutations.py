@@ -1,0 +1,144 @@
+"""A mutation check: one-line mistakes that the named tests must catch.
+
+Each entry of :data:`MUTATIONS` is plain data: a file of the package, an exact text in it, the
+wrong text to put in its place, and the test node ids (relative to the repository root) that
+must then FAIL. The check copies ``nasrl_nb/`` into a temporary folder, makes the one
+replacement there (never in the working tree), runs the named tests in a subprocess whose
+``import nasrl_nb`` finds the copy, and asserts that pytest reports failed tests (exit status 1:
+not 0, and not a collection or usage error). A refactor that removes or duplicates an entry's
+text fails :func:`test_each_mutation_names_text_that_exists_exactly_once` loudly, so an entry
+cannot go stale silently: update the entry with the code.
+
+To add one, append a ``Mutation``; keep its tests few and fast (the whole check should stay
+under about a minute on 2 cores).
+"""
+
+from __future__ import annotations
+
+import compileall
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import NamedTuple
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+class Mutation(NamedTuple):
+    file: str  # path of a file inside nasrl_nb/
+    old: str  # the exact text, present exactly once in that file
+    new: str  # what the mutation puts in its place
+    tests: tuple[str, ...]  # node ids that must fail, relative to the repository root
+
+
+MUTATIONS: dict[str, Mutation] = {
+    # Thompson sampling: the posterior of a mean after n observations spreads as sigma / sqrt(n)
+    "thompson spread sigma/n": Mutation(
+        "rl/bandits.py",
+        "return mean, self.sigma() / np.sqrt(n)",
+        "return mean, self.sigma() / n",
+        ("tests/test_bandits.py::test_thompson_posterior_shrinks_towards_the_global_mean",),
+    ),
+    # epsilon-greedy: the mixture's samples scored with log pi alone (no pi / mu weight)
+    "epsilon-greedy without its importance weight": Mutation(
+        "rl/policy_gradient.py",
+        "advantages = advantages * self.behaviour_weights(out.log_probs)[:, None]  # (B, D)",
+        "advantages = advantages  # (B, D)",
+        ("tests/test_policy_gradient.py::test_epsilon_greedy_expected_update_is_the_policy_gradient",),
+    ),
+    "epsilon-greedy weight mu / pi instead of pi / mu": Mutation(
+        "rl/policy_gradient.py",
+        "return 1.0 / ((1 - epsilon) + epsilon * torch.exp(log_uniform - log_pi))",
+        "return (1 - epsilon) + epsilon * torch.exp(log_uniform - log_pi)",
+        ("tests/test_policy_gradient.py::test_epsilon_greedy_weights_are_pi_over_the_mixture",
+         "tests/test_policy_gradient.py::test_epsilon_greedy_expected_update_is_the_policy_gradient"),
+    ),
+    # A2C: the clip must cover the critic, which shares the loss and the optimiser
+    "a2c clips the controller only": Mutation(
+        "rl/policy_gradient.py",
+        'params = [p for group in self.optimizer.param_groups for p in group["params"]]',
+        "params = list(self.controller.parameters())",
+        ("tests/test_a2c.py::test_a2c_clips_the_critic_with_the_controller",),
+    ),
+    "sac reports no grad norm": Mutation(
+        "rl/sac.py",
+        "grad_norm=sum(norms) / len(norms),",
+        "grad_norm=0.0,",
+        ("tests/test_sac.py::test_sac_reports_the_policy_gradient_norm_before_clipping",),
+    ),
+    "curriculum drops the value-baseline head": Mutation(
+        "search/curriculum.py",
+        "if old.value_head is not None:",
+        "if False:",
+        ("tests/test_curriculum.py::test_growth_keeps_the_value_baseline_head",),
+    ),
+    "ucb re-proposes known architectures": Mutation(
+        "rl/bandits.py",
+        "if row not in self.known:",
+        "if True:",
+        ("tests/test_bandits.py::test_ucb_does_not_spend_a_budget_on_known_architectures",),
+    ),
+    # the same intra-op threads per child in every evaluator
+    "child trains with the caller's threads": Mutation(
+        "search/evaluation.py",
+        "with preserved_rng(), torch_threads(self.threads):",
+        "with preserved_rng():",
+        ("tests/test_evaluation.py::test_a_child_trains_with_the_evaluators_threads_whatever_the_caller_has",),
+    ),
+}
+
+
+def test_each_mutation_names_text_that_exists_exactly_once():
+    for name, mutation in MUTATIONS.items():
+        text = (REPO / "nasrl_nb" / mutation.file).read_text()
+        assert text.count(mutation.old) == 1, (
+            f"{name}: {mutation.old!r} occurs {text.count(mutation.old)} times in nasrl_nb/{mutation.file}; "
+            "update this entry with the code")
+        assert mutation.new != mutation.old and mutation.tests, name
+        for node in mutation.tests:
+            assert (REPO / node.split("::")[0]).is_file(), f"{name}: no test file {node}"
+
+
+@pytest.fixture(scope="module")
+def package_copy(tmp_path_factory):
+    """A compiled copy of nasrl_nb/ in a fresh folder, and an env whose Python imports it.
+
+    Only pytest-timeout is loaded in the subprocesses (no plugin autoload: nbval, Jupyter and
+    Playwright's plugins would double each run's start-up).
+    """
+    root = tmp_path_factory.mktemp("mutant")
+    shutil.copytree(REPO / "nasrl_nb", root / "nasrl_nb", ignore=shutil.ignore_patterns("__pycache__"))
+    compileall.compile_dir(root / "nasrl_nb", quiet=1)  # once; a mutated file is recompiled (its mtime moves)
+    env = {**os.environ, "PYTHONPATH": str(root), "NASRL_NB_QUICK": "1", "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+    where = subprocess.run([sys.executable, "-c", "import nasrl_nb; print(nasrl_nb.__file__)"], cwd=root, env=env,
+                           capture_output=True, text=True, check=True).stdout.strip()
+    assert Path(where).resolve() == (root / "nasrl_nb" / "__init__.py").resolve(), where
+    return root, env
+
+
+@pytest.mark.parametrize("name", list(MUTATIONS))
+def test_the_named_tests_fail_on_the_mutation(name, package_copy):
+    root, env = package_copy
+    mutation = MUTATIONS[name]
+    target = root / "nasrl_nb" / mutation.file
+    original, stat = target.read_text(), target.stat()
+    assert original.count(mutation.old) == 1, f"{name}: the text to mutate is not there exactly once"
+    target.write_text(original.replace(mutation.old, mutation.new))
+    os.utime(target, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**10))  # 10 s later: its bytecode is stale
+    try:
+        # cwd is the copy (``python -m`` puts the cwd first on sys.path); the tests are the repository's
+        proc = subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", "-p", "pytest_timeout", "--no-header",
+             *[str(REPO / node) for node in mutation.tests]],
+            cwd=root, env=env, capture_output=True, text=True, timeout=300,
+        )
+    finally:
+        target.write_text(original)
+        os.utime(target, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # the copy's first bytecode is valid again
+    tail = "\n".join(proc.stdout.splitlines()[-5:])
+    assert proc.returncode == 1, f"{name}: the mutation survived (exit {proc.returncode}):\n{tail}"
+    assert "failed" in tail, tail
