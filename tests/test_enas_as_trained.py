@@ -212,3 +212,19 @@ def test_bad_schedule_and_ratio_settings_name_the_field():
         SearchConfig.from_settings(method="enas", controller_steps=0)
     with pytest.raises(ValueError, match="supernet.lr_schedule: 'linear' is not allowed"):
         SearchConfig.from_settings(method="enas", supernet_lr_schedule="linear")
+
+
+def test_cli_controller_steps_reaches_the_config(tmp_path, capsys):
+    import json
+
+    from nasrl_nb.cli.commands import main
+
+    out = tmp_path / "run"
+    assert main(["search", "--method", "enas", "--channels", "4", "--max-samples", "200", "--supernet-steps", "1",
+                 "--batch", "2", "--budget", "6", "--controller-steps", "2", "--device", "cpu", "--quiet",
+                 "--out", str(out)]) == 0
+    capsys.readouterr()
+    config = json.loads((out / "config.json").read_text())
+    assert config["supernet"]["controller_steps"] == 2 and config["supernet"]["lr_schedule"] == "cosine"
+    losses = [json.loads(line)["supernet_loss"] for line in (out / "history.jsonl").read_text().splitlines()]
+    assert [loss is not None for loss in losses] == [True, True, False, False, True, True]  # steps 0 and 2 train

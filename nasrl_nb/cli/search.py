@@ -40,6 +40,7 @@ SEARCH_OPTIONS = {
     "constraint_mode": "constraint_mode",
     "supernet_steps": "supernet_train_steps",
     "warmup_steps": "warmup_steps",
+    "controller_steps": "controller_steps",
     "controller_lr": None,  # goes into trainer_kwargs
     "entropy_weight": None,
     "second_order": "second_order",
@@ -103,6 +104,9 @@ def add_commands(subparsers) -> None:
                         help="enas, random_ws: shared-weight minibatches per step (default: one pass over the training split)")
     search.add_argument("--warmup-steps", type=int, default=None,
                         help="enas, random_ws: minibatches with uniform architectures before the first step (default: 0)")
+    search.add_argument("--controller-steps", type=int, default=None,
+                        help="enas, random_ws: search steps (enas: controller updates) per shared-weight training phase "
+                             "(default: enas 10, ENAS's many controller steps per pass; random_ws 1)")
     search.add_argument("--controller-lr", type=float, default=None, help="controller learning rate (reinforce, ppo, enas)")
     search.add_argument("--entropy-weight", type=float, default=None, help="entropy bonus (reinforce, ppo, enas)")
     search.add_argument("--controller", choices=("lstm", "gru", "attention"), default=None,
