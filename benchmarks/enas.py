@@ -50,8 +50,8 @@ from nasrl_nb.oneshot.enas import derive  # noqa: E402
 from nasrl_nb.oneshot.evaluator import SharedWeightEvaluator  # noqa: E402
 from nasrl_nb.oneshot.ranking import benchmark_accuracies, ranking_quality  # noqa: E402
 from nasrl_nb.runtime import quick_mode  # noqa: E402
-from nasrl_nb.search.evaluation import ChildEvaluator  # noqa: E402
 from nasrl_nb.search.config import SearchConfig  # noqa: E402
+from nasrl_nb.search.evaluation import ChildEvaluator  # noqa: E402
 from nasrl_nb.search.factory import make_search  # noqa: E402
 from nasrl_nb.spaces.cell_space import CellSpace  # noqa: E402
 
