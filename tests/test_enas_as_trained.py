@@ -202,14 +202,18 @@ def test_bad_schedule_and_ratio_settings_name_the_field():
     data = _noise_data()
     with pytest.raises(ValueError, match="lr_schedule: 'step' is not allowed; allowed values: cosine, constant"):
         SharedWeightEvaluator(CellSpace(), data, lr_schedule="step")
-    with pytest.raises(ValueError, match=r"lr_min: must be a number in \[0, lr\]"):
-        SharedWeightEvaluator(CellSpace(), data, lr_min=0.5)
+    with pytest.raises(ValueError, match="lr_min: must be a finite number >= 0"):
+        SharedWeightEvaluator(CellSpace(), data, lr_min=-0.1)
+    small = SharedWeightEvaluator(CellSpace(), data, lr=1e-4)  # the default floor 0.001 is capped at lr
+    assert small.current_lr() == 1e-4
     with pytest.raises(ValueError, match="lr_t_mul: must be a finite number >= 1"):
         SharedWeightEvaluator(CellSpace(), data, lr_t_mul=0.5)
     with pytest.raises(ValueError, match="controller_steps"):
         SharedWeightEvaluator(CellSpace(), data, controller_steps=0)
     with pytest.raises(ValueError, match="supernet.controller_steps"):
         SearchConfig.from_settings(method="enas", controller_steps=0)
+    with pytest.raises(ValueError, match="supernet.lr_t_mul: must be a finite number >= 1"):
+        SearchConfig.from_dict({**SearchConfig().to_dict(), "supernet": {**SearchConfig().to_dict()["supernet"], "lr_t_mul": 0.5}})
     with pytest.raises(ValueError, match="supernet.lr_schedule: 'linear' is not allowed"):
         SearchConfig.from_settings(method="enas", supernet_lr_schedule="linear")
 

@@ -115,7 +115,7 @@ class SharedWeightEvaluator(Evaluator):
             learning rate is :func:`sgdr_lr` of the epochs trained so far (warm-up included;
             an epoch is one pass over the training split), from ``lr`` down to ``lr_min``
             over cycles of ``lr_t0`` epochs, each ``lr_t_mul`` times longer than the last
-            (ENAS: 0.05, 0.001, 10, 2). ``"constant"``: ``lr`` throughout (the optimizer's
+            (ENAS: 0.05, 0.001, 10, 2; an ``lr_min`` above ``lr`` is capped at ``lr``). ``"constant"``: ``lr`` throughout (the optimizer's
             learning rate is never touched, so a scheduler of your own may drive it).
         controller_steps: search steps per phase 1 (default 1). Phase 1 runs before every
             ``controller_steps``-th call of :meth:`evaluate`; the calls between only score,
@@ -183,8 +183,8 @@ class SharedWeightEvaluator(Evaluator):
         self.warmup_steps = warmup_steps
         self.lr = float(require_positive("lr", lr))
         self.lr_schedule = require_choice("lr_schedule", lr_schedule, LR_SCHEDULES)
-        if isinstance(lr_min, bool) or not isinstance(lr_min, (int, float)) or not 0 <= lr_min <= self.lr:
-            raise ValueError(f"lr_min: must be a number in [0, lr] = [0, {self.lr:g}], got {lr_min!r}")
+        if isinstance(lr_min, bool) or not isinstance(lr_min, (int, float)) or not 0 <= lr_min < math.inf:
+            raise ValueError(f"lr_min: must be a finite number >= 0, got {lr_min!r}")
         self.lr_min = float(lr_min)
         self.lr_t0 = float(require_positive("lr_t0", lr_t0))
         if isinstance(lr_t_mul, bool) or not isinstance(lr_t_mul, (int, float)) or not 1 <= lr_t_mul < math.inf:
@@ -238,7 +238,8 @@ class SharedWeightEvaluator(Evaluator):
         epochs trained so far; ``lr`` with the constant schedule)."""
         if self.lr_schedule == "constant":
             return self.lr
-        return sgdr_lr(self.steps / self.epoch_steps, lr_max=self.lr, lr_min=self.lr_min, t0=self.lr_t0, t_mul=self.lr_t_mul)
+        return sgdr_lr(self.steps / self.epoch_steps, lr_max=self.lr, lr_min=min(self.lr_min, self.lr), t0=self.lr_t0,
+                       t_mul=self.lr_t_mul)
 
     def sample_uniform(self, n: int) -> list[Architecture]:
         """``n`` uniform architectures from the evaluator's generator."""

@@ -196,7 +196,11 @@ class SupernetConfig:
         require_positive("supernet.batch_size", self.batch_size, integer=True)
         require_positive("supernet.eval_batch_size", self.eval_batch_size, integer=True)
         require_choice("supernet.lr_schedule", self.lr_schedule, ("cosine", "constant"))
+        if isinstance(self.lr_min, bool) or not isinstance(self.lr_min, (int, float)) or not 0 <= self.lr_min < float("inf"):
+            raise ValueError(f"supernet.lr_min: must be a finite number >= 0, got {self.lr_min!r}")
         require_positive("supernet.lr_t0", self.lr_t0)
+        if isinstance(self.lr_t_mul, bool) or not isinstance(self.lr_t_mul, (int, float)) or not 1 <= self.lr_t_mul < float("inf"):
+            raise ValueError(f"supernet.lr_t_mul: must be a finite number >= 1, got {self.lr_t_mul!r}")
         require_positive("supernet.controller_steps", self.controller_steps, integer=True)
 
 
