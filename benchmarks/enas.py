@@ -11,9 +11,11 @@ digits-cell table (every cell trained from scratch, 2 seeds):
    cells are scored with the trained shared weights on the whole validation split and
    compared with the table's validation accuracy: Kendall's tau and Spearman's rho (Yu et
    al. 2020's protocol). Variants: ``enas`` (the controller samples the training
-   architectures, as searched), ``uniform`` (random search with weight sharing), ``uniform
-   x4`` (four times longer), ``uniform cosine`` (the SGD learning rate annealed to 0 over the
-   supernet's training), ``fair`` (FairNAS-style strict fairness). Each is scored twice: BN on
+   architectures, as searched: ENAS's default ``controller_steps`` controller updates per
+   shared-weight phase, so its search scores ``--archs-cost`` x that many cells), ``uniform``
+   (random search with weight sharing; the shared weights on ENAS's cosine schedule, the
+   default), ``uniform x4`` (four times longer), ``uniform constant`` (a constant learning
+   rate, the default before the cosine), ``fair`` (FairNAS-style strict fairness). Each is scored twice: BN on
    each batch's statistics (the default) and with BN recalibrated per architecture over
    ``--bn-calibration`` training images. Beside them: the table's own noise ceiling (one
    training run against the other on the same cells).
@@ -48,11 +50,12 @@ from nasrl_nb.oneshot.enas import derive  # noqa: E402
 from nasrl_nb.oneshot.evaluator import SharedWeightEvaluator  # noqa: E402
 from nasrl_nb.oneshot.ranking import benchmark_accuracies, ranking_quality  # noqa: E402
 from nasrl_nb.runtime import quick_mode  # noqa: E402
+from nasrl_nb.search.config import SearchConfig  # noqa: E402
 from nasrl_nb.search.evaluation import ChildEvaluator  # noqa: E402
 from nasrl_nb.search.factory import make_search  # noqa: E402
 from nasrl_nb.spaces.cell_space import CellSpace  # noqa: E402
 
-VARIANTS = ("enas", "uniform", "uniform x4", "uniform cosine", "fair")
+VARIANTS = ("enas", "uniform", "uniform x4", "uniform constant", "fair")
 
 # digits-cell's own training settings (nasrl_nb/bench/data/digits-cell.json): the from-scratch baseline
 SCRATCH = {"epochs": 2, "lr": 0.03, "batch_size": 128, "lr_schedule": "cosine"}
@@ -82,12 +85,21 @@ def parse_args(argv=None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def enas_search(method: str, seed: int, data, args, budget: int, steps: int | None = None):
-    """A search whose supernet sees ``steps`` (default ``args.steps``) minibatches over ``budget`` scored architectures."""
-    steps_per = max(1, round((steps or args.steps) * args.batch / budget))
+def enas_search(method: str, seed: int, data, args, budget: int, steps: int | None = None, controller_steps: int = 1):
+    """A search whose supernet sees ``steps`` (default ``args.steps``) minibatches over ``budget`` scored
+    architectures, in one shared-weight phase per ``controller_steps`` search steps."""
+    phases = max(1, math.ceil(budget / (args.batch * controller_steps)))
+    steps_per = max(1, round((steps or args.steps) / phases))
     return make_search(method, "cell", data, budget=budget, batch_size=args.batch, seed=seed, channels=args.channels,
                        supernet_train_steps=steps_per, eval_batch_size=args.eval_batch, device="cpu", progress=False,
-                       policy_snapshots=False)
+                       policy_snapshots=False, controller_steps=controller_steps)
+
+
+def as_searched(method: str, seed: int, data, args):
+    """``method``'s search as it runs by default: its ``controller_steps`` (ENAS: 10) search steps per
+    shared-weight phase, ``--archs-cost`` x that many scored cells, ``--steps`` supernet minibatches."""
+    k = SearchConfig.from_settings(method=method).supernet.controller_steps
+    return enas_search(method, seed, data, args, budget=args.archs_cost * k, controller_steps=k)
 
 
 # --- 1. cost -------------------------------------------------------------------------------------
@@ -126,18 +138,13 @@ def cost(args, data) -> dict:
 def trained_supernet(variant: str, seed: int, data, args) -> tuple[SharedWeightEvaluator, float]:
     start = time.perf_counter()
     if variant == "enas":
-        search = enas_search("enas", seed, data, args, budget=args.archs_cost)
+        search = as_searched("enas", seed, data, args)
         search.run()
         return search.evaluator, time.perf_counter() - start
-    evaluator = SharedWeightEvaluator(CellSpace(), data, channels=args.channels, device="cpu", seed=seed)
+    evaluator = SharedWeightEvaluator(CellSpace(), data, channels=args.channels, device="cpu", seed=seed,
+                                      lr_schedule="constant" if variant == "uniform constant" else "cosine")
     steps = args.steps * (4 if variant == "uniform x4" else 1)
     sampler = evaluator.sample_fair if variant == "fair" else evaluator.sample_uniform
-    if variant == "uniform cosine":  # one minibatch at a time, the learning rate annealed after each
-        schedule = torch.optim.lr_scheduler.CosineAnnealingLR(evaluator.optimizer, T_max=steps)
-        for _ in range(steps):
-            evaluator.train_shared_weights(1, sampler=sampler)
-            schedule.step()
-        return evaluator, time.perf_counter() - start
     for _ in range(0, steps, 100):  # in chunks: one list of sampled architectures at a time
         evaluator.train_shared_weights(min(100, steps - evaluator.steps), sampler=sampler)
     return evaluator, time.perf_counter() - start
@@ -197,7 +204,7 @@ def pick(args, data, bench, child_seconds: float | None) -> dict:
         row = {"seed": seed}
         for method in ("enas", "random_ws"):
             start = time.perf_counter()
-            search = enas_search(method, seed, data, args, budget=args.archs_cost)
+            search = as_searched(method, seed, data, args)
             search.run()
             best = derive(search, num_candidates=args.candidates, seed=seed)[0]["arch"]
             seconds = time.perf_counter() - start

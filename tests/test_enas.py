@@ -9,7 +9,14 @@ import pytest
 import torch
 
 from nasrl_nb.cli.commands import main
-from nasrl_nb.oneshot.enas import EnasStrategy, RandomWeightSharing, derive
+from nasrl_nb.oneshot.enas import (
+    ENAS_CONTROLLER_STEPS,
+    ENAS_PAPER_TRAINER,
+    ENAS_TRAINER,
+    EnasStrategy,
+    RandomWeightSharing,
+    derive,
+)
 from nasrl_nb.oneshot.evaluator import SharedWeightEvaluator
 from nasrl_nb.oneshot.ranking import kendall_tau, ranking_quality
 from nasrl_nb.search.config import SearchConfig
@@ -17,9 +24,10 @@ from nasrl_nb.search.export import run_result
 from nasrl_nb.search.factory import make_search, resume_search
 from nasrl_nb.spaces.cell_space import CellSpace
 
-# a tiny, fast search: 180 training images, 1-2 shared-weight minibatches per step, 4 channels
+# a tiny, fast search: 180 training images, 1-2 shared-weight minibatches per step, 4 channels, the
+# shared weights trained before every step (controller_steps=1; ENAS's default ratio: test_enas_as_trained.py)
 TINY = {"dataset": "digits", "max_samples": 300, "channels": 4, "supernet_train_steps": 2, "device": "cpu",
-        "progress": False, "batch_size": 4, "supernet_batch_size": 32, "eval_batch_size": 30}
+        "progress": False, "batch_size": 4, "supernet_batch_size": 32, "eval_batch_size": 30, "controller_steps": 1}
 
 
 def _rows(history):
@@ -48,7 +56,10 @@ def test_enas_runs_in_the_search_loop_with_shared_weight_records(tmp_path):
 def test_enas_starts_from_the_papers_controller_settings_and_keeps_overrides():
     config = SearchConfig.from_settings(method="enas")
     assert (config.controller.temperature, config.controller.tanh_constant) == (5.0, 2.5)
-    assert (config.trainer.baseline_decay, config.trainer.normalize_advantages, config.trainer.lr) == (0.99, False, 3.5e-4)
+    assert (config.trainer.baseline_decay, config.trainer.normalize_advantages, config.trainer.entropy_weight) == (0.99, False, 1e-4)
+    assert config.trainer.lr == ENAS_TRAINER["lr"] == 1e-2 and ENAS_PAPER_TRAINER["lr"] == 3.5e-4  # a lab's budget; the paper's preset
+    assert config.supernet.controller_steps == ENAS_CONTROLLER_STEPS == 10  # many controller steps per phase 1
+    assert SearchConfig.from_settings(method="random_ws").supernet.controller_steps == 1
     assert SearchConfig.from_settings(method="reinforce").controller.temperature == 1.0  # others unchanged
     search = make_search("enas", "cell", budget=4, controller_kwargs={"temperature": 2.0}, **TINY)
     assert search.strategy.controller.temperature == 2.0 and search.strategy.trainer.baseline_decay == 0.99

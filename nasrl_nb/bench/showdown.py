@@ -57,7 +57,7 @@ import numpy as np
 import torch
 
 from ..oneshot.darts_strategy import search_data
-from ..oneshot.enas import derive
+from ..oneshot.enas import ONESHOT_DEFAULTS, derive
 from ..runtime import quick_mode
 from ..validation import require_positive, require_seed
 from .build import BuildSettings, train_cell
@@ -84,9 +84,10 @@ class OneShotSettings:
     """How the supernets are trained (the same for every one-shot method, so their costs compare).
 
     ``epochs`` counts passes over the training split: DARTS's search epochs (each pass split
-    into the halves for ``w`` and ``alpha``), and the search steps of ENAS / random search with
-    weight sharing (each trains the shared weights for one pass, then scores ``enas_batch_size``
-    sampled cells on validation minibatches).
+    into the halves for ``w`` and ``alpha``), and the shared-weight phases of ENAS / random
+    search with weight sharing (each trains the shared weights for one pass, then scores
+    ``enas_batch_size`` sampled cells on validation minibatches in each of the method's
+    ``controller_steps`` search steps: ENAS's 10 controller updates per pass, random_ws's 1).
     """
 
     epochs: int = 20
@@ -247,7 +248,8 @@ def run_one_shot(bench: TabularBenchmark, method: str, seed: int, *, settings: O
         pick = search.strategy.supernet.derive()
         extra = {"skip_share": float(search.strategy.supernet.skip_share())}
     else:
-        search = make_search(name, "cell", data, budget=settings.epochs * settings.enas_batch_size,
+        per_phase = ONESHOT_DEFAULTS[name].get("controller_steps", 1)  # search steps per pass (SupernetConfig)
+        search = make_search(name, "cell", data, budget=settings.epochs * per_phase * settings.enas_batch_size,
                              batch_size=settings.enas_batch_size, **common)
         search.run()
         ranked = derive(search, num_candidates=settings.candidates, seed=seed)

@@ -41,6 +41,7 @@ SEARCH_OPTIONS = {
     "constraint_mode": "constraint_mode",
     "supernet_steps": "supernet_train_steps",
     "warmup_steps": "warmup_steps",
+    "controller_steps": "controller_steps",
     "controller_lr": None,  # goes into trainer_kwargs
     "entropy_weight": None,
     "second_order": "second_order",
@@ -130,10 +131,13 @@ def add_commands(subparsers) -> None:
                         help="enas, random_ws: shared-weight minibatches per step (default: one pass over the training split)")
     search.add_argument("--warmup-steps", type=int, default=None,
                         help="enas, random_ws: minibatches with uniform architectures before the first step (default: 0)")
+    search.add_argument("--controller-steps", type=int, default=None,
+                        help="enas, random_ws: search steps (enas: controller updates) per shared-weight training phase "
+                             "(default: enas 10, ENAS's many controller steps per pass; random_ws 1)")
     search.add_argument("--controller-lr", type=float, default=None,
                         help="controller learning rate (reinforce, ppo, a2c, sac, enas; default: reinforce 0.2 with "
-                             "plain SGD on advantages over the rewards' std; ppo 0.05, a2c 0.01, sac 0.05 with Adam; "
-                             "enas: see --method enas)")
+                             "plain SGD on advantages over the rewards' std; ppo 0.05, a2c 0.01, sac 0.05 and enas "
+                             "0.01 with Adam)")
     search.add_argument("--entropy-weight", type=float, default=None, help="entropy bonus (reinforce, ppo, a2c, trpo, sac, enas)")
     search.add_argument("--controller", choices=("lstm", "gru", "attention"), default=None,
                         help="the controller's core (reinforce, ppo, a2c, trpo, sac, enas; default: lstm)")

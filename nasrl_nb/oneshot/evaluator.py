@@ -6,10 +6,15 @@ supernet's half of each search step, so the one search loop runs ENAS unchanged:
 1. **train the shared weights** ``w`` on the training split for ``train_steps``
    minibatches, each minibatch with one architecture drawn by ``sampler`` (the controller,
    without gradients: ``m ~ pi(m; theta)``; ENAS's Eq. 1 with ``M = 1``), SGD with
-   Nesterov momentum and gradient clipping as in the paper;
+   Nesterov momentum, gradient clipping and, by default, the paper's cosine learning rate
+   with warm restarts (:func:`sgdr_lr`);
 2. **score** each architecture the search proposes by the accuracy of its subgraph on
    the next validation minibatch: the reward ``R(m, w)`` of the controller's REINFORCE
    update (Sec. 2.2, "Training the controller parameters theta").
+
+Phase 1 runs before every ``controller_steps``-th search step; the steps between score with
+``w`` fixed, so the controller takes ``controller_steps`` updates per phase 1 (ENAS's phase 2
+is many controller steps on fixed ``w``: see :class:`SharedWeightEvaluator` for the ratios).
 
 Without a sampler the architectures of phase 1 are uniform: random search with weight
 sharing (Li & Talwalkar, UAI 2019, Sec. 3). Batch normalization uses the minibatch's own
@@ -40,10 +45,31 @@ from ..search.evaluation import (
     make_record,
 )
 from ..spaces.search_space import Architecture, SearchSpace
-from ..validation import require_positive, require_seed
+from ..validation import require_choice, require_positive, require_seed
 from .supernet import build_shared_supernet
 
 Sampler = Callable[[int], Sequence[Architecture]]
+
+LR_SCHEDULES: tuple[str, ...] = ("cosine", "constant")
+
+# ENAS's shared-weight optimiser (Pham et al. 2018, Sec. 3.2, CIFAR-10 training details): SGD
+# with Nesterov momentum, l2 weight decay 1e-4, the cosine schedule of SGDR with l_max = 0.05,
+# l_min = 0.001, T_0 = 10 epochs and T_mul = 2 (the authors' scripts use l_min = 0.0005).
+ENAS_LR, ENAS_LR_MIN, ENAS_LR_T0, ENAS_LR_T_MUL = 0.05, 0.001, 10.0, 2.0
+
+
+def sgdr_lr(epoch: float, *, lr_max: float, lr_min: float, t0: float, t_mul: float) -> float:
+    """The learning rate of SGDR (Loshchilov & Hutter, ICLR 2017, Eq. 5) after ``epoch`` epochs.
+
+    ``lr = lr_min + (lr_max - lr_min) * (1 + cos(pi * T_cur / T_i)) / 2``: a cosine from
+    ``lr_max`` down to ``lr_min`` over a cycle of ``T_i`` epochs (``T_0 = t0``), then a warm
+    restart at ``lr_max``; each cycle is ``t_mul`` times longer than the one before.
+    ``epoch`` may be fractional (minibatches / minibatches per epoch).
+    """
+    t_i, t_cur = float(t0), float(epoch)
+    while t_cur >= t_i:  # skip the cycles already done
+        t_cur, t_i = t_cur - t_i, t_i * t_mul
+    return lr_min + 0.5 * (lr_max - lr_min) * (1.0 + math.cos(math.pi * t_cur / t_i))
 
 
 class Minibatches:
@@ -85,6 +111,21 @@ class SharedWeightEvaluator(Evaluator):
             warm-up that trains every op before the controller narrows the sampling).
         lr, momentum, weight_decay, grad_clip: SGD with Nesterov momentum on the shared
             weights (ENAS: momentum 0.9, weight decay 1e-4, gradient norm clipped at 5).
+        lr_schedule: ``"cosine"`` (default, as ENAS trained ``w``): before each minibatch the
+            learning rate is :func:`sgdr_lr` of the epochs trained so far (warm-up included;
+            an epoch is one pass over the training split), from ``lr`` down to ``lr_min``
+            over cycles of ``lr_t0`` epochs, each ``lr_t_mul`` times longer than the last
+            (ENAS: 0.05, 0.001, 10, 2; an ``lr_min`` above ``lr`` is capped at ``lr``). ``"constant"``: ``lr`` throughout (the optimizer's
+            learning rate is never touched, so a scheduler of your own may drive it).
+        controller_steps: search steps per phase 1 (default 1). Phase 1 runs before every
+            ``controller_steps``-th call of :meth:`evaluate`; the calls between only score,
+            with the shared weights fixed. Each call is one controller update for ENAS, so
+            the controller takes ``controller_steps * epoch_steps / steps_per_phase`` updates
+            per epoch of shared-weight training (``controller_steps`` with the default one
+            pass per phase). ENAS's ratio is far above 1: on Penn Treebank one phase 1 of
+            about 400 minibatches (one epoch) alternates with 2000 controller steps (Sec. 2.2);
+            the authors' CIFAR-10 scripts take 30 controller steps of 10 sampled cells per
+            epoch (micro search) and 50 of 20 (macro search).
         batch_size: training minibatch; eval_batch_size: the validation minibatch that
             scores one architecture.
         bn_calibration: for :meth:`accuracy` (derive, ranking): training images over which each
@@ -112,7 +153,7 @@ class SharedWeightEvaluator(Evaluator):
         cells_per_stage: int = 1,
         train_steps: int | None = None,
         warmup_steps: int = 0,
-        lr: float = 0.05,
+        lr: float = ENAS_LR,
         momentum: float = 0.9,
         weight_decay: float = 1e-4,
         grad_clip: float | None = 5.0,
@@ -122,6 +163,11 @@ class SharedWeightEvaluator(Evaluator):
         seed: int = 0,
         sampler: Sampler | None = None,
         bn_calibration: int = 0,
+        lr_schedule: str = "cosine",
+        lr_min: float = ENAS_LR_MIN,
+        lr_t0: float = ENAS_LR_T0,
+        lr_t_mul: float = ENAS_LR_T_MUL,
+        controller_steps: int = 1,
     ):
         from ..nn.data import Dataset
 
@@ -136,6 +182,15 @@ class SharedWeightEvaluator(Evaluator):
             raise ValueError(f"warmup_steps: must be an integer >= 0, got {warmup_steps!r}")
         self.warmup_steps = warmup_steps
         self.lr = float(require_positive("lr", lr))
+        self.lr_schedule = require_choice("lr_schedule", lr_schedule, LR_SCHEDULES)
+        if isinstance(lr_min, bool) or not isinstance(lr_min, (int, float)) or not 0 <= lr_min < math.inf:
+            raise ValueError(f"lr_min: must be a finite number >= 0, got {lr_min!r}")
+        self.lr_min = float(lr_min)
+        self.lr_t0 = float(require_positive("lr_t0", lr_t0))
+        if isinstance(lr_t_mul, bool) or not isinstance(lr_t_mul, (int, float)) or not 1 <= lr_t_mul < math.inf:
+            raise ValueError(f"lr_t_mul: must be a finite number >= 1, got {lr_t_mul!r}")
+        self.lr_t_mul = float(lr_t_mul)
+        self.controller_steps = require_positive("controller_steps", controller_steps, integer=True)
         if isinstance(momentum, bool) or not isinstance(momentum, (int, float)) or not 0 <= momentum < 1:
             raise ValueError(f"momentum: must be a number in [0, 1), got {momentum!r}")
         if isinstance(weight_decay, bool) or not isinstance(weight_decay, (int, float)) or not 0 <= weight_decay < math.inf:
@@ -163,14 +218,28 @@ class SharedWeightEvaluator(Evaluator):
             raise ValueError(f"bn_calibration: must be an integer >= 0 (training images; 0: batch statistics), got {bn_calibration!r}")
         self.bn_calibration = bn_calibration
         self.steps = 0  # shared-weight minibatches trained so far (warm-up included)
+        self.calls = 0  # evaluate() calls (search steps) so far: phase 1 runs when calls % controller_steps == 0
         self.losses: list[float] = []  # mean training loss of each phase 1, in order
         self._params: dict[str, int] = {}
 
     # --- the two phases ------------------------------------------------------------------------
     @property
+    def epoch_steps(self) -> int:
+        """Minibatches in one pass over the training split (one epoch)."""
+        return max(1, len(self.data.y_train) // self.train_batches.batch_size)
+
+    @property
     def steps_per_phase(self) -> int:
         """Minibatches of phase 1: ``train_steps``, or one pass over the training split."""
-        return self.train_steps or max(1, len(self.data.y_train) // self.train_batches.batch_size)
+        return self.train_steps or self.epoch_steps
+
+    def current_lr(self) -> float:
+        """The shared weights' learning rate for the next minibatch (:func:`sgdr_lr` of the
+        epochs trained so far; ``lr`` with the constant schedule)."""
+        if self.lr_schedule == "constant":
+            return self.lr
+        return sgdr_lr(self.steps / self.epoch_steps, lr_max=self.lr, lr_min=min(self.lr_min, self.lr), t0=self.lr_t0,
+                       t_mul=self.lr_t_mul)
 
     def sample_uniform(self, n: int) -> list[Architecture]:
         """``n`` uniform architectures from the evaluator's generator."""
@@ -210,6 +279,9 @@ class SharedWeightEvaluator(Evaluator):
             X, y = self.data.X_train[idx], self.data.y_train[idx]  # (B, C, H, W), (B,)
             logits = self.supernet(X, arch)  # (B, num_classes)
             loss = F.cross_entropy(logits, y)
+            if self.lr_schedule == "cosine":  # the rate for this minibatch, from the epochs trained before it
+                for group in self.optimizer.param_groups:
+                    group["lr"] = self.current_lr()
             self.steps += 1
             if not torch.isfinite(loss):
                 continue
@@ -286,19 +358,25 @@ class SharedWeightEvaluator(Evaluator):
         return correct / len(y)
 
     def evaluate(self, architectures: Sequence[Architecture]) -> list[dict]:
-        """Phase 1 (train the shared weights), then phase 2: one record per architecture.
+        """Phase 1 (train the shared weights; every ``controller_steps``-th call), then phase 2:
+        one record per architecture.
 
-        All or nothing: if anything raises (Ctrl-C included) the evaluator is put back as
-        it was, so a step that is redone trains the same minibatches.
+        A call without phase 1 scores with the weights as they are; its records' ``supernet_loss``
+        and ``supernet_accuracy`` are None. All or nothing: if anything raises (Ctrl-C
+        included) the evaluator is put back as it was, so a step that is redone trains the
+        same minibatches.
         """
         architectures = list(architectures)
         before = self.state_dict()  # copies already
         try:
             start = time.perf_counter()
-            if self.steps == 0 and self.warmup_steps:
-                self.train_shared_weights(self.warmup_steps, sampler=self.sample_uniform)
-            phase = self.train_shared_weights(self.steps_per_phase)
-            self.losses.append(phase["loss"])
+            phase = {"loss": None, "accuracy": None}
+            if self.calls % self.controller_steps == 0:
+                if self.steps == 0 and self.warmup_steps:
+                    self.train_shared_weights(self.warmup_steps, sampler=self.sample_uniform)
+                phase = self.train_shared_weights(self.steps_per_phase)
+                self.losses.append(phase["loss"])
+            self.calls += 1
             share = (time.perf_counter() - start) / max(1, len(architectures))
             stats = {"supernet_loss": phase["loss"], "supernet_accuracy": phase["accuracy"],
                      "supernet_steps": self.steps, "shared_weights": True}
@@ -343,6 +421,7 @@ class SharedWeightEvaluator(Evaluator):
             "train_batches": self.train_batches.state_dict(),
             "val_batches": self.val_batches.state_dict(),
             "steps": self.steps,
+            "calls": self.calls,
             "losses": list(self.losses),
         }
 
@@ -355,6 +434,7 @@ class SharedWeightEvaluator(Evaluator):
         self.train_batches.load_state_dict(state["train_batches"])
         self.val_batches.load_state_dict(state["val_batches"])
         self.steps = int(state["steps"])
+        self.calls = int(state.get("calls", 0))  # absent from checkpoints written before controller_steps
         self.losses = [float(v) for v in state["losses"]]
 
     def config(self) -> dict:
@@ -366,6 +446,11 @@ class SharedWeightEvaluator(Evaluator):
             "train_steps": self.train_steps,
             "warmup_steps": self.warmup_steps,
             "lr": self.lr,
+            "lr_schedule": self.lr_schedule,
+            "lr_min": self.lr_min,
+            "lr_t0": self.lr_t0,
+            "lr_t_mul": self.lr_t_mul,
+            "controller_steps": self.controller_steps,
             "momentum": self.momentum,
             "weight_decay": self.weight_decay,
             "grad_clip": self.grad_clip,

@@ -185,7 +185,7 @@ class SupernetConfig:
     Its width and cells come from ``child`` (``channels``, ``cells_per_stage``), its device from ``child.device``.
     """
 
-    train_steps: int | None = None  # shared-weight minibatches per search step; None: one pass over the training split
+    train_steps: int | None = None  # shared-weight minibatches per phase 1; None: one pass over the training split
     warmup_steps: int = 0  # minibatches with uniform architectures before the first step
     lr: float = 0.05  # SGD with Nesterov momentum (ENAS)
     momentum: float = 0.9
@@ -193,6 +193,11 @@ class SupernetConfig:
     grad_clip: float | None = 5.0  # clip the shared weights' gradient norm; None: off
     batch_size: int = 64  # training minibatch
     eval_batch_size: int = 128  # the validation minibatch that scores one architecture
+    lr_schedule: str = "cosine"  # cosine: SGDR from lr to lr_min (ENAS Sec. 3.2); constant: lr throughout
+    lr_min: float = 0.001  # the cosine's floor (ENAS: 0.001)
+    lr_t0: float = 10.0  # the first cosine cycle, in epochs (ENAS: T_0 = 10)
+    lr_t_mul: float = 2.0  # each next cycle this many times longer (ENAS: T_mul = 2)
+    controller_steps: int = 1  # search steps (controller updates) per phase 1; enas: ENAS_CONTROLLER_STEPS
 
     def __post_init__(self):
         if self.train_steps is not None:
@@ -202,6 +207,13 @@ class SupernetConfig:
         require_positive("supernet.lr", self.lr)
         require_positive("supernet.batch_size", self.batch_size, integer=True)
         require_positive("supernet.eval_batch_size", self.eval_batch_size, integer=True)
+        require_choice("supernet.lr_schedule", self.lr_schedule, ("cosine", "constant"))
+        if isinstance(self.lr_min, bool) or not isinstance(self.lr_min, (int, float)) or not 0 <= self.lr_min < float("inf"):
+            raise ValueError(f"supernet.lr_min: must be a finite number >= 0, got {self.lr_min!r}")
+        require_positive("supernet.lr_t0", self.lr_t0)
+        if isinstance(self.lr_t_mul, bool) or not isinstance(self.lr_t_mul, (int, float)) or not 1 <= self.lr_t_mul < float("inf"):
+            raise ValueError(f"supernet.lr_t_mul: must be a finite number >= 1, got {self.lr_t_mul!r}")
+        require_positive("supernet.controller_steps", self.controller_steps, integer=True)
 
 
 @dataclass
@@ -536,6 +548,8 @@ SETTINGS: dict[str, str] = {
     "supernet_lr": "supernet.lr",
     "supernet_batch_size": "supernet.batch_size",
     "eval_batch_size": "supernet.eval_batch_size",
+    "supernet_lr_schedule": "supernet.lr_schedule",
+    "controller_steps": "supernet.controller_steps",
     "second_order": "darts.second_order",
     "remedy": "darts.remedy",
     "controller": "controller.kind",
