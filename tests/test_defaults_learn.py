@@ -156,3 +156,22 @@ def test_zoph_and_les_settings_are_a_preset_not_the_default():
         SearchConfig.from_settings(preset="enas")
     with pytest.raises(ValueError, match=r"preset: 'zoph-le' .* allowed methods: reinforce, ppo, not 'random'"):
         SearchConfig.from_settings(method="random", preset="zoph-le")
+
+
+def test_the_cli_preset_and_the_rule_in_config_json(tmp_path, capsys):
+    import json
+
+    from nasrl_nb.cli.commands import main
+
+    out = tmp_path / "run"
+    assert main(["search", "--method", "reinforce", "--dataset", "bench:digits-cell", "--budget", "8",
+                 "--preset", "zoph-le", "--out", str(out), "--quiet"]) == 0
+    config = json.loads((out / "config.json").read_text())
+    assert config["trainer"]["optimizer"] == "adam" and config["rules"]["preset"] == "zoph-le"
+    assert config["batch_size"] == 2 and config["rules"]["batch_size"] == BATCH_SIZE_RULE
+    capsys.readouterr()
+    assert main(["search", "--dataset", "bench:digits-cell", "--budget", "12", "--preset", "zoph-le",
+                 "--out", str(out), "--resume", "--quiet"]) == 2
+    assert "preset: chooses the settings of a new search" in capsys.readouterr().err
+    assert main(["search", "--preset", "long", "--out", str(tmp_path / "x")]) == 2
+    assert "zoph-le" in capsys.readouterr().err  # the allowed value is named

@@ -82,6 +82,39 @@ MUTATIONS: dict[str, Mutation] = {
         "if True:",
         ("tests/test_bandits.py::test_ucb_does_not_spend_a_budget_on_known_architectures",),
     ),
+    # the controller's defaults (issue 19): plain SGD, advantages over the std of every reward seen
+    "controller steps with Adam instead of SGD": Mutation(
+        "rl/policy_gradient.py",
+        'optimizer_class = torch.optim.SGD if self.optimizer_name == "sgd" else torch.optim.Adam',
+        "optimizer_class = torch.optim.Adam",
+        ("tests/test_defaults_learn.py::test_an_sgd_step_is_theta_minus_lr_times_the_gradient",),
+    ),
+    "advantages over the batch's std instead of the history's": Mutation(
+        "rl/policy_gradient.py",
+        "std = self.reward_stats.std",
+        "std = float(rewards.std())",
+        ("tests/test_defaults_learn.py::test_history_scale_divides_by_the_std_of_every_reward_seen",),
+    ),
+    # ENAS (issue 20): the reward reads a validation minibatch; phase 1 trains the controller's samples
+    "enas reward on a training minibatch": Mutation(
+        "oneshot/evaluator.py",
+        'accuracy = self._accuracy(arch, "val", batch)',
+        'accuracy = self._accuracy(arch, "train", batch)',
+        ("tests/test_enas_as_trained.py::test_phase_one_trains_on_training_minibatches_and_the_reward_reads_validation_minibatches",),
+    ),
+    "enas phase 1 trains uniform cells, not the controller's": Mutation(
+        "oneshot/enas.py",
+        'return self.controller.sample(require_positive("n", n, integer=True)).architectures',
+        'return [self.space.sample(np.random.default_rng(seed)) for seed in range(require_positive("n", n, integer=True))]',
+        ("tests/test_enas_as_trained.py::test_phase_one_trains_the_controllers_samples",),
+    ),
+    # DARTS (issue 20): the architecture step reads the other half of the training split
+    "darts architecture step on the weight step's batch": Mutation(
+        "oneshot/darts_strategy.py",
+        "stats = self.optimizer.step((X[w_idx], y[w_idx]), (X[a_idx], y[a_idx])).to_dict()",
+        "stats = self.optimizer.step((X[w_idx], y[w_idx]), (X[w_idx], y[w_idx])).to_dict()",
+        ("tests/test_darts_as_searched.py::test_the_architecture_step_reads_the_alpha_half_and_the_weight_step_the_weight_half",),
+    ),
     # the same intra-op threads per child in every evaluator
     "child trains with the caller's threads": Mutation(
         "search/evaluation.py",

@@ -57,6 +57,7 @@ SEARCH_OPTIONS = {
     "workers": "workers",
     "ray_address": "ray_address",
     "asynchronous": "asynchronous",
+    "preset": "preset",
 }
 
 
@@ -168,6 +169,9 @@ def add_commands(subparsers) -> None:
                         help="join this Ray cluster (e.g. auto, ray://host:10001); default: a local Ray for the run")
     search.add_argument("--async", dest="asynchronous", action="store_const", const=True, default=None,
                         help="update as soon as --batch results are back while the other children still train")
+    search.add_argument("--preset", choices=("zoph-le",), default=None,
+                        help="documented settings for other purposes than a lab's budget: zoph-le, Zoph & Le's "
+                             "controller training (Adam at 6e-4 on raw advantages; reinforce, ppo), for long runs")
     search.add_argument("--out", required=True, help="the run folder (config, history, steps, checkpoint, summary)")
     search.add_argument("--resume", action="store_true", help="continue the search in --out")
     search.add_argument("--overwrite", action="store_true", help="delete the search in --out and start over")

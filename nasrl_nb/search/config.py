@@ -435,6 +435,9 @@ class SearchConfig:
                     raise ValueError(f"{key}: expected a dict of {section} options, got {type(value).__name__}")
                 data[section].update(_plain(_check_keys(key, value, SECTIONS[section])))
                 continue
+            if key == "preset":
+                raise ValueError("preset: chooses the settings of a new search; a saved run keeps its own "
+                                 "(start a new search in another folder)")
             path = SETTINGS.get(key)
             if path is None:
                 allowed = ", ".join(sorted(SETTINGS) + list(SECTION_KWARGS))
