@@ -175,3 +175,16 @@ def test_the_cli_preset_and_the_rule_in_config_json(tmp_path, capsys):
     assert "preset: chooses the settings of a new search" in capsys.readouterr().err
     assert main(["search", "--preset", "long", "--out", str(tmp_path / "x")]) == 2
     assert "zoph-le" in capsys.readouterr().err  # the allowed value is named
+
+
+def test_a_run_folder_written_before_the_new_defaults_resumes_as_it_ran():
+    """config.json of earlier runs has no trainer.optimizer: their controller stepped by Adam on the
+    batch's reward std (and their supernet at a constant rate); reading it back keeps that."""
+    old = SearchConfig.from_settings(method="reinforce", budget=20).to_dict()
+    for key in ("optimizer", "advantage_std"):
+        old["trainer"].pop(key)
+    old["supernet"].pop("lr_schedule")
+    config = SearchConfig.from_dict(old)
+    assert (config.trainer.optimizer, config.trainer.advantage_std) == ("adam", "batch")
+    assert config.supernet.lr_schedule == "constant"
+    assert SearchConfig.from_dict(SearchConfig.from_settings(budget=20).to_dict()).trainer.optimizer == "sgd"

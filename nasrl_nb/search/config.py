@@ -391,6 +391,12 @@ class SearchConfig:
         if isinstance(data.get("darts"), Mapping) and "batch_norm" not in data["darts"]:
             # written before darts.batch_norm existed: that supernet had the children's affine BatchNorms
             data["darts"] = {**data["darts"], "batch_norm": "affine"}
+        if isinstance(data.get("trainer"), Mapping) and "optimizer" not in data["trainer"]:
+            # written before trainer.optimizer existed: the controller stepped by Adam on the batch's reward std
+            data["trainer"] = {**data["trainer"], "optimizer": "adam", "advantage_std": "batch"}
+        if isinstance(data.get("supernet"), Mapping) and "lr_schedule" not in data["supernet"]:
+            # written before supernet.lr_schedule existed: the shared weights trained at a constant rate
+            data["supernet"] = {**data["supernet"], "lr_schedule": "constant"}
         for name, kind in SECTIONS.items():
             if name in data:
                 data[name] = kind(**_check_keys(name, data[name], kind))
