@@ -64,7 +64,7 @@ def test_config_round_trips_through_json_and_names_unknown_keys():
     assert SearchConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
     with pytest.raises(ValueError, match=r"controller_kwargs: unknown key 'hidden'; allowed keys: hidden_size, num_layers"):
         make_search(controller_kwargs={"hidden": 3})
-    with pytest.raises(ValueError, match=r"trainer_kwargs: unknown key 'clip'; allowed keys: lr, baseline_decay"):
+    with pytest.raises(ValueError, match=r"trainer_kwargs: unknown key 'clip'; allowed keys: lr, optimizer, baseline_decay"):
         make_search(trainer_kwargs={"clip": 3})
     with pytest.raises(ValueError, match=r"schedule: unknown key 'step'; allowed keys: temperature_start"):
         make_search(trainer_kwargs={"schedule": {"step": 3}})
@@ -79,8 +79,8 @@ def test_config_round_trips_through_json_and_names_unknown_keys():
 
 
 def test_config_differences_name_nested_fields_and_skip_overrides():
-    old = SearchConfig().to_dict()
-    new = SearchConfig(budget=99, child=dataclasses.replace(SearchConfig().child, epochs=1, device="cpu")).to_dict()
+    old = SearchConfig(batch_size=8).to_dict()  # a batch size given, not the budget's rule
+    new = SearchConfig(budget=99, batch_size=8, child=dataclasses.replace(SearchConfig().child, epochs=1, device="cpu")).to_dict()
     assert config_differences(old, new) == ["child.epochs: 3 -> 1"]
     assert set(config_differences(old, new, ignore=())) == {"budget: 64 -> 99", "child.epochs: 3 -> 1", "child.device: 'auto' -> 'cpu'"}
 
@@ -90,7 +90,7 @@ def test_resume_checks_the_config_and_allows_only_documented_overrides(tmp_path)
     first = synthetic("reinforce", out_dir=out, budget=4)
     first.run()
     assert json.loads((out / "config.json").read_text()) == first.config.to_dict()
-    with pytest.raises(ValueError, match=r"other settings: trainer.lr: 0.00035 -> 0.1 \(only budget, device, progress"):
+    with pytest.raises(ValueError, match=r"other settings: trainer.lr: 0.2 -> 0.1 \(only budget, device, progress"):
         synthetic("reinforce", out_dir=out, budget=4, trainer_kwargs={"lr": 0.1}, resume=True)
     with pytest.raises(ValueError, match="seed: cannot change on resume; allowed overrides: budget, device, progress, policy_snapshots"):
         resume_search(out, evaluator=FunctionEvaluator(conv_share), seed=3)
