@@ -40,7 +40,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from ..validation import require_choice, require_positive
-from .search_space import Architecture, Decision, SearchSpace
+from .search_space import Architecture, Decision, SearchSpace, read_layer_list
 
 ARCHITECTURE_VOCAB: dict[str, tuple[str, ...]] = {
     "layer_type": ("conv1x1", "conv3x3", "conv5x5", "maxpool3x3", "avgpool3x3"),
@@ -209,20 +209,7 @@ class MacroSpace(SearchSpace):
 
     def parse(self, text) -> Architecture:
         """Read a JSON layer list (or ``{"layers": [...]}``, or the parsed Python list)."""
-        data = text
-        if isinstance(text, str):
-            try:
-                data = json.loads(text)
-            except json.JSONDecodeError as err:
-                raise ValueError(f"arch: not valid JSON for the macro space ({err})") from None
-            except RecursionError:
-                raise ValueError("arch: JSON nested too deeply for the macro space; allowed: a flat list of layer objects") from None
-        if isinstance(data, Mapping) and "layers" in data:
-            data = data["layers"]
-        if not isinstance(data, list) or not all(isinstance(row, Mapping) for row in data):
-            raise ValueError('arch: expected a JSON list of layer objects such as [{"layer_type": "conv3x3", ...}]')
-        if len(data) != self.num_layers:
-            raise ValueError(f"arch: expected {self.num_layers} layers for this macro space, got {len(data)}")
+        data = read_layer_list(text, space='macro', example='[{"layer_type": "conv3x3", ...}]', num_layers=self.num_layers)
         choices = []
         for i, row in enumerate(data):
             allowed = set(LAYER_KEYS) | ({"skips"} if self.skip_connections else set())

@@ -220,3 +220,23 @@ def custom_space(vocab: Mapping[str, Sequence]) -> SearchSpace:
             raise ValueError(f"vocab[{name!r}]: expected a non-empty list of options, got {options!r}")
         decisions.append(Decision(str(name), tuple(options)))
     return SearchSpace(decisions)
+
+
+def read_layer_list(text, *, space: str, example: str, num_layers: int) -> list:
+    """The layers of a layered space's architecture text: a JSON list of one object per layer, or
+    ``{"layers": [...]}``, or the parsed Python list; a one-line ``ValueError`` naming ``space`` else."""
+    data = text
+    if isinstance(text, str):
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise ValueError(f"arch: not valid JSON for the {space} space ({err})") from None
+        except RecursionError:
+            raise ValueError(f"arch: JSON nested too deeply for the {space} space; allowed: a flat list of layer objects") from None
+    if isinstance(data, Mapping) and "layers" in data:
+        data = data["layers"]
+    if not isinstance(data, list) or not all(isinstance(row, Mapping) for row in data):
+        raise ValueError(f"arch: expected a JSON list of layer objects such as {example}")
+    if len(data) != num_layers:
+        raise ValueError(f"arch: expected {num_layers} layers for this {space} space, got {len(data)}")
+    return data

@@ -57,11 +57,11 @@ layer indices in any order, ``[]`` meaning the image.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..validation import require_positive
-from .search_space import Architecture, Decision, SearchSpace
+from .search_space import Architecture, Decision, SearchSpace, read_layer_list
 
 FILTER_SIZES: tuple[int, ...] = (1, 3, 5, 7)  # filter height and width (Sec. 4.1)
 NUM_FILTERS: tuple[int, ...] = (24, 36, 48, 64)  # number of filters (Sec. 4.1)
@@ -162,20 +162,7 @@ class ZophLeSpace(SearchSpace):
 
     def parse(self, text) -> Architecture:
         """Read a JSON layer list (or ``{"layers": [...]}``, or the parsed Python list)."""
-        data = text
-        if isinstance(text, str):
-            try:
-                data = json.loads(text)
-            except json.JSONDecodeError as err:
-                raise ValueError(f"arch: not valid JSON for the zoph-le space ({err})") from None
-            except RecursionError:
-                raise ValueError("arch: JSON nested too deeply for the zoph-le space; allowed: a flat list of layer objects") from None
-        if isinstance(data, Mapping) and "layers" in data:
-            data = data["layers"]
-        if not isinstance(data, list) or not all(isinstance(row, Mapping) for row in data):
-            raise ValueError('arch: expected a JSON list of layer objects such as [{"filter_height": 3, ..., "inputs": []}]')
-        if len(data) != self.num_layers:
-            raise ValueError(f"arch: expected {self.num_layers} layers for this zoph-le space, got {len(data)}")
+        data = read_layer_list(text, space='zoph-le', example='[{"filter_height": 3, ..., "inputs": []}]', num_layers=self.num_layers)
         allowed = {*self.keys(), "inputs"}
         values = {}
         for i, row in enumerate(data):
