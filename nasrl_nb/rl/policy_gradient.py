@@ -444,7 +444,7 @@ class PolicyGradientTrainer:
         return stats
 
     def _step(self, policy_loss: torch.Tensor, out) -> tuple[float, float]:
-        """Entropy bonus, backward, clip, Adam step; returns (loss, grad norm before clipping).
+        """Entropy bonus, backward, clip, optimiser step; returns (loss, grad norm before clipping).
 
         The norm is taken, and clipped, over every parameter the optimiser steps: the
         controller's and, for A2C, its critic's too (one shared loss, one clip, as SB3's A2C).
