@@ -8,6 +8,7 @@ every ``python -m nasrl_nb`` line in the README parses with the real command lin
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import subprocess
@@ -191,8 +192,8 @@ def test_setup_cell_installs_only_when_missing_and_never_upgrades_what_the_runti
         lines = source.splitlines()
         pip = [line.strip() for line in lines if '"pip", "install"' in line]
         assert len(pip) == 1, f"{name}: expected one pip install line, found {pip}"
-        guard = lines[lines.index(next(line for line in lines if '"pip", "install"' in line)) - 1]
-        assert 'find_spec("nasrl_nb") is None' in guard, f"{name}: install only when the package is missing"
+        before = lines[: lines.index(next(line for line in lines if '"pip", "install"' in line))]
+        assert any('find_spec("nasrl_nb") is None' in line for line in before), f"{name}: install only when missing"
         assert not any(f'"{flag}"' in pip[0] for flag in UPGRADE_FLAGS), f"{name}: {pip[0]}"
         installs[name] = pip[0]
     assert len(set(installs.values())) == 1, f"the setup cells install differently: {installs}"
@@ -295,3 +296,42 @@ def test_readme_layout_names_every_library_module():
     modules += [p.name + "/" for p in sorted(package.iterdir()) if (p / "__init__.py").exists()]
     missing = [name for name in modules if name not in layout]
     assert not missing, f"add these modules to the README's Layout section: {missing}"
+
+
+def test_setup_cell_installs_nothing_it_was_not_told_to():
+    """With the package missing and no NASRL_NB_SOURCE, the cell stops with a message naming the
+    setting; with one set, it pip-installs exactly that source (never a name nobody chose)."""
+    import importlib.util
+
+    source = next(iter(_setup_cells().values()))
+    install_part = source.split("import nasrl_nb as nb")[0]
+    calls = []
+
+    def run(args, check):
+        calls.append(args)
+
+    fake_subprocess = type("fake", (), {"run": staticmethod(run)})
+    original = importlib.util.find_spec
+    try:
+        importlib.util.find_spec = lambda name, *a: None if name == "nasrl_nb" else original(name, *a)
+        for env, expected in ((None, None), ("git+https://example.org/course/nasrl-nb", "git+https://example.org/course/nasrl-nb")):
+            calls.clear()
+            old_env = os.environ.pop("NASRL_NB_SOURCE", None)
+            if env is not None:
+                os.environ["NASRL_NB_SOURCE"] = env
+            try:
+                code = install_part.replace("import importlib.util, os, subprocess, sys", "import importlib.util, os, sys")
+                namespace = {"subprocess": fake_subprocess}
+                if expected is None:
+                    with pytest.raises(RuntimeError, match="NASRL_NB_SOURCE"):
+                        exec(code, namespace)
+                    assert calls == []
+                else:
+                    exec(code, namespace)
+                    assert len(calls) == 1 and calls[0][-1] == expected
+            finally:
+                os.environ.pop("NASRL_NB_SOURCE", None)
+                if old_env is not None:
+                    os.environ["NASRL_NB_SOURCE"] = old_env
+    finally:
+        importlib.util.find_spec = original
