@@ -9,7 +9,8 @@ its cells' sources differ from the notebook's, or a code cell has no output reco
     python notebooks/executed/regenerate.py                          # every notebook (about 15 minutes on 2 cores)
     python notebooks/executed/regenerate.py notebooks/04_reinforce.ipynb
 
-Exit status 1 when a notebook fails; its copy is then left as it was.
+It prints each notebook's wall time in quick mode. Exit status 1 when a notebook fails; its
+copy is then left as it was.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from pathlib import Path
 
 import nbformat
@@ -44,6 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(NOTEBOOKS.parent), os.environ.get("PYTHONPATH")]))
     failed = 0
     for path in args.notebooks or sorted(NOTEBOOKS.glob("*.ipynb")):
+        start = time.perf_counter()
         try:
             nb = execute(path.resolve())
         except CellExecutionError as err:
@@ -51,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{path.name}: FAILED, copy left as it was\n{str(err)[-600:]}", file=sys.stderr)
             continue
         nbformat.write(nb, HERE / path.name)
-        print(f"{path.name}: written")
+        print(f"{path.name}: written, ran in {time.perf_counter() - start:.0f} s (kernel start-up included)")
     return 1 if failed else 0
 
 
