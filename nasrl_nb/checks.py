@@ -670,7 +670,7 @@ def check_staleness(student_fn: Callable[[int, int], list]) -> CheckResult:
     for workers, updates in [(3, 6), (1, 4), (2, 5), (5, 9), (4, 2)]:
         expected = reference_staleness(workers, updates)
         value, hint = _call(student_fn, workers, updates)
-        if hint:
+        if hint is not None:
             return hint
         got = _as_vector(value)
         if got is None or got.shape != (updates,):
@@ -701,10 +701,10 @@ def check_parallel_speedup(student_fn: Callable[[float, float, int, int], float]
     rounds, since a child cannot be split. Speed-up = serial time / parallel time (Amdahl's law
     with whole children).
     """
-    cases = [(0.5, 2.0, 6, 3), (0.2, 1.0, 8, 3), (1.0, 3.0, 4, 8), (0.0, 1.0, 5, 2), (0.3, 0.5, 1, 4)]
+    cases = [(0.5, 2.0, 7, 3), (0.2, 1.0, 6, 3), (1.0, 3.0, 4, 8), (0.0, 1.0, 5, 2), (0.3, 0.5, 1, 4)]
     for controller, child, batch, workers in cases:
         value, hint = _call(student_fn, controller, child, batch, workers)
-        if hint:
+        if hint is not None:
             return hint
         got = _as_float(value)
         if got is None:
@@ -714,13 +714,13 @@ def check_parallel_speedup(student_fn: Callable[[float, float, int, int], float]
         if _near(got, expected):
             continue
         wrong = [
+            (float(workers), "k workers give k times only when everything is parallel and the batch fills them; keep "
+                             "the serial controller time, and count whole rounds of children."),
             (serial / (controller + batch / workers * child),
              "A child cannot be split between workers: a batch of b children on k workers takes ceil(b / k) rounds."),
             (batch / math.ceil(batch / workers) if controller else math.nan,
              "The controller's update does not run in parallel: keep its time in both the serial and the parallel step "
              "(Amdahl's law)."),
-            (float(workers), "k workers give k times only when everything is parallel and the batch fills them; keep "
-                             "the serial controller time, and count whole rounds of children."),
             ((controller + math.ceil(batch / workers) * child) / serial,
              "Upside down: a speed-up is the serial time over the parallel time (greater than 1)."),
         ]
@@ -853,7 +853,7 @@ def check_ppo_objective(student_fn: Callable[[torch.Tensor, torch.Tensor, float]
     ratio = torch.cat([torch.tensor([0.5, 0.9, 1.0, 1.1, 1.5, 0.7, 1.3]), 0.4 + 1.2 * torch.rand(9, generator=generator)])
     advantages = torch.cat([torch.tensor([1.0, -1.0, 0.5, -0.5, 1.0, -2.0, -1.0]), torch.randn(9, generator=generator)])
     value, hint = _call(student_fn, ratio.clone(), advantages.clone(), clip)
-    if hint:
+    if hint is not None:
         return hint
     got = _as_vector(value)
     if got is None or got.size not in (1, len(ratio)) or not all(math.isfinite(v) for v in got):
@@ -904,7 +904,7 @@ def check_ucb_scores(student_fn: Callable, bandit) -> CheckResult:
             counts = np.asarray(b.counts[t] + b.pending[t], dtype=float)
             means, sigma = np.asarray(b.means(t), dtype=float), float(b.sigma())
             value, hint = _call(student_fn, means.copy(), counts.copy(), sigma, float(b.exploration))
-            if hint:
+            if hint is not None:
                 return hint
             got = _as_vector(value, len(counts))
             if got is None:
