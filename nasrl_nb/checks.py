@@ -568,6 +568,62 @@ def check_weight_sharing_speedup(per_child_seconds: float, num_cells: int, share
                                   "shared-weight time (training the supernet and scoring the cells).")
 
 
+def _edge_names(answer) -> set[str] | None:
+    """``answer`` as a set of ``"j->i:op"`` strings (spaces ignored), else None."""
+    if isinstance(answer, str) or answer is None:
+        return None
+    try:
+        names = {"".join(item.split()) for item in answer}
+    except (TypeError, AttributeError):
+        return None
+    return names
+
+
+def check_subgraph_weights(supernet, arch, answer) -> CheckResult:
+    """Is ``answer`` the set of the supernet's edge ops whose weights the child ``arch`` uses?
+
+    Each name is ``"j->i:op"`` (the op on the edge from node ``j`` to node ``i``), as
+    :func:`~nasrl_nb.viz.enas_plots.highlighted` writes them. The child owns, on each edge, the
+    one op it picked; a ``none`` edge computes nothing, and parameter-free ops (skip, pooling)
+    own no weights. Read off the supernet itself (the modules whose parameters
+    :meth:`~nasrl_nb.oneshot.supernet.CellSupernet.child_parameters` sums).
+    """
+    cell = next((b for b in supernet.features if hasattr(b, "edges")), None)
+    if cell is None:
+        raise ValueError(f"supernet: {type(supernet).__name__} is not allowed; allowed values: a CellSupernet")
+    edge_ops = supernet.space.edge_ops(arch)
+    picked = {f"{j}->{i}:{op}" for (i, j), op in edge_ops.items() if op != "none"}
+    expected = {f"{j}->{i}:{op}" for (i, j), op in edge_ops.items()
+                if op != "none" and any(p.numel() for p in cell.edges[i - 1][j][op].parameters())}
+    names = _edge_names(answer)
+    if names is None or not all(isinstance(n, str) and "->" in n and ":" in n for n in names):
+        return _hint('Give a list of strings "j->i:op", one per edge op that carries weights, such as "0->1:nor_conv_3x3".')
+    if names == expected:
+        return _passed(f"{len(expected)} weight-carrying ops in each supernet cell: a step through this child trains "
+                       "only their weights there (besides the stem, reductions and classifier every child shares).")
+    reversed_names = {f"{n.split(':')[0].split('->')[1]}->{n.split(':')[0].split('->')[0]}:{n.split(':', 1)[1]}"
+                      for n in names if n.count("->") == 1}
+    if reversed_names == expected:
+        return _hint("Write each edge from -> to: j->i with j < i (the edge into node i from node j).")
+    if any(n.endswith(":none") for n in names):
+        return _hint("A none edge computes nothing: no op, no weights; leave it out.")
+    if names == picked:
+        return _hint("Some of these ops have no weights: skip_connect and avg_pool_3x3 are parameter-free, so a "
+                     "child that picks them trains nothing there.")
+    per_edge = {}
+    for n in names:
+        per_edge.setdefault(n.split(":")[0], set()).add(n)
+    if any(len(v) > 1 for v in per_edge.values()):
+        return _hint("The child runs ONE op per edge (the one it picked); the supernet holds the others for other children.")
+    missing, extra = len(expected - names), len(names - expected)
+    parts = []
+    if missing:
+        parts.append(f"{missing} weight-carrying op{'s' if missing > 1 else ''} of the child {'are' if missing > 1 else 'is'} missing")
+    if extra:
+        parts.append(f"{extra} of yours {'are' if extra > 1 else 'is'} not picked by this child or carr{'y' if extra > 1 else 'ies'} no weights")
+    return _hint("; ".join(parts) + ": read each edge's op from space.edge_ops(arch).")
+
+
 def _too_high_or_low_float(value: float, expected: float, how: str) -> CheckResult:
     return _hint(f"{value:.4g} is {'too high' if value > expected else 'too low'}. {how}")
 

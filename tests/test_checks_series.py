@@ -19,6 +19,7 @@ from nasrl_nb.checks import (
     check_protocol_pick,
     check_significant_winner,
     check_staleness,
+    check_subgraph_weights,
     check_ucb_scores,
     check_weight_sharing_speedup,
     reference_staleness,
@@ -380,3 +381,44 @@ def test_ucb_scores_hints():
         _fails(check_ucb_scores(lambda m, n, s, c: m[:2], bandit), "one score per option")
         _fails(check_ucb_scores(lambda m, n, s, c: 1 / 0, bandit), "ZeroDivisionError")
         _fails(check_ucb_scores(variant(lambda n, s, c, N: 1.01 * c * s * np.sqrt(2 * np.log(N) / n)), bandit), "score = mean")
+
+
+# --- 07: the subgraph's weights -------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def supernet_and_arch():
+    from nasrl_nb.oneshot.supernet import CellSupernet
+
+    space = CellSpace()
+    supernet = CellSupernet(space, (1, 8, 8), 10, channels=4)
+    arch = space.parse("|nor_conv_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|avg_pool_3x3~0|none~1|nor_conv_3x3~2|")
+    return supernet, arch
+
+
+def test_subgraph_weights_pass_in_several_forms(supernet_and_arch):
+    supernet, arch = supernet_and_arch
+    right = ["0->1:nor_conv_3x3", "0->2:nor_conv_1x1", "2->3:nor_conv_3x3"]
+    assert check_subgraph_weights(supernet, arch, right)
+    assert check_subgraph_weights(supernet, arch, set(reversed(right)))
+    assert check_subgraph_weights(supernet, arch, ("0 -> 1 : nor_conv_3x3", "0->2:nor_conv_1x1", "2->3:nor_conv_3x3"))
+    # the checker's answer is the child's: with the shared blocks, its ops' weights are child_parameters
+    shared = sum(p.numel() for b in [*supernet.features, supernet.classifier] if not hasattr(b, "edges")
+                 for p in b.parameters())
+    cells = [b for b in supernet.features if hasattr(b, "edges")]
+    in_ops = sum(p.numel() for cell in cells for name in right
+                 for p in cell.edges[int(name[3]) - 1][int(name[0])][name.split(":")[1]].parameters())
+    assert shared + in_ops == supernet.child_parameters(arch)
+
+
+def test_subgraph_weights_hints(supernet_and_arch):
+    supernet, arch = supernet_and_arch
+    right = ["0->1:nor_conv_3x3", "0->2:nor_conv_1x1", "2->3:nor_conv_3x3"]
+    _fails(check_subgraph_weights(supernet, arch, right + ["1->2:skip_connect", "0->3:avg_pool_3x3"]), "parameter-free")
+    _fails(check_subgraph_weights(supernet, arch, right + ["1->3:none"]), "none edge")
+    _fails(check_subgraph_weights(supernet, arch, ["1->0:nor_conv_3x3", "2->0:nor_conv_1x1", "3->2:nor_conv_3x3"]), "from -> to")
+    _fails(check_subgraph_weights(supernet, arch, right + ["0->1:nor_conv_1x1"]), "one op per edge")
+    _fails(check_subgraph_weights(supernet, arch, right[:2]), "1 weight-carrying op of the child is missing")
+    _fails(check_subgraph_weights(supernet, arch, right + ["1->2:nor_conv_3x3"]), "not picked")
+    for junk in [None, "0->1:nor_conv_3x3", 3, [1, 2], ["abc"]]:
+        _fails(check_subgraph_weights(supernet, arch, junk), "list of strings")
