@@ -600,7 +600,7 @@ def check_subgraph_weights(supernet, arch, answer) -> CheckResult:
         return _hint('Give a list of strings "j->i:op", one per edge op that carries weights, such as "0->1:nor_conv_3x3".')
     if names == expected:
         return _passed(f"{len(expected)} weight-carrying ops in each supernet cell: a step through this child trains "
-                       "only their weights there (besides the stem, reductions and classifier every child shares).")
+                       "only these weights there (besides the stem, reductions and classifier every child shares).")
     reversed_names = {f"{n.split(':')[0].split('->')[1]}->{n.split(':')[0].split('->')[0]}:{n.split(':', 1)[1]}"
                       for n in names if n.count("->") == 1}
     if reversed_names == expected:
