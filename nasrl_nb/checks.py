@@ -545,29 +545,6 @@ def check_protocol_pick(history, answer) -> CheckResult:
 # --- 07_enas -------------------------------------------------------------------------------------
 
 
-def check_weight_sharing_speedup(per_child_seconds: float, num_cells: int, shared_seconds: float, answer) -> CheckResult:
-    """Is ``answer`` weight sharing's speed-up: the time to train ``num_cells`` children from
-    scratch (``per_child_seconds`` each) divided by the shared-weight time for all of them?
-
-    A relative tolerance of 3% lets an answer computed from the printed, rounded timings pass.
-    """
-    value = _as_float(answer)
-    if value is None:
-        return _not_a_number(answer)
-    expected = per_child_seconds * num_cells / shared_seconds
-    if math.isclose(value, expected, rel_tol=0.03):
-        return _passed(f"About {expected:.1f}x: the supernet is trained once for all {num_cells} cells, "
-                       "while each standalone child is trained on its own.")
-    if expected > 0 and math.isclose(value, 1 / expected, rel_tol=0.03):
-        return _hint("Upside down: a speed-up is the slow way's time (training every child) over the fast way's.")
-    if math.isclose(value, per_child_seconds / shared_seconds, rel_tol=0.03):
-        return _hint("You compared ONE child trained from scratch with the shared weights' time for ALL the cells.")
-    if math.isclose(value, per_child_seconds * num_cells - shared_seconds, rel_tol=0.03):
-        return _hint("That is the time saved in seconds; a speed-up is a ratio of the two times.")
-    return _too_high_or_low_float(value, expected, "Divide the from-scratch time for all the cells by the "
-                                  "shared-weight time (training the supernet and scoring the cells).")
-
-
 def _edge_names(answer) -> set[str] | None:
     """``answer`` as a set of ``"j->i:op"`` strings (spaces ignored), else None."""
     if isinstance(answer, str) or answer is None:
@@ -622,10 +599,6 @@ def check_subgraph_weights(supernet, arch, answer) -> CheckResult:
     if extra:
         parts.append(f"{extra} of yours {'are' if extra > 1 else 'is'} not picked by this child or carr{'y' if extra > 1 else 'ies'} no weights")
     return _hint("; ".join(parts) + ": read each edge's op from space.edge_ops(arch).")
-
-
-def _too_high_or_low_float(value: float, expected: float, how: str) -> CheckResult:
-    return _hint(f"{value:.4g} is {'too high' if value > expected else 'too low'}. {how}")
 
 
 def _pair_counts(x, y):
