@@ -784,7 +784,7 @@ def check_equal_cost_evaluations(result, bench, answer) -> CheckResult:
     budget = float(np.mean([r["cpu_seconds"] for r in one_shot])) / result.time_scale
     expected = math.ceil(budget / child - 1e-9)
     if value == expected:
-        return _passed(f"{expected} evaluations: {budget:.2f} table seconds at {child:.3f} s per child, the one that "
+        return _passed(f"{expected} evaluation{'' if expected == 1 else 's'}: {budget:.2f} table seconds at {child:.3f} s per child, the one that "
                        "crosses the budget included.")
     cpu = float(np.mean([r["cpu_seconds"] for r in one_shot]))
     if value == math.floor(budget / child) and value != expected:
