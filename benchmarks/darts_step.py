@@ -28,13 +28,13 @@ reference is also run with the changes applied one at a time, cumulatively:
    (``backward(inputs=weights)``);
 3. ``in-place``:  second order only: the unrolled weights are written into the network
    itself and copied back afterwards, instead of building a second network;
-4. ``ours-plain``: the package with its mixed ops run op by op in NCHW: on top of 1-3 it
-   uses the children's ops (affine BatchNorm, no BatchNorm after pools: one op registry)
-   and accumulates with ``addcmul``; its weight step runs with the alphas frozen and its
+4. ``ours-plain``: the package with its plain mixed ops (:class:`~nasrl_nb.oneshot.mixed_op.MixedOp`) in NCHW: on top of 1-3 it
+   uses the children's ops (affine BatchNorm, no BatchNorm after pools: one op registry);
+   its weight step runs with the alphas frozen and its
    first-order architecture pass with the weights frozen (autograd keeps only what the
    gradient asked for needs), and its second-order passes drop each loss and its graph
    before the next forward;
-5. ``ours-fused``: + fused mixed ops (``MixedOp(fused=True)``): one ``relu(x)`` per edge
+5. ``ours-fused``: + fused mixed ops (:class:`~nasrl_nb.oneshot.mixed_op.FusedMixedOp`): one ``relu(x)`` per edge
    shared by the 4 conv ops, and each mixing weight folded into its op's last BatchNorm
    (``w_k BN(y) = BN_{w_k gamma, w_k beta}(y)``), so no op output is kept twice;
 6. ``ours``:      + channels-last activations (the package's default): oneDNN's depthwise
@@ -88,7 +88,6 @@ sys.path.insert(0, str(REPO))  # run from any folder without installing the pack
 
 from nasrl_nb.oneshot.darts import BilevelOptimizer  # noqa: E402
 from nasrl_nb.oneshot.darts_supernet import DartsSupernet  # noqa: E402
-from nasrl_nb.oneshot.mixed_op import MixedOp  # noqa: E402
 from nasrl_nb.spaces.darts_space import RELAXED_OPS, DartsSpace  # noqa: E402
 
 VARIANTS = ("reference", "no-none", "alpha-grad", "in-place", "reference-cl", "ours-plain", "ours-fused", "ours")
@@ -355,11 +354,8 @@ class OurSearch:
         if rest or cells_per_stage < 1:
             raise ValueError(f"--cells: {args.cells} is not allowed for the package's network; allowed values: 5, 8, 11, ... (3n + 2)")
         self.model = DartsSupernet(space, (args.in_channels, args.size, args.size), args.classes,
-                                   channels=args.channels, cells_per_stage=cells_per_stage)
+                                   channels=args.channels, cells_per_stage=cells_per_stage, fused=variant != "ours-plain")
         self.model.channels_last = variant == "ours"
-        for module in self.model.modules():
-            if isinstance(module, MixedOp):
-                module.fused = variant != "ours-plain"
         self.optimizers = {
             order: BilevelOptimizer(self.model, w_lr=W_LR, w_momentum=W_MOMENTUM, w_weight_decay=W_WD, grad_clip=GRAD_CLIP,
                                     alpha_lr=A_LR, alpha_weight_decay=A_WD, second_order=order == "second")

@@ -136,6 +136,7 @@ _EXPORTS = {
     "RandomWeightSharing": "oneshot.enas",
     "kendall_tau": "oneshot.ranking",
     "MixedOp": "oneshot.mixed_op",
+    "FusedMixedOp": "oneshot.mixed_op",
     "BilevelOptimizer": "oneshot.darts",
     "RelaxedCellSupernet": "oneshot.relaxed_cell",
     "DartsStrategy": "oneshot.darts_strategy",
