@@ -68,22 +68,6 @@ BATCH_NORMS: tuple[str, ...] = ("darts", "affine")  # the search's BatchNorms (s
 POOL_OPS = ("avg_pool_3x3", "max_pool_3x3")  # the candidates DARTS follows with a BatchNorm in the search
 
 
-def build_search_op(name: str, C_in: int, C_out: int, stride: int, batch_norm: str = "darts") -> nn.Module:
-    """The candidate ``name`` as a mixed op holds it: the child's op (``"affine"``), or DARTS's search form.
-
-    ``"darts"``: ``build_op(..., affine=False)``, and a pooling op followed by
-    ``BatchNorm2d(C_out, affine=False)`` (``OPS[primitive](C, stride, False)`` and
-    ``if 'pool' in primitive`` in DARTS's ``model_search.py``).
-    """
-    require_choice("batch_norm", batch_norm, BATCH_NORMS)
-    if batch_norm == "affine":
-        return build_op(name, C_in, C_out, stride)
-    op = build_op(name, C_in, C_out, stride, affine=False)
-    if name in POOL_OPS:
-        op = nn.Sequential(op, nn.BatchNorm2d(C_out, affine=False))
-    return op
-
-
 class MixedOp(nn.Module):
     """``o_bar(x) = sum_k weights[k] * op_k(x)`` over the candidate ``ops`` of one edge (Eq. 2).
 
@@ -176,6 +160,22 @@ class FusedMixedOp(MixedOp):
             else:
                 out = h * weights[k] if out is None else torch.addcmul(out, h, weights[k])
         return self._zeros(x) if out is None else out  # None: only `none` (or zero weights) on this edge
+
+
+def build_search_op(name: str, C_in: int, C_out: int, stride: int, batch_norm: str = "darts") -> nn.Module:
+    """The candidate ``name`` as a mixed op holds it: the child's op (``"affine"``), or DARTS's search form.
+
+    ``"darts"``: ``build_op(..., affine=False)``, and a pooling op followed by
+    ``BatchNorm2d(C_out, affine=False)`` (``OPS[primitive](C, stride, False)`` and
+    ``if 'pool' in primitive`` in DARTS's ``model_search.py``).
+    """
+    require_choice("batch_norm", batch_norm, BATCH_NORMS)
+    if batch_norm == "affine":
+        return build_op(name, C_in, C_out, stride)
+    op = build_op(name, C_in, C_out, stride, affine=False)
+    if name in POOL_OPS:
+        op = nn.Sequential(op, nn.BatchNorm2d(C_out, affine=False))
+    return op
 
 
 def _flatten(module: nn.Module) -> list[nn.Module] | None:
