@@ -70,7 +70,7 @@ _EXPORTS = {
     "UpdateStats": "rl.policy_gradient",
     "Schedule": "rl.policy_gradient",
     "reinforce_loss": "rl.policy_gradient",
-    "ppo_loss": "rl.policy_gradient",
+    "ppo_loss": "rl.ppo",
     "CheckResult": "checks",
     "Search": "search.loop",
     "SearchStep": "search.loop",
