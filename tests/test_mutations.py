@@ -70,6 +70,20 @@ MUTATIONS: dict[str, Mutation] = {
         "grad_norm=0.0,",
         ("tests/test_sac.py::test_sac_reports_the_policy_gradient_norm_before_clipping",),
     ),
+    # PPO (rl/ppo.py): the surrogate without its clip
+    "ppo surrogate without the clip": Mutation(
+        "rl/ppo.py",
+        "surrogate = torch.min(ratio * advantages, ratio.clamp(1 - clip, 1 + clip) * advantages)",
+        "surrogate = ratio * advantages",
+        ("tests/test_policy_gradient.py::test_ppo_gradient_equals_reinforce_at_old_policy_and_vanishes_when_clipped",),
+    ),
+    # DARTS's fused mixed op: the ops that start with ReLU must read the shared relu(x), not x
+    "fused mixed op skips the shared relu": Mutation(
+        "oneshot/mixed_op.py",
+        "h = relu_x if relu_first else x",
+        "h = x",
+        ("tests/test_mixed_op.py::test_fused_mixed_op_equals_the_plain_sum[cell-nchw-darts]",),
+    ),
     "curriculum drops the value-baseline head": Mutation(
         "search/curriculum.py",
         "if old.value_head is not None:",

@@ -1,4 +1,4 @@
-"""Policy-gradient training of the controller: REINFORCE and PPO.
+"""Policy-gradient training of the controller: REINFORCE (and the trainer PPO shares).
 
 REINFORCE (Williams 1992; Zoph & Le 2017, Sec. 3.2, eq. 3) follows
 ``grad J = E[sum_t grad log pi(a_t | a_<t) (R - b)]`` with an exponential moving average
@@ -12,12 +12,8 @@ baseline ``b``. One update, in order:
 3. the loss is formed from exactly these ``A_k`` and the policy steps;
 4. only then does the EMA take in this batch: ``b <- d b + (1 - d) mean(R)``.
 
-PPO (Schulman et al. 2017, eq. 7) reuses each batch for up to ``ppo_epochs`` steps of the
-clipped surrogate ``min(r A, clip(r, 1 - eps, 1 + eps) A)`` with the ratio
-``r = pi(a_t | a_<t) / pi_old(a_t | a_<t)`` taken per decision, as in PPO for any
-sequence of actions with one terminal reward. Like Stable-Baselines3 it stops the epochs
-once the approximate KL(pi_old || pi) passes ``1.5 * target_kl``; the step that crossed the
-bound is shrunk back inside it, so the update is a trust region at any learning rate.
+PPO (``algorithm="ppo"``) takes steps 1, 2 and 4 from here and replaces step 3's single step by
+up to ``ppo_epochs`` clipped steps against the policy before the update (:mod:`.ppo`).
 The losses are pure functions; the trainer holds the state that survives between updates
 (optimizer, baseline, reward statistics, step count). :class:`UpdateStats` reports exactly what
 the update used.
@@ -36,19 +32,17 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from statistics import fmean
 
 import torch
 from torch import nn
 
 from ..controllers.lstm import NASController
 from ..validation import require_choice, require_fraction, require_positive
+from .ppo import ppo_update
 
 ALGORITHMS = ("reinforce", "ppo")
 OPTIMIZERS = ("sgd", "adam")
 ADVANTAGE_STDS = ("history", "batch")
-KL_STOP_FACTOR = 1.5  # Stable-Baselines3: stop PPO's epochs once approx KL > 1.5 * target_kl
-MAX_BACKTRACKS = 10  # halvings of the step that crossed the KL bound before it is undone
 
 
 @dataclass(frozen=True)
@@ -150,28 +144,6 @@ def scale_advantages(advantages: torch.Tensor, rewards: torch.Tensor, std_floor:
     if rewards.numel() < 2:
         return advantages
     return advantages / max(float(rewards.std()), std_floor)
-
-
-def approx_kl(log_probs: torch.Tensor, old_log_probs: torch.Tensor) -> float:
-    """Approximate KL(pi_old || pi) on a batch drawn from pi_old (Schulman's k3 estimator).
-
-    Per architecture ``log r = sum_t log pi(a_t) - log pi_old(a_t)``; the estimate is
-    ``mean((r - 1) - log r)``, unbiased and never negative (Stable-Baselines3's ``approx_kl``).
-    """
-    log_ratio = (log_probs - old_log_probs).detach().reshape(log_probs.shape[0], -1).sum(1)  # (B,)
-    return float((log_ratio.exp() - 1 - log_ratio).mean())
-
-
-def ppo_loss(log_probs, old_log_probs, advantages, clip: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """PPO's clipped surrogate (Schulman et al. 2017, eq. 7), negated; also the clip fraction.
-
-    ``r = exp(log pi - log pi_old)`` per decision; loss
-    ``-mean_b sum_t min(r A, clip(r, 1 - clip, 1 + clip) A)``.
-    """
-    ratio = torch.exp(log_probs - old_log_probs)  # (B, D)
-    surrogate = torch.min(ratio * advantages, ratio.clamp(1 - clip, 1 + clip) * advantages)
-    clipped = ((ratio - 1).abs() > clip).float().mean()
-    return -surrogate.reshape(log_probs.shape[0], -1).sum(1).mean(), clipped
 
 
 class PolicyGradientTrainer:
@@ -321,17 +293,7 @@ class PolicyGradientTrainer:
         expected gradient exactly the on-policy one. Every draw comes from the controller's
         own generator, never torch's global RNG.
         """
-        batch_size = require_positive("batch_size", batch_size, integer=True)
-        generator = self.controller.generator  # a CPU generator
-        indices = self.controller.sample(batch_size).indices  # (B, D)
-        if self.epsilon > 0:
-            explore = torch.rand(batch_size, generator=generator) < self.epsilon  # (B,)
-            uniform = torch.stack(
-                [torch.randint(len(d.choices), (batch_size,), generator=generator) for d in self.controller.space.decisions],
-                dim=1,
-            )  # (B, D)
-            indices = torch.where(explore[:, None].to(indices.device), uniform.to(indices.device), indices)
-        return self.controller.to_architectures(indices)
+        return propose_epsilon_greedy(self.controller, batch_size, self.epsilon)
 
     # --- the update ------------------------------------------------------------------------------
     def behaviour_weights(self, log_probs: torch.Tensor) -> torch.Tensor:
@@ -413,7 +375,9 @@ class PolicyGradientTrainer:
             kl = clip_fraction = kl_stopped = None
             epochs = 1
         else:
-            loss, grad_norm, kl, clip_fraction, epochs, kl_stopped = self._ppo(indices, out, advantages)
+            loss, grad_norm, kl, clip_fraction, epochs, kl_stopped = ppo_update(
+                ctrl, self._step, indices, out, advantages, clip=self.ppo_clip, epochs=self.ppo_epochs,
+                target_kl=self.target_kl)
         # 5. only now the EMA takes in this batch; fit the critic; advance the schedule
         self.compute_baseline(rewards)
         value_loss = self._fit_values(out.hidden, rewards) if self.value_baseline else None
@@ -458,52 +422,6 @@ class PolicyGradientTrainer:
         self.optimizer.step()
         return float(loss.detach()), float(grad_norm)
 
-    def _ppo(self, indices, out, advantages):
-        """Up to ``ppo_epochs`` clipped steps against pi_old, the policy before this update.
-
-        Returns (loss, grad norm, KL after the last epoch, clip fraction, epochs, kl_stopped).
-        """
-        old_log_probs = out.log_probs.detach()  # (B, D), computed before any step
-        bound = None if self.target_kl is None else KL_STOP_FACTOR * self.target_kl
-        params = list(self.controller.parameters())
-        losses, norms, clips = [], [], []
-        kl, stopped = 0.0, False
-        for epoch in range(self.ppo_epochs):
-            if epoch > 0:
-                out = self.controller(indices)
-            surrogate, clipped = ppo_loss(out.log_probs, old_log_probs, advantages, self.ppo_clip)
-            clips.append(float(clipped))
-            before = [p.detach().clone() for p in params]  # inside the trust region
-            loss, grad_norm = self._step(surrogate, out)
-            losses.append(loss)
-            norms.append(grad_norm)
-            kl = self._kl(indices, old_log_probs)
-            if bound is not None and kl > bound:  # early stop; pull this step back inside the bound
-                kl, stopped = self._backtrack(indices, old_log_probs, params, before, bound), True
-                break
-        return fmean(losses), fmean(norms), kl, fmean(clips), len(losses), stopped
-
-    @torch.no_grad()
-    def _kl(self, indices, old_log_probs) -> float:
-        return approx_kl(self.controller(indices).log_probs, old_log_probs)
-
-    @torch.no_grad()
-    def _backtrack(self, indices, old_log_probs, params, before, bound) -> float:
-        """Shrink the last step ``theta_before -> theta`` by halves until KL <= bound; returns KL.
-
-        After ``MAX_BACKTRACKS`` halvings the step is undone (``theta_before`` was inside).
-        """
-        after = [p.detach().clone() for p in params]
-        for k in range(1, MAX_BACKTRACKS + 1):
-            for p, b, a in zip(params, before, after, strict=True):
-                p.copy_(b + 0.5**k * (a - b))
-            kl = self._kl(indices, old_log_probs)
-            if kl <= bound:
-                return kl
-        for p, b in zip(params, before, strict=True):
-            p.copy_(b)
-        return self._kl(indices, old_log_probs)
-
     def _values(self, hidden: torch.Tensor, rewards: torch.Tensor) -> torch.Tensor:
         """Critic V(h_t) (B, D); the first call starts its bias at the mean reward."""
         if not self._value_ready:
@@ -523,15 +441,7 @@ class PolicyGradientTrainer:
         return float(value_loss.detach())
 
     def _rewards(self, rewards, batch_size: int) -> torch.Tensor:
-        try:
-            rewards = torch.as_tensor(rewards, dtype=torch.float32, device=self.controller.device).reshape(-1)
-        except (TypeError, ValueError, RuntimeError):
-            raise ValueError(f"rewards: expected a sequence of numbers, got {rewards!r}") from None
-        if rewards.numel() != batch_size:
-            raise ValueError(f"rewards: expected {batch_size} rewards (one per architecture), got {rewards.numel()}")
-        if not bool(torch.isfinite(rewards).all()):
-            raise ValueError(f"rewards: must be finite numbers, got {rewards.tolist()}")
-        return rewards
+        return rewards_tensor(rewards, batch_size, self.controller.device)
 
     # --- checkpoints --------------------------------------------------------------------------
     def state_dict(self) -> dict:
@@ -566,6 +476,38 @@ class PolicyGradientTrainer:
             self.value_head.load_state_dict(state["value_head"])
             self.value_optimizer.load_state_dict(state["value_optimizer"])
             self._value_ready = bool(state["value_ready"])
+
+
+@torch.no_grad()
+def propose_epsilon_greedy(controller: NASController, batch_size: int, epsilon: float) -> list:
+    """``batch_size`` architectures: controller samples, each replaced by a uniform one with probability ``epsilon``.
+
+    Every draw comes from the controller's own generator (a CPU generator), never torch's global RNG.
+    """
+    batch_size = require_positive("batch_size", batch_size, integer=True)
+    generator = controller.generator
+    indices = controller.sample(batch_size).indices  # (B, D)
+    if epsilon > 0:
+        explore = torch.rand(batch_size, generator=generator) < epsilon  # (B,)
+        uniform = torch.stack(
+            [torch.randint(len(d.choices), (batch_size,), generator=generator) for d in controller.space.decisions],
+            dim=1,
+        )  # (B, D)
+        indices = torch.where(explore[:, None].to(indices.device), uniform.to(indices.device), indices)
+    return controller.to_architectures(indices)
+
+
+def rewards_tensor(rewards, batch_size: int, device) -> torch.Tensor:
+    """``rewards`` as a float32 tensor (B,) on ``device``; refused unless ``batch_size`` finite numbers."""
+    try:
+        rewards = torch.as_tensor(rewards, dtype=torch.float32, device=device).reshape(-1)
+    except (TypeError, ValueError, RuntimeError):
+        raise ValueError(f"rewards: expected a sequence of numbers, got {rewards!r}") from None
+    if rewards.numel() != batch_size:
+        raise ValueError(f"rewards: expected {batch_size} rewards (one per architecture), got {rewards.numel()}")
+    if not bool(torch.isfinite(rewards).all()):
+        raise ValueError(f"rewards: must be finite numbers, got {rewards.tolist()}")
+    return rewards
 
 
 class RewardStats:
