@@ -29,6 +29,16 @@ proportional to the advantages: large while the rewards spread around the baseli
 baseline catches up with a policy that has settled. Dividing by the spread of *all* rewards seen
 (not the batch's) keeps that property and makes the learning rate independent of the reward's units
 (accuracy in [0, 1] or in percent, a table whose cells lie close together or far apart).
+
+Rank advantages (``rank_window=W``, REINFORCE's default in ``search.config.METHOD_DEFAULTS``)
+replace steps 1-2 by fitness shaping (Wierstra et al., JMLR 2014, Sec. 3.1; Salimans et al. 2017):
+``A_k = sqrt(12) (F(R_k) - 1/2)``, ``F`` the reward's mid-rank quantile among the last ``W``
+rewards, this batch's included (:func:`rank_advantages`). A z-score ``(R - b) / sigma`` is
+scale-free but not shape-free: on a table with a tail of broken cells near chance, ``sigma`` is
+set by that tail, so once the policy samples only good cells their advantages shrink and the
+search stops separating them. Ranks among the recent rewards give the better half of the latest
+samples the same push whatever the gap, and any increasing transform of the reward leaves every
+update unchanged.
 """
 
 from __future__ import annotations
