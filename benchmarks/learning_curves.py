@@ -20,6 +20,7 @@ each) for a few seeds at a lab's budget, with the same summary.
     python benchmarks/learning_curves.py --real --real-seeds 5 --real-budget 48 --no-table
     python benchmarks/learning_curves.py --why --no-table                # why the old defaults did not learn
     python benchmarks/learning_curves.py --budgets 100 --transform rank  # the same table, accuracies -> rank / n
+    python benchmarks/learning_curves.py --methods random --variant 'rank 4={"trainer_kwargs": {"rank_window": 4}}'
 
 ``--table`` takes any table (``bench:NAME``, ``csv:PATH``); ``--transform rank`` first writes a copy
 whose validation and test accuracies are replaced by their rank / n over all rows (an increasing
@@ -33,6 +34,7 @@ import json
 import math
 import multiprocessing
 import platform
+import shlex
 import sys
 import tempfile
 import time
@@ -59,14 +61,15 @@ def run_one(job) -> dict:
     from nasrl_nb.bench.compare import LearningCurve, learning_curve
     from nasrl_nb.search.factory import make_search
 
-    method, seed, budget, real = job
+    method, seed, budget, real, *extra = job
+    settings = extra[0] if extra else None  # a --variant's make_search keywords
     start = time.perf_counter()
     if real:
         search = make_search(method, "cell", "digits", budget=budget, seed=seed, epochs=1, progress=False)
         search.run()
         curve = LearningCurve.of(search)
     else:
-        curve = learning_curve(_TABLE["bench"], method, seed, budget=budget)
+        curve = learning_curve(_TABLE["bench"], method, seed, budget=budget, settings=settings)
     first, last = curve.fifths()
     return {"method": method, "seed": seed, "budget": budget, "curve": curve.best.tolist(), "first_fifth": first,
             "last_fifth": last, "entropy_first": float(curve.entropy[0]) if len(curve.entropy) else None,
@@ -222,6 +225,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--no-table", action="store_true", help="skip the table (with --real or --why)")
     parser.add_argument("--why", action="store_true", help="old vs new controller settings, and per-decision step sizes")
     parser.add_argument("--why-seeds", type=int, default=20)
+    parser.add_argument("--variant", action="append", default=[], metavar="NAME=JSON",
+                        help="also REINFORCE with these make_search keywords, as a row named NAME (repeatable), "
+                             "e.g. 'rank 4={\"trainer_kwargs\": {\"rank_window\": 4}}'")
     parser.add_argument("--transform", choices=("none", "rank"), default="none",
                         help="rank: run on a copy of the table whose accuracies are replaced by rank / n")
     parser.add_argument("--markdown", default=None, help="also write the markdown sections to this file")
@@ -233,6 +239,15 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     sections, dump = [], {}
     context = multiprocessing.get_context("spawn")
+    variants = {}
+    for spec in args.variant:
+        name, sep, settings = spec.partition("=")
+        try:
+            variants[name] = json.loads(settings)
+        except json.JSONDecodeError:
+            sep = ""
+        if not sep or not name or not isinstance(variants.get(name), dict):
+            raise SystemExit(f"--variant: expected NAME=JSON with a JSON object, got {spec!r}")
     scratch = tempfile.TemporaryDirectory()
     if args.transform == "rank":
         args.table = rank_table(args.table, Path(scratch.name) / "ranked.csv")
@@ -246,6 +261,14 @@ def main(argv=None) -> int:
                     results[(method, budget)] = summarize(runs)
                     s = results[(method, budget)]
                     print(f"{method} @ {budget}: pick {100 * s['final_mean']:.2f} ± {100 * s['final_se']:.2f}, "
+                          f"val {100 * s['first_fifth']:.1f} -> {100 * s['last_fifth']:.1f}, "
+                          f"entropy {s['entropy_first']} -> {s['entropy_last']}", file=sys.stderr, flush=True)
+                for name, settings in variants.items():  # REINFORCE with other settings, as extra rows
+                    seeds = range(args.first_seed, args.first_seed + args.seeds)
+                    runs = pool.map(run_one, [("reinforce", s, budget, False, settings) for s in seeds])
+                    results[(name, budget)] = summarize(runs)
+                    s = results[(name, budget)]
+                    print(f"{name} @ {budget}: pick {100 * s['final_mean']:.2f} ± {100 * s['final_se']:.2f}, "
                           f"val {100 * s['first_fifth']:.1f} -> {100 * s['last_fifth']:.1f}, "
                           f"entropy {s['entropy_first']} -> {s['entropy_last']}", file=sys.stderr, flush=True)
             pool.close()
@@ -267,7 +290,7 @@ def main(argv=None) -> int:
     if args.why:
         _init(None)
         sections.append(why(args.table, args.why_seeds))
-    footer = (f"`python benchmarks/learning_curves.py {' '.join(argv if argv is not None else sys.argv[1:])}` "
+    footer = (f"`python benchmarks/learning_curves.py {shlex.join(argv if argv is not None else sys.argv[1:])}` "
               f"(Python {platform.python_version()}, {args.workers} workers, one torch thread each)")
     text = "\n\n".join(sections + [footer])
     print(text)
