@@ -164,10 +164,8 @@ def step_sizes(initialisations: int = 5) -> list[float]:
 
 def why(table: str, seeds: int) -> str:
     """The markdown of ``--why``: step sizes per decision, and each WHY_SETTINGS' learning at 100 evaluations."""
-    from nasrl_nb.bench.compare import learning_curve
-    from nasrl_nb.bench.tabular import TabularBenchmark
-
     from nasrl_nb.bench.compare import LearningCurve, _run
+    from nasrl_nb.bench.tabular import TabularBenchmark
 
     bench = TabularBenchmark.load(table)
     lines = ["| controller training | updates | entropy, first → last update (nats) | mean val. acc., first → last fifth | "
