@@ -109,6 +109,19 @@ MUTATIONS: dict[str, Mutation] = {
         "std = float(rewards.std())",
         ("tests/test_defaults_learn.py::test_history_scale_divides_by_the_std_of_every_reward_seen",),
     ),
+    # REINFORCE's default advantages (issue 19, aim 2): centred ranks among the recent rewards
+    "rank advantages not centred": Mutation(
+        "rl/policy_gradient.py",
+        "return math.sqrt(12.0) * (quantile - 0.5)",
+        "return math.sqrt(12.0) * quantile",
+        ("tests/test_defaults_learn.py::test_rank_advantages_are_centred_mid_rank_quantiles",),
+    ),
+    "rank window forgets the earlier rewards": Mutation(
+        "rl/policy_gradient.py",
+        "window = (self.recent_rewards + rewards.tolist())[-max(self.rank_window, rewards.numel()):]",
+        "window = rewards.tolist()",
+        ("tests/test_defaults_learn.py::test_the_rank_window_holds_the_last_rewards_and_survives_a_checkpoint",),
+    ),
     # ENAS (issue 20): the reward reads a validation minibatch; phase 1 trains the controller's samples
     "enas reward on a training minibatch": Mutation(
         "oneshot/evaluator.py",

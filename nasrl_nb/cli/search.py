@@ -137,7 +137,8 @@ def add_commands(subparsers) -> None:
                              "(default: enas 10, ENAS's many controller steps per pass; random_ws 1)")
     search.add_argument("--controller-lr", type=float, default=None,
                         help="controller learning rate (reinforce, ppo, a2c, sac, enas; default: reinforce 0.2 with "
-                             "plain SGD on advantages over the rewards' std; ppo 0.05, a2c 0.01, sac 0.05 and enas "
+                             "plain SGD on rank advantages, each reward's centred rank among the last 8; ppo 0.05, a2c 0.01, "
+                             "sac 0.05 and enas "
                              "0.01 with Adam)")
     search.add_argument("--entropy-weight", type=float, default=None, help="entropy bonus (reinforce, ppo, a2c, trpo, sac, enas)")
     search.add_argument("--controller", choices=("lstm", "gru", "attention"), default=None,

@@ -25,6 +25,16 @@ proportional to the advantages: large while the rewards spread around the baseli
 baseline catches up with a policy that has settled. Dividing by the spread of *all* rewards seen
 (not the batch's) keeps that property and makes the learning rate independent of the reward's units
 (accuracy in [0, 1] or in percent, a table whose cells lie close together or far apart).
+
+Rank advantages (``rank_window=W``, REINFORCE's default in ``search.config.METHOD_DEFAULTS``)
+replace steps 1-2 by fitness shaping (Wierstra et al., JMLR 2014, Sec. 3.1; Salimans et al. 2017):
+``A_k = sqrt(12) (F(R_k) - 1/2)``, ``F`` the reward's mid-rank quantile among the last ``W``
+rewards, this batch's included (:func:`rank_advantages`). A z-score ``(R - b) / sigma`` is
+scale-free but not shape-free: on a table with a tail of broken cells near chance, ``sigma`` is
+set by that tail, so once the policy samples only good cells their advantages shrink and the
+search stops separating them. Ranks among the recent rewards give the better half of the latest
+samples the same push whatever the gap, and any increasing transform of the reward leaves every
+update unchanged.
 """
 
 from __future__ import annotations
@@ -146,6 +156,23 @@ def scale_advantages(advantages: torch.Tensor, rewards: torch.Tensor, std_floor:
     return advantages / max(float(rewards.std()), std_floor)
 
 
+def rank_advantages(rewards: torch.Tensor, window: torch.Tensor) -> torch.Tensor:
+    """``sqrt(12) (F(R_k) - 1/2)``: each reward's mid-rank quantile ``F`` in ``window``, centred and scaled.
+
+    ``F(R) = (#{w < R} + #{w == R} / 2) / n`` over the ``n`` rewards of ``window`` (which holds
+    ``rewards`` themselves), so ``F`` averages 1/2 over the window and the window's median is the
+    baseline. Uniform quantiles have standard deviation ``1 / sqrt(12)``, so the advantages have
+    unit spread, as standardised ones do. Fitness shaping by ranks (Wierstra et al., JMLR 2014,
+    Sec. 3.1; Salimans et al. 2017's centred ranks): the result depends only on the order of the
+    rewards, so any increasing transform of the reward (units, a table's spread, ranks) leaves
+    every update unchanged.
+    """
+    below = (window[None, :] < rewards[:, None]).sum(1).to(rewards.dtype)  # (B,)
+    equal = (window[None, :] == rewards[:, None]).sum(1).to(rewards.dtype)  # (B,), counts R_k itself
+    quantile = (below + equal / 2) / window.numel()
+    return math.sqrt(12.0) * (quantile - 0.5)
+
+
 class PolicyGradientTrainer:
     """Updates a :class:`NASController` from (architecture, reward) batches.
 
@@ -184,6 +211,11 @@ class PolicyGradientTrainer:
             is still REINFORCE's (PPO's, A2C's, TRPO's) expectation under the controller.
         schedule: a :class:`Schedule`; it sets the controller's temperature and the
             entropy weight before each update's sampling (overriding manual values).
+        rank_window: None (the default): advantages ``R - b`` as above. An integer ``W``:
+            rank advantages instead (:func:`rank_advantages`): each reward's centred quantile
+            among the last ``W`` rewards, this batch's included, so that only the order of the
+            rewards counts (their units, spread and shape do not). The EMA and
+            ``normalize_advantages`` are then unused; the stats' ``baseline`` is the window's median.
     """
 
     def __init__(
@@ -206,6 +238,7 @@ class PolicyGradientTrainer:
         value_lr: float = 1e-2,
         epsilon: float = 0.0,
         schedule: Schedule | None = None,
+        rank_window: int | None = None,
     ):
         if not isinstance(controller, NASController):
             raise ValueError(f"controller: expected a NASController, got {type(controller).__name__}")
@@ -225,6 +258,12 @@ class PolicyGradientTrainer:
         self.target_kl = None if target_kl is None else float(require_positive("target_kl", target_kl))
         self.advantage_std_floor = float(require_positive("advantage_std_floor", advantage_std_floor))
         self.epsilon = require_fraction("epsilon", epsilon)
+        if rank_window is not None:
+            require_positive("rank_window", rank_window, integer=True)
+            if value_baseline:
+                raise ValueError("rank_window: replaces the baseline by ranks; it cannot be combined with value_baseline")
+        self.rank_window = rank_window
+        self.recent_rewards: list[float] = []  # the last rank_window rewards (rank advantages only)
         if schedule is not None and not isinstance(schedule, Schedule):
             raise ValueError(f"schedule: expected a Schedule or None, got {type(schedule).__name__}")
         self.schedule = schedule
@@ -350,6 +389,18 @@ class PolicyGradientTrainer:
         std = self.reward_stats.std
         return advantages / std if std > 0 else advantages
 
+    def rank_advantages(self, rewards: torch.Tensor) -> tuple[torch.Tensor, float]:
+        """Centred-rank advantages (B,) of ``rewards`` among the last ``rank_window`` rewards, and that window's median.
+
+        The window holds this batch and the rewards just before it (all of this batch even when it is
+        larger than ``rank_window``); see :func:`rank_advantages`. The batch then joins the window and
+        the oldest rewards leave it.
+        """
+        window = (self.recent_rewards + rewards.tolist())[-max(self.rank_window, rewards.numel()):]
+        values = torch.as_tensor(window, dtype=rewards.dtype, device=rewards.device)
+        self.recent_rewards = window[-self.rank_window:]
+        return rank_advantages(rewards, values), float(values.median())
+
     def update_policy(self, architectures, rewards) -> UpdateStats:
         """One policy-gradient update from ``architectures`` (B) and their ``rewards`` (B)."""
         # 1. the batch as tensors: indices (B, D), rewards (B,)
@@ -366,8 +417,13 @@ class PolicyGradientTrainer:
         else:
             baseline = self.batch_baseline(rewards)
             advantages = (rewards - baseline)[:, None].expand(B, out.log_probs.shape[1])
-        # 3. optional scale normalisation (kept centred on the baseline); epsilon-greedy's pi / mu
-        advantages = self.scale(advantages, rewards)
+        # 3. optional scale normalisation (kept centred on the baseline), or rank advantages; epsilon-greedy's pi / mu
+        if self.rank_window is not None:  # ranks in the recent window: its median plays the baseline's part
+            self.reward_stats.add(rewards.tolist())
+            ranked, baseline = self.rank_advantages(rewards)
+            advantages = ranked[:, None].expand(B, out.log_probs.shape[1])
+        else:
+            advantages = self.scale(advantages, rewards)
         advantages = advantages * self.behaviour_weights(out.log_probs)[:, None]  # (B, D)
         # 4. policy step(s) on exactly these advantages: REINFORCE once, PPO up to ppo_epochs times
         if self.algorithm == "reinforce":
@@ -451,6 +507,7 @@ class PolicyGradientTrainer:
             "optimizer": self.optimizer.state_dict(),
             "baseline": self.baseline,
             "reward_stats": self.reward_stats.state_dict(),
+            "recent_rewards": list(self.recent_rewards),
             "num_updates": self.num_updates,
             "entropy_weight": self.entropy_weight,
             "temperature": self.temperature,
@@ -469,6 +526,7 @@ class PolicyGradientTrainer:
         self.optimizer.load_state_dict(state["optimizer"])
         self.baseline = None if state["baseline"] is None else float(state["baseline"])
         self.reward_stats = RewardStats.from_state(state.get("reward_stats"))
+        self.recent_rewards = [float(r) for r in state.get("recent_rewards", [])]
         self.num_updates = int(state["num_updates"])
         self.entropy_weight = float(state["entropy_weight"])
         self.temperature = float(state["temperature"])
