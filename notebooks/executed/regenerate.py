@@ -9,14 +9,18 @@ its cells' sources differ from the notebook's, or a code cell has no output reco
     python notebooks/executed/regenerate.py                          # every notebook (about 15 minutes on 2 cores)
     python notebooks/executed/regenerate.py notebooks/04_reinforce.ipynb
 
-It prints each notebook's wall time in quick mode. Exit status 1 when a notebook fails; its
+It prints each notebook's wall time in quick mode and records it in ``times.json`` with the
+notebook's words of prose and checked exercises, from which :func:`lab_minutes` estimates a
+student's time (README's lab path). Exit status 1 when a notebook fails; its
 copy is then left as it was.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -27,6 +31,20 @@ from nbclient.exceptions import CellExecutionError
 
 HERE = Path(__file__).resolve().parent
 NOTEBOOKS = HERE.parent
+TIMES = HERE / "times.json"
+READING_WORDS_PER_MINUTE = 200  # a careful reading pace for technical prose
+MINUTES_PER_EXERCISE = 5  # an allowance for one checked exercise: read, write a few lines, check
+
+
+def checked_exercises(nb: nbformat.NotebookNode) -> int:
+    """The code cells that call a ``nasrl_nb.checks`` checker: one per checked exercise."""
+    return sum(c.cell_type == "code" and bool(re.search(r"checks\.check_\w+\(", c.source)) for c in nb.cells)
+
+
+def lab_minutes(entry: dict) -> float:
+    """A student's time for one notebook: its measured quick-mode run, plus reading its prose at
+    :data:`READING_WORDS_PER_MINUTE`, plus :data:`MINUTES_PER_EXERCISE` per checked exercise."""
+    return entry["seconds"] / 60 + entry["words"] / READING_WORDS_PER_MINUTE + MINUTES_PER_EXERCISE * entry["exercises"]
 
 
 def execute(path: Path, *, timeout: int = 900) -> nbformat.NotebookNode:
@@ -54,6 +72,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{path.name}: FAILED, copy left as it was\n{str(err)[-600:]}", file=sys.stderr)
             continue
         nbformat.write(nb, HERE / path.name)
+        times = json.loads(TIMES.read_text()) if TIMES.exists() else {}
+        times[path.name] = {"seconds": round(time.perf_counter() - start, 1), "exercises": checked_exercises(nb),
+                            "words": sum(len(re.findall(r"\w+", c.source)) for c in nb.cells if c.cell_type == "markdown")}
+        TIMES.write_text(json.dumps(dict(sorted(times.items())), indent=1) + "\n")
         print(f"{path.name}: written, ran in {time.perf_counter() - start:.0f} s (kernel start-up included)")
     return 1 if failed else 0
 
