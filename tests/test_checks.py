@@ -159,16 +159,38 @@ def test_reinforce_loss_passes_for_the_textbook_loss():
 
     result = check_reinforce_loss(loss)
     assert result, result.message
+    assert "matches nasrl_nb.reinforce_loss" in result.message
+
+
+@pytest.mark.parametrize(
+    "student, needle",
+    [
+        # every positive multiple of the estimator's gradient is a REINFORCE loss with this baseline
+        (lambda lp, r, b: -((r - b) * lp).sum(), "a sum instead of a mean"),
+        (lambda lp, r, b: -((r - b) / (r - b).std() * lp).mean(), "standard deviation"),
+        (lambda lp, r, b: -((r - b) / ((r - b).std() + 1e-8) * lp).sum(), "standard deviation"),
+        (lambda lp, r, b: (lp * (b - r)).mean(), "matches"),  # the same loss written the other way round
+        (lambda lp, r, b: -((r - b) * lp).mean() + 1.0, "matches"),  # a constant changes no gradient
+    ],
+)
+def test_reinforce_loss_accepts_every_positive_multiple_and_names_the_scale(student, needle):
+    result = check_reinforce_loss(student)
+    assert result, result.message
+    assert needle in result.message
 
 
 @pytest.mark.parametrize(
     "student, needle",
     [
         (lambda lp, r, b: ((r - b) * lp).mean(), "sign"),
+        (lambda lp, r, b: ((r - b) * lp).sum(), "sign"),
         (lambda lp, r, b: -(r * lp).mean(), "subtract the baseline"),
-        (lambda lp, r, b: -((r - b) * lp).sum(), "average"),
+        (lambda lp, r, b: (r * lp).sum(), "two slips"),
         (lambda lp, r, b: -((r + b) * lp).mean(), "not added"),
+        (lambda lp, r, b: -((r - r.mean()) * lp).mean(), "batch's mean"),
+        (lambda lp, r, b: -((r - r.mean()) / r.std() * lp).mean(), "batch's mean"),
         (lambda lp, r, b: -((r - b) * lp.detach()).mean(), "gradient"),
+        (lambda lp, r, b: -(lp * 0).sum(), "gradient"),  # the notebook's blank answer
         (lambda lp, r, b: -((r - b) * lp), "scalar"),
         (lambda lp, r, b: -((r - b) * lp.detach()).mean().item(), "tensor"),
         (lambda lp, r, b: 1 / 0, "ZeroDivisionError"),
@@ -213,6 +235,24 @@ def test_pareto_front_passes_for_records_or_indices():
     records = _records()
     assert check_pareto_front(records, [0, 1, 2])
     assert check_pareto_front(records, [records[2], records[0], records[1]])
+
+
+def test_pareto_front_accepts_one_of_two_records_with_identical_metrics():
+    records = _records() + [{"status": "ok", "val_accuracy": 0.85, "params": 500}]  # 5: a twin of 2
+    assert check_pareto_front(records, [0, 1, 2, 5])
+    for answer in ([0, 1, 2], [0, 1, 5]):  # either twin alone is the same front
+        result = check_pareto_front(records, answer)
+        assert result, result.message
+        assert "same metrics" in result.message
+    assert "missing" in check_pareto_front(records, [0, 2, 5]).message  # twins do not stand in for record 1
+    assert "dominated" in check_pareto_front(records, [0, 1, 2, 3]).message
+
+
+def test_pareto_front_counts_over_budget_records_like_any_other():
+    records = _records()
+    records[1] = {**records[1], "constraint_violated": True}  # over the budget, but it trained
+    assert check_pareto_front(records, [0, 1, 2])
+    assert "missing" in check_pareto_front(records, [0, 2]).message
 
 
 def test_pareto_front_hints():
