@@ -7,6 +7,7 @@ returns a :class:`CheckResult`. A notebook shows it as a green tick or an orange
 wrong answer: a wrong answer is the normal case while learning. They recognise the usual
 mistakes (adding instead of multiplying, counting buffers, a flipped sign in the REINFORCE
 loss, ...) and name the idea that was missed rather than the number that was expected.
+:func:`solution` shows an exercise's reference answer only when a student asks for it.
 """
 
 from __future__ import annotations
@@ -59,6 +60,84 @@ def _passed(message: str) -> CheckResult:
 
 def _hint(message: str) -> CheckResult:
     return CheckResult(False, message)
+
+
+@dataclass(frozen=True)
+class Solution:
+    """A reference answer, shown only when asked for: ``nb.checks.solution("reinforce_loss")``.
+
+    In a notebook it renders collapsed (an HTML ``<details>``), so that even a cell run by
+    "Run All" shows the answer only when the student opens it.
+    """
+
+    name: str
+    code: str
+    why: str
+
+    def __str__(self) -> str:
+        return f"Reference answer ({self.name}):\n{self.code}\n# {self.why}"
+
+    def __repr__(self) -> str:
+        return str(self)
+
+    def _repr_html_(self) -> str:
+        return (
+            f"<details><summary>Reference answer: <code>{html.escape(self.name)}</code> (click to open)</summary>"
+            f"<pre>{html.escape(self.code)}</pre><p>{html.escape(self.why)}</p></details>"
+        )
+
+
+_SOLUTIONS = {
+    s.name: s
+    for s in (
+        Solution("space_size", "answer = 5 ** 6", "6 edges, each one of 5 operations: independent choices multiply."),
+        Solution(
+            "macro_space_size",
+            "answer = (2 * 3) ** 2",
+            "Per layer 2 layer types times 3 activations; 2 layers, each chosen independently.",
+        ),
+        Solution(
+            "unique_cells",
+            'space = nb.CellSpace(ops=["none", "skip_connect", "nor_conv_3x3"])\n'
+            "answer = len({space.canonical(arch) for arch in space.enumerate()})",
+            "Cells with the same canonical string compute the same function; count the distinct strings.",
+        ),
+        Solution(
+            "param_count",
+            "answer = 16 * 32 * 3 * 3",
+            "One 3x3 kernel per (input channel, output channel) pair, and no bias.",
+        ),
+        Solution(
+            "output_shape",
+            "answer = (7, data.num_classes)",
+            "The batch dimension first, then one score (logit) per class.",
+        ),
+        Solution(
+            "reinforce_loss",
+            "def my_reinforce_loss(log_prob, rewards, baseline):\n"
+            "    return -((rewards - baseline) * log_prob).mean()",
+            "The advantage R - b weights each log-probability; the minus sign turns the optimiser's descent into "
+            "ascent on the expected reward. A sum, or an advantage divided by its standard deviation, is a positive "
+            "multiple of the same gradient.",
+        ),
+        Solution(
+            "pareto_front",
+            'ok = [r for r in search.history if r["status"] == "ok"]\n'
+            'key = lambda r: (r["val_accuracy"], -r["flops"])  # both: larger is better\n'
+            "answer = [r for r in ok\n"
+            "          if not any(all(a >= b for a, b in zip(key(o), key(r))) and key(o) != key(r) for o in ok)]",
+            "A record is on the front when no other one is at least as good on both metrics and better on one; "
+            "failed runs never count, runs over the budget do.",
+        ),
+    )
+}
+
+
+def solution(name: str) -> Solution:
+    """The reference answer of the exercise ``name`` (one of ``_SOLUTIONS``), to show on request."""
+    if name not in _SOLUTIONS:
+        raise ValueError(f"name: {name!r} is not allowed; allowed values: {', '.join(sorted(_SOLUTIONS))}")
+    return _SOLUTIONS[name]
 
 
 def _as_int(answer) -> int | None:
