@@ -58,7 +58,7 @@ from nasrl_nb.spaces.cell_space import CellSpace  # noqa: E402
 VARIANTS = ("enas", "uniform", "uniform x4", "uniform constant", "fair")
 
 # digits-cell's own training settings (nasrl_nb/bench/data/digits-cell.json): the from-scratch baseline
-SCRATCH = {"epochs": 2, "lr": 0.03, "batch_size": 128, "lr_schedule": "cosine"}
+SCRATCH = {"epochs": 2, "lr": 0.003, "batch_size": 128, "lr_schedule": "cosine"}
 
 
 def parse_args(argv=None) -> argparse.Namespace:

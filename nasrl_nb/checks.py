@@ -7,6 +7,7 @@ returns a :class:`CheckResult`. A notebook shows it as a green tick or an orange
 wrong answer: a wrong answer is the normal case while learning. They recognise the usual
 mistakes (adding instead of multiplying, counting buffers, a flipped sign in the REINFORCE
 loss, ...) and name the idea that was missed rather than the number that was expected.
+:func:`solution` shows an exercise's reference answer only when a student asks for it.
 """
 
 from __future__ import annotations
@@ -59,6 +60,84 @@ def _passed(message: str) -> CheckResult:
 
 def _hint(message: str) -> CheckResult:
     return CheckResult(False, message)
+
+
+@dataclass(frozen=True)
+class Solution:
+    """A reference answer, shown only when asked for: ``nb.checks.solution("reinforce_loss")``.
+
+    In a notebook it renders collapsed (an HTML ``<details>``), so that even a cell run by
+    "Run All" shows the answer only when the student opens it.
+    """
+
+    name: str
+    code: str
+    why: str
+
+    def __str__(self) -> str:
+        return f"Reference answer ({self.name}):\n{self.code}\n# {self.why}"
+
+    def __repr__(self) -> str:
+        return str(self)
+
+    def _repr_html_(self) -> str:
+        return (
+            f"<details><summary>Reference answer: <code>{html.escape(self.name)}</code> (click to open)</summary>"
+            f"<pre>{html.escape(self.code)}</pre><p>{html.escape(self.why)}</p></details>"
+        )
+
+
+_SOLUTIONS = {
+    s.name: s
+    for s in (
+        Solution("space_size", "answer = 5 ** 6", "6 edges, each one of 5 operations: independent choices multiply."),
+        Solution(
+            "macro_space_size",
+            "answer = (2 * 3) ** 2",
+            "Per layer 2 layer types times 3 activations; 2 layers, each chosen independently.",
+        ),
+        Solution(
+            "unique_cells",
+            'space = nb.CellSpace(ops=["none", "skip_connect", "nor_conv_3x3"])\n'
+            "answer = len({space.canonical(arch) for arch in space.enumerate()})",
+            "Cells with the same canonical string compute the same function; count the distinct strings.",
+        ),
+        Solution(
+            "param_count",
+            "answer = 16 * 32 * 3 * 3",
+            "One 3x3 kernel per (input channel, output channel) pair, and no bias.",
+        ),
+        Solution(
+            "output_shape",
+            "answer = (7, data.num_classes)",
+            "The batch dimension first, then one score (logit) per class.",
+        ),
+        Solution(
+            "reinforce_loss",
+            "def my_reinforce_loss(log_prob, rewards, baseline):\n"
+            "    return -((rewards - baseline) * log_prob).mean()",
+            "The advantage R - b weights each log-probability; the minus sign turns the optimiser's descent into "
+            "ascent on the expected reward. A sum, or an advantage divided by its standard deviation, is a positive "
+            "multiple of the same gradient.",
+        ),
+        Solution(
+            "pareto_front",
+            'ok = [r for r in search.history if r["status"] == "ok"]\n'
+            'key = lambda r: (r["val_accuracy"], -r["flops"])  # both: larger is better\n'
+            "answer = [r for r in ok\n"
+            "          if not any(all(a >= b for a, b in zip(key(o), key(r))) and key(o) != key(r) for o in ok)]",
+            "A record is on the front when no other one is at least as good on both metrics and better on one; "
+            "failed runs never count, runs over the budget do.",
+        ),
+    )
+}
+
+
+def solution(name: str) -> Solution:
+    """The reference answer of the exercise ``name`` (one of ``_SOLUTIONS``), to show on request."""
+    if name not in _SOLUTIONS:
+        raise ValueError(f"name: {name!r} is not allowed; allowed values: {', '.join(sorted(_SOLUTIONS))}")
+    return _SOLUTIONS[name]
 
 
 def _as_int(answer) -> int | None:
@@ -240,20 +319,24 @@ def check_reinforce_loss(
     batch_size: int = 8,
     seed: int = 0,
 ) -> CheckResult:
-    """Does ``student_fn(log_prob, rewards, baseline)`` compute the REINFORCE loss?
+    """Does ``student_fn(log_prob, rewards, baseline)`` give a REINFORCE loss with this baseline?
 
     On ``trials`` random batches of ``batch_size`` sampled architectures, the student's loss
     of ``log_prob = controller.log_prob(actions)[0]`` (shape (B,), with gradients), rewards
-    (B,) in [0, 1] and a float baseline is compared, in value and in its gradient with
-    respect to every controller weight, with the library's
-    :func:`~nasrl_nb.rl.policy_gradient.reinforce_loss` of the advantages ``R - b``
-    (``-mean((R - b) * log pi(a))``, Zoph & Le 2017 Eq. 3). A flipped sign, a missing
-    baseline or a sum instead of a mean each get their own hint. The architectures come
-    from a generator of the checker's own, so the controller's sampling stream is untouched.
+    (B,) in [0, 1] and a float baseline is differentiated with respect to ``log_prob``. The
+    gradient of a loss with respect to the controller's weights is
+    ``sum_k dL/dlog_prob_k * grad log pi(a_k)``, so the loss is a REINFORCE loss exactly when
+    ``dL/dlog_prob = -c (R - b)`` for some ``c > 0`` (Zoph & Le 2017 Eq. 3; Williams 1992):
+    the library's :func:`~nasrl_nb.rl.policy_gradient.reinforce_loss` (the mean, ``c = 1/B``),
+    a sum (``c = 1``) and an advantage divided by its standard deviation
+    (``c = 1/(B std)``) all pass; the message says what the scale changes. A flipped
+    sign, a missing or added baseline, the batch mean in place of the baseline, a detached
+    ``log_prob`` and other weights each get a hint. The architectures come from a generator
+    of the checker's own, so the controller's sampling stream is untouched.
     """
     controller = controller if controller is not None else _tiny_controller(seed)
-    params = [p for p in controller.parameters() if p.requires_grad]
     generator = torch.Generator().manual_seed(seed)
+    scales = []
     for trial in range(trials):
         actions = controller.sample(batch_size, generator=torch.Generator().manual_seed(seed + trial)).architectures
         rewards = torch.rand(batch_size, generator=generator)
@@ -267,49 +350,68 @@ def check_reinforce_loss(
             return _hint(f"Return a torch tensor (so autograd can differentiate it), not {type(loss).__name__}.")
         if loss.numel() != 1:
             return _hint(f"Return one number for the whole batch (a scalar), not shape {tuple(loss.shape)}.")
-        expected = reinforce_loss(controller.log_prob(actions)[0], rewards - baseline)  # its own graph
-        value = float(loss.detach())
-        if not math.isfinite(value):
+        if not math.isfinite(float(loss.detach())):
             return _hint("Your loss is not finite; log_prob is already a logarithm, so do not take log() again.")
-        if not _close(value, float(expected.detach())):
-            return _hint(_diagnose_loss(value, log_prob.detach(), rewards, baseline))
-        if not loss.requires_grad:
-            return _hint("The value is right but no gradient reaches the controller: do not detach() log_prob or use .item().")
-        grads = torch.autograd.grad(loss.reshape(()), params, allow_unused=True)
-        expected_grads = torch.autograd.grad(expected, params, allow_unused=True)
-        for grad, ref in zip(grads, expected_grads, strict=True):
-            grad = torch.zeros_like(ref) if grad is None and ref is not None else grad
-            if ref is not None and not torch.allclose(grad, ref, rtol=1e-4, atol=1e-7):
-                return _hint(
-                    "The value is right but the gradient is not: (reward - baseline) is a constant weight, and "
-                    "the gradient should flow only through log_prob."
-                )
+        weights = None  # dL/dlog_prob, (B,): how much each sample's log-probability is pushed
+        if loss.requires_grad:
+            (weights,) = torch.autograd.grad(loss.reshape(()), log_prob, allow_unused=True)
+        if weights is None or not torch.any(weights != 0):
+            return _hint(
+                "No gradient reaches log_prob: the loss must depend on log_prob itself (no detach(), no .item(), "
+                "no multiplying it by 0); (reward - baseline) is the constant weight of each log_prob."
+            )
+        reference_lp = log_prob.detach().requires_grad_()  # (B,), a leaf of its own for the library's loss
+        (expected,) = torch.autograd.grad(reinforce_loss(reference_lp, rewards - baseline), reference_lp)
+        scale = _positive_multiple(weights, expected)  # expected = -(R - b) / B
+        if scale is None:
+            return _hint(_diagnose_weights(weights, rewards, baseline))
+        scales.append(scale)
+    if all(math.isclose(s, 1.0, rel_tol=1e-4) for s in scales):
+        how = "it matches nasrl_nb.reinforce_loss (the mean over the batch) in gradient"
+    elif all(math.isclose(s, batch_size, rel_tol=1e-4) for s in scales):
+        how = (f"its gradient is {batch_size} (the batch size) times nasrl_nb.reinforce_loss's, a sum instead of a "
+               "mean: the same direction, with a step that grows with the batch (the mean keeps the learning rate's "
+               "meaning when the batch size changes)")
+    else:
+        how = (f"its gradient is a positive multiple of nasrl_nb.reinforce_loss's (x{min(scales):.3g} to "
+               f"x{max(scales):.3g} on the checker's batches), for example an advantage divided by its standard "
+               "deviation: the same direction, with a step size that no longer depends on the rewards' scale")
     return _passed(
-        "Your loss matches nasrl_nb.reinforce_loss in value and gradient: minimising it makes "
-        "architectures that beat the baseline more likely."
+        f"A REINFORCE loss: {how}. Minimising it makes architectures that beat the baseline more likely."
     )
+
+
+def _positive_multiple(weights: torch.Tensor, direction: torch.Tensor, rtol: float = 1e-4) -> float | None:
+    """``c > 0`` with ``weights == c * direction`` (to ``rtol`` of their norm), else None."""
+    weights, direction = weights.detach().double(), direction.detach().double()
+    scale = float(weights @ direction / (direction @ direction))
+    residual = float(torch.linalg.vector_norm(weights - scale * direction))
+    if scale > 0 and residual <= rtol * float(torch.linalg.vector_norm(weights)):
+        return scale
+    return None
+
+
+def _diagnose_weights(weights: torch.Tensor, rewards: torch.Tensor, baseline: float) -> str:
+    """Name the likely slip from ``dL/dlog_prob``, compared with the usual wrong weightings."""
+    variants = [
+        (rewards - baseline, "Check the sign: the optimizer minimises the loss, but we want high rewards to become more likely."),
+        (-rewards, "Subtract the baseline from the reward: the advantage R - b is what weights log_prob."),
+        (rewards, "Two slips: check the sign, and subtract the baseline from the reward."),
+        (-(rewards + baseline), "The baseline is subtracted from the reward, not added."),
+        (
+            -(rewards - rewards.mean()),
+            "You used the batch's mean reward as the baseline; use the baseline you are given (a moving average "
+            "of earlier batches), as the trainer does.",
+        ),
+    ]
+    for direction, hint in variants:
+        if _positive_multiple(weights, direction) is not None:
+            return hint
+    return "Weight each log_prob by its advantage (reward - baseline), combine over the batch, and flip the sign."
 
 
 def _close(a: float, b: float) -> bool:
     return math.isclose(a, b, rel_tol=1e-5, abs_tol=1e-7)
-
-
-def _diagnose_loss(value: float, log_prob: torch.Tensor, rewards: torch.Tensor, baseline: float) -> str:
-    """Name the likely slip by comparing with the usual wrong variants of the loss."""
-    right = float(reinforce_loss(log_prob, rewards - baseline))
-    without_baseline = float(reinforce_loss(log_prob, rewards))
-    added_baseline = float(reinforce_loss(log_prob, rewards + baseline))
-    variants = [
-        (-right, "Check the sign: the optimizer minimises the loss, but we want high rewards to become more likely."),
-        (without_baseline, "Subtract the baseline from the reward: the advantage R - b is what weights log_prob."),
-        (-without_baseline, "Two slips: check the sign, and subtract the baseline from the reward."),
-        (right * len(rewards), "Average over the batch instead of summing, so the step size does not grow with it."),
-        (added_baseline, "The baseline is subtracted from the reward, not added."),
-    ]
-    for candidate, hint in variants:
-        if _close(value, candidate):
-            return hint
-    return "Weight each log_prob by its advantage (reward - baseline), average over the batch, and flip the sign."
 
 
 def check_baseline_update(
@@ -364,12 +466,15 @@ def check_pareto_front(
     """Is ``answer`` (records, or their indices in ``records``) the Pareto front of ``records``?
 
     Compared, as a set, with :func:`nasrl_nb.rewards.pareto.pareto_front` for the same ``metrics``
-    and directions (default: high accuracy, few parameters).
+    and directions (default: high accuracy, few parameters). Every record that trained counts,
+    over a constraint's budget or not; failed records never do. Records with identical metrics
+    are one point of the front: an answer that keeps one of them passes.
     """
     from .rewards.pareto import pareto_front
 
     records = list(records)
-    expected = {id(r) for r in pareto_front(records, metrics, maximize)}
+    front = pareto_front(records, metrics, maximize)
+    expected = {id(r) for r in front}
     try:
         chosen = {id(records[a]) if _as_int(a) is not None else id(a) for a in answer}
     except (TypeError, IndexError):
@@ -378,6 +483,14 @@ def check_pareto_front(
         return _hint("Pick records from the list itself (the same dicts, or their positions).")
     if chosen == expected:
         return _passed(f"{len(expected)} records on the front: none is beaten on every metric by another.")
+    points = {tuple(r[m] for m in metrics) for r in front}  # the front's distinct metric values
+    if chosen < expected and {tuple(r[m] for m in metrics) for r in front if id(r) in chosen} == points:
+        twins = len(expected) - len(chosen)
+        return _passed(
+            f"{len(points)} points on the front: none is beaten on every metric by another. {twins} more "
+            f"record{' has' if twins == 1 else 's have'} the same metrics as one you chose and "
+            f"{'is' if twins == 1 else 'are'} on the front too (equal records do not dominate each other)."
+        )
     flipped = tuple(not m for m in maximize)
     if chosen and chosen == {id(r) for r in pareto_front(records, metrics, flipped)}:
         return _hint("Check the directions: which metrics should be high and which low?")
@@ -388,7 +501,7 @@ def check_pareto_front(
                      "as good on every metric and strictly better on one")
     if missing:
         parts.append(f"{missing} non-dominated record{'' if missing == 1 else 's'} {'is' if missing == 1 else 'are'} "
-                     "missing (failed runs never count)")
+                     "missing (failed runs never count; runs over a budget do)")
     return _hint("; ".join(parts) + ".")
 
 

@@ -32,7 +32,7 @@ from ..spaces.registry import get_space, space_from_spec
 from ..validation import require_choice, require_positive
 from .methods import METHODS
 
-REWARD_OBJECTIVES = (*OBJECTIVES, "multi")  # multi: the seed's compute_reward with weights (MultiObjectiveReward)
+REWARD_OBJECTIVES = (*OBJECTIVES, "multi")  # multi: compute_reward's weighted sum of accuracy, speed and size (MultiObjectiveReward)
 
 # settings a resumed run may change (``resume_search(out_dir, budget=...)``): they do not
 # change the architectures proposed or their rewards (device: up to floating-point noise)
