@@ -986,10 +986,10 @@ def check_ppo_objective(student_fn: Callable[[torch.Tensor, torch.Tensor, float]
     """Does ``student_fn(ratio, advantages, clip)`` compute PPO's clipped surrogate objective?
 
     ``mean(min(r A, clip(r, 1 - eps, 1 + eps) A))`` (Schulman et al. 2017, Eq. 7), the quantity to
-    *maximise*; compared with :func:`~nasrl_nb.rl.policy_gradient.ppo_loss` (its negation). A
+    *maximise*; compared with :func:`~nasrl_nb.rl.ppo.ppo_loss` (its negation). A
     per-example tensor whose mean is the objective passes too.
     """
-    from .rl.policy_gradient import ppo_loss
+    from .rl.ppo import ppo_loss
 
     generator = torch.Generator().manual_seed(seed)
     ratio = torch.cat([torch.tensor([0.5, 0.9, 1.0, 1.1, 1.5, 0.7, 1.3]), 0.4 + 1.2 * torch.rand(9, generator=generator)])
