@@ -113,23 +113,25 @@ def shipped_rows() -> dict[str, dict[int, float]]:
 
 
 def correlations(pairs: list[tuple[float, float]]) -> tuple[float, float]:
-    from scipy.stats import kendalltau, spearmanr
+    """``(Spearman's rho, Kendall's tau-b)`` of the finite pairs."""
+    from nasrl_nb.stats import kendall_tau, spearman_rho
 
     ok = [(a, b) for a, b in pairs if math.isfinite(a) and math.isfinite(b)]
     a, b = zip(*ok)
-    return float(spearmanr(a, b)[0]), float(kendalltau(a, b)[0])
+    return spearman_rho(a, b), kendall_tau(a, b)
 
 
 def bootstrap_spearman(pairs: list[tuple[float, float]], *, draws: int = 1000, seed: int = 0) -> tuple[float, float]:
     """A 90% percentile-bootstrap interval of the seed-to-seed Spearman (cells resampled)."""
     import numpy as np
-    from scipy.stats import spearmanr
+
+    from nasrl_nb.stats import spearman_rho
 
     a = np.array(pairs)
     rng = np.random.default_rng(seed)
     with warnings.catch_warnings():  # a resample of tied values has no correlation: skipped as NaN
         warnings.simplefilter("ignore")
-        rhos = [spearmanr(*a[rng.integers(0, len(a), len(a))].T)[0] for _ in range(draws)]
+        rhos = [spearman_rho(*a[rng.integers(0, len(a), len(a))].T) for _ in range(draws)]
     return float(np.nanpercentile(rhos, 5)), float(np.nanpercentile(rhos, 95))
 
 

@@ -16,6 +16,7 @@ LAYERS = {
     "runtime": 0,
     "validation": 0,
     "interrupts": 0,
+    "stats": 0,
     "spaces": 1,
     "nn": 2,
     "controllers": 2,
