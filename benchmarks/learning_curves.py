@@ -15,10 +15,10 @@ and the batch-size rule), and reports for each:
 ``--real`` also runs REINFORCE and random search on real children (trained on digits, one epoch
 each) for a few seeds at a lab's budget, with the same summary.
 
-    python benchmarks/learning_curves.py                               # 100 seeds x {50, 100, 300}, 2 workers
-    python benchmarks/learning_curves.py --seeds 5 --budgets 50        # a quick look
-    python benchmarks/learning_curves.py --real --real-seeds 5 --real-budget 48 --no-table
-    python benchmarks/learning_curves.py --why --no-table                # why the old defaults did not learn
+    python -m benchmarks.learning_curves                               # 100 seeds x {50, 100, 300}, 2 workers
+    python -m benchmarks.learning_curves --seeds 5 --budgets 50        # a quick look
+    python -m benchmarks.learning_curves --real --real-seeds 5 --real-budget 48 --no-table
+    python -m benchmarks.learning_curves --why --no-table                # why the old defaults did not learn
 """
 
 from __future__ import annotations
@@ -27,12 +27,13 @@ import argparse
 import json
 import math
 import multiprocessing
-import platform
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
+
+from nasrl_nb.runtime import environment_report
 
 METHODS = ("random", "evolution", "reinforce", "ppo", "a2c", "trpo", "sac", "ucb", "thompson")
 _TABLE = {}
@@ -218,8 +219,8 @@ def main(argv=None) -> int:
     if args.why:
         _init(None)
         sections.append(why(args.table, args.why_seeds))
-    footer = (f"`python benchmarks/learning_curves.py {' '.join(argv if argv is not None else sys.argv[1:])}` "
-              f"(Python {platform.python_version()}, {args.workers} workers, one torch thread each)")
+    footer = (f"`python -m benchmarks.learning_curves {' '.join(argv if argv is not None else sys.argv[1:])}` "
+              f"(Python {environment_report()['python']}, {args.workers} workers, one torch thread each)")
     text = "\n\n".join(sections + [footer])
     print(text)
     if args.markdown:

@@ -6,23 +6,19 @@ and test columns (does the evaluation set add noise?), the mean |seed 0 - seed 1
 share of parameter-free ops (skip_connect, avg_pool_3x3) on the edges of the top 1% of cells
 (by mean test accuracy) against all cells (what the table rewards).
 
-    python benchmarks/table_signal.py                          # the shipped digits-cell
-    python benchmarks/table_signal.py bench:digits-cell csv:old.csv.gz
+    python -m benchmarks.table_signal                          # the shipped digits-cell
+    python -m benchmarks.table_signal bench:digits-cell csv:old.csv.gz
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))  # run from any folder without installing the package
-
-from nasrl_nb.bench.tabular import TabularBenchmark  # noqa: E402
-from nasrl_nb.stats import kendall_tau, spearman_rho  # noqa: E402
+from nasrl_nb.bench.tabular import TabularBenchmark
+from nasrl_nb.stats import kendall_tau, spearman_rho
 
 PARAMETER_FREE = ("skip_connect", "avg_pool_3x3")
 
