@@ -34,6 +34,7 @@ import time
 import torch
 from torch import nn
 
+from benchmarks import machine
 from nasrl_nb.nn.child_network import ChildNetwork
 from nasrl_nb.nn.data import Dataset, load_dataset
 from nasrl_nb.nn.training import train_and_evaluate
@@ -240,7 +241,7 @@ def main(argv=None) -> int:
     device = resolve_device(args.device)
     start = time.perf_counter()
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else device.type
-    print(f"device: {device} ({name}); torch {torch.__version__}; batch {args.batch}; {args.steps} timed steps")
+    print(f"device: {device} ({name}); {machine()}; batch {args.batch}; {args.steps} timed steps")
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # timings only: the correctness checks ran first
 
