@@ -62,10 +62,10 @@ On a machine shared by many processes, two spinning OpenMP threads per process c
 step many times slower (``--threads 1``, or ``OMP_WAIT_POLICY=PASSIVE``); the CPU-time
 columns are the steadier ones there.
 
-    python benchmarks/darts_step.py                           # the issue's configuration
-    python benchmarks/darts_step.py --orders second --rounds 9
-    python benchmarks/darts_step.py --channels 16 --cells 8 --batch 64   # the paper's search net
-    python benchmarks/darts_step.py --json                    # one JSON object
+    python -m benchmarks.darts_step                           # the issue's configuration
+    python -m benchmarks.darts_step --orders second --rounds 9
+    python -m benchmarks.darts_step --channels 16 --cells 8 --batch 64   # the paper's search net
+    python -m benchmarks.darts_step --json                    # one JSON object
 """
 
 from __future__ import annotations
@@ -73,22 +73,18 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import statistics
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import torch
 from torch import nn
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))  # run from any folder without installing the package
-
-from nasrl_nb.oneshot.darts import BilevelOptimizer  # noqa: E402
-from nasrl_nb.oneshot.darts_reference import (  # noqa: E402
+from benchmarks import REPO
+from nasrl_nb.oneshot.darts import BilevelOptimizer
+from nasrl_nb.oneshot.darts_reference import (
     A_LR,
     A_WD,
     GRAD_CLIP,
@@ -98,8 +94,9 @@ from nasrl_nb.oneshot.darts_reference import (  # noqa: E402
     RefArchitect,
     RefNetwork,
 )
-from nasrl_nb.oneshot.darts_supernet import DartsSupernet  # noqa: E402
-from nasrl_nb.spaces.darts_space import DartsSpace  # noqa: E402
+from nasrl_nb.oneshot.darts_supernet import DartsSupernet
+from nasrl_nb.runtime import environment_report
+from nasrl_nb.spaces.darts_space import DartsSpace
 
 VARIANTS = ("reference", "no-none", "alpha-grad", "in-place", "reference-cl", "ours-plain", "ours-fused", "ours")
 OURS = ("ours-plain", "ours-fused", "ours")  # the package: op by op in NCHW; fused mixed ops; fused + channels-last
@@ -222,9 +219,9 @@ def measure_memory(args) -> dict:
     env = {**os.environ, "OMP_NUM_THREADS": str(args.threads)}
     for order in args.orders:
         for variant in _variants_for(order, args.variants):
-            cmd = [sys.executable, __file__, "--memory-child", "--variants", variant, "--orders", order,
+            cmd = [sys.executable, "-m", "benchmarks.darts_step", "--memory-child", "--variants", variant, "--orders", order,
                    *_shared_args(args)]
-            done = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+            done = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=REPO, check=False)
             if done.returncode != 0:
                 raise RuntimeError(f"memory run {variant}/{order} failed:\n{done.stderr[-2000:]}")
             out[f"{order}/{variant}"] = json.loads(done.stdout.strip().splitlines()[-1])
@@ -272,7 +269,7 @@ def main(argv=None) -> int:
     result = {
         "config": {k: getattr(args, k) for k in ("channels", "cells", "nodes", "batch", "size", "in_channels", "classes",
                                                  "threads", "rounds", "warmup", "mem_steps", "seed")},
-        "machine": {"python": platform.python_version(), "torch": torch.__version__, "cpus": os.cpu_count(),
+        "machine": {**environment_report(),
                     "load_avg_1min": os.getloadavg()[0] if hasattr(os, "getloadavg") else None},
         "time": {} if args.no_time else time_steps(args),
     }

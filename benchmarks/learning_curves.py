@@ -15,12 +15,12 @@ and the batch-size rule), and reports for each:
 ``--real`` also runs REINFORCE and random search on real children (trained on digits, one epoch
 each) for a few seeds at a lab's budget, with the same summary.
 
-    python benchmarks/learning_curves.py                               # 100 seeds x {50, 100, 300}, 2 workers
-    python benchmarks/learning_curves.py --seeds 5 --budgets 50        # a quick look
-    python benchmarks/learning_curves.py --real --real-seeds 5 --real-budget 48 --no-table
-    python benchmarks/learning_curves.py --why --no-table                # why the old defaults did not learn
-    python benchmarks/learning_curves.py --budgets 100 --transform rank  # the same table, accuracies -> rank / n
-    python benchmarks/learning_curves.py --methods random --variant 'rank 4={"trainer_kwargs": {"rank_window": 4}}'
+    python -m benchmarks.learning_curves                               # 100 seeds x {50, 100, 300}, 2 workers
+    python -m benchmarks.learning_curves --seeds 5 --budgets 50        # a quick look
+    python -m benchmarks.learning_curves --real --real-seeds 5 --real-budget 48 --no-table
+    python -m benchmarks.learning_curves --why --no-table                # why the old defaults did not learn
+    python -m benchmarks.learning_curves --budgets 100 --transform rank  # the same table, accuracies -> rank / n
+    python -m benchmarks.learning_curves --methods random --variant 'rank 4={"trainer_kwargs": {"rank_window": 4}}'
 
 ``--table`` takes any table (``bench:NAME``, ``csv:PATH``); ``--transform rank`` first writes a copy
 whose validation and test accuracies are replaced by their rank / n over all rows (an increasing
@@ -33,7 +33,6 @@ import argparse
 import json
 import math
 import multiprocessing
-import platform
 import shlex
 import sys
 import tempfile
@@ -41,6 +40,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+from nasrl_nb.runtime import environment_report
 
 METHODS = ("random", "evolution", "reinforce", "ppo", "a2c", "trpo", "sac", "ucb", "thompson")
 _TABLE = {}
@@ -288,8 +289,8 @@ def main(argv=None) -> int:
     if args.why:
         _init(None)
         sections.append(why(args.table, args.why_seeds))
-    footer = (f"`python benchmarks/learning_curves.py {shlex.join(argv if argv is not None else sys.argv[1:])}` "
-              f"(Python {platform.python_version()}, {args.workers} workers, one torch thread each)")
+    footer = (f"`python -m benchmarks.learning_curves {shlex.join(argv if argv is not None else sys.argv[1:])}` "
+              f"(Python {environment_report()['python']}, {args.workers} workers, one torch thread each)")
     text = "\n\n".join(sections + [footer])
     print(text)
     if args.markdown:

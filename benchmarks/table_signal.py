@@ -12,24 +12,19 @@ options; beside them, the share of that variance that is seed noise (the varianc
 seed 1, over 4). A high additive R^2 means each edge's best op is nearly independent of the others:
 what a factored (per-decision) bandit assumes.
 
-    python benchmarks/table_signal.py                          # the shipped digits-cell
-    python benchmarks/table_signal.py bench:digits-cell csv:old.csv.gz
+    python -m benchmarks.table_signal                          # the shipped digits-cell
+    python -m benchmarks.table_signal bench:digits-cell csv:old.csv.gz
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))  # run from any folder without installing the package
-
-from nasrl_nb.bench.analysis import rank_correlation  # noqa: E402
-from nasrl_nb.bench.tabular import TabularBenchmark  # noqa: E402
-from nasrl_nb.oneshot.ranking import kendall_tau  # noqa: E402
+from nasrl_nb.bench.tabular import TabularBenchmark
+from nasrl_nb.stats import kendall_tau, spearman_rho
 
 PARAMETER_FREE = ("skip_connect", "avg_pool_3x3")
 
@@ -43,9 +38,9 @@ def signal(bench: TabularBenchmark) -> dict:
     free = np.array([sum(op in PARAMETER_FREE for op in a.choices) / len(a.choices) for a in archs])
     top = np.argsort(-np.nan_to_num(test, nan=-1.0))[: max(1, len(archs) // 100)]
     return {
-        "spearman_seeds": rank_correlation(val[both, 0], val[both, 1]),
+        "spearman_seeds": spearman_rho(val[both, 0], val[both, 1]),
         "kendall_seeds": kendall_tau(val[both, 0], val[both, 1]),
-        "spearman_val_test": rank_correlation(np.nanmean(val, axis=1), test),
+        "spearman_val_test": spearman_rho(np.nanmean(val, axis=1), test),
         "mean_abs_seed_difference": float(np.mean(np.abs(val[both, 0] - val[both, 1]))),
         "parameter_free_all": float(free.mean()),
         "parameter_free_top1pct": float(free[top].mean()),
