@@ -725,13 +725,12 @@ def _pair_counts(x, y):
 def check_kendall_tau(shared, true, answer) -> CheckResult:
     """Is ``answer`` Kendall's tau between shared-weight scores and true accuracies?
 
-    Accepts the library's tau-b (:func:`~nasrl_nb.oneshot.ranking.kendall_tau`, ties corrected)
+    Accepts the library's tau-b (:func:`~nasrl_nb.stats.kendall_tau`, ties corrected)
     and tau-a ``(C - D) / (n (n - 1) / 2)``, which equal each other when nothing ties.
     """
     import numpy as np
 
-    from .bench.analysis import rank_correlation
-    from .oneshot.ranking import kendall_tau
+    from .stats import kendall_tau, spearman_rho
 
     x, y = np.asarray(shared, dtype=float), np.asarray(true, dtype=float)
     value = _as_float(answer)
@@ -749,7 +748,7 @@ def check_kendall_tau(shared, true, answer) -> CheckResult:
     variants = [
         (-tau_b, "The sign is flipped: a pair is concordant when both lists order it the same way."),
         (-tau_a, "The sign is flipped: a pair is concordant when both lists order it the same way."),
-        (rank_correlation(x, y) if n >= 3 else math.nan, "That is Spearman's rho (a correlation of ranks); Kendall's "
+        (spearman_rho(x, y) if n >= 3 else math.nan, "That is Spearman's rho (a correlation of ranks); Kendall's "
                                                          "tau counts agreeing and disagreeing pairs."),
         (float(np.corrcoef(x, y)[0, 1]) if n >= 2 else math.nan, "That is Pearson's correlation of the values; "
                                                                  "Kendall's tau only looks at the order of each pair."),

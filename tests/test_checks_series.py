@@ -24,7 +24,7 @@ from nasrl_nb.checks import (
     reference_staleness,
     significant_winner,
 )
-from nasrl_nb.oneshot.ranking import kendall_tau
+from nasrl_nb.stats import kendall_tau
 from nasrl_nb.rl.bandits import FactoredUCB1
 from nasrl_nb.spaces.cell_space import CellSpace
 
@@ -155,10 +155,10 @@ def test_kendall_tau_hints():
     s = _tau_a(SHARED, TRUE) * n * (n - 1) / 2
     concordant = sum(np.sign(SHARED[i] - SHARED[j]) * np.sign(TRUE[i] - TRUE[j]) > 0
                      for i in range(n) for j in range(i + 1, n))
-    from nasrl_nb.bench.analysis import rank_correlation
+    from nasrl_nb.stats import spearman_rho
 
     _fails(check_kendall_tau(SHARED, TRUE, -tau_b), "sign")
-    _fails(check_kendall_tau(SHARED, TRUE, rank_correlation(SHARED, TRUE)), "spearman")
+    _fails(check_kendall_tau(SHARED, TRUE, spearman_rho(SHARED, TRUE)), "spearman")
     _fails(check_kendall_tau(SHARED, TRUE, np.corrcoef(SHARED, TRUE)[0, 1]), "pearson")
     _fails(check_kendall_tau(SHARED, TRUE, concordant / (n * (n - 1) / 2)), "discordant")
     _fails(check_kendall_tau(SHARED, TRUE, s / (n * (n - 1))), "once")
