@@ -51,7 +51,8 @@ def test_mnist1d_is_a_split_standardized_one_row_signal(mnist1d):
 
 def test_mnist1d_is_generated_offline_deterministic_per_seed_and_leaves_global_rngs_alone(mnist1d, monkeypatch):
     """One regeneration (about 2 s) serves three checks: no download, the same data, global RNGs untouched."""
-    from mnist1d import data as generator  # not ``import mnist1d.data``: the name ``mnist1d`` is the fixture's
+    # not ``import mnist1d.data``: here the name ``mnist1d`` is the fixture's dataset
+    from mnist1d import data as generator
 
     def refuse(*args, **kwargs):
         raise AssertionError("get_dataset downloads; the package must generate MNIST-1D offline")
