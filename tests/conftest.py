@@ -100,6 +100,14 @@ def make_tiny_cnn(input_shape=(1, 8, 8), num_classes: int = 10, channels: int = 
     )
 
 
+@pytest.fixture(scope="session")
+def digits_cell_table():
+    """The shipped digits-cell table, loaded once for the session (read-only: tests must not change it)."""
+    from nasrl_nb.bench.tabular import TabularBenchmark
+
+    return TabularBenchmark.load("bench:digits-cell")
+
+
 @pytest.fixture
 def tiny_cnn():
     """Factory ``tiny_cnn(input_shape=(1, 8, 8), num_classes=10, channels=8)`` (not seeded)."""
