@@ -13,7 +13,6 @@ import pytest
 import torch
 
 from nasrl_nb.bench.compare import learning_curve
-from nasrl_nb.bench.tabular import TabularBenchmark
 from nasrl_nb.controllers.lstm import NASController
 from nasrl_nb.rl.policy_gradient import PolicyGradientTrainer, RewardStats, reinforce_loss
 from nasrl_nb.search.config import BATCH_SIZE_RULE, SearchConfig, TrainerConfig, batch_size_rule
@@ -21,8 +20,8 @@ from nasrl_nb.spaces.registry import get_space
 
 
 @pytest.fixture(scope="module")
-def bench():
-    return TabularBenchmark.load("bench:digits-cell")
+def bench(digits_cell_table):
+    return digits_cell_table
 
 
 def test_reward_stats_match_numpy_and_survive_a_checkpoint():
