@@ -8,6 +8,7 @@ its cells' sources differ from the notebook's, or a code cell has no output reco
 
     python notebooks/executed/regenerate.py                          # every notebook (about 15 minutes on 2 cores)
     python notebooks/executed/regenerate.py notebooks/04_reinforce.ipynb
+    python notebooks/executed/regenerate.py --table                  # README's lab-path table from times.json
 
 It prints each notebook's wall time in quick mode and records it in ``times.json`` with the
 notebook's words of prose and checked exercises, from which :func:`lab_minutes` estimates a
@@ -34,6 +35,8 @@ NOTEBOOKS = HERE.parent
 TIMES = HERE / "times.json"
 READING_WORDS_PER_MINUTE = 200  # a careful reading pace for technical prose
 MINUTES_PER_EXERCISE = 5  # an allowance for one checked exercise: read, write a few lines, check
+# The lab path: what a student works through in a 90-minute lab (README, notebook 00); the rest is homework.
+LAB_PATH = ("00_start_here", "03_controller", "04_reinforce", "06_benchmarks_and_baselines", "10_showdown")
 
 
 def checked_exercises(nb: nbformat.NotebookNode) -> int:
@@ -56,10 +59,29 @@ def execute(path: Path, *, timeout: int = 900) -> nbformat.NotebookNode:
     return nb
 
 
+def paths_table(times: dict) -> str:
+    """README's table of the lab path and the homework path, with each notebook's minutes."""
+    rows, totals = [], {"lab": 0.0, "homework": 0.0}
+    for name, entry in times.items():
+        path = "lab" if Path(name).stem in LAB_PATH else "homework"
+        minutes = lab_minutes(entry)
+        totals[path] += minutes
+        rows.append(f"| `{Path(name).stem}` | {path} | {entry['seconds']:.0f} | {entry['words']} | {entry['exercises']} "
+                    f"| {minutes:.0f} |")
+    header = ["| notebook | path | run (s, quick mode) | words | checked exercises | minutes |", "|---|---|---:|---:|---:|---:|"]
+    footer = [f"| lab path ({len(LAB_PATH)} notebooks) | | | | | {totals['lab']:.0f} |",
+              f"| homework path | | | | | {totals['homework']:.0f} |"]
+    return "\n".join(header + rows + footer)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("notebooks", nargs="*", type=Path, help="default: notebooks/*.ipynb")
+    parser.add_argument("--table", action="store_true", help="print README's lab/homework table from times.json and exit")
     args = parser.parse_args(argv)
+    if args.table:
+        print(paths_table(json.loads(TIMES.read_text())))
+        return 0
     os.environ["NASRL_NB_QUICK"] = "1"  # the kernel inherits it
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(NOTEBOOKS.parent), os.environ.get("PYTHONPATH")]))
     failed = 0
