@@ -1139,3 +1139,48 @@ def check_derived_ops(alphas, op_names, answer) -> CheckResult:
     wrong = sum(g != e for g, e in zip(got, expected))
     return _hint(f"{wrong} of {len(got)} edges differ: on each edge (each row of alphas) take the op with the "
                  f"largest alpha, none excluded, the first one on a tie.")
+
+
+# --- 05_multi_objective (MnasNet's soft constraint) ---------------------------------------------
+
+
+def check_mnasnet_reward(record, answer, target_params: float, w: float = -0.07) -> CheckResult:
+    """Is ``answer`` MnasNet's soft-constrained reward of ``record`` with a parameter target?
+
+    Tan et al. 2019, Eq. 2: ``ACC * (params / target) ** w`` with ``w = -0.07`` on both sides of
+    the target, ``ACC`` the *validation* accuracy (:class:`~nasrl_nb.rewards.objectives.MnasNetReward`).
+    """
+    from .rewards.objectives import MnasNetReward
+
+    expected = MnasNetReward({"params": target_params}, w=w).reward(record)
+    value = _as_float(answer)
+    if value is None:
+        return _not_a_number(answer)
+    if _near(value, expected, rel=1e-6):
+        verdict = "above" if record["params"] > target_params else "within"
+        return _passed(f"A child {verdict} the target is scaled smoothly by (params / target) ** w: "
+                       f"no cliff at the budget.")
+    acc, params = float(record["val_accuracy"]), float(record["params"])
+    ratio = params / float(target_params)
+    variants = [
+        (acc * ratio ** -w, "Check the sign of the exponent: w is negative, so a larger network gets a smaller reward."),
+        (acc * (1 / ratio) ** w, "The ratio is params / target (cost over target), raised to w < 0."),
+        (ratio ** w, "Multiply by the accuracy: the cost only scales the accuracy, it is not the reward."),
+        (acc * ratio * w, "The cost enters as a power, (params / target) ** w, not as a product with w."),
+        (acc + w * ratio, "MnasNet's penalty is multiplicative: ACC * (params / target) ** w, not a sum."),
+        (acc + w * math.log(ratio), "Close in spirit (a log-linear penalty), but MnasNet multiplies: "
+                                    "ACC * (params / target) ** w."),
+        (acc, "That is the accuracy alone: the soft constraint scales it by (params / target) ** w."),
+        (acc * (ratio ** w if ratio > 1 else 1.0), "The soft form applies the same w on both sides of the target: "
+                                                   "a smaller network earns a little more."),
+        (acc if ratio <= 1 else 0.0, "That is the hard constraint: the soft one scales the accuracy smoothly instead "
+                                     "of rejecting the child."),
+    ]
+    test = record.get("test_accuracy")
+    if _as_float(test) is not None:
+        variants.insert(0, (float(test) * ratio ** w, "Use the validation accuracy: the test split is never "
+                                                      "seen by a search, not even in its reward."))
+    for candidate, message in variants:
+        if _near(value, candidate, rel=1e-6):
+            return _hint(message)
+    return _hint("reward = val_accuracy * (params / target) ** w, with w = -0.07 (MnasNet's soft constraint).")

@@ -514,3 +514,36 @@ def test_derived_ops_hints():
     _fails(check_derived_ops(ALPHAS, OPS, [9, 3, 1]), "op name")
     for junk in [None, "nor_conv_1x1", 3, object()]:
         _fails(check_derived_ops(ALPHAS, OPS, junk), "one op name per edge")
+
+
+# --- 05: MnasNet's soft constraint ---------------------------------------------------------------
+
+from nasrl_nb.checks import check_mnasnet_reward  # noqa: E402
+
+BIG = {"status": "ok", "val_accuracy": 0.8, "test_accuracy": 0.7, "params": 40_000}  # twice the target
+SMALL = {"status": "ok", "val_accuracy": 0.6, "test_accuracy": 0.65, "params": 5_000}  # a quarter of it
+
+
+def test_mnasnet_reward_pass_in_several_forms():
+    assert check_mnasnet_reward(BIG, 0.8 * 2 ** -0.07, 20_000)
+    assert check_mnasnet_reward(BIG, np.float32(0.8 * 2 ** -0.07), 20_000)
+    assert check_mnasnet_reward(BIG, torch.tensor(0.8 * 2 ** -0.07, dtype=torch.float64), 20_000)
+    assert check_mnasnet_reward(SMALL, 0.6 * math.exp(-0.07 * math.log(0.25)), 20_000)  # below the target: a bonus
+    assert check_mnasnet_reward(BIG, 0.8 * 2 ** -0.5, 20_000, w=-0.5)
+    assert "above" in check_mnasnet_reward(BIG, 0.8 * 2 ** -0.07, 20_000).message
+
+
+def test_mnasnet_reward_hints():
+    _fails(check_mnasnet_reward(BIG, 0.7 * 2 ** -0.07, 20_000), "validation accuracy")
+    _fails(check_mnasnet_reward(BIG, 0.8 * 2 ** 0.07, 20_000), "sign of the exponent")
+    _fails(check_mnasnet_reward(SMALL, 0.6 * 0.25 ** 0.07, 20_000), "sign of the exponent")
+    _fails(check_mnasnet_reward(BIG, 2 ** -0.07, 20_000), "multiply by the accuracy")
+    _fails(check_mnasnet_reward(BIG, 0.8 * 2 * -0.07, 20_000), "as a power")
+    _fails(check_mnasnet_reward(BIG, 0.8 - 0.07 * 2, 20_000), "not a sum")
+    _fails(check_mnasnet_reward(BIG, 0.8 - 0.07 * math.log(2), 20_000), "log-linear")
+    _fails(check_mnasnet_reward(BIG, 0.8, 20_000), "accuracy alone")
+    _fails(check_mnasnet_reward(SMALL, 0.6, 20_000), "accuracy alone")
+    _fails(check_mnasnet_reward(BIG, 0.0, 20_000), "hard constraint")
+    _fails(check_mnasnet_reward(BIG, 0.75, 20_000), "reward = val_accuracy")
+    for junk in [None, "0.8", [0.8, 0.7], math.nan, object()]:
+        _fails(check_mnasnet_reward(BIG, junk, 20_000), "one finite number")
