@@ -1079,3 +1079,220 @@ def check_ucb_scores(student_fn: Callable, bandit) -> CheckResult:
                          "count; +inf where n == 0.")
     return _passed("Your scores match FactoredUCB1.scores: optimism in the face of uncertainty, largest for options "
                    "tried least.")
+
+
+# --- 04_reinforce (rank advantages) --------------------------------------------------------------
+
+
+def check_rank_advantages(rewards, window, answer) -> CheckResult:
+    """Is ``answer`` the centred-rank advantage of each reward of ``rewards`` within ``window``?
+
+    REINFORCE's default (:func:`~nasrl_nb.rl.policy_gradient.rank_advantages`; Wierstra et al.
+    2014, Sec. 3.1): ``A_k = sqrt(12) (F(R_k) - 1/2)`` with the mid-rank quantile
+    ``F(R) = (#{w < R} + #{w == R} / 2) / n`` over the ``n`` rewards of ``window`` (which holds
+    this batch's rewards too).
+    """
+    import numpy as np
+
+    from .rl.policy_gradient import rank_advantages
+
+    r = torch.as_tensor(_as_vector(rewards), dtype=torch.float64)
+    w = torch.as_tensor(_as_vector(window), dtype=torch.float64)
+    if r.numel() == 0 or w.numel() == 0:
+        raise ValueError("rewards, window: need at least one reward in each")
+    got = _as_vector(answer)
+    if got is None or answer is None or not np.all(np.isfinite(got)):
+        return _hint(f"Give one advantage per reward of the batch (a list, array or tensor of {r.numel()} numbers), "
+                     f"not {type(answer).__name__} {answer!r}.")
+    if got.shape != (r.numel(),):
+        return _hint(f"Give one advantage per reward of the batch: {r.numel()} numbers, not {got.size}.")
+    expected = rank_advantages(r, w).numpy()
+    if np.allclose(got, expected, rtol=1e-6, atol=1e-9):
+        return _passed("Your advantages match rank_advantages: only the rewards' order in the window counts, "
+                       "and the window's median is the baseline.")
+    n = w.numel()
+    below = (w[None, :] < r[:, None]).sum(1).double().numpy()
+    equal = (w[None, :] == r[:, None]).sum(1).double().numpy()
+    quantile = (below + equal / 2) / n
+    r_np, w_np = r.numpy(), w.numpy()
+    z = (r_np - w_np.mean()) / w_np.std() if w_np.std() > 0 else r_np * np.nan
+    variants = [
+        (-expected, "Check the sign: a reward above the window's median gets a positive advantage."),
+        (quantile - 0.5, "Centred, but not scaled: multiply by sqrt(12) so that the advantages have unit spread "
+                         "(uniform quantiles have standard deviation 1/sqrt(12))."),
+        (math.sqrt(12.0) * quantile, "Centre the quantile: subtract 1/2, so that the window's median gets 0 and "
+                                     "the advantages average 0 over the window."),
+        (math.sqrt(12.0) * ((below + equal) / n - 0.5), "A tie counts half: F(R) = (#{w < R} + #{w == R} / 2) / n, "
+                                                        "and R itself is in the window, so it ties with itself."),
+        (math.sqrt(12.0) * (below / n - 0.5), "A tie counts half: F(R) = (#{w < R} + #{w == R} / 2) / n, and R itself "
+                                              "is in the window, so it ties with itself."),
+        (rank_advantages(r, r).numpy(), "Rank each reward among the whole window (the recent rewards, this batch's "
+                                        "included), not only among this batch."),
+        (r_np - np.median(w_np), "These are gaps to the median: rank advantages use only the order of the rewards "
+                                 "(their quantile in the window), not their distance."),
+        (r_np - w_np.mean(), "These are gaps to a mean baseline: rank advantages use only the order of the rewards "
+                             "(their quantile in the window), not their distance."),
+        (z, "These are z-scores: rank advantages replace each reward by its quantile in the window, so that one "
+            "broken child cannot set the scale."),
+    ]
+    for candidate, message in variants:
+        if np.all(np.isfinite(candidate)) and np.allclose(got, candidate, rtol=1e-6, atol=1e-9):
+            return _hint(message)
+    return _hint("A_k = sqrt(12) * (F(R_k) - 1/2), where F(R_k) is the share of the window's rewards below R_k, "
+                 "ties (R_k itself included) counting half.")
+
+
+# --- 08_darts ------------------------------------------------------------------------------------
+
+
+def _alpha_matrix(alphas):
+    """``alphas`` (a tensor (E, K) or (K,), a Parameter, an array) as a float64 tensor (E, K)."""
+    a = torch.as_tensor(alphas.detach() if isinstance(alphas, torch.Tensor) else alphas, dtype=torch.float64)
+    if a.dim() == 1:
+        a = a[None, :]
+    if a.dim() != 2 or a.numel() == 0:
+        raise ValueError(f"alphas: expected a (E, K) or (K,) tensor, got shape {tuple(a.shape)}")
+    return a
+
+
+def check_mixing_weights(alphas, answer) -> CheckResult:
+    """Is ``answer`` the mixing weights of ``alphas``: one softmax per edge (DARTS Eq. 2)?
+
+    ``alphas`` is (E, K), one row of architecture parameters per edge (or one edge's (K,)); the
+    weights are ``exp(alpha_o) / sum_o' exp(alpha_o')`` along each row, so each edge's weights
+    sum to 1.
+    """
+    import numpy as np
+
+    a = _alpha_matrix(alphas)
+    squeeze = torch.as_tensor(alphas.detach() if isinstance(alphas, torch.Tensor) else alphas).dim() == 1
+    if isinstance(answer, torch.Tensor):
+        answer = answer.detach()
+    try:
+        got = np.asarray(answer, dtype=float)
+    except (TypeError, ValueError):
+        got = None
+    if answer is None or got is None or got.size != a.numel() or not np.all(np.isfinite(got)):
+        shape = f"({a.shape[1]},)" if squeeze else f"({a.shape[0]}, {a.shape[1]})"
+        return _hint(f"Give the weights as a tensor or array of shape {shape}: one weight per op on every edge, "
+                     f"not {type(answer).__name__} {answer!r}.")
+    got = got.reshape(a.shape)
+    expected = torch.softmax(a, dim=-1).numpy()
+    if np.allclose(got, expected, rtol=1e-5, atol=1e-7):
+        return _passed("One softmax per edge: every edge's weights are positive and sum to 1.")
+    an = a.numpy()
+    variants = [
+        (np.exp(an), "Normalise: divide each edge's exp(alpha) by their sum over the ops, so that they sum to 1."),
+        (an / an.sum(axis=1, keepdims=True), "Exponentiate first: softmax is exp(alpha) / sum(exp(alpha)); "
+                                             "dividing the alphas themselves gives negative or unbounded weights."),
+        (an, "These are the alphas themselves: the weights are their softmax over each edge's ops."),
+        (torch.softmax(-a, dim=-1).numpy(), "Check the sign: a larger alpha gives a larger weight."),
+        (np.exp(an) / np.exp(an).sum(), "Each edge has its own softmax: normalise every row (over the ops), not "
+                                        "the whole matrix."),
+    ]
+    if a.shape[0] > 1:
+        variants.append((torch.softmax(a, dim=0).numpy(), "Take the softmax over the ops of each edge (the last "
+                                                          "dimension, dim=-1), not over the edges."))
+    variants.append((np.eye(a.shape[1])[an.argmax(axis=1)], "That is the derived one-hot choice: the relaxation "
+                                                            "keeps every op, weighted by the softmax of the alphas."))
+    for candidate, message in variants:
+        if np.allclose(got, candidate, rtol=1e-5, atol=1e-7):
+            return _hint(message)
+    return _hint("weights[e, o] = exp(alpha[e, o]) / sum over o' of exp(alpha[e, o']): a softmax along each edge.")
+
+
+def check_derived_ops(alphas, op_names, answer) -> CheckResult:
+    """Is ``answer`` the op DARTS derives on every edge: the argmax of its alphas, ``none`` excluded?
+
+    DARTS Sec. 2.4 keeps the strongest non-zero op of each edge (NAS-Bench-201's ``genotype()``
+    keeps ``none`` in the running). The softmax is monotone, so the argmax of the weights is
+    that of the alphas; ties go to the op listed first. ``answer``: op names (or their indices
+    in ``op_names``) in edge order, or an Architecture whose ``choices`` are those names.
+    """
+    a = _alpha_matrix(alphas)
+    names = [str(n) for n in op_names]
+    if len(names) != a.shape[1]:
+        raise ValueError(f"op_names: {len(names)} names for {a.shape[1]} columns of alphas")
+    if hasattr(answer, "choices"):
+        answer = list(answer.choices)
+    if answer is None or isinstance(answer, str) or not hasattr(answer, "__iter__"):
+        return _hint(f"Give one op name per edge, in edge order (a list of {a.shape[0]} strings), "
+                     f"not {type(answer).__name__} {answer!r}.")
+    got = []
+    for item in answer:
+        k = _as_int(item)
+        if k is not None and 0 <= k < len(names):
+            got.append(names[k])
+        elif isinstance(item, str) and item in names:
+            got.append(item)
+        else:
+            return _hint(f"Each entry is an op name from {names} (or its index), not {item!r}.")
+    if len(got) != a.shape[0]:
+        return _hint(f"Give one op per edge: {a.shape[0]} edges, {len(got)} ops.")
+
+    def pick(matrix, exclude_none=True):
+        m = matrix.clone()
+        if exclude_none and "none" in names:
+            m[:, names.index("none")] = -math.inf
+        return [names[k] for k in m.argmax(dim=1).tolist()]
+
+    expected = pick(a)
+    if got == expected:
+        return _passed("The strongest op of every edge, none excluded: DARTS's discrete cell (Sec. 2.4).")
+    if got == pick(a, exclude_none=False):
+        return _hint("`none` cannot be derived: DARTS (Sec. 2.4) takes the argmax over the other ops, since the "
+                     "zero op's weight only says how weak the edge is (NAS-Bench-201's rule keeps it).")
+    if got == pick(-a):
+        return _hint("That is the weakest op of each edge: take the largest alpha (the largest softmax weight).")
+    if got == pick(-a, exclude_none=False):
+        return _hint("That is the weakest op of each edge: take the largest alpha, none excluded.")
+    if "none" in got:
+        return _hint("`none` cannot be derived: DARTS (Sec. 2.4) excludes the zero op from the argmax.")
+    wrong = sum(g != e for g, e in zip(got, expected))
+    return _hint(f"{wrong} of {len(got)} edges differ: on each edge (each row of alphas) take the op with the "
+                 f"largest alpha, none excluded, the first one on a tie.")
+
+
+# --- 05_multi_objective (MnasNet's soft constraint) ---------------------------------------------
+
+
+def check_mnasnet_reward(record, answer, target_params: float, w: float = -0.07) -> CheckResult:
+    """Is ``answer`` MnasNet's soft-constrained reward of ``record`` with a parameter target?
+
+    Tan et al. 2019, Eq. 2: ``ACC * (params / target) ** w`` with ``w = -0.07`` on both sides of
+    the target, ``ACC`` the *validation* accuracy (:class:`~nasrl_nb.rewards.objectives.MnasNetReward`).
+    """
+    from .rewards.objectives import MnasNetReward
+
+    expected = MnasNetReward({"params": target_params}, w=w).reward(record)
+    value = _as_float(answer)
+    if value is None:
+        return _not_a_number(answer)
+    if _near(value, expected, rel=1e-6):
+        verdict = "above" if record["params"] > target_params else "within"
+        return _passed(f"A child {verdict} the target is scaled smoothly by (params / target) ** w: "
+                       f"no cliff at the budget.")
+    acc, params = float(record["val_accuracy"]), float(record["params"])
+    ratio = params / float(target_params)
+    variants = [
+        (acc * ratio ** -w, "Check the sign of the exponent: w is negative, so a larger network gets a smaller reward."),
+        (acc * (1 / ratio) ** w, "The ratio is params / target (cost over target), raised to w < 0."),
+        (ratio ** w, "Multiply by the accuracy: the cost only scales the accuracy, it is not the reward."),
+        (acc * ratio * w, "The cost enters as a power, (params / target) ** w, not as a product with w."),
+        (acc + w * ratio, "MnasNet's penalty is multiplicative: ACC * (params / target) ** w, not a sum."),
+        (acc + w * math.log(ratio), "Close in spirit (a log-linear penalty), but MnasNet multiplies: "
+                                    "ACC * (params / target) ** w."),
+        (acc, "That is the accuracy alone: the soft constraint scales it by (params / target) ** w."),
+        (acc * (ratio ** w if ratio > 1 else 1.0), "The soft form applies the same w on both sides of the target: "
+                                                   "a smaller network earns a little more."),
+        (acc if ratio <= 1 else 0.0, "That is the hard constraint: the soft one scales the accuracy smoothly instead "
+                                     "of rejecting the child."),
+    ]
+    test = record.get("test_accuracy")
+    if _as_float(test) is not None:
+        variants.insert(0, (float(test) * ratio ** w, "Use the validation accuracy: the test split is never "
+                                                      "seen by a search, not even in its reward."))
+    for candidate, message in variants:
+        if _near(value, candidate, rel=1e-6):
+            return _hint(message)
+    return _hint("reward = val_accuracy * (params / target) ** w, with w = -0.07 (MnasNet's soft constraint).")

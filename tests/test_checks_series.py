@@ -1,4 +1,4 @@
-"""Checkers of notebooks 06, 07, 09, 10 and 11: right answers pass in several forms, each usual
+"""Checkers of notebooks 04, 06, 07, 08, 09, 10 and 11: right answers pass in several forms, each usual
 mistake gets its own hint, junk answers get a hint and never raise."""
 
 from __future__ import annotations
@@ -408,3 +408,142 @@ def test_subgraph_weights_hints(supernet_and_arch):
     _fails(check_subgraph_weights(supernet, arch, right + ["1->2:nor_conv_3x3"]), "not picked")
     for junk in [None, "0->1:nor_conv_3x3", 3, [1, 2], ["abc"]]:
         _fails(check_subgraph_weights(supernet, arch, junk), "list of strings")
+
+
+# --- 04: rank advantages -------------------------------------------------------------------------
+
+from nasrl_nb.checks import check_derived_ops, check_mixing_weights, check_rank_advantages  # noqa: E402
+from nasrl_nb.rl.policy_gradient import rank_advantages  # noqa: E402
+
+REWARDS = torch.tensor([0.5, 0.8])
+WINDOW = torch.tensor([0.1, 0.5, 0.3, 0.9, 0.5, 0.8, 0.2, 0.6])  # this batch (0.5, 0.8) included, a tie at 0.5
+
+
+def test_rank_advantages_pass_in_several_forms():
+    right = rank_advantages(REWARDS, WINDOW)
+    assert check_rank_advantages(REWARDS, WINDOW, right)
+    assert check_rank_advantages(REWARDS, WINDOW, right.tolist())
+    assert check_rank_advantages(REWARDS.numpy(), WINDOW.tolist(), right.numpy())
+    # by hand: 0.5 has 3 below and 2 equal (itself and the tie) among 8 -> F = 4/8; 0.8 has 6 below, 1 equal -> 13/16
+    assert check_rank_advantages(REWARDS, WINDOW, [math.sqrt(12) * (4 / 8 - 0.5), math.sqrt(12) * (13 / 16 - 0.5)])
+
+
+def test_rank_advantages_hints():
+    right = rank_advantages(REWARDS, WINDOW).numpy()
+    n = len(WINDOW)
+    below = np.array([3.0, 6.0])
+    equal = np.array([2.0, 1.0])
+    _fails(check_rank_advantages(REWARDS, WINDOW, -right), "sign")
+    _fails(check_rank_advantages(REWARDS, WINDOW, right / math.sqrt(12)), "sqrt(12)")
+    _fails(check_rank_advantages(REWARDS, WINDOW, right + math.sqrt(12) / 2), "subtract 1/2")
+    _fails(check_rank_advantages(REWARDS, WINDOW, math.sqrt(12) * ((below + equal) / n - 0.5)), "tie counts half")
+    _fails(check_rank_advantages(REWARDS, WINDOW, math.sqrt(12) * (below / n - 0.5)), "tie counts half")
+    _fails(check_rank_advantages(REWARDS, WINDOW, rank_advantages(REWARDS, REWARDS)), "whole window")
+    _fails(check_rank_advantages(REWARDS, WINDOW, REWARDS - WINDOW.median()), "order")
+    _fails(check_rank_advantages(REWARDS, WINDOW, REWARDS - WINDOW.mean()), "mean baseline")
+    w = WINDOW.numpy().astype(float)
+    _fails(check_rank_advantages(REWARDS, WINDOW, (REWARDS.numpy() - w.mean()) / w.std()), "z-scores")
+    _fails(check_rank_advantages(REWARDS, WINDOW, right + 0.1), "share of the window")
+    _fails(check_rank_advantages(REWARDS, WINDOW, right[:1]), "2 numbers")
+    for junk in [None, "abc", [math.nan, 0.0], {"a": 1}, object()]:
+        _fails(check_rank_advantages(REWARDS, WINDOW, junk), "one advantage per reward")
+
+
+# --- 08: mixing weights and the derived ops ------------------------------------------------------
+
+OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
+ALPHAS = torch.tensor([[0.9, 0.1, 0.3, -0.2, 0.0],  # none strongest: DARTS takes nor_conv_1x1
+                       [-0.5, 0.2, 0.1, 0.8, 0.4],
+                       [0.0, 0.6, -0.1, 0.2, 0.6]], requires_grad=True)  # a tie: the op listed first
+
+
+def test_mixing_weights_pass_in_several_forms():
+    a = ALPHAS.detach()
+    assert check_mixing_weights(ALPHAS, torch.softmax(ALPHAS, dim=-1))  # with its graph
+    assert check_mixing_weights(ALPHAS, (a.exp() / a.exp().sum(1, keepdim=True)).numpy())
+    assert check_mixing_weights(a.numpy(), torch.softmax(a, 1).tolist())
+    assert check_mixing_weights(a[1], torch.softmax(a[1], 0))  # one edge
+    assert check_mixing_weights(a, torch.softmax(a - 5.0, -1))  # softmax ignores a shift
+
+
+def test_mixing_weights_hints():
+    a = ALPHAS.detach()
+    _fails(check_mixing_weights(a, a.exp()), "normalise")
+    _fails(check_mixing_weights(a, a / a.sum(1, keepdim=True)), "exponentiate first")
+    _fails(check_mixing_weights(a, a), "alphas themselves")
+    _fails(check_mixing_weights(a, torch.softmax(-a, -1)), "sign")
+    _fails(check_mixing_weights(a, a.exp() / a.exp().sum()), "own softmax")
+    _fails(check_mixing_weights(a, torch.softmax(a, 0)), "dim=-1")
+    _fails(check_mixing_weights(a, torch.eye(5)[a.argmax(1)]), "one-hot")
+    _fails(check_mixing_weights(a, torch.softmax(a, -1) + 0.01), "a softmax along each edge")
+    for junk in [None, "abc", [1.0, 2.0], torch.zeros(2, 5), {"a": 1}]:
+        _fails(check_mixing_weights(a, junk), "shape (3, 5)")
+    _fails(check_mixing_weights(a[0], None), "shape (5,)")
+
+
+def test_derived_ops_pass_in_several_forms():
+    right = ["nor_conv_1x1", "nor_conv_3x3", "skip_connect"]
+    assert check_derived_ops(ALPHAS, OPS, right)
+    assert check_derived_ops(ALPHAS, OPS, tuple(right))
+    assert check_derived_ops(ALPHAS, list(OPS), [2, 3, 1])  # indices
+    assert check_derived_ops(torch.softmax(ALPHAS.detach(), -1), OPS, right)  # the weights' argmax is the alphas'
+    assert check_derived_ops(ALPHAS, OPS, SimpleNamespace(choices=tuple(right)))  # an Architecture
+
+
+def test_derived_ops_match_the_supernet():
+    from nasrl_nb.oneshot.relaxed_cell import RelaxedCellSupernet
+
+    torch.manual_seed(0)
+    net = RelaxedCellSupernet(CellSpace(), (1, 8, 8), 10, channels=2)
+    with torch.no_grad():
+        net.alphas.copy_(torch.randn_like(net.alphas))
+    with torch.no_grad():
+        net.alphas[0, net.op_names.index("none")] = 5.0  # none strongest on the first edge
+    assert check_derived_ops(net.alphas, net.op_names, net.derive("darts"))
+    assert net.derive("nas-bench-201").choices[0] == "none"
+    _fails(check_derived_ops(net.alphas, net.op_names, net.derive("nas-bench-201")), "none")
+
+
+def test_derived_ops_hints():
+    _fails(check_derived_ops(ALPHAS, OPS, ["none", "nor_conv_3x3", "skip_connect"]), "none", "Sec. 2.4")
+    _fails(check_derived_ops(ALPHAS, OPS, ["nor_conv_3x3", "none", "nor_conv_1x1"]), "weakest")
+    _fails(check_derived_ops(ALPHAS, OPS, ["none", "none", "none"]), "none")
+    _fails(check_derived_ops(ALPHAS, OPS, ["nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3"]), "1 of 3", "first one on a tie")
+    _fails(check_derived_ops(ALPHAS, OPS, ["nor_conv_1x1", "nor_conv_3x3"]), "3 edges")
+    _fails(check_derived_ops(ALPHAS, OPS, ["conv", "nor_conv_3x3", "skip_connect"]), "op name")
+    _fails(check_derived_ops(ALPHAS, OPS, [9, 3, 1]), "op name")
+    for junk in [None, "nor_conv_1x1", 3, object()]:
+        _fails(check_derived_ops(ALPHAS, OPS, junk), "one op name per edge")
+
+
+# --- 05: MnasNet's soft constraint ---------------------------------------------------------------
+
+from nasrl_nb.checks import check_mnasnet_reward  # noqa: E402
+
+BIG = {"status": "ok", "val_accuracy": 0.8, "test_accuracy": 0.7, "params": 40_000}  # twice the target
+SMALL = {"status": "ok", "val_accuracy": 0.6, "test_accuracy": 0.65, "params": 5_000}  # a quarter of it
+
+
+def test_mnasnet_reward_pass_in_several_forms():
+    assert check_mnasnet_reward(BIG, 0.8 * 2 ** -0.07, 20_000)
+    assert check_mnasnet_reward(BIG, np.float32(0.8 * 2 ** -0.07), 20_000)
+    assert check_mnasnet_reward(BIG, torch.tensor(0.8 * 2 ** -0.07, dtype=torch.float64), 20_000)
+    assert check_mnasnet_reward(SMALL, 0.6 * math.exp(-0.07 * math.log(0.25)), 20_000)  # below the target: a bonus
+    assert check_mnasnet_reward(BIG, 0.8 * 2 ** -0.5, 20_000, w=-0.5)
+    assert "above" in check_mnasnet_reward(BIG, 0.8 * 2 ** -0.07, 20_000).message
+
+
+def test_mnasnet_reward_hints():
+    _fails(check_mnasnet_reward(BIG, 0.7 * 2 ** -0.07, 20_000), "validation accuracy")
+    _fails(check_mnasnet_reward(BIG, 0.8 * 2 ** 0.07, 20_000), "sign of the exponent")
+    _fails(check_mnasnet_reward(SMALL, 0.6 * 0.25 ** 0.07, 20_000), "sign of the exponent")
+    _fails(check_mnasnet_reward(BIG, 2 ** -0.07, 20_000), "multiply by the accuracy")
+    _fails(check_mnasnet_reward(BIG, 0.8 * 2 * -0.07, 20_000), "as a power")
+    _fails(check_mnasnet_reward(BIG, 0.8 - 0.07 * 2, 20_000), "not a sum")
+    _fails(check_mnasnet_reward(BIG, 0.8 - 0.07 * math.log(2), 20_000), "log-linear")
+    _fails(check_mnasnet_reward(BIG, 0.8, 20_000), "accuracy alone")
+    _fails(check_mnasnet_reward(SMALL, 0.6, 20_000), "accuracy alone")
+    _fails(check_mnasnet_reward(BIG, 0.0, 20_000), "hard constraint")
+    _fails(check_mnasnet_reward(BIG, 0.75, 20_000), "reward = val_accuracy")
+    for junk in [None, "0.8", [0.8, 0.7], math.nan, object()]:
+        _fails(check_mnasnet_reward(BIG, junk, 20_000), "one finite number")
