@@ -9,7 +9,8 @@ the :data:`RESUME_OVERRIDES`, which do not change which architectures are propos
 they score.
 
 ``SearchConfig.from_settings(method="ppo", epochs=2, trainer_kwargs={"lr": 0.05})`` maps
-:func:`~nasrl_nb.search.factory.make_search`'s flat keywords onto the dataclasses; an
+:func:`~nasrl_nb.search.factory.make_search`'s flat keywords onto the dataclasses through
+:data:`SETTINGS`, a table generated from the fields (a new field is a keyword at once); an
 unknown key anywhere is a ``ValueError`` naming it and the allowed keys.
 """
 
@@ -23,14 +24,14 @@ from dataclasses import dataclass, field
 from ..controllers.registry import CONTROLLERS
 from ..oneshot.darts import VIRTUAL_STEPS
 from ..oneshot.darts_strategy import DARTS_DEFAULTS, REMEDIES
-from ..oneshot.enas import ONESHOT_DEFAULTS
+from ..oneshot.enas import ONESHOT_DEFAULTS, ONESHOT_METHODS
 from ..oneshot.mixed_op import BATCH_NORMS
 from ..rewards.objectives import OBJECTIVES, check_weights
 from ..rl.policy_gradient import ADVANTAGE_STDS, OPTIMIZERS, Schedule
 from ..runtime import quick_mode
 from ..spaces.registry import get_space, space_from_spec
 from ..validation import require_choice, require_positive
-from .methods import METHODS
+from .methods import BANDIT_METHODS, METHODS, RL_METHODS
 
 REWARD_OBJECTIVES = (*OBJECTIVES, "multi")  # multi: the seed's compute_reward with weights (MultiObjectiveReward)
 
@@ -516,59 +517,79 @@ SECTIONS = {
     "bandit": BanditConfig,
     "curriculum": CurriculumConfig,
 }
-# make_search keywords that update one section key by key: trpo_kwargs={"max_kl": 0.02}
-SECTION_KWARGS = ("controller_kwargs", "trainer_kwargs", "darts_kwargs", "a2c_kwargs", "trpo_kwargs", "sac_kwargs",
-                  "bandit_kwargs", "curriculum_kwargs")
-
-# make_search keyword -> dotted path in SearchConfig
-SETTINGS: dict[str, str] = {
-    "method": "method",
-    "space": "space",
-    "budget": "budget",
-    "batch_size": "batch_size",
-    "seed": "seed",
-    "progress": "progress",
-    "policy_snapshots": "policy_snapshots",
-    "dataset": "data.dataset",
-    "max_samples": "data.max_samples",
-    "data_seed": "data.data_seed",
-    "channels": "child.channels",
-    "cells_per_stage": "child.cells_per_stage",
-    "epochs": "child.epochs",
+# make_search's keywords, generated from the fields: the one translation from a flat keyword to
+# a field, one keyword per field. A top-level field is its own keyword; a section's field is its
+# bare name when no other section has a field of that name (``channels``, ``w_lr``,
+# ``hidden_size``), else ``{section}_{field}`` (``supernet_lr``, ``child_batch_size``);
+# ``{section}_kwargs`` updates a section key by key (``trpo_kwargs={"max_kl": 0.02}``).
+# ALIASES replace the generated keyword of a few fields: the child's ``lr``, ``epochs`` and
+# ``lr_schedule`` (the fields a lab changes most), and names that say more than the bare field.
+ALIASES: dict[str, str] = {
     "lr": "child.lr",
-    "child_batch_size": "child.batch_size",
+    "epochs": "child.epochs",
     "lr_schedule": "child.lr_schedule",
-    "device": "child.device",
-    "precision": "child.precision",
-    "threads": "child.threads",
-    "population_size": "evolution.population_size",
-    "sample_size": "evolution.sample_size",
-    "max_params": "reward.max_params",
-    "max_flops": "reward.max_flops",
-    "max_latency_ms": "reward.max_latency_ms",
-    "constraint_mode": "reward.constraint_mode",
-    "failure_reward": "reward.failure_reward",
-    "evaluator_kind": "parallel.evaluator",
-    "workers": "parallel.workers",
-    "ray_address": "parallel.ray_address",
-    "asynchronous": "parallel.asynchronous",
-    "supernet_train_steps": "supernet.train_steps",
-    "warmup_steps": "supernet.warmup_steps",
-    "supernet_lr": "supernet.lr",
-    "supernet_batch_size": "supernet.batch_size",
-    "eval_batch_size": "supernet.eval_batch_size",
-    "supernet_lr_schedule": "supernet.lr_schedule",
-    "controller_steps": "supernet.controller_steps",
-    "second_order": "darts.second_order",
-    "remedy": "darts.remedy",
     "controller": "controller.kind",
     "reward": "reward.objective",
     "curriculum": "curriculum.enabled",
+    "evaluator_kind": "parallel.evaluator",
     "reward_weights": "reward.weights",
-    "reference_params": "reward.reference_params",
-    "reference_latency_ms": "reward.reference_latency_ms",
-    "epsilon": "trainer.epsilon",
+    "supernet_train_steps": "supernet.train_steps",
 }
+NOT_KEYWORDS = ("evaluator", "rules", "reward.custom")  # set by make_search from its evaluator= and reward_fn=
+
+
+def keywords(config_class: type, sections: Mapping[str, type], aliases: Mapping[str, str] = ALIASES) -> dict[str, str]:
+    """make_search keyword -> dotted path in ``config_class`` with ``sections`` (see the comment above)."""
+    paths = {f.name: f.name for f in dataclasses.fields(config_class) if f.name not in (*sections, *NOT_KEYWORDS)}
+    owners: dict[str, list[str]] = {}
+    for section, kind in sections.items():
+        for f in dataclasses.fields(kind):
+            owners.setdefault(f.name, []).append(section)
+    aliased = set(aliases.values())
+    for section, kind in sections.items():
+        for f in dataclasses.fields(kind):
+            path = f"{section}.{f.name}"
+            if path in aliased or path in NOT_KEYWORDS:
+                continue
+            keyword = f.name if len(owners[f.name]) == 1 and f.name not in paths else f"{section}_{f.name}"
+            if keyword in paths or keyword in aliases or keyword.removesuffix("_kwargs") in sections:
+                raise ValueError(f"{keyword}: a make_search keyword for two fields, {paths.get(keyword)} and {path}")
+            paths[keyword] = path
+    return {**paths, **aliases}
+
+
+SECTION_KWARGS: tuple[str, ...] = tuple(f"{section}_kwargs" for section in SECTIONS)  # trainer_kwargs={...}
+SETTINGS: dict[str, str] = keywords(SearchConfig, SECTIONS)  # make_search keyword -> dotted path in SearchConfig
+
+# the sections that only some methods read (the others read data, child, reward, parallel and
+# curriculum, which checks its own methods): a value of one given to another method is refused
+METHOD_SECTIONS: dict[str, tuple[str, ...]] = {
+    "controller": (*RL_METHODS, "enas"),
+    "trainer": (*RL_METHODS, "enas"),
+    "a2c": ("a2c",),
+    "trpo": ("trpo",),
+    "sac": ("sac",),
+    "bandit": BANDIT_METHODS,
+    "evolution": ("evolution",),
+    "supernet": ONESHOT_METHODS,
+    "darts": ("darts",),
+}
+
+
+def check_method_sections(method: str, settings: Mapping) -> None:
+    """A keyword that sets a field of a section ``method`` does not read is refused, naming the
+    keyword and the methods that read it; a value equal to the field's default changes nothing."""
+    for key, value in settings.items():
+        section = key.removesuffix("_kwargs") if key in SECTION_KWARGS else SETTINGS.get(key, "").partition(".")[0]
+        methods = METHOD_SECTIONS.get(section)
+        if methods is None or method in methods or value is None:
+            continue
+        defaults = SECTIONS[section]()
+        given = value if key in SECTION_KWARGS else {SETTINGS[key].partition(".")[2]: value}
+        if isinstance(given, Mapping) and all(getattr(defaults, k, None) == v for k, v in given.items()):
+            continue
+        names = f"method {' or '.join(methods)}" if len(methods) < 3 else f"{', '.join(methods[:-1])} and {methods[-1]}"
+        raise ValueError(f"{key}: only for {names}, not method={method!r}")
 
 
 def _check_keys(name: str, options, kind) -> dict:
