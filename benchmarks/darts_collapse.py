@@ -35,7 +35,7 @@ sys.path.insert(0, str(REPO))  # run from any folder without installing the pack
 
 from nasrl_nb.bench.evaluator import TabularEvaluator  # noqa: E402
 from nasrl_nb.bench.tabular import TabularBenchmark  # noqa: E402
-from nasrl_nb.oneshot.darts_strategy import REMEDIES  # noqa: E402
+from nasrl_nb.oneshot.darts_config import REMEDIES  # noqa: E402
 from nasrl_nb.search.factory import make_search  # noqa: E402
 
 

@@ -97,16 +97,21 @@ def test_an_unknown_keyword_names_itself_and_the_allowed_ones():
 
 
 @pytest.mark.parametrize("method, settings, message", [
-    ("random", {"remedy": "darts-"}, "remedy: only for method darts, not method='random'"),
-    ("ppo", {"darts_kwargs": {"w_lr": 0.1}}, "darts_kwargs: only for method darts, not method='ppo'"),
-    ("ucb", {"epsilon": 0.1}, "epsilon: only for reinforce, ppo, a2c, trpo, sac and enas, not method='ucb'"),
-    ("a2c", {"trpo_kwargs": {"max_kl": 0.1}}, "trpo_kwargs: only for method trpo, not method='a2c'"),
-    ("reinforce", {"warmup_steps": 3}, "warmup_steps: only for method enas or random_ws, not method='reinforce'"),
-    ("enas", {"population_size": 4}, "population_size: only for method evolution, not method='enas'"),
+    ("random", {"remedy": "darts-"}, "remedy: only for methods darts; method 'random' does not use it"),
+    ("ppo", {"darts_kwargs": {"w_lr": 0.1}}, "darts_kwargs: only for methods darts; method 'ppo' does not use it"),
+    ("ucb", {"epsilon": 0.1}, "epsilon: only for methods reinforce, ppo, a2c, trpo, sac, enas; method 'ucb' does not use it"),
+    ("a2c", {"trpo_kwargs": {"max_kl": 0.1}}, "trpo_kwargs: only for methods trpo; method 'a2c' does not use it"),
+    ("reinforce", {"warmup_steps": 3}, "warmup_steps: only for methods enas, random_ws; method 'reinforce' does not use it"),
+    ("enas", {"population_size": 4}, "population_size: only for methods evolution; method 'enas' does not use it"),
 ])
 def test_a_section_another_method_reads_is_refused(method, settings, message):
     with pytest.raises(ValueError, match=f"^{message}$"):
         check_method_sections(method, settings)
+
+
+def test_the_command_line_names_its_option():
+    with pytest.raises(ValueError, match=r"^--controller-lr: only for methods reinforce, .*; method 'random' does not"):
+        check_method_sections("random", {"trainer_lr": 0.1}, names={"trainer_lr": "--controller-lr"})
 
 
 def test_a_default_value_or_none_for_another_method_changes_nothing_and_is_allowed():
@@ -114,3 +119,64 @@ def test_a_default_value_or_none_for_another_method_changes_nothing_and_is_allow
                                      "darts_kwargs": {"w_lr": SECTIONS["darts"]().w_lr}, "lr": 0.5, "dataset": "digits"})
     check_method_sections("darts", {"remedy": "darts-", "darts_kwargs": {"w_lr": 0.1}})
     assert set(ALIASES) <= set(SETTINGS)
+
+
+def test_each_components_defaults_are_its_sections_fields():
+    """No default is written twice: every keyword a component shares with its section defaults to the field."""
+    import inspect
+
+    from nasrl_nb.controllers.attention import AttentionController
+    from nasrl_nb.controllers.lstm import NASController
+    from nasrl_nb.controllers.registry import make_controller
+    from nasrl_nb.nn.data import load_dataset
+    from nasrl_nb.oneshot.darts import BilevelOptimizer
+    from nasrl_nb.oneshot.darts_strategy import DartsStrategy
+    from nasrl_nb.oneshot.evaluator import SharedWeightEvaluator
+    from nasrl_nb.rewards.objectives import make_reward
+    from nasrl_nb.rl.a2c import A2CTrainer
+    from nasrl_nb.rl.bandits import FactoredBandit, FactoredThompson, FactoredUCB1
+    from nasrl_nb.rl.policy_gradient import PolicyGradientTrainer
+    from nasrl_nb.rl.sac import SoftActorCritic
+    from nasrl_nb.rl.trpo import TRPOTrainer
+    from nasrl_nb.search.curriculum import CurriculumStrategy
+    from nasrl_nb.search.evaluation import ChildEvaluator
+    from nasrl_nb.search.evolution import RegularizedEvolution
+
+    components = [
+        (NASController, "controller"), (AttentionController, "controller"), (make_controller, "controller"),
+        (PolicyGradientTrainer, "trainer"), (A2CTrainer, "a2c"), (TRPOTrainer, "trpo"), (SoftActorCritic, "sac"),
+        (FactoredBandit, "bandit"), (FactoredUCB1, "bandit"), (FactoredThompson, "bandit"),
+        (RegularizedEvolution, "evolution"), (CurriculumStrategy, "curriculum"), (ChildEvaluator, "child"),
+        (SharedWeightEvaluator, "supernet"), (DartsStrategy, "darts"), (BilevelOptimizer, "darts"),
+        (make_reward, "reward"), (load_dataset, "data"),
+    ]
+    for supernet in (SharedWeightEvaluator, DartsStrategy):  # the supernet's skeleton is the children's
+        params = inspect.signature(supernet).parameters
+        assert (params["channels"].default, params["cells_per_stage"].default) == (SECTIONS["child"].channels,
+                                                                                   SECTIONS["child"].cells_per_stage)
+    renamed = {(load_dataset, "name"): "dataset", (load_dataset, "seed"): "data_seed"}
+    checked = 0
+    for component, section in components:
+        fields = {f.name: f.default for f in dataclasses.fields(SECTIONS[section])}
+        for name, parameter in inspect.signature(component).parameters.items():
+            field = renamed.get((component, name), name)
+            if field in fields and parameter.default is not inspect.Parameter.empty and name != "device":
+                assert parameter.default == fields[field], f"{component.__name__}({name}=) is not {section}.{field}"
+                checked += 1
+    assert checked >= 60
+
+
+def test_darts_checks_each_value_in_its_dataclass_once():
+    from nasrl_nb.nn.data import load_dataset
+    from nasrl_nb.oneshot.darts_strategy import DartsStrategy
+    from nasrl_nb.search.config import DartsConfig
+    from nasrl_nb.spaces.registry import get_space
+
+    space, data = get_space("cell"), load_dataset("digits", max_samples=100)
+    for build in (lambda: DartsConfig(w_lr=-1.0), lambda: DartsStrategy(space, data, w_lr=-1.0, epochs=2)):
+        with pytest.raises(ValueError, match=r"^darts.w_lr: must be a positive number, got -1.0$"):
+            build()
+    with pytest.raises(ValueError, match=r"^darts.w_lr_min: 0.5 is above w_lr=0.1; allowed values: 0..w_lr$"):
+        DartsStrategy(space, data, w_lr=0.1, w_lr_min=0.5, epochs=2)
+    with pytest.raises(ValueError, match=r"^epochs: the planned search epochs .* got None$"):
+        DartsStrategy(space, data)  # DartsConfig.epochs is None: make_search plans the budget

@@ -41,6 +41,7 @@ from torch import nn
 
 from ..controllers.lstm import NASController, max_entropy
 from ..validation import require_fraction, require_nonnegative, require_positive
+from .config import SACConfig
 from .policy_gradient import PolicyGradientTrainer, UpdateStats
 
 
@@ -98,10 +99,11 @@ class SoftActorCritic(PolicyGradientTrainer):
             :class:`~nasrl_nb.rl.policy_gradient.PolicyGradientTrainer`.
     """
 
-    def __init__(self, controller: NASController, *, critic_hidden: int = 64, critic_lr: float = 1e-2,
-                 critic_steps: int = 50, policy_steps: int = 5, policy_samples: int = 64,
-                 target_entropy: float = 0.3, alpha: float = 0.5, alpha_lr: float = 0.05,
-                 reward_std_floor: float = 0.02, **kwargs):
+    def __init__(self, controller: NASController, *, critic_hidden: int = SACConfig.critic_hidden,
+                 critic_lr: float = SACConfig.critic_lr, critic_steps: int = SACConfig.critic_steps,
+                 policy_steps: int = SACConfig.policy_steps, policy_samples: int = SACConfig.policy_samples,
+                 target_entropy: float = SACConfig.target_entropy, alpha: float = SACConfig.alpha,
+                 alpha_lr: float = SACConfig.alpha_lr, reward_std_floor: float = 0.02, **kwargs):
         for name in kwargs:
             if name not in ("lr", "grad_clip", "epsilon"):
                 raise ValueError(f"{name}: not an option of SAC; its own are critic_hidden, critic_lr, critic_steps, "

@@ -234,7 +234,12 @@ def parallelize(evaluator: Evaluator, config: SearchConfig) -> Evaluator:
 
 
 def _changed(section) -> dict:
-    """The fields of a config section that differ from its defaults (the constructor has the rest)."""
+    """The fields of a config section that differ from its defaults.
+
+    The constructors' defaults are these fields (``TrainerConfig.lr``...), so leaving the
+    unchanged ones out changes nothing; it lets an optimiser refuse, by name, a field it does
+    not read (SAC takes no ``ppo_epochs``) only when someone set it.
+    """
     defaults = type(section)()
     return {f.name: getattr(section, f.name) for f in dataclasses.fields(section)
             if getattr(section, f.name) != getattr(defaults, f.name)}
