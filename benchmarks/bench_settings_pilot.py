@@ -17,11 +17,11 @@ candidate :class:`~nasrl_nb.bench.build.BuildSettings`, using the builder's own
 
 It also prints the shipped table's own seed correlation on the same sample, for comparison.
 
-    python benchmarks/bench_settings_pilot.py                          # 120 cells, default candidates
-    python benchmarks/bench_settings_pilot.py --cells 20 --settings shipped c8-e4-b32
-    python benchmarks/bench_settings_pilot.py --settings shipped "channels=8,epochs=3,batch_size=32,lr=0.01"
-    python benchmarks/bench_settings_pilot.py --summarize pilot.jsonl  # report from saved results
-    python benchmarks/bench_settings_pilot.py --dataset mnist1d --cells 50 --settings shipped lr=0.01
+    python -m benchmarks.bench_settings_pilot                          # 120 cells, default candidates
+    python -m benchmarks.bench_settings_pilot --cells 20 --settings shipped c8-e4-b32
+    python -m benchmarks.bench_settings_pilot --settings shipped "channels=8,epochs=3,batch_size=32,lr=0.01"
+    python -m benchmarks.bench_settings_pilot --summarize pilot.jsonl  # report from saved results
+    python -m benchmarks.bench_settings_pilot --dataset mnist1d --cells 50 --settings shipped lr=0.01
 
 With ``--dataset mnist1d`` every setting trains on MNIST-1D; ``shipped`` is then digits-cell's
 settings on that data, the setting ``digits`` (digits-cell's own runs, trained in the same process) is
@@ -45,8 +45,7 @@ import warnings
 from dataclasses import replace
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))  # run from any folder without installing the package
+from benchmarks import REPO
 
 META = json.loads((REPO / "nasrl_nb" / "bench" / "data" / "digits-cell.json").read_text())
 SHIPPED_WALL_SECONDS = round(META["total_train_seconds"] / META["build"]["workers"])  # the build's cost on its workers
@@ -113,23 +112,25 @@ def shipped_rows() -> dict[str, dict[int, float]]:
 
 
 def correlations(pairs: list[tuple[float, float]]) -> tuple[float, float]:
-    from scipy.stats import kendalltau, spearmanr
+    """``(Spearman's rho, Kendall's tau-b)`` of the finite pairs."""
+    from nasrl_nb.stats import kendall_tau, spearman_rho
 
     ok = [(a, b) for a, b in pairs if math.isfinite(a) and math.isfinite(b)]
     a, b = zip(*ok)
-    return float(spearmanr(a, b)[0]), float(kendalltau(a, b)[0])
+    return spearman_rho(a, b), kendall_tau(a, b)
 
 
 def bootstrap_spearman(pairs: list[tuple[float, float]], *, draws: int = 1000, seed: int = 0) -> tuple[float, float]:
     """A 90% percentile-bootstrap interval of the seed-to-seed Spearman (cells resampled)."""
     import numpy as np
-    from scipy.stats import spearmanr
+
+    from nasrl_nb.stats import spearman_rho
 
     a = np.array(pairs)
     rng = np.random.default_rng(seed)
     with warnings.catch_warnings():  # a resample of tied values has no correlation: skipped as NaN
         warnings.simplefilter("ignore")
-        rhos = [spearmanr(*a[rng.integers(0, len(a), len(a))].T)[0] for _ in range(draws)]
+        rhos = [spearman_rho(*a[rng.integers(0, len(a), len(a))].T) for _ in range(draws)]
     return float(np.nanpercentile(rhos, 5)), float(np.nanpercentile(rhos, 95))
 
 
@@ -185,30 +186,10 @@ def print_report(lines: list[dict], cells: list[str], *, dataset: str = "digits"
           f"abs.wall = mean wall seconds per cell x {UNIQUE_CELLS} cells / 2 workers")
 
 
-def recalibrate_batchnorm(net, X, *, batch_size: int) -> None:
-    """Re-estimate every BatchNorm's running statistics on ``X`` with the final weights.
-
-    After a few dozen steps the running averages (momentum 0.1) still remember the first
-    weights, so eval-mode accuracy is much lower and noisier than the net itself (cf. the
-    "BN recalibration" of one-shot NAS, Guo et al. 2020, Sec. 3.3).
-    """
-    import torch
-
-    norms = [m for m in net.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
-    for m in norms:
-        m.reset_running_stats()
-        m.momentum = None  # cumulative average over the batches below
-    net.train()
-    with torch.no_grad():
-        for start in range(0, len(X), batch_size):
-            net(X[start : start + batch_size])
-    net.eval()
-
-
 def bn_check(cells: list[str], settings, data) -> None:
     """Seed-to-seed Spearman of val accuracy as trained (eval-mode BN) and after BN recalibration."""
     from nasrl_nb.nn.child_network import ChildNetwork
-    from nasrl_nb.nn.training import accuracy, train_and_evaluate
+    from nasrl_nb.nn.training import accuracy, recalibrate_batch_norm, train_and_evaluate
     from nasrl_nb.runtime import seed_everything
     from nasrl_nb.search.evaluation import architecture_seed
     from nasrl_nb.spaces.registry import get_space
@@ -227,7 +208,7 @@ def bn_check(cells: list[str], settings, data) -> None:
                                         seed=child_seed, device="cpu", optimizer=settings.optimizer,
                                         lr_schedule=settings.lr_schedule)
             pair_plain.append(result.val_accuracy)
-            recalibrate_batchnorm(net, data.X_train, batch_size=settings.batch_size)
+            recalibrate_batch_norm(net, data.X_train, batch_size=settings.batch_size)
             pair_recal.append(accuracy(net, data.X_val, data.y_val))
         plain.append(tuple(pair_plain))
         recal.append(tuple(pair_recal))

@@ -16,10 +16,10 @@ the median of the per-round ratios, each for wall-clock time and for the process
 (with one thread the CPU clock ignores time spent descheduled, so it is the steadier one on
 a shared machine). Target: ratio <= 1.05.
 
-    python benchmarks/child_vs_static.py                  # 1 intra-op thread (default)
-    python benchmarks/child_vs_static.py --control        # plus A/A runs: the noise floor
-    python benchmarks/child_vs_static.py --batch 2        # framework overhead, not arithmetic
-    python benchmarks/child_vs_static.py --threads 2 --rounds 41
+    python -m benchmarks.child_vs_static                  # 1 intra-op thread (default)
+    python -m benchmarks.child_vs_static --control        # plus A/A runs: the noise floor
+    python -m benchmarks.child_vs_static --batch 2        # framework overhead, not arithmetic
+    python -m benchmarks.child_vs_static --threads 2 --rounds 41
 """
 
 from __future__ import annotations
@@ -27,22 +27,18 @@ from __future__ import annotations
 import argparse
 import copy
 import os
-import platform
 import statistics
 import sys
 import time
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))  # run from any folder without installing the package
-
-from nasrl_nb.nn.child_network import ChildNetwork  # noqa: E402
-from nasrl_nb.spaces.cell_space import CellSpace  # noqa: E402
-from nasrl_nb.spaces.macro_space import ARCHITECTURE_VOCAB, MacroSpace  # noqa: E402
+from benchmarks import machine
+from nasrl_nb.nn.child_network import ChildNetwork
+from nasrl_nb.spaces.cell_space import CellSpace
+from nasrl_nb.spaces.macro_space import ARCHITECTURE_VOCAB, MacroSpace
 
 TARGET_RATIO = 1.05
 INPUT_SHAPE, NUM_CLASSES = (1, 8, 8), 10
@@ -227,8 +223,7 @@ def main(argv=None) -> int:
                         help="also time each static net against an identical copy of itself (A/A): the noise floor")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    print(f"torch {torch.__version__}, {platform.processor() or platform.machine()}, "
-          f"{os.cpu_count()} CPUs, threads={torch.get_num_threads()}, batch={args.batch}, input={INPUT_SHAPE}, "
+    print(f"{machine()}, batch={args.batch}, input={INPUT_SHAPE}, "
           f"rounds={args.rounds} x {args.steps} steps, load average {os.getloadavg()[0]:.2f}")
     worst = 0.0
     for pair_name, child, static in build_pairs():

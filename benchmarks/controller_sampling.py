@@ -16,8 +16,8 @@ Both ways build the same ``Architecture`` objects and log-probabilities. Each is
 ``--autograd``, also with gradients recorded (as ``sample()`` returns them by default).
 Reported: every repetition's seconds, the medians and the ratio of the medians.
 
-    python benchmarks/controller_sampling.py                   # 1 intra-op thread (default)
-    python benchmarks/controller_sampling.py --threads 2 --autograd --repeats 7
+    python -m benchmarks.controller_sampling                   # 1 intra-op thread (default)
+    python -m benchmarks.controller_sampling --threads 2 --autograd --repeats 7
 """
 
 from __future__ import annotations
@@ -25,21 +25,16 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import platform
 import statistics
-import sys
 import time
-from pathlib import Path
 
 import torch
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))  # run from any folder without installing the package
-
-from nasrl_nb.controllers.lstm import NASController  # noqa: E402
-from nasrl_nb.runtime import resolve_device, seed_everything  # noqa: E402
-from nasrl_nb.spaces.cell_space import CellSpace  # noqa: E402
-from nasrl_nb.spaces.macro_space import MacroSpace  # noqa: E402
+from benchmarks import machine
+from nasrl_nb.controllers.lstm import NASController
+from nasrl_nb.runtime import resolve_device, seed_everything
+from nasrl_nb.spaces.cell_space import CellSpace
+from nasrl_nb.spaces.macro_space import MacroSpace
 
 SPACES = {
     "cell": lambda: CellSpace(),
@@ -100,8 +95,7 @@ def main() -> None:
     args = parser.parse_args()
     args.device = resolve_device(args.device)
     torch.set_num_threads(args.threads)
-    print(f"torch {torch.__version__}, python {platform.python_version()}, {platform.machine()}, "
-          f"{os.cpu_count()} CPUs, {torch.get_num_threads()} intra-op thread(s), device {args.device}, "
+    print(f"{machine()}, device {args.device}, "
           f"hidden_size {args.hidden_size}, n {args.n}, repeats {args.repeats}")
     if hasattr(os, "getloadavg"):
         print(f"load average at start: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")

@@ -15,7 +15,7 @@ For users who have downloaded the release (e.g. ``NATS-tss-v1_0-3ffb9-simple``) 
 
 Accuracies stay in percent, as released; the loader detects it (``TabularBenchmark.scale``).
 
-    python benchmarks/convert_nas_bench_201.py --release PATH --dataset cifar10 --out nb201-cifar10.csv.gz
+    python -m benchmarks.convert_nas_bench_201 --release PATH --dataset cifar10 --out nb201-cifar10.csv.gz
     python -m nasrl_nb bench info nb201-cifar10.csv.gz
     python -m nasrl_nb search --method evolution --dataset csv:nb201-cifar10.csv.gz --budget 100 --out runs/rea
 """
@@ -30,10 +30,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))  # run from any folder without installing the package
-
-from nasrl_nb.bench.build import COLUMNS  # noqa: E402
+from nasrl_nb.bench.build import COLUMNS
 
 # dataset -> ((valid dataset, valid set), (test dataset, test set))
 PROTOCOL = {

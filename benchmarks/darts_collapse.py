@@ -7,9 +7,9 @@ DARTS and each remedy over several seeds, and prints per epoch the share of skip
 in the derived cell and the cell's table test accuracy (mean over seeds), then the final
 cells and the remedies' accuracy as a ratio and a difference against plain DARTS.
 
-    python benchmarks/darts_collapse.py --seeds 0 1 2 --epochs 40
-    python benchmarks/darts_collapse.py --remedies none darts- --second-order --json out.json
-    python benchmarks/darts_collapse.py --combine seed0.json seed1.json seed2.json   # runs made in parallel
+    python -m benchmarks.darts_collapse --seeds 0 1 2 --epochs 40
+    python -m benchmarks.darts_collapse --remedies none darts- --second-order --json out.json
+    python -m benchmarks.darts_collapse --combine seed0.json seed1.json seed2.json   # runs made in parallel
 
 ``--combine`` looks every recorded cell up again in ``--table``: the searches do not read
 the table (it only answers what their derived cells are worth), so runs recorded against an
@@ -24,19 +24,14 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 import time
-from pathlib import Path
 
 import torch
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))  # run from any folder without installing the package
-
-from nasrl_nb.bench.evaluator import TabularEvaluator  # noqa: E402
-from nasrl_nb.bench.tabular import TabularBenchmark  # noqa: E402
-from nasrl_nb.oneshot.darts_config import REMEDIES  # noqa: E402
-from nasrl_nb.search.factory import make_search  # noqa: E402
+from nasrl_nb.bench.evaluator import TabularEvaluator
+from nasrl_nb.bench.tabular import TabularBenchmark
+from nasrl_nb.oneshot.darts_config import REMEDIES
+from nasrl_nb.search.factory import make_search
 
 
 def run_one(bench, *, remedy: str, seed: int, args) -> dict:

@@ -4,8 +4,10 @@ Configuration (the issue's): 8 initial channels, 5 cells (reductions at cells 1 
 intermediate nodes, the 8 DARTS ops, a batch of 32 inputs of 3x32x32, 10 classes, CPU with 2
 threads; first order and second order. Every one of these is a command-line argument.
 
-The baseline, ``reference``, re-implements the approach of the paper's code
-(quark0/darts: ``model_search.py``, ``architect.py``, ``train_search.py``) in this file:
+The baseline, ``reference``, is the package's re-implementation of the paper's code
+(quark0/darts: ``model_search.py``, ``architect.py``, ``train_search.py``), in
+:mod:`nasrl_nb.oneshot.darts_reference` (``RefNetwork``, ``RefArchitect``; one iteration of
+``train_search.py``'s loop, ``RefSearch``, is here):
 
 * ``MixedOp.forward`` is ``sum(w * op(x) for w, op in zip(weights, ops))`` over all 8 ops,
   ``none`` included (a ``Zero`` module whose zeros are multiplied by their weight);
@@ -28,13 +30,13 @@ reference is also run with the changes applied one at a time, cumulatively:
    (``backward(inputs=weights)``);
 3. ``in-place``:  second order only: the unrolled weights are written into the network
    itself and copied back afterwards, instead of building a second network;
-4. ``ours-plain``: the package with its mixed ops run op by op in NCHW: on top of 1-3 it
-   uses the children's ops (affine BatchNorm, no BatchNorm after pools: one op registry)
-   and accumulates with ``addcmul``; its weight step runs with the alphas frozen and its
+4. ``ours-plain``: the package with its plain mixed ops (:class:`~nasrl_nb.oneshot.mixed_op.MixedOp`) in NCHW: on top of 1-3 it
+   uses the children's ops (affine BatchNorm, no BatchNorm after pools: one op registry);
+   its weight step runs with the alphas frozen and its
    first-order architecture pass with the weights frozen (autograd keeps only what the
    gradient asked for needs), and its second-order passes drop each loss and its graph
    before the next forward;
-5. ``ours-fused``: + fused mixed ops (``MixedOp(fused=True)``): one ``relu(x)`` per edge
+5. ``ours-fused``: + fused mixed ops (:class:`~nasrl_nb.oneshot.mixed_op.FusedMixedOp`): one ``relu(x)`` per edge
    shared by the 4 conv ops, and each mixing weight folded into its op's last BatchNorm
    (``w_k BN(y) = BN_{w_k gamma, w_k beta}(y)``), so no op output is kept twice;
 6. ``ours``:      + channels-last activations (the package's default): oneDNN's depthwise
@@ -60,10 +62,10 @@ On a machine shared by many processes, two spinning OpenMP threads per process c
 step many times slower (``--threads 1``, or ``OMP_WAIT_POLICY=PASSIVE``); the CPU-time
 columns are the steadier ones there.
 
-    python benchmarks/darts_step.py                           # the issue's configuration
-    python benchmarks/darts_step.py --orders second --rounds 9
-    python benchmarks/darts_step.py --channels 16 --cells 8 --batch 64   # the paper's search net
-    python benchmarks/darts_step.py --json                    # one JSON object
+    python -m benchmarks.darts_step                           # the issue's configuration
+    python -m benchmarks.darts_step --orders second --rounds 9
+    python -m benchmarks.darts_step --channels 16 --cells 8 --batch 64   # the paper's search net
+    python -m benchmarks.darts_step --json                    # one JSON object
 """
 
 from __future__ import annotations
@@ -71,256 +73,34 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import statistics
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))  # run from any folder without installing the package
-
-from nasrl_nb.oneshot.darts import BilevelOptimizer  # noqa: E402
-from nasrl_nb.oneshot.darts_supernet import DartsSupernet  # noqa: E402
-from nasrl_nb.oneshot.mixed_op import MixedOp  # noqa: E402
-from nasrl_nb.spaces.darts_space import RELAXED_OPS, DartsSpace  # noqa: E402
+from benchmarks import REPO
+from nasrl_nb.oneshot.darts import BilevelOptimizer
+from nasrl_nb.oneshot.darts_reference import (
+    A_LR,
+    A_WD,
+    GRAD_CLIP,
+    W_LR,
+    W_MOMENTUM,
+    W_WD,
+    RefArchitect,
+    RefNetwork,
+)
+from nasrl_nb.oneshot.darts_supernet import DartsSupernet
+from nasrl_nb.runtime import environment_report
+from nasrl_nb.spaces.darts_space import DartsSpace
 
 VARIANTS = ("reference", "no-none", "alpha-grad", "in-place", "reference-cl", "ours-plain", "ours-fused", "ours")
 OURS = ("ours-plain", "ours-fused", "ours")  # the package: op by op in NCHW; fused mixed ops; fused + channels-last
 ORDERS = ("first", "second")
-# the reference hyperparameters (train_search.py)
-W_LR, W_MOMENTUM, W_WD, GRAD_CLIP, A_LR, A_WD = 0.025, 0.9, 3e-4, 5.0, 3e-4, 1e-3
-
-
-# --- the reference code's ops (operations.py), affine=False as in model_search.py ----------------
-class ReLUConvBN(nn.Sequential):
-    def __init__(self, C_in, C_out, k, stride, padding, affine):
-        super().__init__(nn.ReLU(inplace=False), nn.Conv2d(C_in, C_out, k, stride, padding, bias=False),
-                         nn.BatchNorm2d(C_out, affine=affine))
-
-
-class DilConv(nn.Sequential):
-    def __init__(self, C_in, C_out, k, stride, padding, dilation, affine):
-        super().__init__(nn.ReLU(inplace=False),
-                         nn.Conv2d(C_in, C_in, k, stride, padding, dilation=dilation, groups=C_in, bias=False),
-                         nn.Conv2d(C_in, C_out, 1, bias=False), nn.BatchNorm2d(C_out, affine=affine))
-
-
-class SepConv(nn.Sequential):
-    def __init__(self, C_in, C_out, k, stride, padding, affine):
-        super().__init__(nn.ReLU(inplace=False), nn.Conv2d(C_in, C_in, k, stride, padding, groups=C_in, bias=False),
-                         nn.Conv2d(C_in, C_in, 1, bias=False), nn.BatchNorm2d(C_in, affine=affine),
-                         nn.ReLU(inplace=False), nn.Conv2d(C_in, C_in, k, 1, padding, groups=C_in, bias=False),
-                         nn.Conv2d(C_in, C_out, 1, bias=False), nn.BatchNorm2d(C_out, affine=affine))
-
-
-class Zero(nn.Module):
-    def __init__(self, stride):
-        super().__init__()
-        self.stride = stride
-
-    def forward(self, x):
-        return x.mul(0.0) if self.stride == 1 else x[:, :, :: self.stride, :: self.stride].mul(0.0)
-
-
-class FactorizedReduce(nn.Module):
-    def __init__(self, C_in, C_out, affine):
-        super().__init__()
-        self.relu = nn.ReLU(inplace=False)
-        self.conv_1 = nn.Conv2d(C_in, C_out // 2, 1, stride=2, padding=0, bias=False)
-        self.conv_2 = nn.Conv2d(C_in, C_out // 2, 1, stride=2, padding=0, bias=False)
-        self.bn = nn.BatchNorm2d(C_out, affine=affine)
-
-    def forward(self, x):
-        x = self.relu(x)
-        return self.bn(torch.cat([self.conv_1(x), self.conv_2(x[:, :, 1:, 1:])], dim=1))
-
-
-REF_OPS = {
-    "none": lambda C, stride, affine: Zero(stride),
-    "avg_pool_3x3": lambda C, stride, affine: nn.AvgPool2d(3, stride=stride, padding=1, count_include_pad=False),
-    "max_pool_3x3": lambda C, stride, affine: nn.MaxPool2d(3, stride=stride, padding=1),
-    "skip_connect": lambda C, stride, affine: nn.Identity() if stride == 1 else FactorizedReduce(C, C, affine),
-    "sep_conv_3x3": lambda C, stride, affine: SepConv(C, C, 3, stride, 1, affine),
-    "sep_conv_5x5": lambda C, stride, affine: SepConv(C, C, 5, stride, 2, affine),
-    "dil_conv_3x3": lambda C, stride, affine: DilConv(C, C, 3, stride, 2, 2, affine),
-    "dil_conv_5x5": lambda C, stride, affine: DilConv(C, C, 5, stride, 4, 2, affine),
-}
-
-
-# --- the reference code's search network (model_search.py) -----------------------------------------
-class RefMixedOp(nn.Module):
-    def __init__(self, C, stride, compute_none: bool):
-        super().__init__()
-        self.index = [k for k, name in enumerate(RELAXED_OPS) if compute_none or name != "none"]
-        self._ops = nn.ModuleList()
-        for k in self.index:
-            op = REF_OPS[RELAXED_OPS[k]](C, stride, False)
-            if "pool" in RELAXED_OPS[k]:
-                op = nn.Sequential(op, nn.BatchNorm2d(C, affine=False))
-            self._ops.append(op)
-
-    def forward(self, x, weights):
-        return sum(weights[k] * op(x) for k, op in zip(self.index, self._ops))
-
-
-class RefCell(nn.Module):
-    def __init__(self, steps, multiplier, C_pp, C_p, C, reduction, reduction_prev, compute_none):
-        super().__init__()
-        self.reduction = reduction
-        self.preprocess0 = FactorizedReduce(C_pp, C, False) if reduction_prev else ReLUConvBN(C_pp, C, 1, 1, 0, False)
-        self.preprocess1 = ReLUConvBN(C_p, C, 1, 1, 0, False)
-        self._steps, self._multiplier = steps, multiplier
-        self._ops = nn.ModuleList()
-        for i in range(steps):
-            for j in range(2 + i):
-                self._ops.append(RefMixedOp(C, 2 if reduction and j < 2 else 1, compute_none))
-
-    def forward(self, s0, s1, weights):
-        states = [self.preprocess0(s0), self.preprocess1(s1)]
-        offset = 0
-        for _ in range(self._steps):
-            s = sum(self._ops[offset + j](h, weights[offset + j]) for j, h in enumerate(states))
-            offset += len(states)
-            states.append(s)
-        return torch.cat(states[-self._multiplier:], dim=1)
-
-
-class RefNetwork(nn.Module):
-    def __init__(self, C, num_classes, layers, steps=4, multiplier=4, stem_multiplier=3, in_channels=3, compute_none=True,
-                 channels_last=False):
-        super().__init__()
-        self._args = (C, num_classes, layers, steps, multiplier, stem_multiplier, in_channels, compute_none, channels_last)
-        self.channels_last = channels_last  # not in the reference code: the reference-cl variant
-        self._criterion = nn.CrossEntropyLoss()
-        C_curr = stem_multiplier * C
-        self.stem = nn.Sequential(nn.Conv2d(in_channels, C_curr, 3, padding=1, bias=False), nn.BatchNorm2d(C_curr))
-        C_pp, C_p, C_curr = C_curr, C_curr, C
-        self.cells = nn.ModuleList()
-        reduction_prev = False
-        for i in range(layers):
-            reduction = i in (layers // 3, 2 * layers // 3)
-            if reduction:
-                C_curr *= 2
-            self.cells.append(RefCell(steps, multiplier, C_pp, C_p, C_curr, reduction, reduction_prev, compute_none))
-            reduction_prev = reduction
-            C_pp, C_p = C_p, multiplier * C_curr
-        self.global_pooling = nn.AdaptiveAvgPool2d(1)
-        self.classifier = nn.Linear(C_p, num_classes)
-        k = sum(2 + i for i in range(steps))
-        self.alphas_normal = (1e-3 * torch.randn(k, len(RELAXED_OPS))).requires_grad_(True)  # plain tensors, as there
-        self.alphas_reduce = (1e-3 * torch.randn(k, len(RELAXED_OPS))).requires_grad_(True)
-
-    def new(self):
-        model_new = RefNetwork(*self._args)
-        for x, y in zip(model_new.arch_parameters(), self.arch_parameters(), strict=True):
-            x.data.copy_(y.data)
-        return model_new
-
-    def forward(self, x):
-        if self.channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
-        s0 = s1 = self.stem(x)
-        for cell in self.cells:
-            weights = F.softmax(self.alphas_reduce if cell.reduction else self.alphas_normal, dim=-1)
-            s0, s1 = s1, cell(s0, s1, weights)
-        return self.classifier(self.global_pooling(s1).view(s1.size(0), -1))
-
-    def _loss(self, x, y):
-        return self._criterion(self(x), y)
-
-    def arch_parameters(self):
-        return [self.alphas_normal, self.alphas_reduce]
-
-
-def _concat(xs):
-    return torch.cat([x.reshape(-1) for x in xs])
-
-
-class RefArchitect:
-    """architect.py, with two switches: ``alpha_grad`` (change 2) and ``in_place`` (change 3)."""
-
-    def __init__(self, model, *, alpha_grad=False, in_place=False):
-        self.model, self.alpha_grad, self.in_place = model, alpha_grad, in_place
-        self.optimizer = torch.optim.Adam(model.arch_parameters(), lr=A_LR, betas=(0.5, 0.999), weight_decay=A_WD)
-
-    def step(self, train, val, eta, network_optimizer, unrolled):
-        self.optimizer.zero_grad()
-        if unrolled:
-            self._backward_step_unrolled(train, val, eta, network_optimizer)
-        elif self.alpha_grad:
-            for a, g in zip(self.model.arch_parameters(), torch.autograd.grad(self.model._loss(*val), self.model.arch_parameters()), strict=True):
-                a.grad = g
-        else:
-            self.model._loss(*val).backward()
-        self.optimizer.step()
-
-    def _unrolled_theta(self, train, eta, network_optimizer):
-        params = list(self.model.parameters())
-        loss = self.model._loss(*train)
-        theta = _concat(params).data
-        try:
-            moment = _concat(network_optimizer.state[v]["momentum_buffer"] for v in params).mul_(W_MOMENTUM)
-        except KeyError:
-            moment = torch.zeros_like(theta)
-        dtheta = _concat(torch.autograd.grad(loss, params)).data + W_WD * theta
-        return theta.sub(moment + dtheta, alpha=eta)
-
-    def _backward_step_unrolled(self, train, val, eta, network_optimizer):
-        theta = self._unrolled_theta(train, eta, network_optimizer)
-        if self.in_place:  # change 3: w' written into the network itself, w put back afterwards
-            params = list(self.model.parameters())
-            saved = [p.detach().clone() for p in params]
-            offset = 0
-            with torch.no_grad():
-                for p in params:
-                    p.copy_(theta[offset: offset + p.numel()].view_as(p))
-                    offset += p.numel()
-            grads = torch.autograd.grad(self.model._loss(*val), self.model.arch_parameters() + params)
-            dalpha, vector = list(grads[:2]), [g.detach() for g in grads[2:]]
-            with torch.no_grad():
-                for p, s in zip(params, saved, strict=True):
-                    p.copy_(s)
-        else:
-            unrolled_model = self._construct_model_from_theta(theta)
-            unrolled_model._loss(*val).backward()
-            dalpha = [v.grad for v in unrolled_model.arch_parameters()]
-            vector = [v.grad.data for v in unrolled_model.parameters()]
-        implicit_grads = self._hessian_vector_product(vector, train)
-        for g, ig in zip(dalpha, implicit_grads, strict=True):
-            g.data.sub_(ig.data, alpha=eta)
-        for v, g in zip(self.model.arch_parameters(), dalpha, strict=True):
-            v.grad = g.data.clone()
-
-    def _construct_model_from_theta(self, theta):
-        model_new = self.model.new()
-        model_dict = self.model.state_dict()
-        params, offset = {}, 0
-        for k, v in self.model.named_parameters():
-            params[k] = theta[offset: offset + v.numel()].view(v.size())
-            offset += v.numel()
-        model_dict.update(params)
-        model_new.load_state_dict(model_dict)
-        return model_new
-
-    def _hessian_vector_product(self, vector, train, r=1e-2):
-        R = r / _concat(vector).norm()
-        params = list(self.model.parameters())
-        for p, v in zip(params, vector, strict=True):
-            p.data.add_(v, alpha=float(R))
-        grads_p = torch.autograd.grad(self.model._loss(*train), self.model.arch_parameters())
-        for p, v in zip(params, vector, strict=True):
-            p.data.sub_(v, alpha=float(2 * R))
-        grads_n = torch.autograd.grad(self.model._loss(*train), self.model.arch_parameters())
-        for p, v in zip(params, vector, strict=True):
-            p.data.add_(v, alpha=float(R))
-        return [(x - y).div_(2 * R) for x, y in zip(grads_p, grads_n, strict=True)]
 
 
 class RefSearch:
@@ -355,11 +135,8 @@ class OurSearch:
         if rest or cells_per_stage < 1:
             raise ValueError(f"--cells: {args.cells} is not allowed for the package's network; allowed values: 5, 8, 11, ... (3n + 2)")
         self.model = DartsSupernet(space, (args.in_channels, args.size, args.size), args.classes,
-                                   channels=args.channels, cells_per_stage=cells_per_stage)
+                                   channels=args.channels, cells_per_stage=cells_per_stage, fused=variant != "ours-plain")
         self.model.channels_last = variant == "ours"
-        for module in self.model.modules():
-            if isinstance(module, MixedOp):
-                module.fused = variant != "ours-plain"
         self.optimizers = {
             order: BilevelOptimizer(self.model, w_lr=W_LR, w_momentum=W_MOMENTUM, w_weight_decay=W_WD, grad_clip=GRAD_CLIP,
                                     alpha_lr=A_LR, alpha_weight_decay=A_WD, second_order=order == "second")
@@ -442,9 +219,9 @@ def measure_memory(args) -> dict:
     env = {**os.environ, "OMP_NUM_THREADS": str(args.threads)}
     for order in args.orders:
         for variant in _variants_for(order, args.variants):
-            cmd = [sys.executable, __file__, "--memory-child", "--variants", variant, "--orders", order,
+            cmd = [sys.executable, "-m", "benchmarks.darts_step", "--memory-child", "--variants", variant, "--orders", order,
                    *_shared_args(args)]
-            done = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+            done = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=REPO, check=False)
             if done.returncode != 0:
                 raise RuntimeError(f"memory run {variant}/{order} failed:\n{done.stderr[-2000:]}")
             out[f"{order}/{variant}"] = json.loads(done.stdout.strip().splitlines()[-1])
@@ -492,7 +269,7 @@ def main(argv=None) -> int:
     result = {
         "config": {k: getattr(args, k) for k in ("channels", "cells", "nodes", "batch", "size", "in_channels", "classes",
                                                  "threads", "rounds", "warmup", "mem_steps", "seed")},
-        "machine": {"python": platform.python_version(), "torch": torch.__version__, "cpus": os.cpu_count(),
+        "machine": {**environment_report(),
                     "load_avg_1min": os.getloadavg()[0] if hasattr(os, "getloadavg") else None},
         "time": {} if args.no_time else time_steps(args),
     }

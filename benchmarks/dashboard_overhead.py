@@ -6,7 +6,7 @@ in one process, alternating a plain ``search.run()`` with the same search driven
 Jupyter kernel, and in a background thread -- with throttled redraws of every panel, and
 prints the median wall times and their ratios to the plain run.
 
-    python benchmarks/dashboard_overhead.py [--budget 32] [--batch 8] [--epochs 2] [--repeats 3]
+    python -m benchmarks.dashboard_overhead [--budget 32] [--batch 8] [--epochs 2] [--repeats 3]
 """
 
 from __future__ import annotations

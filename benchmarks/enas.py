@@ -24,8 +24,8 @@ digits-cell table (every cell trained from scratch, 2 seeds):
    uniform cells as fit in the search's time at the measured from-scratch cost per child,
    the best by one training run's validation accuracy (read from the table).
 
-    python benchmarks/enas.py                       # the full run (~20 min on a loaded 2-core machine)
-    NASRL_NB_QUICK=1 python benchmarks/enas.py      # a quick look
+    python -m benchmarks.enas                       # the full run (~20 min on a loaded 2-core machine)
+    NASRL_NB_QUICK=1 python -m benchmarks.enas      # a quick look
 """
 
 from __future__ import annotations
@@ -33,32 +33,27 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import platform
-import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))  # run from any folder without installing the package
+import numpy as np
+import torch
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-
-from nasrl_nb.bench.tabular import TabularBenchmark  # noqa: E402
-from nasrl_nb.nn.data import load_dataset  # noqa: E402
-from nasrl_nb.oneshot.enas import derive  # noqa: E402
-from nasrl_nb.oneshot.evaluator import SharedWeightEvaluator  # noqa: E402
-from nasrl_nb.oneshot.ranking import benchmark_accuracies, ranking_quality  # noqa: E402
-from nasrl_nb.runtime import quick_mode  # noqa: E402
-from nasrl_nb.search.config import SearchConfig  # noqa: E402
-from nasrl_nb.search.evaluation import ChildEvaluator  # noqa: E402
-from nasrl_nb.search.factory import make_search  # noqa: E402
-from nasrl_nb.spaces.cell_space import CellSpace  # noqa: E402
+from nasrl_nb.bench.tabular import TabularBenchmark
+from nasrl_nb.nn.data import load_dataset
+from nasrl_nb.oneshot.enas import derive
+from nasrl_nb.oneshot.evaluator import SharedWeightEvaluator
+from nasrl_nb.oneshot.ranking import benchmark_accuracies, ranking_quality
+from nasrl_nb.runtime import environment_report, quick_mode
+from nasrl_nb.search.config import SearchConfig
+from nasrl_nb.search.evaluation import ChildEvaluator
+from nasrl_nb.search.factory import make_search
+from nasrl_nb.spaces.cell_space import CellSpace
 
 VARIANTS = ("enas", "uniform", "uniform x4", "uniform constant", "fair")
 
 # digits-cell's own training settings (nasrl_nb/bench/data/digits-cell.json): the from-scratch baseline
-SCRATCH = {"epochs": 2, "lr": 0.03, "batch_size": 128, "lr_schedule": "cosine"}
+SCRATCH = {"epochs": 2, "lr": 0.003, "batch_size": 128, "lr_schedule": "cosine"}
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -236,8 +231,7 @@ def main(argv=None) -> dict:
     torch.set_num_threads(1)  # tiny nets on a shared 2-core machine: one thread is several times faster
     data = load_dataset("digits", seed=0)
     bench = TabularBenchmark.load("bench:digits-cell")
-    result: dict = {"settings": vars(args), "machine": {"python": platform.python_version(), "torch": torch.__version__,
-                                                        "processor": platform.processor() or platform.machine()}}
+    result: dict = {"settings": vars(args), "machine": environment_report()}
     child_seconds = None
     if "cost" not in args.skip:
         result["cost"] = cost(args, data)

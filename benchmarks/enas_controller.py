@@ -12,28 +12,24 @@ the first and last fifth of the steps, and the wall time. Variants:
 - ``paper lr``: the paper's controller settings (``ENAS_PAPER_TRAINER``: Adam at 3.5e-4);
 - ``controller_steps=1``: one controller update per pass of the shared weights.
 
-    python benchmarks/enas_controller.py                        # budgets 100 and 300, 3 seeds
-    NASRL_NB_QUICK=1 python benchmarks/enas_controller.py       # a quick look
+    python -m benchmarks.enas_controller                        # budgets 100 and 300, 3 seeds
+    NASRL_NB_QUICK=1 python -m benchmarks.enas_controller       # a quick look
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))  # run from any folder without installing the package
+import numpy as np
+import torch
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-
-from nasrl_nb.nn.data import load_dataset  # noqa: E402
-from nasrl_nb.oneshot.enas import ENAS_PAPER_TRAINER  # noqa: E402
-from nasrl_nb.runtime import quick_mode  # noqa: E402
-from nasrl_nb.search.factory import make_search  # noqa: E402
+from nasrl_nb.nn.data import load_dataset
+from nasrl_nb.oneshot.enas import ENAS_PAPER_TRAINER
+from nasrl_nb.runtime import quick_mode
+from nasrl_nb.search.factory import make_search
 
 VARIANTS = {"default": {}, "paper lr": {"trainer_kwargs": ENAS_PAPER_TRAINER}, "controller_steps=1": {"controller_steps": 1}}
 

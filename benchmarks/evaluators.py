@@ -16,8 +16,8 @@ the median seconds per batch, the speed-up over the same evaluator with 1 worker
 overhead per child against serial, ``(t_K1 - t_serial) / children``. The records are also
 checked: every evaluator must return the serial records (timings aside).
 
-    python benchmarks/evaluators.py                 # 16 children, 3 rounds (~10 min on 2 quiet cores)
-    python benchmarks/evaluators.py --rounds 1 --children 8 --no-ray
+    python -m benchmarks.evaluators                 # 16 children, 3 rounds (~10 min on 2 quiet cores)
+    python -m benchmarks.evaluators --rounds 1 --children 8 --no-ray
 """
 
 from __future__ import annotations
@@ -25,19 +25,14 @@ from __future__ import annotations
 import argparse
 import itertools
 import statistics
-import sys
 import time
-from pathlib import Path
 
 import torch
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))  # run from any folder without installing the package
-
-from nasrl_nb.nn.data import load_dataset  # noqa: E402
-from nasrl_nb.search.evaluation import ChildEvaluator  # noqa: E402
-from nasrl_nb.search.parallel import ProcessEvaluator  # noqa: E402
-from nasrl_nb.spaces.registry import get_space  # noqa: E402
+from nasrl_nb.nn.data import load_dataset
+from nasrl_nb.search.evaluation import ChildEvaluator
+from nasrl_nb.search.parallel import ProcessEvaluator
+from nasrl_nb.spaces.registry import get_space
 
 TIMING_FIELDS = ("seconds", "latency_ms", "cached")
 

@@ -19,8 +19,8 @@ under five minutes on one GPU (``--budget-s`` stops the timings early if not). W
 it runs the same code on the CPU with small sizes (``--device cpu --quick``), which is how it
 was tested; the GPU figures are for a machine that has one.
 
-    python benchmarks/gpu_search.py                       # on a GPU box (Colab: Runtime > GPU)
-    python benchmarks/gpu_search.py --device cpu --quick  # the same code path on a laptop
+    python -m benchmarks.gpu_search                       # on a GPU box (Colab: Runtime > GPU)
+    python -m benchmarks.gpu_search --device cpu --quick  # the same code path on a laptop
 """
 
 from __future__ import annotations
@@ -30,21 +30,18 @@ import copy
 import math
 import sys
 import time
-from pathlib import Path
 
 import torch
 from torch import nn
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))  # run from any folder without installing the package
-
-from nasrl_nb.nn.child_network import ChildNetwork  # noqa: E402
-from nasrl_nb.nn.data import Dataset, load_dataset  # noqa: E402
-from nasrl_nb.nn.training import train_and_evaluate  # noqa: E402
-from nasrl_nb.runtime import resolve_device, seed_everything  # noqa: E402
-from nasrl_nb.search.evaluation import ChildEvaluator  # noqa: E402
-from nasrl_nb.search.factory import make_search  # noqa: E402
-from nasrl_nb.spaces.registry import get_space  # noqa: E402
+from benchmarks import machine
+from nasrl_nb.nn.child_network import ChildNetwork
+from nasrl_nb.nn.data import Dataset, load_dataset
+from nasrl_nb.nn.training import train_and_evaluate
+from nasrl_nb.runtime import resolve_device, seed_everything
+from nasrl_nb.search.evaluation import ChildEvaluator
+from nasrl_nb.search.factory import make_search
+from nasrl_nb.spaces.registry import get_space
 
 CELL = "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|"
 
@@ -244,7 +241,7 @@ def main(argv=None) -> int:
     device = resolve_device(args.device)
     start = time.perf_counter()
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else device.type
-    print(f"device: {device} ({name}); torch {torch.__version__}; batch {args.batch}; {args.steps} timed steps")
+    print(f"device: {device} ({name}); {machine()}; batch {args.batch}; {args.steps} timed steps")
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # timings only: the correctness checks ran first
 

@@ -15,10 +15,16 @@ and the batch-size rule), and reports for each:
 ``--real`` also runs REINFORCE and random search on real children (trained on digits, one epoch
 each) for a few seeds at a lab's budget, with the same summary.
 
-    python benchmarks/learning_curves.py                               # 100 seeds x {50, 100, 300}, 2 workers
-    python benchmarks/learning_curves.py --seeds 5 --budgets 50        # a quick look
-    python benchmarks/learning_curves.py --real --real-seeds 5 --real-budget 48 --no-table
-    python benchmarks/learning_curves.py --why --no-table                # why the old defaults did not learn
+    python -m benchmarks.learning_curves                               # 100 seeds x {50, 100, 300}, 2 workers
+    python -m benchmarks.learning_curves --seeds 5 --budgets 50        # a quick look
+    python -m benchmarks.learning_curves --real --real-seeds 5 --real-budget 48 --no-table
+    python -m benchmarks.learning_curves --why --no-table                # why the old defaults did not learn
+    python -m benchmarks.learning_curves --budgets 100 --transform rank  # the same table, accuracies -> rank / n
+    python -m benchmarks.learning_curves --methods random --variant 'rank 4={"trainer_kwargs": {"rank_window": 4}}'
+
+``--table`` takes any table (``bench:NAME``, ``csv:PATH``); ``--transform rank`` first writes a copy
+whose validation and test accuracies are replaced by their rank / n over all rows (an increasing
+transform that changes the rewards' scale and shape, not their order) to a temporary CSV.
 """
 
 from __future__ import annotations
@@ -27,12 +33,15 @@ import argparse
 import json
 import math
 import multiprocessing
-import platform
+import shlex
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+
+from nasrl_nb.runtime import environment_report
 
 METHODS = ("random", "evolution", "reinforce", "ppo", "a2c", "trpo", "sac", "ucb", "thompson")
 _TABLE = {}
@@ -53,14 +62,15 @@ def run_one(job) -> dict:
     from nasrl_nb.bench.compare import LearningCurve, learning_curve
     from nasrl_nb.search.factory import make_search
 
-    method, seed, budget, real = job
+    method, seed, budget, real, *extra = job
+    settings = extra[0] if extra else None  # a --variant's make_search keywords
     start = time.perf_counter()
     if real:
         search = make_search(method, "cell", "digits", budget=budget, seed=seed, epochs=1, progress=False)
         search.run()
         curve = LearningCurve.of(search)
     else:
-        curve = learning_curve(_TABLE["bench"], method, seed, budget=budget)
+        curve = learning_curve(_TABLE["bench"], method, seed, budget=budget, settings=settings)
     first, last = curve.fifths()
     return {"method": method, "seed": seed, "budget": budget, "curve": curve.best.tolist(), "first_fifth": first,
             "last_fifth": last, "entropy_first": float(curve.entropy[0]) if len(curve.entropy) else None,
@@ -85,14 +95,46 @@ def summarize(runs: list[dict]) -> dict:
     }
 
 
+def rank_table(table: str, path: Path) -> str:
+    """Write ``table`` with ``val_accuracy`` and ``test_accuracy`` replaced by their average rank / n to ``path``.
+
+    The ranks are over all rows of the table (every architecture and seed), so the transform is
+    increasing: every comparison of two accuracies comes out as before, while their scale and the
+    shape of their distribution (digits-cell: a long tail of broken cells near 10%) become uniform.
+    Returns ``csv:PATH`` for :meth:`TabularBenchmark.load`.
+    """
+    import csv
+    import gzip
+
+    from scipy.stats import rankdata
+
+    from nasrl_nb.bench.tabular import resolve_table
+
+    source = resolve_table(table)
+    with (gzip.open(source, "rt") if str(source).endswith(".gz") else open(source)) as f:
+        rows = list(csv.DictReader(f))
+    for column in ("val_accuracy", "test_accuracy"):
+        ranks = rankdata([float(r[column]) for r in rows])  # average ranks: ties stay ties
+        for row, rank in zip(rows, ranks):
+            row[column] = f"{rank / len(rows):.8f}"
+    for row in rows:
+        row.pop("val_accuracy_per_epoch", None)  # per-epoch curves are not transformed: left out
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return f"csv:{path}"
+
+
 # the controller settings compared by --why: what main had before issue 19, the values the benchmark
-# scripts had tuned (Adam), and today's defaults
+# scripts had tuned (Adam), the first SGD defaults (z-scored advantages), and today's (rank advantages)
 WHY_SETTINGS = {
     "before (Adam 3.5e-4, batch 8, batch-std advantages)": {
-        "batch_size": 8, "trainer_kwargs": {"optimizer": "adam", "lr": 3.5e-4, "advantage_std": "batch"}},
+        "batch_size": 8, "trainer_kwargs": {"optimizer": "adam", "lr": 3.5e-4, "advantage_std": "batch", "rank_window": None}},
     "tuned Adam (0.01, batch 4, batch-std advantages)": {
-        "batch_size": 4, "trainer_kwargs": {"optimizer": "adam", "lr": 0.01, "advantage_std": "batch"}},
-    "defaults (SGD 0.2, batch rule, history-std advantages)": {},
+        "batch_size": 4, "trainer_kwargs": {"optimizer": "adam", "lr": 0.01, "advantage_std": "batch", "rank_window": None}},
+    "SGD 0.2, batch rule, (R - b) / history std": {"trainer_kwargs": {"rank_window": None}},
+    "defaults (SGD 0.2, batch rule, ranks among the last 8 rewards)": {},
 }
 
 
@@ -123,19 +165,22 @@ def step_sizes(initialisations: int = 5) -> list[float]:
 
 def why(table: str, seeds: int) -> str:
     """The markdown of ``--why``: step sizes per decision, and each WHY_SETTINGS' learning at 100 evaluations."""
-    from nasrl_nb.bench.compare import learning_curve
+    from nasrl_nb.bench.compare import LearningCurve, _run
     from nasrl_nb.bench.tabular import TabularBenchmark
 
     bench = TabularBenchmark.load(table)
     lines = ["| controller training | updates | entropy, first → last update (nats) | mean val. acc., first → last fifth | "
-             "test acc. of the pick |", "|---|---:|---:|---:|---:|"]
+             "std of the advantages, last fifth of the updates | test acc. of the pick |", "|---|---:|---:|---:|---:|---:|"]
     for name, settings in WHY_SETTINGS.items():
-        curves = [learning_curve(bench, "reinforce", seed, budget=100, settings=settings) for seed in range(seeds)]
+        searches = [_run(bench, "reinforce", seed, 100, settings) for seed in range(seeds)]
+        curves = [LearningCurve.of(search) for search in searches]
         first, last = np.mean([c.fifths() for c in curves], axis=0)
         finals = np.array([c.best[-1] for c in curves])
+        # how far the late updates push: the spread of the advantages their losses used
+        late = [np.std([a for step in s.steps[-max(1, len(s.steps) // 5):] for a in step.advantages]) for s in searches]
         lines.append(f"| {name} | {len(curves[0].entropy)} | {np.mean([c.entropy[0] for c in curves]):.3f} → "
                      f"{np.mean([c.entropy[-1] for c in curves]):.3f} | {100 * first:.1f} → {100 * last:.1f} | "
-                     f"{100 * finals.mean():.2f} ± {100 * finals.std(ddof=1) / math.sqrt(seeds):.2f} |")
+                     f"{np.mean(late):.2f} | {100 * finals.mean():.2f} ± {100 * finals.std(ddof=1) / math.sqrt(seeds):.2f} |")
     ratios = ", ".join(f"{r:.2f}" for r in step_sizes())
     return (f"### Why the old defaults did not learn (REINFORCE on {table}, 100 evaluations, {seeds} seeds)\n\n"
             + "\n".join(lines) + f"\n\nSquared gradient norm of log pi(a_t) over all the LSTM's weights, relative to "
@@ -179,6 +224,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--no-table", action="store_true", help="skip the table (with --real or --why)")
     parser.add_argument("--why", action="store_true", help="old vs new controller settings, and per-decision step sizes")
     parser.add_argument("--why-seeds", type=int, default=20)
+    parser.add_argument("--variant", action="append", default=[], metavar="NAME=JSON",
+                        help="also REINFORCE with these make_search keywords, as a row named NAME (repeatable), "
+                             "e.g. 'rank 4={\"trainer_kwargs\": {\"rank_window\": 4}}'")
+    parser.add_argument("--transform", choices=("none", "rank"), default="none",
+                        help="rank: run on a copy of the table whose accuracies are replaced by rank / n")
     parser.add_argument("--markdown", default=None, help="also write the markdown sections to this file")
     parser.add_argument("--json", default=None, help="also write every summary to this file")
     return parser.parse_args(argv)
@@ -188,6 +238,18 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     sections, dump = [], {}
     context = multiprocessing.get_context("spawn")
+    variants = {}
+    for spec in args.variant:
+        name, sep, settings = spec.partition("=")
+        try:
+            variants[name] = json.loads(settings)
+        except json.JSONDecodeError:
+            sep = ""
+        if not sep or not name or not isinstance(variants.get(name), dict):
+            raise SystemExit(f"--variant: expected NAME=JSON with a JSON object, got {spec!r}")
+    scratch = tempfile.TemporaryDirectory()
+    if args.transform == "rank":
+        args.table = rank_table(args.table, Path(scratch.name) / "ranked.csv")
     if not args.no_table:
         with context.Pool(args.workers, initializer=_init, initargs=(args.table,)) as pool:
             results = {}
@@ -200,9 +262,18 @@ def main(argv=None) -> int:
                     print(f"{method} @ {budget}: pick {100 * s['final_mean']:.2f} ± {100 * s['final_se']:.2f}, "
                           f"val {100 * s['first_fifth']:.1f} -> {100 * s['last_fifth']:.1f}, "
                           f"entropy {s['entropy_first']} -> {s['entropy_last']}", file=sys.stderr, flush=True)
+                for name, settings in variants.items():  # REINFORCE with other settings, as extra rows
+                    seeds = range(args.first_seed, args.first_seed + args.seeds)
+                    runs = pool.map(run_one, [("reinforce", s, budget, False, settings) for s in seeds])
+                    results[(name, budget)] = summarize(runs)
+                    s = results[(name, budget)]
+                    print(f"{name} @ {budget}: pick {100 * s['final_mean']:.2f} ± {100 * s['final_se']:.2f}, "
+                          f"val {100 * s['first_fifth']:.1f} -> {100 * s['last_fifth']:.1f}, "
+                          f"entropy {s['entropy_first']} -> {s['entropy_last']}", file=sys.stderr, flush=True)
             pool.close()
             pool.join()
-        sections.append(markdown(results, args.budgets, f"### The defaults on {args.table} ({args.seeds} seeds per cell)"))
+        shown = args.table if args.transform == "none" else f"{parse_args(argv).table}, accuracies replaced by rank / n"
+        sections.append(markdown(results, args.budgets, f"### The defaults on {shown} ({args.seeds} seeds per cell)"))
         dump["table"] = {f"{m}@{b}": s for (m, b), s in results.items()}
     if args.real:
         with context.Pool(args.workers, initializer=_init, initargs=(None,)) as pool:
@@ -218,14 +289,15 @@ def main(argv=None) -> int:
     if args.why:
         _init(None)
         sections.append(why(args.table, args.why_seeds))
-    footer = (f"`python benchmarks/learning_curves.py {' '.join(argv if argv is not None else sys.argv[1:])}` "
-              f"(Python {platform.python_version()}, {args.workers} workers, one torch thread each)")
+    footer = (f"`python -m benchmarks.learning_curves {shlex.join(argv if argv is not None else sys.argv[1:])}` "
+              f"(Python {environment_report()['python']}, {args.workers} workers, one torch thread each)")
     text = "\n\n".join(sections + [footer])
     print(text)
     if args.markdown:
         Path(args.markdown).write_text(text + "\n")
     if args.json:
         Path(args.json).write_text(json.dumps(dump, indent=1))
+    scratch.cleanup()
     return 0
 
 

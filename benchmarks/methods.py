@@ -12,9 +12,9 @@ method the script reports, over the seeds (mean +- sample std):
 * unique -- distinct architectures evaluated (the rest were repeats, answered by the cache);
 * evaluations and wall seconds per run.
 
-    python benchmarks/methods.py                                  # the BENCHMARKS.md table
-    python benchmarks/methods.py --seeds 0 --budget 16            # a quick look
-    python benchmarks/methods.py --space macro --epochs 2 --json results.json
+    python -m benchmarks.methods                                  # the BENCHMARKS.md table
+    python -m benchmarks.methods --seeds 0 --budget 16            # a quick look
+    python -m benchmarks.methods --space macro --epochs 2 --json results.json
 """
 
 from __future__ import annotations
@@ -22,19 +22,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
-import sys
 import time
 from pathlib import Path
 
 import torch
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))  # run from any folder without installing the package
-
-from nasrl_nb.search.factory import make_search  # noqa: E402
-from nasrl_nb.search.methods import METHODS  # noqa: E402
+from benchmarks import machine
+from nasrl_nb.search.factory import make_search
+from nasrl_nb.search.methods import METHODS
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -99,8 +95,7 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
     print(
-        f"torch {torch.__version__}, python {platform.python_version()}, {platform.machine()}, "
-        f"{os.cpu_count()} CPUs, {args.threads} intra-op thread(s); load average at start: "
+        f"{machine()}; load average at start: "
         + ", ".join(f"{x:.2f}" for x in os.getloadavg())
     )
     print(

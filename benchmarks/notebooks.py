@@ -7,9 +7,9 @@ the way the test suite and Binder run it. For each we report the wall time of th
 and child processes the kernel starts are not included). Targets: about a minute and under
 1.5 GB per notebook, so that a course lab runs on Binder's small machines.
 
-    python benchmarks/notebooks.py                      # every notebooks/*.ipynb
-    python benchmarks/notebooks.py notebooks/03_controller.ipynb --markdown
-    python benchmarks/notebooks.py --json runs/notebook_bench.json
+    python -m benchmarks.notebooks                      # every notebooks/*.ipynb
+    python -m benchmarks.notebooks notebooks/03_controller.ipynb --markdown
+    python -m benchmarks.notebooks --json runs/notebook_bench.json
 
 Exit status 1 when a notebook fails (the table shows the failing cell's error).
 """
@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import re
 import sys
 import time
@@ -30,7 +29,8 @@ import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
-REPO = Path(__file__).resolve().parent.parent
+from benchmarks import REPO, machine
+
 TARGET_SECONDS = 60.0
 TARGET_PEAK_MB = 1536.0
 
@@ -144,8 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     for path in paths:
         print(f"running {_relative(path)} ...", file=sys.stderr, flush=True)
         runs.append(run_notebook(path, timeout=args.timeout, kernel_name=args.kernel))
-    machine = f"{platform.machine()}, {os.cpu_count()} CPU cores, Python {platform.python_version()}"
-    print(f"Notebooks in quick mode (NASRL_NB_QUICK=1) on {machine}")
+    print(f"Notebooks in quick mode (NASRL_NB_QUICK=1) on {machine()}")
     print(format_table(runs, markdown=args.markdown))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -11,26 +11,22 @@ random search measured in the same process pool with the runs interleaved seed b
 ``--tune`` first picks each method's setting from a small grid (:data:`GRIDS`) by the mean
 *validation* accuracy of the picks over seeds 1000-1015, which the comparison never uses.
 
-    python benchmarks/rl_algorithms.py --tune                 # 50 seeds x {100, 300} evaluations, 2 workers
-    python benchmarks/rl_algorithms.py --seeds 4 --budgets 50 # a quick look
+    python -m benchmarks.rl_algorithms --tune                 # 50 seeds x {100, 300} evaluations, 2 workers
+    python -m benchmarks.rl_algorithms --seeds 4 --budgets 50 # a quick look
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import platform
 import statistics
 import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))  # run from any folder without installing the package
-
-from tabular_pool import add_common_arguments, load_table, run_job, start_pool, tune  # noqa: E402
-
-from nasrl_nb.bench.compare import TABULAR_SETTINGS, score_runs  # noqa: E402
+from benchmarks.tabular_pool import add_common_arguments, load_table, run_job, start_pool, tune
+from nasrl_nb.bench.compare import TABULAR_SETTINGS, score_runs
+from nasrl_nb.runtime import environment_report
 
 METHODS = ("random", "reinforce", "ppo", "a2c", "trpo", "sac", "ucb", "thompson")
 GRIDS = {  # one knob each, around the defaults (TABULAR_SETTINGS)
@@ -61,8 +57,7 @@ def main(argv=None) -> int:
         # 1. tune one knob per method on validation, at the smallest budget, on seeds the comparison does not use
         if args.tune:
             for method in [m for m in args.methods if m in GRIDS]:
-                settings[method], tuning[method] = tune(pool, method, TABULAR_SETTINGS[method], GRIDS[method],
-                                                        min(args.budgets))
+                settings[method], tuning[method] = tune(pool, bench, method, GRIDS[method], min(args.budgets))
         # 2. the comparison: every method on the same seeds, interleaved seed by seed (fair under load)
         results, per_eval = {}, {}
         for budget in args.budgets:
@@ -82,8 +77,8 @@ def main(argv=None) -> int:
     lines = [
         f"### The RL toolbox on {bench.name} (tabular, {args.seeds} seeds, budgets {', '.join(map(str, args.budgets))})",
         "",
-        f"`python benchmarks/rl_algorithms.py{' --tune' if args.tune else ''} --seeds {args.seeds} "
-        f"--budgets {' '.join(map(str, args.budgets))} --workers {args.workers}` (Python {platform.python_version()}). "
+        f"`python -m benchmarks.rl_algorithms{' --tune' if args.tune else ''} --seeds {args.seeds} "
+        f"--budgets {' '.join(map(str, args.budgets))} --workers {args.workers}` (Python {environment_report()['python']}). "
         "Each run picks the architecture with the best validation accuracy it saw and is scored by its mean test "
         f"accuracy. Wall time per evaluation is the median run's seconds / budget (the table answers in microseconds, "
         f"so this is the strategy's own cost), and its ratio to {baseline} measured in the same pool, runs interleaved "

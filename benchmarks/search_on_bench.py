@@ -13,27 +13,24 @@ section for BENCHMARKS.md.
 small grid by the mean *validation* accuracy of the picks, on seeds 1000+ that the comparison
 never uses; test accuracy plays no part in tuning.
 
-    python benchmarks/search_on_bench.py                     # 50 seeds x 100 evaluations, 2 workers
-    python benchmarks/search_on_bench.py --tune --markdown showdown.md
-    python benchmarks/search_on_bench.py --seeds 5 --budget 50 --workers 1   # a quick look
+    python -m benchmarks.search_on_bench                     # 50 seeds x 100 evaluations, 2 workers
+    python -m benchmarks.search_on_bench --tune --markdown showdown.md
+    python -m benchmarks.search_on_bench --seeds 5 --budget 50 --workers 1   # a quick look
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import platform
 import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))  # run from any folder without installing the package
-
-from tabular_pool import add_common_arguments, load_table, run_job, start_pool, tune  # noqa: E402
-
-from nasrl_nb.bench.compare import TABULAR_SETTINGS, markdown_table, score_runs  # noqa: E402
-from nasrl_nb.search.methods import METHODS  # noqa: E402
+from benchmarks import REPO
+from benchmarks.tabular_pool import add_common_arguments, load_table, run_job, start_pool, tune
+from nasrl_nb.bench.compare import TABULAR_SETTINGS, markdown_table, score_runs
+from nasrl_nb.runtime import environment_report
+from nasrl_nb.search.methods import METHODS
 
 RL_GRID = {"trainer_kwargs.lr": [0.01, 0.05, 0.2], "batch_size": [4, 8], "trainer_kwargs.entropy_weight": [1e-4, 1e-2]}
 
@@ -59,7 +56,7 @@ def main(argv=None) -> int:
         # 1. tune the RL methods on validation, on seeds the comparison does not use
         if args.tune:
             for method in [m for m in args.methods if m in ("reinforce", "ppo")]:
-                settings[method], tuning[method] = tune(pool, method, TABULAR_SETTINGS[method], RL_GRID, args.budget)
+                settings[method], tuning[method] = tune(pool, bench, method, RL_GRID, args.budget)
         # 2. the comparison: the same seeds and budget for every method
         results, seconds = {}, {}
         for method in args.methods:
@@ -76,8 +73,8 @@ def main(argv=None) -> int:
     section = [
         f"### Search methods on {bench.name} (tabular, {args.seeds} seeds × {args.budget} evaluations)",
         "",
-        f"`python benchmarks/search_on_bench.py{' --tune' if args.tune else ''} --seeds {args.seeds} --budget {args.budget}` "
-        f"({platform.python_version()}, {args.workers} workers). Each run picks the architecture with the best "
+        f"`python -m benchmarks.search_on_bench{' --tune' if args.tune else ''} --seeds {args.seeds} --budget {args.budget}` "
+        f"(Python {environment_report()['python']}, {args.workers} workers). Each run picks the architecture with the best "
         "validation accuracy it saw (one training run drawn per query) and is scored by its mean test accuracy.",
         "",
         markdown_table(results, optimum=optimum, threshold=threshold, budget=args.budget),

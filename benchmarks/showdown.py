@@ -8,24 +8,21 @@ same runs, before and after the one-shot runs), sets the multi-trial budget: eac
 search may spend the one-shot runs' mean cost (see ``nasrl_nb/bench/showdown.py``). Every pick
 is scored by its table test accuracy (mean over the table's seeds) and its regret to the best.
 
-    python benchmarks/showdown.py                                   # 5 seeds, 20 supernet epochs, 16 channels
-    python benchmarks/showdown.py --seeds 3 --epochs 10 --json showdown.json
-    python benchmarks/showdown.py --methods random enas darts --seeds 2 --epochs 4 --channels 4   # a quick look
+    python -m benchmarks.showdown                                   # 5 seeds, 20 supernet epochs, 16 channels
+    python -m benchmarks.showdown --seeds 3 --epochs 10 --json showdown.json
+    python -m benchmarks.showdown --methods random enas darts --seeds 2 --epochs 4 --channels 4   # a quick look
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import platform
 import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))  # run from any folder without installing the package
-
-from nasrl_nb.bench.showdown import (  # noqa: E402
+from benchmarks import REPO
+from nasrl_nb.bench.showdown import (
     MULTI_TRIAL_METHODS,
     ONE_SHOT_METHODS,
     SHOWDOWN_METHODS,
@@ -33,6 +30,7 @@ from nasrl_nb.bench.showdown import (  # noqa: E402
     markdown_table,
     run_showdown,
 )
+from nasrl_nb.runtime import environment_report
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -75,14 +73,14 @@ def main(argv=None) -> int:
     seconds = time.perf_counter() - start
     fig = plot_showdown(result.records, optimum=result.optimum)
     fig.savefig(args.plot, dpi=120)
-    command = "python benchmarks/showdown.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    command = "python -m benchmarks.showdown " + " ".join(argv if argv is not None else sys.argv[1:])
     scales = result.calibration
     scale_text = (f"calibrated {scales['time_scale']:.2f} (before {scales['time_scale_before']:.2f}, "
                   f"after {scales['after']['time_scale']:.2f})" if "after" in scales else f"{result.time_scale:.2f}")
     section = [
         f"### The showdown on {args.table.split(':')[-1]} ({args.seeds} seeds per method)",
         "",
-        f"`{command.strip()}` (Python {platform.python_version()}, {args.threads} torch thread(s); whole run "
+        f"`{command.strip()}` (Python {environment_report()['python']}, {args.threads} torch thread(s); whole run "
         f"{seconds:.0f} s). Supernets: {settings.epochs} passes over the training split, {settings.channels} channels; "
         f"time scale {scale_text}.",
         "",

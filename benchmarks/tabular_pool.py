@@ -1,6 +1,6 @@
 """Seeded searches on a tabular benchmark in a pool of worker processes, shared by the comparison scripts.
 
-``search_on_bench.py`` and ``rl_algorithms.py`` both run many seeded searches on one table,
+``benchmarks.search_on_bench`` and ``benchmarks.rl_algorithms`` both run many seeded searches on one table,
 tune one knob per method on seeds the comparison never uses, and score the picks. This
 module is that common part: each worker loads the table once and runs with one torch thread
 (two workers on two cores would otherwise fight over them).
@@ -13,7 +13,8 @@ import sys
 import time
 from contextlib import contextmanager
 
-from nasrl_nb.bench.compare import landmarks, pick_validation, settings_grid
+from nasrl_nb.bench import compare
+from nasrl_nb.bench.compare import landmarks, pick_validation
 
 TUNING_SEEDS = range(1000, 1016)
 KEEP = ("arch", "status", "val_accuracy", "test_accuracy", "seconds")
@@ -59,18 +60,27 @@ def start_pool(table: str, workers: int):
         pool.join()
 
 
-def tune(pool, method: str, base: dict, grid: dict, budget: int) -> tuple[dict, list[dict]]:
-    """The setting of ``grid`` (around ``base``) whose picks have the best mean *validation* accuracy.
+def pool_runs(pool):
+    """:func:`~nasrl_nb.bench.compare.tune`'s ``run`` hook: the seeds' searches spread over ``pool``'s
+    workers (each history slimmed to :data:`KEEP`), in seed order."""
 
-    It runs on :data:`TUNING_SEEDS`, which the comparisons never use, and reads no test accuracy.
-    Returns the chosen settings and one row per candidate.
+    def run(bench, method: str, seeds, *, budget: int, settings) -> list[list[dict]]:
+        return [history for history, _, _ in pool.map(run_job, [(method, seed, budget, settings) for seed in seeds])]
+
+    return run
+
+
+def tune(pool, bench, method: str, grid: dict, budget: int) -> tuple[dict, list[dict]]:
+    """:func:`nasrl_nb.bench.compare.tune` on :data:`TUNING_SEEDS`, with the searches in ``pool``.
+
+    The seeds are ones the comparisons never use, and it reads no test accuracy. Returns the
+    chosen settings and one row per candidate (``settings``, ``score``: the mean validation
+    accuracy of the picks, ``scores``: one per seed), each announced on stderr.
     """
-    rows = []
-    for candidate in settings_grid(base, grid):
-        scores = [v for _, v, _ in pool.map(run_job, [(method, s, budget, candidate) for s in TUNING_SEEDS])]
-        rows.append({"settings": candidate, "val_of_pick": sum(scores) / len(scores)})
-        print(f"tune {method} {candidate}: mean val of pick {rows[-1]['val_of_pick']:.4f}", file=sys.stderr)
-    return max(rows, key=lambda r: r["val_of_pick"])["settings"], rows
+    best, rows = compare.tune(bench, method, grid, TUNING_SEEDS, budget=budget, run=pool_runs(pool))
+    for row in rows:
+        print(f"tune {method} {row['settings']}: mean val of pick {row['score']:.4f}", file=sys.stderr)
+    return best, rows
 
 
 def add_common_arguments(parser, seeds_help: str) -> None:

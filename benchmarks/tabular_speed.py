@@ -9,24 +9,20 @@ script runs ``--runs`` seeded searches of ``--budget`` evaluations per method, s
 * milliseconds per architecture, split into strategy (propose + observe), evaluator (the
   look-up) and loop (everything else: RNG swaps, records, commits).
 
-    python benchmarks/tabular_speed.py                       # 100 runs x 100 evaluations, 2 workers
-    python benchmarks/tabular_speed.py --runs 10 --workers 1 # a quick look
-    python benchmarks/tabular_speed.py --table csv:my_table.csv.gz
+    python -m benchmarks.tabular_speed                       # 100 runs x 100 evaluations, 2 workers
+    python -m benchmarks.tabular_speed --runs 10 --workers 1 # a quick look
+    python -m benchmarks.tabular_speed --table csv:my_table.csv.gz
 """
 
 from __future__ import annotations
 
 import argparse
 import multiprocessing
-import platform
 import sys
 import time
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))  # run from any folder without installing the package
-
-from nasrl_nb.search.methods import METHODS  # noqa: E402
+from benchmarks import machine
+from nasrl_nb.search.methods import METHODS
 
 _TABLE = {}
 
@@ -92,7 +88,7 @@ def main(argv=None) -> int:
 
     print(f"table {args.table}: {TabularBenchmark.load(args.table)!r}")
     print(f"{args.runs} runs x {args.budget} evaluations per method, batch {args.batch}, {args.workers} workers, "
-          f"python {platform.python_version()}, {multiprocessing.cpu_count()} CPUs")
+          f"{machine()}")
     ctx = multiprocessing.get_context("spawn")
     rows = []
     with ctx.Pool(args.workers, initializer=_init, initargs=(args.table,)) as pool:

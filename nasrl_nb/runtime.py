@@ -88,11 +88,13 @@ def resolve_device(device="auto") -> torch.device:
 
 
 def environment_report() -> dict:
-    """Versions, device and quick mode: what a notebook's first cell shows a student."""
+    """Versions, machine, device and quick mode: what a notebook's first cell shows a student,
+    and what the benchmarks record beside each timing."""
     import platform
 
     return {
         "python": platform.python_version(),
+        "machine": platform.machine(),  # the CPU architecture, e.g. x86_64 or arm64
         "torch": torch.__version__,
         "numpy": np.__version__,
         "device": str(resolve_device("auto")),

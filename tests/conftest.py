@@ -6,6 +6,14 @@ The whole session runs PyTorch with one intra-op thread (restored at the end): t
 trains tiny nets, for which a second thread buys nothing, and on a busy 2-core machine
 two spinning OpenMP threads per process made a small conv 50x slower. CLI subprocesses
 get the same setting through ``OMP_NUM_THREADS`` in their own environment only.
+
+Each notebook runs once per session. ``tests/test_browser.py`` runs every notebook top to bottom in
+JupyterLab and fails on any error output, any traceback or any cell that did not run: everything
+``--nbval-lax`` checks, and what a student sees besides. When both are collected (the README's
+command: ``tests`` before ``notebooks``), a notebook whose browser run passed earlier in the session
+is not executed a second time by nbval: its cells are skipped with the reason named. Without
+Chromium, or when the browser run of a notebook failed, nbval runs that notebook as before, cell
+by cell, so a failure is still reported with the cell that raised.
 """
 
 from __future__ import annotations
@@ -23,6 +31,38 @@ from nasrl_nb.nn.data import load_dataset
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 NB201_EXAMPLE = "|nor_conv_3x3~0|+|skip_connect~0|nor_conv_3x3~1|+|skip_connect~0|none~1|nor_conv_3x3~2|"
+
+
+BROWSER_NOTEBOOK_TEST = "test_notebook_runs_and_renders_in_jupyterlab"
+
+
+class NotebooksRunOnce:
+    """The hooks that skip nbval's second run of a notebook (see the module docstring).
+
+    Registered as a plugin by :func:`pytest_configure`, so that they reach the items under
+    ``notebooks/`` too (a conftest's own hooks reach only the items below its folder).
+    """
+
+    def __init__(self):
+        self.ran_clean: set[Path] = set()  # notebooks whose run in JupyterLab passed
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item, call):
+        outcome = yield
+        report = outcome.get_result()
+        if getattr(item, "originalname", None) == BROWSER_NOTEBOOK_TEST and report.when == "call" and report.passed:
+            self.ran_clean.add(Path(item.callspec.params["notebook"]).resolve())
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item):
+        """``tryfirst``: ahead of the setup that would start nbval's kernel for the notebook."""
+        if item.path.suffix == ".ipynb" and item.path.resolve() in self.ran_clean:
+            pytest.skip(f"{item.path.name} ran top to bottom without an error in JupyterLab in this session "
+                        f"(tests/test_browser.py::{BROWSER_NOTEBOOK_TEST}[{item.path.stem}])")
+
+
+def pytest_configure(config):
+    config.pluginmanager.register(NotebooksRunOnce(), "nasrl_nb_notebooks_run_once")
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -58,6 +98,14 @@ def make_tiny_cnn(input_shape=(1, 8, 8), num_classes: int = 10, channels: int = 
         nn.Flatten(),
         nn.Linear(channels * input_shape[1] * input_shape[2], num_classes),
     )
+
+
+@pytest.fixture(scope="session")
+def digits_cell_table():
+    """The shipped digits-cell table, loaded once for the session (read-only: tests must not change it)."""
+    from nasrl_nb.bench.tabular import TabularBenchmark
+
+    return TabularBenchmark.load("bench:digits-cell")
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from nasrl_nb.checks import (
     check_reinforce_loss,
     check_space_size,
     check_unique_cells,
+    solution,
 )
 from nasrl_nb.spaces.cell_space import CellSpace
 from nasrl_nb.spaces.macro_space import MacroSpace
@@ -159,16 +160,38 @@ def test_reinforce_loss_passes_for_the_textbook_loss():
 
     result = check_reinforce_loss(loss)
     assert result, result.message
+    assert "matches nasrl_nb.reinforce_loss" in result.message
+
+
+@pytest.mark.parametrize(
+    "student, needle",
+    [
+        # every positive multiple of the estimator's gradient is a REINFORCE loss with this baseline
+        (lambda lp, r, b: -((r - b) * lp).sum(), "a sum instead of a mean"),
+        (lambda lp, r, b: -((r - b) / (r - b).std() * lp).mean(), "standard deviation"),
+        (lambda lp, r, b: -((r - b) / ((r - b).std() + 1e-8) * lp).sum(), "standard deviation"),
+        (lambda lp, r, b: (lp * (b - r)).mean(), "matches"),  # the same loss written the other way round
+        (lambda lp, r, b: -((r - b) * lp).mean() + 1.0, "matches"),  # a constant changes no gradient
+    ],
+)
+def test_reinforce_loss_accepts_every_positive_multiple_and_names_the_scale(student, needle):
+    result = check_reinforce_loss(student)
+    assert result, result.message
+    assert needle in result.message
 
 
 @pytest.mark.parametrize(
     "student, needle",
     [
         (lambda lp, r, b: ((r - b) * lp).mean(), "sign"),
+        (lambda lp, r, b: ((r - b) * lp).sum(), "sign"),
         (lambda lp, r, b: -(r * lp).mean(), "subtract the baseline"),
-        (lambda lp, r, b: -((r - b) * lp).sum(), "average"),
+        (lambda lp, r, b: (r * lp).sum(), "two slips"),
         (lambda lp, r, b: -((r + b) * lp).mean(), "not added"),
+        (lambda lp, r, b: -((r - r.mean()) * lp).mean(), "batch's mean"),
+        (lambda lp, r, b: -((r - r.mean()) / r.std() * lp).mean(), "batch's mean"),
         (lambda lp, r, b: -((r - b) * lp.detach()).mean(), "gradient"),
+        (lambda lp, r, b: -(lp * 0).sum(), "gradient"),  # the notebook's blank answer
         (lambda lp, r, b: -((r - b) * lp), "scalar"),
         (lambda lp, r, b: -((r - b) * lp.detach()).mean().item(), "tensor"),
         (lambda lp, r, b: 1 / 0, "ZeroDivisionError"),
@@ -215,6 +238,24 @@ def test_pareto_front_passes_for_records_or_indices():
     assert check_pareto_front(records, [records[2], records[0], records[1]])
 
 
+def test_pareto_front_accepts_one_of_two_records_with_identical_metrics():
+    records = _records() + [{"status": "ok", "val_accuracy": 0.85, "params": 500}]  # 5: a twin of 2
+    assert check_pareto_front(records, [0, 1, 2, 5])
+    for answer in ([0, 1, 2], [0, 1, 5]):  # either twin alone is the same front
+        result = check_pareto_front(records, answer)
+        assert result, result.message
+        assert "same metrics" in result.message
+    assert "missing" in check_pareto_front(records, [0, 2, 5]).message  # twins do not stand in for record 1
+    assert "dominated" in check_pareto_front(records, [0, 1, 2, 3]).message
+
+
+def test_pareto_front_counts_over_budget_records_like_any_other():
+    records = _records()
+    records[1] = {**records[1], "constraint_violated": True}  # over the budget, but it trained
+    assert check_pareto_front(records, [0, 1, 2])
+    assert "missing" in check_pareto_front(records, [0, 2]).message
+
+
 def test_pareto_front_hints():
     records = _records()
     assert "dominated" in check_pareto_front(records, [0, 1, 2, 3]).message
@@ -223,6 +264,55 @@ def test_pareto_front_hints():
     # [0, 3] is the front when accuracy is minimised and parameters maximised
     assert "directions" in check_pareto_front(records, [0, 3]).message
     assert not check_pareto_front(records, 7)
+
+
+# --- reference answers, shown on request -------------------------------------------------------------------
+
+
+def _solution_cases():
+    """Each solution's name, the notebook variables its code reads, and the check its notebook runs."""
+    import nasrl_nb as nb
+
+    net = _small_net()
+    records = _records() + [
+        {"status": "ok", "val_accuracy": 0.85, "params": 500},  # a twin of record 2
+        {"status": "ok", "val_accuracy": 0.95, "params": 5000, "constraint_violated": True},  # over budget: counts
+    ]
+    records = [{**r, "flops": r["params"] * 10} for r in records]
+    ex_space = MacroSpace(num_layers=2, vocab={"layer_type": ["conv3x3", "conv5x5"], "activation": ["relu", "tanh", "gelu"]})
+    small_cells = CellSpace(ops=["none", "skip_connect", "nor_conv_3x3"])
+    data = type("Data", (), {"num_classes": 10})()
+    return [
+        ("space_size", {}, lambda ns: check_space_size(CellSpace(), ns["answer"])),
+        ("macro_space_size", {}, lambda ns: check_space_size(ex_space, ns["answer"])),
+        ("unique_cells", {"nb": nb}, lambda ns: check_unique_cells(ns["answer"], space=small_cells)),
+        ("param_count", {}, lambda ns: check_param_count(nn.Conv2d(16, 32, kernel_size=3, bias=False), ns["answer"])),
+        ("output_shape", {"data": data}, lambda ns: check_output_shape(net, torch.zeros(7, 1, 8, 8), ns["answer"])),
+        ("reinforce_loss", {}, lambda ns: check_reinforce_loss(ns["my_reinforce_loss"])),
+        (
+            "pareto_front",
+            {"search": type("Search", (), {"history": records})()},
+            lambda ns: check_pareto_front(records, ns["answer"], metrics=("val_accuracy", "flops")),
+        ),
+    ]
+
+
+@pytest.mark.parametrize("name, namespace, check", _solution_cases(), ids=lambda v: v if isinstance(v, str) else "")
+def test_every_reference_answer_passes_its_checker(name, namespace, check):
+    shown = solution(name)
+    namespace = dict(namespace)
+    exec(shown.code, namespace)  # the code exactly as the student sees it
+    result = check(namespace)
+    assert result, result.message
+
+
+def test_reference_answers_render_collapsed_and_unknown_names_are_refused():
+    shown = solution("reinforce_loss")
+    html = shown._repr_html_()
+    assert html.startswith("<details>") and "<summary>" in html and "open>" not in html  # closed until clicked
+    assert "-((rewards - baseline) * log_prob).mean()" in str(shown)
+    with pytest.raises(ValueError, match=r"name: 'reinforce' is not allowed; allowed values: .*reinforce_loss"):
+        solution("reinforce")
 
 
 def test_checks_print_nothing(capsys):

@@ -6,14 +6,12 @@ known numbers; the written table must load through ``TabularBenchmark`` and give
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
+import importlib
 
 import pytest
 
 from nasrl_nb.bench.tabular import TabularBenchmark
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "convert_nas_bench_201.py"
 ARCHS = [
     "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|",
     "|avg_pool_3x3~0|+|none~0|skip_connect~1|+|none~0|none~1|nor_conv_1x1~2|",
@@ -21,10 +19,7 @@ ARCHS = [
 
 
 def _converter():
-    spec = importlib.util.spec_from_file_location("convert_nas_bench_201", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return importlib.import_module("benchmarks.convert_nas_bench_201")  # the script, imported as the package's module
 
 
 class FakeResults:

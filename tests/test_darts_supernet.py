@@ -13,15 +13,17 @@ import torch
 from nasrl_nb.nn.child_network import ChildNetwork
 from nasrl_nb.oneshot.darts import BilevelOptimizer, RelaxedSupernet
 from nasrl_nb.oneshot.darts_supernet import DartsSupernet
-from nasrl_nb.oneshot.mixed_op import MixedOp
+from nasrl_nb.oneshot.mixed_op import FusedMixedOp, MixedOp
 from nasrl_nb.oneshot.relaxed_supernets import build_relaxed_supernet
 from nasrl_nb.spaces.darts_space import DARTS_V2, RELAXED_OPS, DartsSpace
 
 SPACE = DartsSpace()
 
 
-def _supernet(shape=(1, 8, 8), channels=4, seed=0, batch_norm="darts") -> DartsSupernet:
+def _supernet(shape=(1, 8, 8), channels=4, seed=0, batch_norm="darts", fused=True) -> DartsSupernet:
     torch.manual_seed(seed)
+    if not fused:  # the builder makes the default (fused) supernet
+        return DartsSupernet(SPACE, shape, 10, channels=channels, cells_per_stage=1, batch_norm=batch_norm, fused=False)
     return build_relaxed_supernet(SPACE, shape, 10, channels=channels, cells_per_stage=1, batch_norm=batch_norm)
 
 
@@ -144,11 +146,8 @@ def test_a_bilevel_step_changes_both_alpha_tensors_and_the_weights():
 def test_the_fused_supernet_computes_the_op_by_op_supernet(batch_norm):
     """Fused mixed ops (one ReLU per edge, weights folded into BN) and channels-last: the same loss and gradients."""
     fused = _supernet(shape=(3, 8, 8), batch_norm=batch_norm)
-    plain = _supernet(shape=(3, 8, 8), batch_norm=batch_norm)
-    plain.load_state_dict(fused.state_dict())
-    for module in plain.modules():
-        if isinstance(module, MixedOp):
-            module.fused = False
+    plain = _supernet(shape=(3, 8, 8), batch_norm=batch_norm, fused=False)
+    plain.load_state_dict(fused.state_dict())  # the same state_dict layout
     g = torch.Generator().manual_seed(0)
     with torch.no_grad():  # distinct mixing weights, so that every op's weight matters
         for a, b in zip(fused.arch_parameters(), plain.arch_parameters()):
@@ -161,7 +160,9 @@ def test_the_fused_supernet_computes_the_op_by_op_supernet(batch_norm):
         loss = torch.nn.functional.cross_entropy(net(X), y)
         losses.append(loss)
         grads.append(torch.autograd.grad(loss, list(net.parameters())))
-    assert seen == [True] and all(not m.fused for m in plain.modules() if isinstance(m, MixedOp))
+    assert seen == [True]
+    assert all(isinstance(m, FusedMixedOp) for m in fused.modules() if isinstance(m, MixedOp))  # the default
+    assert all(type(m) is MixedOp for m in plain.modules() if isinstance(m, MixedOp))
     torch.testing.assert_close(losses[0], losses[1], rtol=1e-5, atol=1e-5)
     for name, g_f, g_p in zip(dict(fused.named_parameters()), *grads):
         torch.testing.assert_close(g_f, g_p, rtol=1e-4, atol=1e-5, msg=lambda m, name=name: f"{name}: {m}")

@@ -17,7 +17,6 @@ import torch
 
 import nasrl_nb as nb
 from nasrl_nb.bench.evaluator import TabularEvaluator
-from nasrl_nb.bench.tabular import TabularBenchmark
 from nasrl_nb.controllers.registry import CONTROLLERS
 from nasrl_nb.rewards.objectives import AccuracyReward, MultiObjectiveReward, ZophLeReward
 from nasrl_nb.rl.registry import make_trainer
@@ -70,8 +69,8 @@ def errors(widget) -> str:
 
 
 @pytest.fixture(scope="module")
-def digits_cell():
-    return TabularBenchmark.load("bench:digits-cell")
+def digits_cell(digits_cell_table):
+    return digits_cell_table
 
 
 # --- the method menu --------------------------------------------------------------------------------------

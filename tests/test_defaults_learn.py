@@ -13,7 +13,6 @@ import pytest
 import torch
 
 from nasrl_nb.bench.compare import learning_curve
-from nasrl_nb.bench.tabular import TabularBenchmark
 from nasrl_nb.controllers.lstm import NASController
 from nasrl_nb.rl.policy_gradient import PolicyGradientTrainer, RewardStats, reinforce_loss
 from nasrl_nb.search.config import BATCH_SIZE_RULE, SearchConfig, TrainerConfig, batch_size_rule
@@ -21,8 +20,8 @@ from nasrl_nb.spaces.registry import get_space
 
 
 @pytest.fixture(scope="module")
-def bench():
-    return TabularBenchmark.load("bench:digits-cell")
+def bench(digits_cell_table):
+    return digits_cell_table
 
 
 def test_reward_stats_match_numpy_and_survive_a_checkpoint():
@@ -188,3 +187,78 @@ def test_a_run_folder_written_before_the_new_defaults_resumes_as_it_ran():
     assert (config.trainer.optimizer, config.trainer.advantage_std) == ("adam", "batch")
     assert config.supernet.lr_schedule == "constant"
     assert SearchConfig.from_dict(SearchConfig.from_settings(budget=20).to_dict()).trainer.optimizer == "sgd"
+
+
+# --- rank advantages (REINFORCE's default: fitness shaping by ranks) ------------------------------
+
+
+def test_rank_advantages_are_centred_mid_rank_quantiles():
+    """Oracle: scipy's average ranks. F = (rank - 1/2) / n, A = sqrt(12) (F - 1/2)."""
+    from scipy.stats import rankdata
+
+    from nasrl_nb.rl.policy_gradient import rank_advantages
+
+    window = torch.tensor([0.3, 0.9, 0.5, 0.5, 0.1, 0.7, 0.95, 0.2])
+    rewards = window[-4:]  # the batch is the window's newest rewards
+    expected = np.sqrt(12) * ((rankdata(window.numpy())[-4:] - 0.5) / 8 - 0.5)
+    np.testing.assert_allclose(rank_advantages(rewards, window).numpy(), expected, rtol=1e-6)
+    # over the whole window they average 0 and have the spread of a uniform variable scaled to 1
+    whole = rank_advantages(window, window)
+    assert float(whole.mean()) == pytest.approx(0.0, abs=1e-6)
+    assert float(rank_advantages(torch.tensor([0.4, 0.4]), torch.tensor([0.4, 0.4])).abs().max()) == 0.0  # ties: 0
+
+
+def test_the_rank_window_holds_the_last_rewards_and_survives_a_checkpoint():
+    ctrl = NASController(get_space("cell"), seed=0)
+    trainer = PolicyGradientTrainer(ctrl, rank_window=6)
+    for batch in ([0.2, 0.9, 0.5, 0.6], [0.7, 0.8, 0.1, 0.95]):
+        stats = trainer.update_policy(trainer.propose(4), batch)
+    assert trainer.recent_rewards == pytest.approx([0.5, 0.6, 0.7, 0.8, 0.1, 0.95])
+    # the second batch was ranked among [0.5, 0.6] and itself: 0.1 lowest, 0.95 highest
+    window = torch.tensor([0.5, 0.6, 0.7, 0.8, 0.1, 0.95])
+    from nasrl_nb.rl.policy_gradient import rank_advantages
+
+    np.testing.assert_allclose(stats.advantages, rank_advantages(window[-4:], window).numpy(), rtol=1e-5)
+    assert stats.baseline == pytest.approx(float(window.median()))
+    copy = PolicyGradientTrainer(NASController(get_space("cell"), seed=1), rank_window=6)
+    copy.load_state_dict(trainer.state_dict())
+    assert copy.recent_rewards == trainer.recent_rewards
+    with pytest.raises(ValueError, match=r"rank_window: .*value_baseline"):
+        PolicyGradientTrainer(NASController(get_space("cell"), seed=0), rank_window=4, value_baseline=True)
+    with pytest.raises(ValueError, match=r"rank_window"):
+        PolicyGradientTrainer(NASController(get_space("cell"), seed=0), rank_window=0)
+
+
+def _proposals(bench, transform, **trainer_kwargs):
+    from nasrl_nb.bench.evaluator import TabularEvaluator
+
+    torch.manual_seed(3)  # the controller's initial weights
+    ctrl = NASController(get_space("cell"), seed=3)
+    trainer = PolicyGradientTrainer(ctrl, **trainer_kwargs)
+    evaluator = TabularEvaluator(bench, seed=3)
+    proposed = []
+    for _ in range(10):
+        archs = trainer.propose(4)
+        trainer.update_policy(archs, [transform(r["val_accuracy"]) for r in evaluator.evaluate(archs)])
+        proposed += [str(a) for a in archs]
+    return proposed
+
+
+def test_rank_advantages_do_not_depend_on_the_rewards_shape(bench):
+    """Any increasing transform of the accuracy (here its cube) proposes the same architectures
+    with rank advantages; the history-std advantages, only scale-free, do not."""
+    window = SearchConfig.from_settings(method="reinforce").trainer.rank_window
+    assert _proposals(bench, lambda r: r, rank_window=window) == _proposals(bench, lambda r: r ** 3, rank_window=window)
+    assert _proposals(bench, lambda r: r) != _proposals(bench, lambda r: r ** 3)
+
+
+def test_reinforces_default_ranks_and_the_zoph_le_preset_does_not():
+    config = SearchConfig.from_settings(method="reinforce", budget=100)
+    assert config.trainer.rank_window == 8
+    assert SearchConfig.from_settings(method="reinforce", preset="zoph-le").trainer.rank_window is None
+    for method in ("ppo", "a2c", "trpo", "sac"):
+        assert SearchConfig.from_settings(method=method).trainer.rank_window is None, method
+    # a run folder written before rank advantages existed resumes with R - b, as it ran
+    old = config.to_dict()
+    old["trainer"].pop("rank_window")
+    assert SearchConfig.from_dict(old).trainer.rank_window is None

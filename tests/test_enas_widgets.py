@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 import nasrl_nb as nb
-from nasrl_nb.bench.tabular import TabularBenchmark
 from nasrl_nb.search.evaluation import FunctionEvaluator
 from nasrl_nb.search.factory import make_search
 from nasrl_nb.viz.drawing import figure_to_png
@@ -26,8 +25,8 @@ def is_png(widget) -> bool:
 
 
 @pytest.fixture(scope="module")
-def digits_cell():
-    return TabularBenchmark.load("bench:digits-cell")
+def digits_cell(digits_cell_table):
+    return digits_cell_table
 
 
 def test_the_dashboard_of_an_enas_search_shows_the_supernet_its_loss_and_the_ranking_live(digits_cell):

@@ -139,3 +139,33 @@ def test_export_summary_exports_the_best_by_reward_not_the_most_accurate():
     source = export_summary(summary)
     assert f"ARCHITECTURE = {json.dumps(str(small))}" in source
     assert str(big) not in source
+
+
+def test_summary_export_and_dashboard_name_the_rewards_choice_under_a_budget(tmp_path):
+    # what notebook 05 shows: under a hard budget the summary, the exported file and the
+    # dashboard's status all name the reward's choice (best_*), not the most accurate child
+    import html
+
+    import nasrl_nb as nb
+    from nasrl_nb.search.evaluation import FunctionEvaluator
+    from nasrl_nb.widgets import SearchDashboard
+
+    class ShapedEvaluator(FunctionEvaluator):  # a FunctionEvaluator that says what it trains on
+        def config(self) -> dict:
+            return {**super().config(), "input_shape": [1, 8, 8], "num_classes": 10, "child_kwargs": {}}
+
+    def record(arch):  # the largest children are the most accurate, and over the budget
+        params = sum(p.numel() for p in ChildNetwork(arch, (1, 8, 8), 10).parameters())
+        return {"val_accuracy": min(0.99, 0.5 + params / 100_000), "params": params}
+
+    search = nb.make_search("random", space=MacroSpace(num_layers=3), evaluator=ShapedEvaluator(record), budget=16,
+                            seed=0, max_params=5_000, constraint_mode="hard", progress=False)
+    summary = search.run()
+    most_accurate = max(search.history, key=lambda r: r["val_accuracy"])
+    assert most_accurate["params"] > 5_000 and summary["best_arch"] != most_accurate["arch"]  # a real choice
+    assert summary["best_params"] <= 5_000
+    source = export_summary(summary)
+    assert f"ARCHITECTURE = {json.dumps(summary['best_arch'])}" in source
+    dash = SearchDashboard(search)
+    assert html.escape(summary["best_arch"]) in dash.status.value
+    assert dash.export(tmp_path / "best.py").read_text() == source

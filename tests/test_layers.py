@@ -16,6 +16,7 @@ LAYERS = {
     "runtime": 0,
     "validation": 0,
     "interrupts": 0,
+    "stats": 0,
     "spaces": 1,
     "nn": 2,
     "controllers": 2,
@@ -108,3 +109,39 @@ def test_the_walker_finds_function_level_imports(tmp_path):
     (tmp_path / "viz" / "drawing.py").write_text("")
     (tmp_path / "spaces" / "space.py").write_text("def show():\n    from ..viz.drawing import draw\n")
     assert _imports("spaces.space", tmp_path / "spaces" / "space.py", tmp_path) == {"viz.drawing"}
+
+
+def _private_uses(name: str, path: Path, root: Path = PACKAGE) -> list[str]:
+    """Private names (``_x``, not dunders) that module ``name`` takes from another nasrl_nb module:
+    ``from .m import _x``, or ``m._x`` where ``m`` is a nasrl_nb module or a name imported from one."""
+    private = lambda n: n.startswith("_") and not n.startswith("__")  # noqa: E731
+    tree = ast.parse(path.read_text())
+    found, imported = [], set()
+    for node in ast.walk(tree):
+        own = isinstance(node, ast.ImportFrom) and (node.level or (node.module or "").startswith("nasrl_nb"))
+        if own:
+            for alias in node.names:
+                if private(alias.name):
+                    found.append(f"{name}: from {'.' * node.level}{node.module or ''} import {alias.name}")
+                imported.add(alias.asname or alias.name)
+        elif isinstance(node, ast.Import):
+            imported.update((a.asname or a.name).split(".")[0] for a in node.names if a.name.startswith("nasrl_nb"))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and private(node.attr) and isinstance(node.value, ast.Name):
+            if node.value.id in imported:
+                found.append(f"{name}: {node.value.id}.{node.attr}")
+    return found
+
+
+def test_no_module_takes_a_private_name_from_another():
+    found = [use for name, path in _modules().items() for use in _private_uses(name, path)]
+    assert not found, "private names used across modules (make them public or move them):\n" + "\n".join(found)
+
+
+def test_the_private_name_scan_finds_both_forms(tmp_path):
+    (tmp_path / "a.py").write_text(
+        "from .b import _helper, public\nfrom . import c\nimport nasrl_nb.d\n"
+        "def f():\n    return c._secret, public._inner, nasrl_nb._x, __name__, self_._own\n"
+    )
+    uses = _private_uses("a", tmp_path / "a.py", tmp_path)
+    assert uses == ["a: from .b import _helper", "a: c._secret", "a: public._inner", "a: nasrl_nb._x"]

@@ -1,4 +1,4 @@
-"""MixedOp: DARTS's weighted sum of candidate ops, against the plain sum over every op of the registry."""
+"""MixedOp: DARTS's weighted sum of candidate ops, against the plain sum over every op; FusedMixedOp against MixedOp."""
 
 from __future__ import annotations
 
@@ -8,7 +8,13 @@ import pytest
 import torch
 
 from nasrl_nb.nn.operations import build_op
-from nasrl_nb.oneshot.mixed_op import BATCH_NORMS, MixedOp, mixing_weights, scaled_batch_norm
+from nasrl_nb.oneshot.mixed_op import (
+    BATCH_NORMS,
+    FusedMixedOp,
+    MixedOp,
+    mixing_weights,
+    scaled_batch_norm,
+)
 from nasrl_nb.spaces.cell_space import CELL_OPS
 from nasrl_nb.spaces.darts_space import RELAXED_OPS
 
@@ -31,11 +37,12 @@ def _reference_op(name: str, C: int, stride: int, batch_norm: str) -> torch.nn.M
     return op
 
 
+@pytest.mark.parametrize("cls", [MixedOp, FusedMixedOp])
 @pytest.mark.parametrize("batch_norm", BATCH_NORMS)
-def test_mixed_op_equals_the_reference_sum_over_every_op_including_none(batch_norm):
+def test_mixed_op_equals_the_reference_sum_over_every_op_including_none(batch_norm, cls):
     """The reference (quark0/darts) runs every op, `none`'s Zero module too; outputs and alpha gradients agree."""
     torch.manual_seed(0)
-    mixed = MixedOp(4, 4, 1, CELL_OPS, batch_norm=batch_norm).double()
+    mixed = cls(4, 4, 1, CELL_OPS, batch_norm=batch_norm).double()
     reference = [_reference_op(name, 4, 1, batch_norm).double() for name in CELL_OPS]
     live = iter(mixed.ops)
     for name, op in zip(CELL_OPS, reference):
@@ -70,9 +77,8 @@ def test_the_search_form_has_darts_batch_norms_and_the_affine_form_is_the_childs
     assert MixedOp(4, 4, 1, ["skip_connect"]).batch_norm == "darts"  # the default
 
 
-@pytest.mark.parametrize("fused", [True, False], ids=["fused", "op_by_op"])
-def test_ops_with_zero_weight_are_not_run(fused):
-    mixed = MixedOp(2, 2, 1, CELL_OPS, fused=fused)
+def test_the_fused_twin_does_not_run_ops_with_zero_weight():
+    mixed = FusedMixedOp(2, 2, 1, CELL_OPS)
     calls = {name: 0 for name in CELL_OPS}
     for k, op in zip(mixed.live, mixed.ops):
         # the fused path runs an op's modules, not its own forward: count a run of its first
@@ -89,12 +95,15 @@ def test_ops_with_zero_weight_are_not_run(fused):
     torch.testing.assert_close(out, mixed.ops[CELL_OPS.index("nor_conv_3x3") - 1](x))
 
 
+@pytest.mark.parametrize("cls", [MixedOp, FusedMixedOp])
 @pytest.mark.parametrize("stride, size", [(1, 5), (2, 5), (2, 8)])
-def test_nothing_run_gives_exact_zeros_shaped_like_an_op(stride, size):
-    mixed = MixedOp(3, 6, stride, ["none", "nor_conv_3x3"])
+def test_nothing_run_gives_exact_zeros_shaped_like_an_op(stride, size, cls):
+    mixed = cls(3, 6, stride, ["none", "nor_conv_3x3"])
     x = torch.randn(2, 3, size, size)
     out = mixed(x, torch.tensor([1.0, 0.0]))
     assert out.shape == mixed.ops[0](x).shape and not out.any()
+    only_none = cls(3, 6, stride, ["none"])(x, torch.tensor([1.0]))
+    assert only_none.shape == out.shape and not only_none.any()
 
 
 def test_bad_input_names_the_field():
@@ -107,11 +116,12 @@ def test_bad_input_names_the_field():
 
 
 def _twin_mixed_ops(ops, stride, batch_norm="darts"):
-    """A fused MixedOp and an op-by-op one with the same weights (float64)."""
+    """A FusedMixedOp and the plain MixedOp with the same weights (float64): one state_dict loads into the other."""
     torch.manual_seed(0)
-    fused = MixedOp(4, 4, stride, ops, fused=True, batch_norm=batch_norm).double()
-    plain = MixedOp(4, 4, stride, ops, fused=False, batch_norm=batch_norm).double()
+    fused = FusedMixedOp(4, 4, stride, ops, batch_norm=batch_norm).double()
+    plain = MixedOp(4, 4, stride, ops, batch_norm=batch_norm).double()
     plain.load_state_dict(fused.state_dict())
+    assert list(plain.state_dict()) == list(fused.state_dict())
     return fused, plain
 
 
@@ -119,7 +129,7 @@ def _twin_mixed_ops(ops, stride, batch_norm="darts"):
 @pytest.mark.parametrize("layout", ["nchw", "channels_last"])
 @pytest.mark.parametrize(("ops", "stride"), [(RELAXED_OPS, 1), (RELAXED_OPS, 2), (CELL_OPS, 1)],
                          ids=["darts_stride1", "darts_stride2", "cell"])
-def test_fused_mixed_op_equals_the_op_by_op_sum(ops, stride, layout, batch_norm):
+def test_fused_mixed_op_equals_the_plain_sum(ops, stride, layout, batch_norm):
     """One shared ReLU and the weights folded into BatchNorm: same outputs, gradients and BN statistics."""
     fused, plain = _twin_mixed_ops(ops, stride, batch_norm)
     x = torch.randn(3, 4, 7, 7, dtype=torch.float64)

@@ -3,11 +3,14 @@
 Each entry of :data:`MUTATIONS` is plain data: a file of the package, an exact text in it, the
 wrong text to put in its place, and the test node ids (relative to the repository root) that
 must then FAIL. The check copies ``nasrl_nb/`` into a temporary folder, makes the one
-replacement there (never in the working tree), runs the named tests in a subprocess whose
+replacement there (never in the working tree), runs the named tests in a process whose
 ``import nasrl_nb`` finds the copy, and asserts that pytest reports failed tests (exit status 1:
-not 0, and not a collection or usage error). A refactor that removes or duplicates an entry's
-text fails :func:`test_each_mutation_names_text_that_exists_exactly_once` loudly, so an entry
-cannot go stale silently: update the entry with the code.
+not 0, and not a collection or usage error). One subprocess, ``tests/mutation_runner.py``, serves
+every entry: it imports PyTorch and pytest once and forks a child per mutation, which imports
+``nasrl_nb`` afresh (with the mutated file) and runs only the entry's node ids with ``-x``.
+A refactor that removes or duplicates an entry's text fails
+:func:`test_each_mutation_names_text_that_exists_exactly_once` loudly, so an entry cannot go
+stale silently: update the entry with the code.
 
 To add one, append a ``Mutation``; keep its tests few and fast (the whole check should stay
 under about a minute on 2 cores).
@@ -16,6 +19,7 @@ under about a minute on 2 cores).
 from __future__ import annotations
 
 import compileall
+import json
 import os
 import shutil
 import subprocess
@@ -70,6 +74,20 @@ MUTATIONS: dict[str, Mutation] = {
         "grad_norm=0.0,",
         ("tests/test_sac.py::test_sac_reports_the_policy_gradient_norm_before_clipping",),
     ),
+    # PPO (rl/ppo.py): the surrogate without its clip
+    "ppo surrogate without the clip": Mutation(
+        "rl/ppo.py",
+        "surrogate = torch.min(ratio * advantages, ratio.clamp(1 - clip, 1 + clip) * advantages)",
+        "surrogate = ratio * advantages",
+        ("tests/test_policy_gradient.py::test_ppo_gradient_equals_reinforce_at_old_policy_and_vanishes_when_clipped",),
+    ),
+    # DARTS's fused mixed op: the ops that start with ReLU must read the shared relu(x), not x
+    "fused mixed op skips the shared relu": Mutation(
+        "oneshot/mixed_op.py",
+        "h = relu_x if relu_first else x",
+        "h = x",
+        ("tests/test_mixed_op.py::test_fused_mixed_op_equals_the_plain_sum[cell-nchw-darts]",),
+    ),
     "curriculum drops the value-baseline head": Mutation(
         "search/curriculum.py",
         "if old.value_head is not None:",
@@ -94,6 +112,19 @@ MUTATIONS: dict[str, Mutation] = {
         "std = self.reward_stats.std",
         "std = float(rewards.std())",
         ("tests/test_defaults_learn.py::test_history_scale_divides_by_the_std_of_every_reward_seen",),
+    ),
+    # REINFORCE's default advantages (issue 19, aim 2): centred ranks among the recent rewards
+    "rank advantages not centred": Mutation(
+        "rl/policy_gradient.py",
+        "return math.sqrt(12.0) * (quantile - 0.5)",
+        "return math.sqrt(12.0) * quantile",
+        ("tests/test_defaults_learn.py::test_rank_advantages_are_centred_mid_rank_quantiles",),
+    ),
+    "rank window forgets the earlier rewards": Mutation(
+        "rl/policy_gradient.py",
+        "window = (self.recent_rewards + rewards.tolist())[-max(self.rank_window, rewards.numel()):]",
+        "window = rewards.tolist()",
+        ("tests/test_defaults_learn.py::test_the_rank_window_holds_the_last_rewards_and_survives_a_checkpoint",),
     ),
     # ENAS (issue 20): the reward reads a validation minibatch; phase 1 trains the controller's samples
     "enas reward on a training minibatch": Mutation(
@@ -140,38 +171,41 @@ def test_each_mutation_names_text_that_exists_exactly_once():
 def package_copy(tmp_path_factory):
     """A compiled copy of nasrl_nb/ in a fresh folder, and an env whose Python imports it.
 
-    Only pytest-timeout is loaded in the subprocesses (no plugin autoload: nbval, Jupyter and
-    Playwright's plugins would double each run's start-up).
+    Only pytest-timeout is loaded in the subprocess (no plugin autoload: nbval, Jupyter and
+    Playwright's plugins would double its start-up).
     """
     root = tmp_path_factory.mktemp("mutant")
     shutil.copytree(REPO / "nasrl_nb", root / "nasrl_nb", ignore=shutil.ignore_patterns("__pycache__"))
     compileall.compile_dir(root / "nasrl_nb", quiet=1)  # once; a mutated file is recompiled (its mtime moves)
     env = {**os.environ, "PYTHONPATH": str(root), "NASRL_NB_QUICK": "1", "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
-    where = subprocess.run([sys.executable, "-c", "import nasrl_nb; print(nasrl_nb.__file__)"], cwd=root, env=env,
-                           capture_output=True, text=True, check=True).stdout.strip()
-    assert Path(where).resolve() == (root / "nasrl_nb" / "__init__.py").resolve(), where
     return root, env
 
 
-@pytest.mark.parametrize("name", list(MUTATIONS))
-def test_the_named_tests_fail_on_the_mutation(name, package_copy):
+@pytest.fixture(scope="module")
+def outcomes(request, package_copy):
+    """Every selected entry run by one ``tests/mutation_runner.py``: one start-up, a fork per mutation.
+
+    Only the entries this session selected run (``-k`` picks one without paying for the rest).
+    """
     root, env = package_copy
-    mutation = MUTATIONS[name]
-    target = root / "nasrl_nb" / mutation.file
-    original, stat = target.read_text(), target.stat()
-    assert original.count(mutation.old) == 1, f"{name}: the text to mutate is not there exactly once"
-    target.write_text(original.replace(mutation.old, mutation.new))
-    os.utime(target, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**10))  # 10 s later: its bytecode is stale
-    try:
-        # cwd is the copy (``python -m`` puts the cwd first on sys.path); the tests are the repository's
-        proc = subprocess.run(
-            [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", "-p", "pytest_timeout", "--no-header",
-             *[str(REPO / node) for node in mutation.tests]],
-            cwd=root, env=env, capture_output=True, text=True, timeout=300,
-        )
-    finally:
-        target.write_text(original)
-        os.utime(target, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # the copy's first bytecode is valid again
-    tail = "\n".join(proc.stdout.splitlines()[-5:])
-    assert proc.returncode == 1, f"{name}: the mutation survived (exit {proc.returncode}):\n{tail}"
-    assert "failed" in tail, tail
+    names = [item.callspec.params["name"] for item in request.session.items
+             if getattr(item, "originalname", None) == "test_the_named_tests_fail_on_the_mutation"]
+    jobs = [{"name": name, "file": MUTATIONS[name].file, "old": MUTATIONS[name].old, "new": MUTATIONS[name].new,
+             "tests": [str(REPO / node) for node in MUTATIONS[name].tests]} for name in names]
+    proc = subprocess.run([sys.executable, str(REPO / "tests" / "mutation_runner.py")], input=json.dumps(jobs),
+                          cwd=root, env=env, capture_output=True, text=True, timeout=300 + 120 * len(jobs))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return root, json.loads(proc.stdout)
+
+
+@pytest.mark.parametrize("name", list(MUTATIONS))
+def test_the_named_tests_fail_on_the_mutation(name, outcomes):
+    root, results = outcomes
+    result = results[name]
+    assert result["status"] is not None, f"{name}: {result['tail']}"
+    # the tests imported the copy, with the mutated file in it, not the working tree's package
+    assert result["imported"] and Path(result["imported"]).resolve() == (root / "nasrl_nb" / "__init__.py").resolve(), (
+        f"{name}: the tests imported {result['imported']}:\n{result['tail']}")
+    assert result["status"] == 1, f"{name}: the mutation survived (exit {result['status']}):\n{result['tail']}"
+    assert "failed" in result["tail"], result["tail"]
+    assert (root / "nasrl_nb" / MUTATIONS[name].file).read_text().count(MUTATIONS[name].old) == 1  # put back

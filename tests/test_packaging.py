@@ -335,3 +335,44 @@ def test_setup_cell_installs_nothing_it_was_not_told_to():
                     os.environ["NASRL_NB_SOURCE"] = old_env
     finally:
         importlib.util.find_spec = original
+
+
+def test_executed_copies_are_fresh():
+    """Each notebook has an executed copy in notebooks/executed/ (what GitHub shows, figures
+    included) with the same cells and an output record for every code cell; a stale copy fails
+    here: regenerate it with ``python notebooks/executed/regenerate.py NOTEBOOK``."""
+    import nbformat
+
+    for path in sorted((REPO / "notebooks").glob("*.ipynb")):
+        copy = REPO / "notebooks" / "executed" / path.name
+        assert copy.exists(), f"{path.name}: no executed copy; run python notebooks/executed/regenerate.py {path}"
+        source, executed = nbformat.read(path, as_version=4), nbformat.read(copy, as_version=4)
+        cells = [(c.cell_type, c.source) for c in source.cells]
+        assert cells == [(c.cell_type, c.source) for c in executed.cells], (
+            f"{path.name}: the executed copy is stale; run python notebooks/executed/regenerate.py {path}")
+        unrun = [i for i, c in enumerate(executed.cells) if c.cell_type == "code" and c.execution_count is None]
+        assert not unrun, f"{path.name}: cells {unrun} of the executed copy never ran"
+
+
+def test_lab_path_in_readme_and_notebook_00_is_the_measured_one():
+    """README's lab/homework table is the one ``regenerate.py --table`` makes from the measured
+    ``times.json``, and notebook 00 names the same five lab notebooks."""
+    import importlib.util
+    import json
+
+    import nbformat
+
+    spec = importlib.util.spec_from_file_location("regenerate", REPO / "notebooks" / "executed" / "regenerate.py")
+    regenerate = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(regenerate)
+    times = json.loads(regenerate.TIMES.read_text())
+    assert sorted(times) == sorted(p.name for p in (REPO / "notebooks").glob("*.ipynb")), "times.json misses a notebook"
+    assert regenerate.paths_table(times) in (REPO / "README.md").read_text(), "README's lab table is stale"
+    lab_minutes = sum(regenerate.lab_minutes(times[f"{name}.ipynb"]) for name in regenerate.LAB_PATH)
+    assert lab_minutes <= 90, f"the lab path takes {lab_minutes:.0f} minutes"
+    start = "\n".join(c.source for c in nbformat.read(REPO / "notebooks" / "00_start_here.ipynb", as_version=4).cells)
+    paths = start[start.index("### Two paths"):]
+    lab, homework = paths.split("**As homework**")
+    assert all(name in lab or name == "00_start_here" for name in regenerate.LAB_PATH)
+    others = [p.stem for p in (REPO / "notebooks").glob("*.ipynb") if p.stem not in regenerate.LAB_PATH]
+    assert all(name in homework for name in others)

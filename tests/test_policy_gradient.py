@@ -16,11 +16,10 @@ from nasrl_nb.rl.policy_gradient import (
     PolicyGradientTrainer,
     Schedule,
     UpdateStats,
-    approx_kl,
     epsilon_greedy_weights,
-    ppo_loss,
     reinforce_loss,
 )
+from nasrl_nb.rl.ppo import approx_kl, ppo_loss
 from nasrl_nb.runtime import seed_everything
 from nasrl_nb.spaces.search_space import custom_space
 

@@ -8,15 +8,14 @@ import json
 import pytest
 
 from nasrl_nb.bench.evaluator import TabularEvaluator
-from nasrl_nb.bench.tabular import TabularBenchmark
 from nasrl_nb.search.factory import make_search, resume_search
 
 NEW_METHODS = ["a2c", "trpo", "sac", "ucb", "thompson"]
 
 
 @pytest.fixture(scope="module")
-def bench():
-    return TabularBenchmark.load("bench:digits-cell")
+def bench(digits_cell_table):
+    return digits_cell_table
 
 
 def run(bench, method, budget, out_dir=None, **settings):

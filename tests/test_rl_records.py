@@ -34,12 +34,19 @@ def test_steps_jsonl_records_the_baseline_and_advantages_the_loss_used(tmp_path,
     for line, step in zip(lines, search.steps, strict=True):
         rewards = line["rewards"]
         seen += rewards
-        # the baseline is the moving average BEFORE this batch (decay 0.95); the first step uses the batch mean
-        expected_b = statistics.fmean(rewards) if ema is None else ema
-        # reinforce: the std of every reward so far (advantage_std "history"); ppo: this batch's, floored ("batch")
-        scale = statistics.pstdev(seen) if method == "reinforce" else max(statistics.stdev(rewards), 0.02)
-        assert line["baseline"] == pytest.approx(expected_b)
-        assert line["advantages"] == pytest.approx([(r - expected_b) / scale for r in rewards], rel=1e-5, abs=1e-6)
+        if method == "reinforce":
+            # rank advantages: sqrt(12) (F - 1/2), F the mid-rank quantile among the last 8 rewards; b their median
+            window = seen[-8:]
+            expected_b = statistics.median_low(window)  # torch.median: the lower middle
+            quantiles = [(sum(w < r for w in window) + sum(w == r for w in window) / 2) / len(window) for r in rewards]
+            assert line["baseline"] == pytest.approx(expected_b)
+            assert line["advantages"] == pytest.approx([12 ** 0.5 * (q - 0.5) for q in quantiles], rel=1e-5, abs=1e-6)
+        else:
+            # the baseline is the moving average BEFORE this batch (decay 0.95); the first step uses the batch mean
+            expected_b = statistics.fmean(rewards) if ema is None else ema
+            scale = max(statistics.stdev(rewards), 0.02)  # ppo: this batch's reward std, floored ("batch")
+            assert line["baseline"] == pytest.approx(expected_b)
+            assert line["advantages"] == pytest.approx([(r - expected_b) / scale for r in rewards], rel=1e-5, abs=1e-6)
         # the file, the live step and the strategy's stats agree exactly
         assert line["baseline"] == step.baseline == step.stats["baseline"]
         assert line["advantages"] == step.advantages == step.stats["advantages"]

@@ -108,6 +108,11 @@ def test_sac_checkpoint_resumes_exactly():
         assert a == b
         assert first.update_policy(a, planted(a)).to_dict() == clone.update_policy(b, planted(b)).to_dict()
     assert torch.equal(first.buffer_indices, clone.buffer_indices) and first.alpha == clone.alpha
+    # the checkpoint layout of every run folder written so far: every trainer's keys, then SAC's
+    assert list(state) == ["controller", "optimizer", "baseline", "reward_stats", "num_updates", "entropy_weight",
+                           "temperature", "critic", "critic_optimizer", "log_alpha", "alpha_optimizer",
+                           "buffer_indices", "buffer_rewards"]
+    assert list(state["optimizer"]["state"]) == list(range(len(list(first.controller.parameters()))))  # Adam on the controller
 
 
 def test_sac_bad_options():

@@ -17,15 +17,14 @@ from nasrl_nb.bench.showdown import (
     summarize,
     within_budget,
 )
-from nasrl_nb.bench.tabular import TabularBenchmark
 from nasrl_nb.spaces.cell_space import CellSpace
 
 TINY = OneShotSettings(epochs=1, channels=2, darts_batch_size=32, enas_batch_size=2, candidates=3)
 
 
 @pytest.fixture(scope="module")
-def bench():
-    return TabularBenchmark.load("bench:digits-cell")
+def bench(digits_cell_table):
+    return digits_cell_table
 
 
 def _check_record(bench, record):

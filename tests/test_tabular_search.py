@@ -18,6 +18,7 @@ from nasrl_nb.bench.evaluator import TabularEvaluator
 from nasrl_nb.bench.tabular import TabularBenchmark
 from nasrl_nb.search.evaluation import RECORD_KEYS, Evaluator
 from nasrl_nb.search.factory import make_search
+from nasrl_nb.stats import spearman_rho
 from nasrl_nb.viz import bench_plots
 
 
@@ -192,27 +193,9 @@ def test_motifs_find_the_planted_pattern(complete):
     assert analysis.format_motif(top["motif"]).count("=") == 1
 
 
-def test_rank_correlation_against_scipy():
-    stats = pytest.importorskip("scipy.stats")
-    rng = np.random.default_rng(0)
-    x, y = rng.integers(0, 6, 200).astype(float), rng.normal(size=200)  # many ties in x
-    y[:50] = x[:50]
-    assert analysis.rank_correlation(x, y) == pytest.approx(stats.spearmanr(x, y).statistic)
-
-
-def test_rank_correlation_against_hand_computed_values():
-    assert analysis.rank_correlation([1, 2, 3, 4], [10, 20, 30, 40]) == pytest.approx(1.0)
-    assert analysis.rank_correlation([1, 2, 3, 4], [4, 3, 2, 1]) == pytest.approx(-1.0)
-    # ties: x ranks (1, 2.5, 2.5, 4), y ranks (1, 2, 3, 4): Pearson of the ranks by hand
-    rx, ry = np.array([1, 2.5, 2.5, 4]), np.array([1, 2, 3, 4])
-    assert analysis.rank_correlation([1, 2, 2, 3], [5, 6, 7, 8]) == pytest.approx(np.corrcoef(rx, ry)[0, 1])
-    with pytest.raises(ValueError, match="need at least 3 finite pairs"):
-        analysis.rank_correlation([1, np.nan, 2], [1, 2, np.nan])
-
-
 def test_seed_correlation(complete, small):
     runs = complete.values("val_accuracy", reduce="none")
-    assert analysis.seed_correlation(complete) == analysis.rank_correlation(runs[:, 0], runs[:, 1])
+    assert analysis.seed_correlation(complete) == spearman_rho(runs[:, 0], runs[:, 1])
     assert analysis.seed_correlation(complete, "test_accuracy") == pytest.approx(1.0)  # test accuracy has no seed noise
     with pytest.raises(ValueError, match="need at least 3"):
         analysis.seed_correlation(small)

@@ -10,7 +10,13 @@ import torch
 from torch import nn
 
 from nasrl_nb.nn.data import dataset_from_tensors
-from nasrl_nb.nn.training import OPTIMIZERS, TrainResult, accuracy, train_and_evaluate
+from nasrl_nb.nn.training import (
+    OPTIMIZERS,
+    TrainResult,
+    accuracy,
+    recalibrate_batch_norm,
+    train_and_evaluate,
+)
 from nasrl_nb.runtime import seed_everything
 
 CHANCE = 0.1  # ten balanced digit classes
@@ -202,3 +208,17 @@ def test_child_networks_from_both_spaces_train(tiny_digits, space, arch):
     make = lambda: ChildNetwork(architecture, tiny_digits.input_shape, tiny_digits.num_classes, channels=8)  # noqa: E731
     result = seeded_run(tiny_digits, make, epochs=2)
     assert result.status == "ok" and result.val_accuracy > CHANCE
+
+
+def test_batch_norm_recalibration_sets_the_plain_average_of_the_batch_statistics():
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(1, 3, 1), nn.BatchNorm2d(3))
+    net[1].running_mean.fill_(5.0)  # stale statistics from "earlier weights"
+    X = torch.randn(8, 1, 4, 4)
+    recalibrate_batch_norm(net, X, batch_size=4)
+    with torch.no_grad():
+        halves = [net[0](X[:4]), net[0](X[4:])]  # (4, 3, 4, 4) each: what the BN layer saw
+    mean = torch.stack([h.mean(dim=(0, 2, 3)) for h in halves]).mean(0)  # the plain average over the 2 batches
+    var = torch.stack([h.var(dim=(0, 2, 3), unbiased=True) for h in halves]).mean(0)
+    assert torch.allclose(net[1].running_mean, mean, atol=1e-6) and torch.allclose(net[1].running_var, var, atol=1e-5)
+    assert net[1].momentum == 0.1 and not net[1].training  # momentum put back; the layer uses the new statistics

@@ -29,6 +29,7 @@ from itertools import combinations
 import numpy as np
 
 from ..spaces.registry import record_architecture
+from ..stats import spearman_rho
 from ..validation import require_choice, require_fraction, require_positive
 from .tabular import TabularBenchmark
 
@@ -85,28 +86,6 @@ def near_best(bench: TabularBenchmark, column: str = "test_accuracy", *, toleran
     return {"best": best, "tolerance": tolerance, "count": count, "fraction": count / len(finite), "over": over}
 
 
-def rank_correlation(x, y) -> float:
-    """Spearman's rho of two equal-length arrays (average ranks for ties; NaN pairs dropped)."""
-    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-    if x.shape != y.shape or x.ndim != 1:
-        raise ValueError(f"x, y: expected two 1-D arrays of one length, got shapes {x.shape} and {y.shape}")
-    keep = np.isfinite(x) & np.isfinite(y)
-    if keep.sum() < 3:
-        raise ValueError(f"x, y: need at least 3 finite pairs for a rank correlation, got {int(keep.sum())}")
-    rx, ry = _ranks(x[keep]), _ranks(y[keep])
-    return float(np.corrcoef(rx, ry)[0, 1])
-
-
-def _ranks(values: np.ndarray) -> np.ndarray:
-    """Ranks 1..n, ties sharing their average rank (as ``scipy.stats.rankdata``)."""
-    order = np.argsort(values, kind="mergesort")
-    ranks = np.empty(len(values))
-    ranks[order] = np.arange(1, len(values) + 1)
-    _, inverse, counts = np.unique(values, return_inverse=True, return_counts=True)
-    sums = np.bincount(inverse, weights=ranks)
-    return (sums / counts)[inverse]
-
-
 def seed_correlation(bench: TabularBenchmark, column: str = "val_accuracy", seeds: Sequence[int] | None = None) -> float:
     """Spearman's rho between two seeds' ``column`` over the entries that have both runs.
 
@@ -119,7 +98,7 @@ def seed_correlation(bench: TabularBenchmark, column: str = "val_accuracy", seed
     for s in (a, b):
         require_choice("seeds", s, bench.seeds)
     runs = bench.values(column, reduce="none")
-    return rank_correlation(runs[:, bench.seeds.index(a)], runs[:, bench.seeds.index(b)])
+    return spearman_rho(runs[:, bench.seeds.index(a)], runs[:, bench.seeds.index(b)])
 
 
 def op_importance(bench: TabularBenchmark, column: str = "test_accuracy", *, over: str = "space",

@@ -164,17 +164,25 @@ def settings_grid(base: Mapping, grid: Mapping[str, Sequence]) -> list[dict]:
     return out
 
 
+def run_seeds(bench: TabularBenchmark, method: str, seeds: Sequence[int], *, budget: int = 100,
+              settings: Mapping | None = None) -> list[list[dict]]:
+    """:func:`run_method` for each of ``seeds``, serially: one history per seed, in order."""
+    return [run_method(bench, method, seed, budget=budget, settings=settings) for seed in seeds]
+
+
 def tune(bench: TabularBenchmark, method: str, grid: Mapping[str, Sequence], seeds: Sequence[int], *,
          budget: int = 100, run: Callable | None = None) -> tuple[dict, list[dict]]:
     """The settings of ``grid`` with the best mean validation accuracy of the picks over ``seeds``.
 
-    Returns ``(best settings, [{"settings", "score", "scores"}...])``. ``run(bench, method, seed,
-    budget=, settings=)`` defaults to :func:`run_method` (a script may pass a parallel one).
+    Returns ``(best settings, [{"settings", "score", "scores"}...])``. ``run(bench, method, seeds,
+    budget=, settings=)`` returns one history per seed; it defaults to :func:`run_seeds` (a script
+    may pass one that spreads the seeds over processes, as ``benchmarks/tabular_pool.py`` does).
     """
-    run = run or run_method
+    run = run or run_seeds
     table = []
     for settings in settings_grid(TABULAR_SETTINGS[method], grid):
-        scores = [pick_validation(bench, run(bench, method, seed, budget=budget, settings=settings)) for seed in seeds]
+        histories = run(bench, method, seeds, budget=budget, settings=settings)
+        scores = [pick_validation(bench, history) for history in histories]
         table.append({"settings": settings, "score": float(np.nanmean(scores)), "scores": scores})
     best = max(table, key=lambda row: row["score"])
     return best["settings"], table

@@ -14,8 +14,8 @@ import math
 
 import numpy as np
 
+from ..stats import spearman_rho
 from ..validation import require_fraction
-from .analysis import rank_correlation
 from .tabular import TabularBenchmark
 
 
@@ -64,11 +64,11 @@ def table_transfer(a: TabularBenchmark, b: TabularBenchmark, column: str = "test
         "column": column,
         "tables": [a.name, b.name],
         "cells": len(keys),
-        "spearman": rank_correlation(x, y),
+        "spearman": spearman_rho(x, y),
         "top_fraction": top_fraction,
         "top_cells": int(n_top),
-        "top_spearman_by_a": rank_correlation(x[top_a], y[top_a]),
-        "top_spearman_by_b": rank_correlation(x[top_b], y[top_b]),
+        "top_spearman_by_a": spearman_rho(x[top_a], y[top_a]),
+        "top_spearman_by_b": spearman_rho(x[top_b], y[top_b]),
         "best_of_a_on_b": _best_on_other(keys, x, y),
         "best_of_b_on_a": _best_on_other(keys, y, x),
     }

@@ -306,8 +306,8 @@ class ChildNetwork(nn.Module):
     ):
         super().__init__()
         space = _check_architecture(architecture)
-        self.input_shape = _check_input_shape(input_shape, space)
-        self.num_classes = _check_num_classes(num_classes)
+        self.input_shape = check_input_shape(input_shape, space)
+        self.num_classes = check_num_classes(num_classes)
         channels = require_positive("channels", channels, integer=True)
         cells_per_stage = require_positive("cells_per_stage", cells_per_stage, integer=True)
         self.architecture = architecture
@@ -366,7 +366,8 @@ def _check_architecture(architecture) -> MacroSpace | CellSpace | DartsSpace | Z
     return space
 
 
-def _check_input_shape(input_shape, space) -> tuple[int, int, int]:
+def check_input_shape(input_shape, space) -> tuple[int, int, int]:
+    """``input_shape`` as ``(C, H, W)`` ints, or a ``ValueError`` if a network of ``space`` cannot take it."""
     ok = (
         isinstance(input_shape, Sequence)
         and not isinstance(input_shape, (str, bytes))
@@ -389,7 +390,8 @@ def _check_input_shape(input_shape, space) -> tuple[int, int, int]:
     return (C, H, W)
 
 
-def _check_num_classes(num_classes) -> int:
+def check_num_classes(num_classes) -> int:
+    """``num_classes`` as an int >= 2, or a ``ValueError``."""
     if isinstance(num_classes, bool) or not isinstance(num_classes, numbers.Integral) or num_classes < 2:
         raise ValueError(f"num_classes: {num_classes!r} is not allowed; allowed values: integers >= 2")
     return int(num_classes)

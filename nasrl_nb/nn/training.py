@@ -215,6 +215,31 @@ def accuracy(net: nn.Module, X: torch.Tensor, y: torch.Tensor, *, batch_size: in
     return int(correct) / len(y)
 
 
+def recalibrate_batch_norm(net: nn.Module, X: torch.Tensor, *, batch_size: int = EVAL_BATCH_SIZE,
+                           forward: Callable[[torch.Tensor], object] | None = None) -> None:
+    """Re-estimate the running statistics of every BatchNorm in ``net`` on ``X`` (BN recalibration).
+
+    Running averages (momentum 0.1) remember the weights they were collected with: the first
+    steps of a short training, or every architecture a supernet trained. Single Path One-Shot
+    (Guo et al. 2020, Sec. 3.3) recomputes them with the final weights: each layer's are reset
+    to the plain average (``momentum=None``, cumulative) of the batch statistics of
+    ``forward`` (default: ``net``; a supernet passes ``lambda x: supernet(x, arch)``) over ``X``
+    in batches of ``batch_size``. Afterwards the layers are in eval mode, using the new
+    statistics, with their momentum put back.
+    """
+    norms = [m for m in net.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    momenta = [m.momentum for m in norms]
+    forward = forward or net
+    with torch.no_grad():
+        for m in norms:
+            m.reset_running_stats()
+            m.momentum, m.training = None, True  # momentum None: the cumulative (plain) average
+        for start in range(0, len(X), batch_size):
+            forward(X[start : start + batch_size])  # (B, C, H, W) in; only the statistics are kept
+    for m, momentum in zip(norms, momenta, strict=True):
+        m.momentum, m.training = momentum, False
+
+
 def _autocast(device: torch.device, bf16: bool):
     """bfloat16 autocast on a CUDA device when ``bf16``; otherwise nothing changes."""
     return torch.autocast(device_type=device.type, dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()

@@ -39,7 +39,7 @@ from ..nn.operations import along_signal
 from ..spaces.darts_space import CELL_TYPES, DartsSpace
 from ..spaces.search_space import Architecture
 from ..validation import require_choice, require_fraction, require_positive
-from .mixed_op import BATCH_NORMS, ZERO_OP, MixedOp, mixing_weights
+from .mixed_op import BATCH_NORMS, ZERO_OP, FusedMixedOp, MixedOp, mixing_weights
 
 SKIP_OP = "skip_connect"
 PARAMETER_FREE_OPS = ("skip_connect", "max_pool_3x3", "avg_pool_3x3")  # at stride 1 (a normal cell)
@@ -55,14 +55,15 @@ class RelaxedDartsCell(nn.Module):
     cell's stride-2 edges get none).
     """
 
-    def __init__(self, plan, num_nodes: int, ops: Sequence[str], batch_norm: str = "darts"):
+    def __init__(self, plan, num_nodes: int, ops: Sequence[str], batch_norm: str = "darts", fused: bool = True):
         super().__init__()
         self.preprocess0, self.preprocess1 = preprocess_inputs(plan, affine=batch_norm == "affine")
         self.reduction = plan.reduction
         self.num_nodes = num_nodes
         self.edges = tuple((s, j) for s in range(2, num_nodes + 2) for j in range(s))
         self.strides = tuple(edge_stride(plan, j) for _, j in self.edges)
-        self.mixed = nn.ModuleList(MixedOp(plan.C, plan.C, stride, ops, batch_norm=batch_norm) for stride in self.strides)
+        mixed_op = FusedMixedOp if fused else MixedOp
+        self.mixed = nn.ModuleList(mixed_op(plan.C, plan.C, stride, ops, batch_norm=batch_norm) for stride in self.strides)
 
     def forward(self, s0, s1, weights: torch.Tensor, skip: list[list[bool]], aux_skip_weight: float = 0.0) -> torch.Tensor:
         states = [self.preprocess0(s0), self.preprocess1(s1)]  # each (B, C, H, W)
@@ -91,13 +92,15 @@ class DartsSupernet(nn.Module):
         alpha_init: the alphas start as ``alpha_init * N(0, 1)`` (DARTS: 1e-3).
         batch_norm: ``"darts"`` (BatchNorms without affine, one after each pool: the paper's
             search network) or ``"affine"`` (the children's ops, for :meth:`child_state_dict`).
+        fused: every edge a :class:`~nasrl_nb.oneshot.mixed_op.FusedMixedOp` (the default:
+            faster) or, False, the plain :class:`~nasrl_nb.oneshot.mixed_op.MixedOp` sum.
 
     ``alphas_normal`` and ``alphas_reduce`` ``(E, K)`` are parameters of the module (so
     ``state_dict()`` holds weights and alphas together); :meth:`weight_parameters` and
     :meth:`arch_parameters` separate them for the optimiser.
 
-    Speed: every edge's :class:`MixedOp` is fused (one ReLU per edge, the weights folded into
-    BatchNorm) and the network runs channels-last (``channels_last``, as the derived child
+    Speed: every edge is a :class:`~nasrl_nb.oneshot.mixed_op.FusedMixedOp` (one ReLU per edge,
+    the weights folded into BatchNorm; ``fused=False``: the plain :class:`MixedOp` sum) and the network runs channels-last (``channels_last``, as the derived child
     does), the same function as op by op in NCHW, to float rounding
     (``tests/test_darts_supernet.py``); ``BENCHMARKS.md`` has what each buys.
     """
@@ -112,6 +115,7 @@ class DartsSupernet(nn.Module):
         cells_per_stage: int = 1,
         alpha_init: float = 1e-3,
         batch_norm: str = "darts",
+        fused: bool = True,
     ):
         super().__init__()
         if not isinstance(space, DartsSpace):
@@ -126,7 +130,7 @@ class DartsSupernet(nn.Module):
         plans, C_out = darts_layout(C, num_cells_for(cells_per_stage), space.num_nodes)
         C_stem = STEM_MULTIPLIER * C
         self.stem = nn.Sequential(nn.Conv2d(int(input_shape[0]), C_stem, 3, 1, 1, bias=False), nn.BatchNorm2d(C_stem))
-        self.cells = nn.ModuleList(RelaxedDartsCell(p, space.num_nodes, self.op_names, batch_norm) for p in plans)
+        self.cells = nn.ModuleList(RelaxedDartsCell(p, space.num_nodes, self.op_names, batch_norm, fused) for p in plans)
         self.classifier = nn.Linear(C_out, int(num_classes))
         self.edges = self.cells[0].edges
         shape = (len(self.edges), len(self.op_names))

@@ -36,6 +36,7 @@ import torch
 import torch.nn.functional as F
 
 from ..nn.complexity import count_parameters
+from ..nn.training import recalibrate_batch_norm
 from ..runtime import resolve_device, seed_everything
 from ..search.checkpoint import preserved_rng
 from ..search.evaluation import (
@@ -349,7 +350,8 @@ class SharedWeightEvaluator(Evaluator):
         """BatchNorm in eval mode with statistics recomputed for ``arch`` (BN recalibration).
 
         The supernet's running averages mix every architecture it trained; here each BN layer's
-        are reset and re-estimated through ``arch``'s subgraph as the average of the batch
+        are reset and re-estimated through ``arch``'s subgraph
+        (:func:`~nasrl_nb.nn.training.recalibrate_batch_norm`) as the average of the batch
         statistics over the ``bn_calibration`` first images of a fixed (seeded) permutation of
         the training split, in batches of ``eval_batch_size``. Inside the block the layers use them; afterwards the
         supernet's own statistics, momentum and modes are put back.
@@ -359,13 +361,8 @@ class SharedWeightEvaluator(Evaluator):
                  for m in self._batch_norms]
         try:
             with torch.inference_mode():
-                for m in self._batch_norms:
-                    m.reset_running_stats()
-                    m.momentum, m.training = None, True  # momentum None: the cumulative (plain) average
-                for start in range(0, len(X), self.eval_batch_size):
-                    self.supernet(X[start : start + self.eval_batch_size], arch)
-            for m in self._batch_norms:
-                m.training = False
+                recalibrate_batch_norm(self.supernet, X, batch_size=self.eval_batch_size,
+                                       forward=lambda x: self.supernet(x, arch))
             yield
         finally:
             with torch.no_grad():

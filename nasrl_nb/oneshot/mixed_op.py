@@ -4,11 +4,20 @@ An edge of a cell picks one operation ``o`` from a set ``O``. DARTS relaxes the 
 a weighted sum whose weights are a softmax over the edge's architecture parameters
 ``alpha`` (Eq. 2)::
 
-    o_bar(x) = sum_{o in O} softmax(alpha)_o * o(x)
+    o_bar(x) = sum_{o in O} exp(alpha_o) / sum_{o' in O} exp(alpha_o') * o(x)
+
+:class:`MixedOp` is that sum, one line as in DARTS's own ``model_search.py``:
+``sum(w * op(x) for w, op in zip(weights, ops))``. The gradient of a loss with respect to
+``alpha`` then flows through the softmax into every op's output; after the search each edge
+keeps its strongest op (the discrete architecture, Sec. 2.4).
 
 The candidate ops come from the one op registry (:func:`~nasrl_nb.nn.operations.build_op`),
 so a mixed op holds the modules a child network of the same space builds (with
-``batch_norm="affine"`` exactly those; see below).
+``batch_norm="affine"`` exactly those; see below). ``none`` is never built nor run: its term
+is ``w_none * 0``. Its weight still sits in the softmax, so ``alpha_none`` gets its gradient
+through the normalisation, exactly as if the zeros had been computed (the reference
+implementation, :mod:`~nasrl_nb.oneshot.darts_reference`, runs a ``Zero`` module and
+multiplies it).
 
 The BatchNorms of the search (``batch_norm``):
 
@@ -22,19 +31,15 @@ The BatchNorms of the search (``batch_norm``):
   pooling), so that an op's weights carry over to a child (weight inheritance,
   :meth:`~nasrl_nb.oneshot.darts_supernet.DartsSupernet.child_state_dict`).
 
-Two kinds of work are skipped, because they add exactly zero:
+The fast twin, :class:`FusedMixedOp` (what the supernets use unless ``fused=False``), has the
+same parameters and ``state_dict`` and computes the same function with less work
+(``tests/test_mixed_op.py`` checks outputs, gradients and BatchNorm statistics against
+:class:`MixedOp`):
 
-* ``none`` is never built nor run: its term is ``w_none * 0``. Its weight still sits in the
-  softmax, so ``alpha_none`` gets its gradient through the normalisation, exactly as if the
-  zeros had been computed (reference implementations run a ``Zero`` module and multiply it);
 * an op whose weight is exactly ``0.0`` is not run (one-hot weights evaluate a discrete
   architecture at the cost of one op per edge). With softmax weights this is exact for the
-  gradient too: ``d w_k / d alpha = w_k (delta_k - w) = 0`` when ``w_k = 0``.
-
-Two more rewrite the sum into the same function with less work (``fused=True``, the default;
-``tests/test_mixed_op.py`` checks outputs, gradients and BatchNorm statistics against the
-op-by-op sum):
-
+  gradient too: ``d w_k / d alpha = w_k (delta_k - w) = 0`` when ``w_k = 0``; only the running
+  statistics of the skipped op's BatchNorms stay where they were;
 * one ReLU per edge: every op that starts with ``ReLU`` (DARTS's ``sep_conv``/``dil_conv``,
   NAS-Bench-201's ``nor_conv``) reads the same ``relu(x)``, computed and kept for backward once
   instead of once per op;
@@ -63,40 +68,22 @@ BATCH_NORMS: tuple[str, ...] = ("darts", "affine")  # the search's BatchNorms (s
 POOL_OPS = ("avg_pool_3x3", "max_pool_3x3")  # the candidates DARTS follows with a BatchNorm in the search
 
 
-def build_search_op(name: str, C_in: int, C_out: int, stride: int, batch_norm: str = "darts") -> nn.Module:
-    """The candidate ``name`` as a mixed op holds it: the child's op (``"affine"``), or DARTS's search form.
-
-    ``"darts"``: ``build_op(..., affine=False)``, and a pooling op followed by
-    ``BatchNorm2d(C_out, affine=False)`` (``OPS[primitive](C, stride, False)`` and
-    ``if 'pool' in primitive`` in DARTS's ``model_search.py``).
-    """
-    require_choice("batch_norm", batch_norm, BATCH_NORMS)
-    if batch_norm == "affine":
-        return build_op(name, C_in, C_out, stride)
-    op = build_op(name, C_in, C_out, stride, affine=False)
-    if name in POOL_OPS:
-        op = nn.Sequential(op, nn.BatchNorm2d(C_out, affine=False))
-    return op
-
-
 class MixedOp(nn.Module):
-    """``sum_k weights[k] * op_k(x)`` over the candidate ``ops`` of one edge.
+    """``o_bar(x) = sum_k weights[k] * op_k(x)`` over the candidate ``ops`` of one edge (Eq. 2).
 
     Args:
         C_in, C_out, stride: the edge's shape, as for :func:`~nasrl_nb.nn.operations.build_op`.
         ops: candidate op names (registry keys), in the order of the edge's alphas.
-        fused: share one ``relu(x)`` among the ops that start with it and fold each weight
-            into its op's last BatchNorm (see the module docstring); False runs op by op.
         batch_norm: ``"darts"`` (BatchNorms without affine, one after each pool: DARTS's
             search network) or ``"affine"`` (the children's ops, for weight inheritance).
 
     ``forward(x, weights)`` takes ``weights`` of shape ``(len(ops),)`` -- usually
     ``softmax(alpha)``, computed once per forward by the supernet -- and returns the mixed
-    output ``(B, C_out, H / stride, W / stride)``.
+    output ``(B, C_out, H / stride, W / stride)``. ``ops`` holds the built candidates (every
+    name but ``none``); ``live[i]`` is the position in ``ops`` of ``self.ops[i]``.
     """
 
-    def __init__(self, C_in: int, C_out: int, stride: int, ops: Sequence[str], *, fused: bool = True,
-                 batch_norm: str = "darts"):
+    def __init__(self, C_in: int, C_out: int, stride: int, ops: Sequence[str], *, batch_norm: str = "darts"):
         super().__init__()
         if isinstance(ops, str) or not ops:
             raise ValueError(f"ops: expected a non-empty list of op names from {sorted(OPS)}, got {ops!r}")
@@ -109,7 +96,40 @@ class MixedOp(nn.Module):
         self.live = tuple(k for k, name in enumerate(self.op_names) if name != ZERO_OP)
         self.batch_norm = require_choice("batch_norm", batch_norm, BATCH_NORMS)
         self.ops = nn.ModuleList(build_search_op(self.op_names[k], C_in, C_out, stride, batch_norm) for k in self.live)
-        self.fused = bool(fused)
+
+    def forward(self, x: torch.Tensor, weights: torch.Tensor, skip: Sequence[bool] | None = None) -> torch.Tensor:
+        """Eq. 2, every built op run. ``skip`` (weights known to be 0) is :class:`FusedMixedOp`'s hint; unused here."""
+        self._check(weights)
+        if not self.ops:  # only `none`: its term is w_none * 0
+            return self._zeros(x)
+        return sum(w * op(x) for w, op in zip(weights[list(self.live)], self.ops))  # (B, C_out, H', W')
+
+    def _check(self, weights: torch.Tensor) -> None:
+        if weights.shape != (len(self.op_names),):
+            raise ValueError(f"weights: expected shape ({len(self.op_names)},), one per op of {list(self.op_names)}, "
+                             f"got {tuple(weights.shape)}")
+
+    def _zeros(self, x: torch.Tensor) -> torch.Tensor:
+        """Exact zeros, shaped (and laid out) like any op's output: the sum when no op runs."""
+        shape = (x.shape[0], self.C_out, -(-x.shape[2] // self.stride), -(-x.shape[3] // self.stride))
+        nhwc = x.dim() == 4 and not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last)
+        # channels-last in, channels-last zeros: a sum with them keeps the layout an op's output would
+        fmt = torch.channels_last if nhwc else torch.contiguous_format
+        return torch.empty(shape, dtype=x.dtype, device=x.device, memory_format=fmt).zero_()
+
+    def extra_repr(self) -> str:
+        return f"ops={list(self.op_names)}, batch_norm={self.batch_norm!r}"
+
+
+class FusedMixedOp(MixedOp):
+    """:class:`MixedOp`'s function with less work: zero weights skipped, one ReLU per edge, weights folded into BN.
+
+    Same arguments, parameters and ``state_dict`` as :class:`MixedOp` (a state dict loads into
+    either); the module docstring says what each rewrite saves and why it is exact.
+    """
+
+    def __init__(self, C_in: int, C_out: int, stride: int, ops: Sequence[str], *, batch_norm: str = "darts"):
+        super().__init__(C_in, C_out, stride, ops, batch_norm=batch_norm)
         self._plans = tuple(_split(op) for op in self.ops)  # (starts with ReLU, body, last BatchNorm or None)
 
     def forward(self, x: torch.Tensor, weights: torch.Tensor, skip: Sequence[bool] | None = None) -> torch.Tensor:
@@ -118,30 +138,9 @@ class MixedOp(nn.Module):
         Without ``skip`` the zero test reads the weights once (one device sync); a supernet
         that mixes many edges passes the flags it computed for all of them in one go.
         """
-        if weights.shape != (len(self.op_names),):
-            raise ValueError(f"weights: expected shape ({len(self.op_names)},), one per op of {list(self.op_names)}, "
-                             f"got {tuple(weights.shape)}")
+        self._check(weights)
         if skip is None:
             skip = (weights == 0).tolist()
-        out = self._fused(x, weights, skip) if self.fused else self._op_by_op(x, weights, skip)
-        if out is None:  # only `none` (or zero weights): the exact zeros, shaped (and laid out) like any op's output
-            shape = (x.shape[0], self.C_out, -(-x.shape[2] // self.stride), -(-x.shape[3] // self.stride))
-            nhwc = x.dim() == 4 and not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last)
-            # channels-last in, channels-last zeros: a sum with them keeps the layout an op's output would
-            fmt = torch.channels_last if nhwc else torch.contiguous_format
-            out = torch.empty(shape, dtype=x.dtype, device=x.device, memory_format=fmt).zero_()
-        return out
-
-    def _op_by_op(self, x, weights, skip):
-        out = None
-        for k, op in zip(self.live, self.ops, strict=True):
-            if skip[k]:
-                continue
-            term = op(x)  # (B, C_out, H', W')
-            out = term * weights[k] if out is None else torch.addcmul(out, term, weights[k])
-        return out
-
-    def _fused(self, x, weights, skip):
         relu_x = None
         out = None
         for k, op, (relu_first, body, bn) in zip(self.live, self.ops, self._plans, strict=True):
@@ -160,11 +159,23 @@ class MixedOp(nn.Module):
                 out = term if out is None else out + term
             else:
                 out = h * weights[k] if out is None else torch.addcmul(out, h, weights[k])
-        return out
+        return self._zeros(x) if out is None else out  # None: only `none` (or zero weights) on this edge
 
-    def extra_repr(self) -> str:
-        return (f"ops={list(self.op_names)}, batch_norm={self.batch_norm!r}"
-                + ("" if self.fused else ", fused=False"))
+
+def build_search_op(name: str, C_in: int, C_out: int, stride: int, batch_norm: str = "darts") -> nn.Module:
+    """The candidate ``name`` as a mixed op holds it: the child's op (``"affine"``), or DARTS's search form.
+
+    ``"darts"``: ``build_op(..., affine=False)``, and a pooling op followed by
+    ``BatchNorm2d(C_out, affine=False)`` (``OPS[primitive](C, stride, False)`` and
+    ``if 'pool' in primitive`` in DARTS's ``model_search.py``).
+    """
+    require_choice("batch_norm", batch_norm, BATCH_NORMS)
+    if batch_norm == "affine":
+        return build_op(name, C_in, C_out, stride)
+    op = build_op(name, C_in, C_out, stride, affine=False)
+    if name in POOL_OPS:
+        op = nn.Sequential(op, nn.BatchNorm2d(C_out, affine=False))
+    return op
 
 
 def _flatten(module: nn.Module) -> list[nn.Module] | None:

@@ -28,7 +28,7 @@ from ..nn.operations import along_signal
 from ..spaces.cell_space import CellSpace
 from ..spaces.search_space import Architecture
 from ..validation import require_choice, require_fraction, require_positive
-from .mixed_op import BATCH_NORMS, ZERO_OP, MixedOp, mixing_weights
+from .mixed_op import BATCH_NORMS, ZERO_OP, FusedMixedOp, MixedOp, mixing_weights
 
 SKIP_OP = "skip_connect"
 DERIVE_RULES: tuple[str, ...] = ("darts", "nas-bench-201")  # argmax without `none` (DARTS Sec. 2.4); with it
@@ -42,11 +42,12 @@ class RelaxedCell(nn.Module):
     ``beta * node_j`` to every edge (DARTS-'s auxiliary skip, Chu et al. 2021, Sec. 3.2).
     """
 
-    def __init__(self, space: CellSpace, C: int, batch_norm: str = "darts"):
+    def __init__(self, space: CellSpace, C: int, batch_norm: str = "darts", fused: bool = True):
         super().__init__()
         self.edges = space.edges  # ((to, from), ...)
         self.num_nodes = space.num_nodes
-        self.mixed = nn.ModuleList(MixedOp(C, C, 1, space.ops, batch_norm=batch_norm) for _ in self.edges)
+        mixed_op = FusedMixedOp if fused else MixedOp  # the same function and state_dict; the fused one is faster
+        self.mixed = nn.ModuleList(mixed_op(C, C, 1, space.ops, batch_norm=batch_norm) for _ in self.edges)
 
     def forward(self, x: torch.Tensor, weights: torch.Tensor, skip: list[list[bool]], aux_skip_weight: float = 0.0):
         nodes = [x]
@@ -76,6 +77,8 @@ class RelaxedCellSupernet(nn.Module):
             ``"affine"`` (the children's ops).
         derive_rule: :meth:`derive`'s default rule, ``"darts"`` (``none`` excluded) or
             ``"nas-bench-201"`` (``none`` included).
+        fused: every edge a :class:`~nasrl_nb.oneshot.mixed_op.FusedMixedOp` (the default:
+            faster) or, False, the plain :class:`~nasrl_nb.oneshot.mixed_op.MixedOp` sum.
 
     ``alphas`` ``(E, K)`` is one learnable row per edge, shared by every cell. The module holds
     it as a parameter, so ``state_dict()`` has the weights and the alphas together; the
@@ -93,6 +96,7 @@ class RelaxedCellSupernet(nn.Module):
         alpha_init: float = 1e-3,
         batch_norm: str = "darts",
         derive_rule: str = "darts",
+        fused: bool = True,
     ):
         super().__init__()
         self.batch_norm = require_choice("batch_norm", batch_norm, BATCH_NORMS)
@@ -112,7 +116,7 @@ class RelaxedCellSupernet(nn.Module):
         for stage, width in enumerate((C, 2 * C, 4 * C)):
             if stage > 0:
                 blocks.append(ReductionBlock(width // 2, width))
-            blocks.extend(RelaxedCell(space, width, batch_norm) for _ in range(cells_per_stage))
+            blocks.extend(RelaxedCell(space, width, batch_norm, fused) for _ in range(cells_per_stage))
         self.blocks = nn.ModuleList(blocks)
         self.head = nn.Sequential(nn.BatchNorm2d(4 * C), nn.ReLU())
         self.classifier = nn.Linear(4 * C, int(num_classes))

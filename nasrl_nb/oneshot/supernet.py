@@ -41,8 +41,8 @@ from ..nn.child_network import (
     ChildNetwork,
     MacroLayer,
     ReductionBlock,
-    _check_input_shape,
-    _check_num_classes,
+    check_input_shape,
+    check_num_classes,
     concat_padded,
 )
 from ..nn.operations import (
@@ -83,8 +83,8 @@ class _Supernet(nn.Module):
 
     def _init_common(self, space, input_shape, num_classes, channels) -> None:
         self.space = space
-        self.input_shape = _check_input_shape(input_shape, space)
-        self.num_classes = _check_num_classes(num_classes)
+        self.input_shape = check_input_shape(input_shape, space)
+        self.num_classes = check_num_classes(num_classes)
         self.channels = require_positive("channels", channels, integer=True)
 
     def _check_arch(self, arch) -> Architecture:

@@ -47,7 +47,7 @@ def is_scorable(record: Mapping) -> bool:
     return record.get("status") == "ok" and _finite(record.get("val_accuracy"))
 
 
-# --- the seed's multi-objective formula --------------------------------------------------
+# --- the weighted multi-objective formula: accuracy, speed, size -------------------------
 def efficiency_score(latency_ms: float, reference_latency_ms: float) -> float:
     """``max(0, 1 - latency_ms / reference_latency_ms)``: 1 for an instant net, 0 at or above the reference."""
     reference_latency_ms = require_positive("reference_latency_ms", reference_latency_ms)
@@ -378,7 +378,7 @@ def objective_reward(objective: str = "accuracy", *, failure_reward: float = 0.0
     return cls(failure_reward=failure_reward)
 
 
-REWARD_OBJECTIVES = (*OBJECTIVES, "multi")  # multi: the seed's compute_reward with weights (MultiObjectiveReward)
+REWARD_OBJECTIVES = (*OBJECTIVES, "multi")  # multi: compute_reward's weighted sum of accuracy, speed and size (MultiObjectiveReward)
 
 
 @dataclass

@@ -35,6 +35,7 @@ class TrainerConfig:
     value_lr: float = 1e-2  # its learning rate
     epsilon: float = 0.0  # probability of proposing a uniform random architecture instead
     schedule: dict | None = None  # Schedule fields: temperature/entropy curriculum; None: off
+    rank_window: int | None = None  # advantages from reward ranks among the last this many rewards; None: R - b
 
     def __post_init__(self):
         require_choices(self, "trainer")

@@ -1,4 +1,4 @@
-"""Policy-gradient training of the controller: REINFORCE and PPO.
+"""Policy-gradient training of the controller: REINFORCE (and the trainer PPO shares).
 
 REINFORCE (Williams 1992; Zoph & Le 2017, Sec. 3.2, eq. 3) follows
 ``grad J = E[sum_t grad log pi(a_t | a_<t) (R - b)]`` with an exponential moving average
@@ -12,12 +12,8 @@ baseline ``b``. One update, in order:
 3. the loss is formed from exactly these ``A_k`` and the policy steps;
 4. only then does the EMA take in this batch: ``b <- d b + (1 - d) mean(R)``.
 
-PPO (Schulman et al. 2017, eq. 7) reuses each batch for up to ``ppo_epochs`` steps of the
-clipped surrogate ``min(r A, clip(r, 1 - eps, 1 + eps) A)`` with the ratio
-``r = pi(a_t | a_<t) / pi_old(a_t | a_<t)`` taken per decision, as in PPO for any
-sequence of actions with one terminal reward. Like Stable-Baselines3 it stops the epochs
-once the approximate KL(pi_old || pi) passes ``1.5 * target_kl``; the step that crossed the
-bound is shrunk back inside it, so the update is a trust region at any learning rate.
+PPO (``algorithm="ppo"``) takes steps 1, 2 and 4 from here and replaces step 3's single step by
+up to ``ppo_epochs`` clipped steps against the policy before the update (:mod:`.ppo`).
 The losses are pure functions; the trainer holds the state that survives between updates
 (optimizer, baseline, reward statistics, step count). :class:`UpdateStats` reports exactly what
 the update used.
@@ -29,6 +25,16 @@ proportional to the advantages: large while the rewards spread around the baseli
 baseline catches up with a policy that has settled. Dividing by the spread of *all* rewards seen
 (not the batch's) keeps that property and makes the learning rate independent of the reward's units
 (accuracy in [0, 1] or in percent, a table whose cells lie close together or far apart).
+
+Rank advantages (``rank_window=W``, REINFORCE's default in ``search.config.METHOD_DEFAULTS``)
+replace steps 1-2 by fitness shaping (Wierstra et al., JMLR 2014, Sec. 3.1; Salimans et al. 2017):
+``A_k = sqrt(12) (F(R_k) - 1/2)``, ``F`` the reward's mid-rank quantile among the last ``W``
+rewards, this batch's included (:func:`rank_advantages`). A z-score ``(R - b) / sigma`` is
+scale-free but not shape-free: on a table with a tail of broken cells near chance, ``sigma`` is
+set by that tail, so once the policy samples only good cells their advantages shrink and the
+search stops separating them. Ranks among the recent rewards give the better half of the latest
+samples the same push whatever the gap, and any increasing transform of the reward leaves every
+update unchanged.
 """
 
 from __future__ import annotations
@@ -36,7 +42,6 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from statistics import fmean
 
 import torch
 from torch import nn
@@ -44,10 +49,9 @@ from torch import nn
 from ..controllers.lstm import NASController
 from ..validation import require_choice, require_fraction, require_positive
 from .config import ADVANTAGE_STDS, OPTIMIZERS, TrainerConfig
+from .ppo import ppo_update
 
 ALGORITHMS = ("reinforce", "ppo")
-KL_STOP_FACTOR = 1.5  # Stable-Baselines3: stop PPO's epochs once approx KL > 1.5 * target_kl
-MAX_BACKTRACKS = 10  # halvings of the step that crossed the KL bound before it is undone
 
 
 @dataclass(frozen=True)
@@ -151,26 +155,21 @@ def scale_advantages(advantages: torch.Tensor, rewards: torch.Tensor, std_floor:
     return advantages / max(float(rewards.std()), std_floor)
 
 
-def approx_kl(log_probs: torch.Tensor, old_log_probs: torch.Tensor) -> float:
-    """Approximate KL(pi_old || pi) on a batch drawn from pi_old (Schulman's k3 estimator).
+def rank_advantages(rewards: torch.Tensor, window: torch.Tensor) -> torch.Tensor:
+    """``sqrt(12) (F(R_k) - 1/2)``: each reward's mid-rank quantile ``F`` in ``window``, centred and scaled.
 
-    Per architecture ``log r = sum_t log pi(a_t) - log pi_old(a_t)``; the estimate is
-    ``mean((r - 1) - log r)``, unbiased and never negative (Stable-Baselines3's ``approx_kl``).
+    ``F(R) = (#{w < R} + #{w == R} / 2) / n`` over the ``n`` rewards of ``window`` (which holds
+    ``rewards`` themselves), so ``F`` averages 1/2 over the window and the window's median is the
+    baseline. Uniform quantiles have standard deviation ``1 / sqrt(12)``, so the advantages have
+    unit spread, as standardised ones do. Fitness shaping by ranks (Wierstra et al., JMLR 2014,
+    Sec. 3.1; Salimans et al. 2017's centred ranks): the result depends only on the order of the
+    rewards, so any increasing transform of the reward (units, a table's spread, ranks) leaves
+    every update unchanged.
     """
-    log_ratio = (log_probs - old_log_probs).detach().reshape(log_probs.shape[0], -1).sum(1)  # (B,)
-    return float((log_ratio.exp() - 1 - log_ratio).mean())
-
-
-def ppo_loss(log_probs, old_log_probs, advantages, clip: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """PPO's clipped surrogate (Schulman et al. 2017, eq. 7), negated; also the clip fraction.
-
-    ``r = exp(log pi - log pi_old)`` per decision; loss
-    ``-mean_b sum_t min(r A, clip(r, 1 - clip, 1 + clip) A)``.
-    """
-    ratio = torch.exp(log_probs - old_log_probs)  # (B, D)
-    surrogate = torch.min(ratio * advantages, ratio.clamp(1 - clip, 1 + clip) * advantages)
-    clipped = ((ratio - 1).abs() > clip).float().mean()
-    return -surrogate.reshape(log_probs.shape[0], -1).sum(1).mean(), clipped
+    below = (window[None, :] < rewards[:, None]).sum(1).to(rewards.dtype)  # (B,)
+    equal = (window[None, :] == rewards[:, None]).sum(1).to(rewards.dtype)  # (B,), counts R_k itself
+    quantile = (below + equal / 2) / window.numel()
+    return math.sqrt(12.0) * (quantile - 0.5)
 
 
 class PolicyGradientTrainer:
@@ -211,6 +210,11 @@ class PolicyGradientTrainer:
             is still REINFORCE's (PPO's, A2C's, TRPO's) expectation under the controller.
         schedule: a :class:`Schedule`; it sets the controller's temperature and the
             entropy weight before each update's sampling (overriding manual values).
+        rank_window: None (the default): advantages ``R - b`` as above. An integer ``W``:
+            rank advantages instead (:func:`rank_advantages`): each reward's centred quantile
+            among the last ``W`` rewards, this batch's included, so that only the order of the
+            rewards counts (their units, spread and shape do not). The EMA and
+            ``normalize_advantages`` are then unused; the stats' ``baseline`` is the window's median.
     """
 
     def __init__(
@@ -233,6 +237,7 @@ class PolicyGradientTrainer:
         value_lr: float = TrainerConfig.value_lr,
         epsilon: float = TrainerConfig.epsilon,
         schedule: Schedule | None = TrainerConfig.schedule,
+        rank_window: int | None = TrainerConfig.rank_window,
     ):
         if not isinstance(controller, NASController):
             raise ValueError(f"controller: expected a NASController, got {type(controller).__name__}")
@@ -252,6 +257,12 @@ class PolicyGradientTrainer:
         self.target_kl = None if target_kl is None else float(require_positive("target_kl", target_kl))
         self.advantage_std_floor = float(require_positive("advantage_std_floor", advantage_std_floor))
         self.epsilon = require_fraction("epsilon", epsilon)
+        if rank_window is not None:
+            require_positive("rank_window", rank_window, integer=True)
+            if value_baseline:
+                raise ValueError("rank_window: replaces the baseline by ranks; it cannot be combined with value_baseline")
+        self.rank_window = rank_window
+        self.recent_rewards: list[float] = []  # the last rank_window rewards (rank advantages only)
         if schedule is not None and not isinstance(schedule, Schedule):
             raise ValueError(f"schedule: expected a Schedule or None, got {type(schedule).__name__}")
         self.schedule = schedule
@@ -320,17 +331,7 @@ class PolicyGradientTrainer:
         expected gradient exactly the on-policy one. Every draw comes from the controller's
         own generator, never torch's global RNG.
         """
-        batch_size = require_positive("batch_size", batch_size, integer=True)
-        generator = self.controller.generator  # a CPU generator
-        indices = self.controller.sample(batch_size).indices  # (B, D)
-        if self.epsilon > 0:
-            explore = torch.rand(batch_size, generator=generator) < self.epsilon  # (B,)
-            uniform = torch.stack(
-                [torch.randint(len(d.choices), (batch_size,), generator=generator) for d in self.controller.space.decisions],
-                dim=1,
-            )  # (B, D)
-            indices = torch.where(explore[:, None].to(indices.device), uniform.to(indices.device), indices)
-        return self.controller.to_architectures(indices)
+        return propose_epsilon_greedy(self.controller, batch_size, self.epsilon)
 
     # --- the update ------------------------------------------------------------------------------
     def behaviour_weights(self, log_probs: torch.Tensor) -> torch.Tensor:
@@ -387,6 +388,18 @@ class PolicyGradientTrainer:
         std = self.reward_stats.std
         return advantages / std if std > 0 else advantages
 
+    def rank_advantages(self, rewards: torch.Tensor) -> tuple[torch.Tensor, float]:
+        """Centred-rank advantages (B,) of ``rewards`` among the last ``rank_window`` rewards, and that window's median.
+
+        The window holds this batch and the rewards just before it (all of this batch even when it is
+        larger than ``rank_window``); see :func:`rank_advantages`. The batch then joins the window and
+        the oldest rewards leave it.
+        """
+        window = (self.recent_rewards + rewards.tolist())[-max(self.rank_window, rewards.numel()):]
+        values = torch.as_tensor(window, dtype=rewards.dtype, device=rewards.device)
+        self.recent_rewards = window[-self.rank_window:]
+        return rank_advantages(rewards, values), float(values.median())
+
     def update_policy(self, architectures, rewards) -> UpdateStats:
         """One policy-gradient update from ``architectures`` (B) and their ``rewards`` (B)."""
         # 1. the batch as tensors: indices (B, D), rewards (B,)
@@ -403,8 +416,13 @@ class PolicyGradientTrainer:
         else:
             baseline = self.batch_baseline(rewards)
             advantages = (rewards - baseline)[:, None].expand(B, out.log_probs.shape[1])
-        # 3. optional scale normalisation (kept centred on the baseline); epsilon-greedy's pi / mu
-        advantages = self.scale(advantages, rewards)
+        # 3. optional scale normalisation (kept centred on the baseline), or rank advantages; epsilon-greedy's pi / mu
+        if self.rank_window is not None:  # ranks in the recent window: its median plays the baseline's part
+            self.reward_stats.add(rewards.tolist())
+            ranked, baseline = self.rank_advantages(rewards)
+            advantages = ranked[:, None].expand(B, out.log_probs.shape[1])
+        else:
+            advantages = self.scale(advantages, rewards)
         advantages = advantages * self.behaviour_weights(out.log_probs)[:, None]  # (B, D)
         # 4. policy step(s) on exactly these advantages: REINFORCE once, PPO up to ppo_epochs times
         if self.algorithm == "reinforce":
@@ -412,7 +430,9 @@ class PolicyGradientTrainer:
             kl = clip_fraction = kl_stopped = None
             epochs = 1
         else:
-            loss, grad_norm, kl, clip_fraction, epochs, kl_stopped = self._ppo(indices, out, advantages)
+            loss, grad_norm, kl, clip_fraction, epochs, kl_stopped = ppo_update(
+                ctrl, self._step, indices, out, advantages, clip=self.ppo_clip, epochs=self.ppo_epochs,
+                target_kl=self.target_kl)
         # 5. only now the EMA takes in this batch; fit the critic; advance the schedule
         self.compute_baseline(rewards)
         value_loss = self._fit_values(out.hidden, rewards) if self.value_baseline else None
@@ -457,52 +477,6 @@ class PolicyGradientTrainer:
         self.optimizer.step()
         return float(loss.detach()), float(grad_norm)
 
-    def _ppo(self, indices, out, advantages):
-        """Up to ``ppo_epochs`` clipped steps against pi_old, the policy before this update.
-
-        Returns (loss, grad norm, KL after the last epoch, clip fraction, epochs, kl_stopped).
-        """
-        old_log_probs = out.log_probs.detach()  # (B, D), computed before any step
-        bound = None if self.target_kl is None else KL_STOP_FACTOR * self.target_kl
-        params = list(self.controller.parameters())
-        losses, norms, clips = [], [], []
-        kl, stopped = 0.0, False
-        for epoch in range(self.ppo_epochs):
-            if epoch > 0:
-                out = self.controller(indices)
-            surrogate, clipped = ppo_loss(out.log_probs, old_log_probs, advantages, self.ppo_clip)
-            clips.append(float(clipped))
-            before = [p.detach().clone() for p in params]  # inside the trust region
-            loss, grad_norm = self._step(surrogate, out)
-            losses.append(loss)
-            norms.append(grad_norm)
-            kl = self._kl(indices, old_log_probs)
-            if bound is not None and kl > bound:  # early stop; pull this step back inside the bound
-                kl, stopped = self._backtrack(indices, old_log_probs, params, before, bound), True
-                break
-        return fmean(losses), fmean(norms), kl, fmean(clips), len(losses), stopped
-
-    @torch.no_grad()
-    def _kl(self, indices, old_log_probs) -> float:
-        return approx_kl(self.controller(indices).log_probs, old_log_probs)
-
-    @torch.no_grad()
-    def _backtrack(self, indices, old_log_probs, params, before, bound) -> float:
-        """Shrink the last step ``theta_before -> theta`` by halves until KL <= bound; returns KL.
-
-        After ``MAX_BACKTRACKS`` halvings the step is undone (``theta_before`` was inside).
-        """
-        after = [p.detach().clone() for p in params]
-        for k in range(1, MAX_BACKTRACKS + 1):
-            for p, b, a in zip(params, before, after, strict=True):
-                p.copy_(b + 0.5**k * (a - b))
-            kl = self._kl(indices, old_log_probs)
-            if kl <= bound:
-                return kl
-        for p, b in zip(params, before, strict=True):
-            p.copy_(b)
-        return self._kl(indices, old_log_probs)
-
     def _values(self, hidden: torch.Tensor, rewards: torch.Tensor) -> torch.Tensor:
         """Critic V(h_t) (B, D); the first call starts its bias at the mean reward."""
         if not self._value_ready:
@@ -522,15 +496,7 @@ class PolicyGradientTrainer:
         return float(value_loss.detach())
 
     def _rewards(self, rewards, batch_size: int) -> torch.Tensor:
-        try:
-            rewards = torch.as_tensor(rewards, dtype=torch.float32, device=self.controller.device).reshape(-1)
-        except (TypeError, ValueError, RuntimeError):
-            raise ValueError(f"rewards: expected a sequence of numbers, got {rewards!r}") from None
-        if rewards.numel() != batch_size:
-            raise ValueError(f"rewards: expected {batch_size} rewards (one per architecture), got {rewards.numel()}")
-        if not bool(torch.isfinite(rewards).all()):
-            raise ValueError(f"rewards: must be finite numbers, got {rewards.tolist()}")
-        return rewards
+        return rewards_tensor(rewards, batch_size, self.controller.device)
 
     # --- checkpoints --------------------------------------------------------------------------
     def state_dict(self) -> dict:
@@ -540,6 +506,7 @@ class PolicyGradientTrainer:
             "optimizer": self.optimizer.state_dict(),
             "baseline": self.baseline,
             "reward_stats": self.reward_stats.state_dict(),
+            "recent_rewards": list(self.recent_rewards),
             "num_updates": self.num_updates,
             "entropy_weight": self.entropy_weight,
             "temperature": self.temperature,
@@ -558,6 +525,7 @@ class PolicyGradientTrainer:
         self.optimizer.load_state_dict(state["optimizer"])
         self.baseline = None if state["baseline"] is None else float(state["baseline"])
         self.reward_stats = RewardStats.from_state(state.get("reward_stats"))
+        self.recent_rewards = [float(r) for r in state.get("recent_rewards", [])]
         self.num_updates = int(state["num_updates"])
         self.entropy_weight = float(state["entropy_weight"])
         self.temperature = float(state["temperature"])
@@ -565,6 +533,38 @@ class PolicyGradientTrainer:
             self.value_head.load_state_dict(state["value_head"])
             self.value_optimizer.load_state_dict(state["value_optimizer"])
             self._value_ready = bool(state["value_ready"])
+
+
+@torch.no_grad()
+def propose_epsilon_greedy(controller: NASController, batch_size: int, epsilon: float) -> list:
+    """``batch_size`` architectures: controller samples, each replaced by a uniform one with probability ``epsilon``.
+
+    Every draw comes from the controller's own generator (a CPU generator), never torch's global RNG.
+    """
+    batch_size = require_positive("batch_size", batch_size, integer=True)
+    generator = controller.generator
+    indices = controller.sample(batch_size).indices  # (B, D)
+    if epsilon > 0:
+        explore = torch.rand(batch_size, generator=generator) < epsilon  # (B,)
+        uniform = torch.stack(
+            [torch.randint(len(d.choices), (batch_size,), generator=generator) for d in controller.space.decisions],
+            dim=1,
+        )  # (B, D)
+        indices = torch.where(explore[:, None].to(indices.device), uniform.to(indices.device), indices)
+    return controller.to_architectures(indices)
+
+
+def rewards_tensor(rewards, batch_size: int, device) -> torch.Tensor:
+    """``rewards`` as a float32 tensor (B,) on ``device``; refused unless ``batch_size`` finite numbers."""
+    try:
+        rewards = torch.as_tensor(rewards, dtype=torch.float32, device=device).reshape(-1)
+    except (TypeError, ValueError, RuntimeError):
+        raise ValueError(f"rewards: expected a sequence of numbers, got {rewards!r}") from None
+    if rewards.numel() != batch_size:
+        raise ValueError(f"rewards: expected {batch_size} rewards (one per architecture), got {rewards.numel()}")
+    if not bool(torch.isfinite(rewards).all()):
+        raise ValueError(f"rewards: must be finite numbers, got {rewards.tolist()}")
+    return rewards
 
 
 class RewardStats:

@@ -4,7 +4,7 @@
 name        idea                                           module
 =========== ============================================== ==========================
 reinforce   score-function gradient, EMA baseline          :mod:`.policy_gradient`
-ppo         clipped ratio, several epochs, KL early stop   :mod:`.policy_gradient`
+ppo         clipped ratio, several epochs, KL early stop   :mod:`.ppo`
 a2c         learned per-decision critic as the baseline    :mod:`.a2c`
 trpo        natural gradient inside a KL trust region      :mod:`.trpo`
 sac         reward critic on a replay buffer, soft policy  :mod:`.sac`
@@ -28,7 +28,7 @@ OPTIMISERS: tuple[str, ...] = ("reinforce", "ppo", "a2c", "trpo", "sac")
 _CLASSES = {"a2c": A2CTrainer, "trpo": TRPOTrainer, "sac": SoftActorCritic}
 
 
-def make_trainer(controller: NASController, algorithm: str = "reinforce", **kwargs) -> PolicyGradientTrainer:
+def make_trainer(controller: NASController, algorithm: str = "reinforce", **kwargs) -> PolicyGradientTrainer | SoftActorCritic:
     """The ``algorithm``'s trainer for ``controller``; ``kwargs`` are that trainer's options."""
     algorithm = require_choice("algorithm", algorithm, OPTIMISERS)
     if algorithm in ("reinforce", "ppo"):

@@ -41,8 +41,8 @@ from torch import nn
 
 from ..controllers.lstm import NASController, max_entropy
 from ..validation import require_fraction, require_nonnegative, require_positive
-from .config import SACConfig
-from .policy_gradient import PolicyGradientTrainer, UpdateStats
+from .config import SACConfig, TrainerConfig
+from .policy_gradient import RewardStats, UpdateStats, propose_epsilon_greedy, rewards_tensor
 
 
 class RewardCritic(nn.Module):
@@ -80,11 +80,11 @@ class SACStats(UpdateStats):
     q_mean: float = 0.0
 
 
-class SoftActorCritic(PolicyGradientTrainer):
+class SoftActorCritic:
     """Discrete SAC for NAS: a reward critic on a replay buffer, the controller pulled towards its softmax.
 
     Args:
-        controller: the policy (its ``lr`` is ``lr``; ``epsilon`` mixes uniform proposals).
+        controller: the policy, stepped by Adam with learning rate ``lr``.
         critic_hidden: the critic MLP's width.
         critic_lr: the critic's Adam learning rate.
         critic_steps: full-batch critic steps per update (the buffer is small).
@@ -95,9 +95,19 @@ class SoftActorCritic(PolicyGradientTrainer):
         alpha: the initial temperature (> 0), in units of the rewards' standard deviation.
         alpha_lr: Adam learning rate of ``log alpha``.
         reward_std_floor: the smallest std the buffer's rewards are divided by.
-        **kwargs: ``lr``, ``grad_clip``, ``epsilon`` of
-            :class:`~nasrl_nb.rl.policy_gradient.PolicyGradientTrainer`.
+        lr, grad_clip, epsilon: the controller's Adam learning rate, the max gradient norm of
+            a policy step (None: no clipping) and the probability that :meth:`propose` replaces
+            a sample by a uniform architecture, as for
+            :class:`~nasrl_nb.rl.policy_gradient.PolicyGradientTrainer` (whose interface this
+            class shares: ``propose``, ``update_policy``, ``state_dict``, ``lr``,
+            ``entropy_weight``, ``temperature``).
     """
+
+    algorithm = "sac"
+    value_baseline = False  # no baseline: the critic scores the policy's samples
+    baseline = None
+    value_head = None
+    schedule = None
 
     def __init__(self, controller: NASController, *, critic_hidden: int = SACConfig.critic_hidden,
                  critic_lr: float = SACConfig.critic_lr, critic_steps: int = SACConfig.critic_steps,
@@ -109,9 +119,15 @@ class SoftActorCritic(PolicyGradientTrainer):
                 raise ValueError(f"{name}: not an option of SAC; its own are critic_hidden, critic_lr, critic_steps, "
                                  "policy_steps, policy_samples, target_entropy, alpha, alpha_lr, reward_std_floor, and "
                                  "lr, grad_clip, epsilon")
+        if not isinstance(controller, NASController):
+            raise ValueError(f"controller: expected a NASController, got {type(controller).__name__}")
+        self.controller = controller
+        grad_clip = kwargs.get("grad_clip", TrainerConfig.grad_clip)
+        self.grad_clip = None if grad_clip is None else float(require_positive("grad_clip", grad_clip))
+        self.epsilon = require_fraction("epsilon", kwargs.get("epsilon", TrainerConfig.epsilon))
         # the policy steps towards softmax(Q / alpha) with Adam: the critic, not an advantage, sets their size
-        super().__init__(controller, algorithm="reinforce", normalize_advantages=False, optimizer="adam", **kwargs)
-        self.algorithm = "sac"
+        self.optimizer = torch.optim.Adam(controller.parameters(), lr=require_positive("lr", kwargs.get("lr", TrainerConfig.lr)))
+        self.num_updates = 0
         self.critic_steps = require_positive("critic_steps", critic_steps, integer=True)
         self.policy_steps = require_positive("policy_steps", policy_steps, integer=True)
         self.policy_samples = require_positive("policy_samples", policy_samples, integer=True)
@@ -127,19 +143,35 @@ class SoftActorCritic(PolicyGradientTrainer):
         self.buffer_indices = torch.zeros(0, D, dtype=torch.long)  # (N, D), every evaluated architecture
         self.buffer_rewards = torch.zeros(0)  # (N,)
 
+    # --- run-time settings: lr, temperature, and alpha as the entropy weight ------------------------------
+    @property
+    def lr(self) -> float:
+        return self.optimizer.param_groups[0]["lr"]
+
+    @lr.setter
+    def lr(self, value: float) -> None:
+        value = float(require_positive("lr", value))
+        for group in self.optimizer.param_groups:
+            group["lr"] = value
+
+    @property
+    def temperature(self) -> float:
+        return self.controller.temperature
+
+    @temperature.setter
+    def temperature(self, value: float) -> None:
+        self.controller.temperature = value
+
     # alpha is SAC's entropy weight: a dashboard's entropy_weight sets it (and tuning continues from there)
     @property
     def entropy_weight(self) -> float:
-        return float(self.log_alpha.detach().exp()) if hasattr(self, "log_alpha") else self._entropy_weight
+        return self.alpha
 
     @entropy_weight.setter
     def entropy_weight(self, value: float) -> None:
         value = float(require_nonnegative("entropy_weight", value))
-        if hasattr(self, "log_alpha"):
-            with torch.no_grad():
-                self.log_alpha.fill_(math.log(require_positive("entropy_weight", value)))
-        else:
-            self._entropy_weight = value
+        with torch.no_grad():
+            self.log_alpha.fill_(math.log(require_positive("entropy_weight", value)))
 
     @property
     def alpha(self) -> float:
@@ -148,6 +180,10 @@ class SoftActorCritic(PolicyGradientTrainer):
     def __repr__(self) -> str:
         return (f"SoftActorCritic(lr={self.lr:g}, alpha={self.alpha:.3g}, target_entropy={self.target_entropy:.3g}, "
                 f"buffer={len(self.buffer_rewards)}, updates={self.num_updates})")
+
+    def propose(self, batch_size: int) -> list:
+        """Architectures to evaluate next: controller samples, epsilon-greedy mixed (off-policy: no reweighting)."""
+        return propose_epsilon_greedy(self.controller, batch_size, self.epsilon)
 
     # --- the three fits ---------------------------------------------------------------------------------
     def standardised_rewards(self) -> torch.Tensor:
@@ -198,7 +234,7 @@ class SoftActorCritic(PolicyGradientTrainer):
         """Buffer the batch, fit the critic, then pull the controller towards its softmax."""
         # 1. the replay buffer takes the batch
         indices = self.controller.as_indices(architectures)
-        rewards = self._rewards(rewards, indices.shape[0])
+        rewards = rewards_tensor(rewards, indices.shape[0], self.controller.device)
         self.buffer_indices = torch.cat([self.buffer_indices, indices.cpu()])
         self.buffer_rewards = torch.cat([self.buffer_rewards, rewards.cpu()])
         # 2. the critic on every evaluation so far
@@ -230,21 +266,32 @@ class SoftActorCritic(PolicyGradientTrainer):
 
     # --- checkpoints ------------------------------------------------------------------------------------
     def state_dict(self) -> dict:
-        state = super().state_dict()
-        state.update({
+        """Tensors and plain containers only (``torch.load(weights_only=True)``); the keys of every trainer's, plus SAC's."""
+        return {
+            "controller": self.controller.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "baseline": None,
+            "reward_stats": RewardStats().state_dict(),
+            "num_updates": self.num_updates,
+            "entropy_weight": self.entropy_weight,
+            "temperature": self.temperature,
             "critic": self.critic.state_dict(),
             "critic_optimizer": self.critic_optimizer.state_dict(),
             "log_alpha": self.log_alpha.detach().clone(),
             "alpha_optimizer": self.alpha_optimizer.state_dict(),
             "buffer_indices": self.buffer_indices.clone(),
             "buffer_rewards": self.buffer_rewards.clone(),
-        })
-        return state
+        }
 
     def load_state_dict(self, state: Mapping) -> None:
         if "critic" not in state or "log_alpha" not in state:
             raise ValueError("state: not a SAC checkpoint (no critic or log_alpha)")
-        super().load_state_dict(state)
+        if "value_head" in state:
+            raise ValueError("state: value_baseline=False does not match the checkpoint")
+        self.controller.load_state_dict(state["controller"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.num_updates = int(state["num_updates"])
+        self.temperature = float(state["temperature"])
         self.critic.load_state_dict(state["critic"])
         self.critic_optimizer.load_state_dict(state["critic_optimizer"])
         with torch.no_grad():

@@ -102,8 +102,11 @@ class PolicyGradientStrategy(SearchStrategy):
 
     def current_baseline(self) -> float | None:
         """The EMA the next update's advantages will use (None before the first update,
-        which uses its batch's mean reward; with a value baseline the critic decides)."""
-        return None if self.trainer.value_baseline else self.trainer.baseline
+        which uses its batch's mean reward; with a value baseline the critic decides, with
+        rank advantages the batch's ranks among the recent rewards)."""
+        if self.trainer.value_baseline or getattr(self.trainer, "rank_window", None) is not None:
+            return None  # the critic, or the ranks in the recent window, decide with the batch
+        return self.trainer.baseline
 
     def hyperparameters(self) -> dict:
         return {"lr": self.trainer.lr, "entropy_weight": self.trainer.entropy_weight, "temperature": self.trainer.temperature}

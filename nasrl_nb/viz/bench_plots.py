@@ -20,8 +20,8 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ..validation import require_choice
+from .axes import new_axes, style_axes
 from .drawing import op_color
-from .views import _new_axes, _style
 
 BANDS: tuple[str, ...] = ("ci95", "std", "iqr")
 METHOD_COLORS = {"random": "#7f7f7f", "evolution": "#009e73", "reinforce": "#0072b2", "ppo": "#d55e00"}
@@ -33,7 +33,7 @@ def plot_accuracy_distribution(values, ax=None, *, bins: int = 40, summary: Mapp
     threshold and the median marked (computed here unless ``summary`` gives them)."""
     values = np.asarray(values, dtype=float)
     values = values[np.isfinite(values)]
-    fig, ax = _new_axes(ax, (6.0, 3.2))
+    fig, ax = new_axes(ax, (6.0, 3.2))
     ax.hist(values, bins=bins, color="#56b4e9", edgecolor="white", linewidth=0.4)
     marks = summary or {"best": values.max(), "top_1pct": np.quantile(values, 0.99), "median": np.median(values)}
     for key, color, label in (("best", "#009e73", "best"), ("top_1pct", "#e69f00", "top 1%"), ("median", "#d55e00", "median")):
@@ -41,7 +41,7 @@ def plot_accuracy_distribution(values, ax=None, *, bins: int = 40, summary: Mapp
             ax.axvline(marks[key], color=color, linewidth=1.2, linestyle="--", label=f"{label} {marks[key]:.3f}")
     ax.set_yscale("log")
     ax.legend(fontsize=8, frameon=False, loc="upper left")
-    _style(ax, title, xlabel, "architectures (log)")
+    style_axes(ax, title, xlabel, "architectures (log)")
     return fig
 
 
@@ -51,7 +51,7 @@ def plot_op_importance(rows: Sequence[Mapping], ax=None, *, title: str = "Mean a
     (the rows of ``analysis.op_importance``)."""
     decisions = list(dict.fromkeys(r["decision"] for r in rows))
     ops = list(dict.fromkeys(r["op"] for r in rows))
-    fig, ax = _new_axes(ax, (7.5, 3.4), margins=(0.7, 1.6, 0.6, 0.35))
+    fig, ax = new_axes(ax, (7.5, 3.4), margins=(0.7, 1.6, 0.6, 0.35))
     width = 0.8 / max(1, len(ops))
     for k, op in enumerate(ops):
         mine = {r["decision"]: r for r in rows if r["op"] == op}
@@ -62,7 +62,7 @@ def plot_op_importance(rows: Sequence[Mapping], ax=None, *, title: str = "Mean a
         ax.errorbar(x, mean, yerr=[mean - low, high - mean], fmt="o", markersize=4, capsize=2, color=op_color(op), label=op)
     ax.set_xticks(range(len(decisions)), decisions, fontsize=8)
     ax.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    _style(ax, title, "edge (to <- from)", ylabel)
+    style_axes(ax, title, "edge (to <- from)", ylabel)
     return fig
 
 
@@ -73,21 +73,21 @@ def plot_motifs(motifs: Sequence[Mapping], ax=None, *, top: int = 10, title: str
 
     shown = list(motifs)[:top][::-1]
     labels = [format_motif(m["motif"]) for m in shown]
-    fig, ax = _new_axes(ax, (7.5, 0.35 * max(3, len(shown)) + 0.9), margins=(min(4.0, 0.07 * max((len(s) for s in labels), default=10)), 0.3, 0.5, 0.35))
+    fig, ax = new_axes(ax, (7.5, 0.35 * max(3, len(shown)) + 0.9), margins=(min(4.0, 0.07 * max((len(s) for s in labels), default=10)), 0.3, 0.5, 0.35))
     y = np.arange(len(shown))
     ax.barh(y + 0.2, [m["support_top"] for m in shown], height=0.4, color="#0072b2", label="top architectures")
     ax.barh(y - 0.2, [m["support_all"] for m in shown], height=0.4, color="#bbbbbb", label="all architectures")
     ax.set_yticks(y, labels, fontsize=7)
     ax.set_xlim(0, 1)
     ax.legend(fontsize=8, frameon=False, loc="lower right")
-    _style(ax, title, "share containing the motif", "")
+    style_axes(ax, title, "share containing the motif", "")
     return fig
 
 
 def plot_proposal_drift(drift: Mapping, ax=None, *, title: str = "Where the proposals went") -> Figure:
     """Stacked shares of each op among the proposals per window, and the mean distance (in
     decisions) to the final pick on a second axis (``analysis.proposal_drift``)."""
-    fig, ax = _new_axes(ax, (6.5, 3.2), margins=(0.7, 1.9, 0.5, 0.35))
+    fig, ax = new_axes(ax, (6.5, 3.2), margins=(0.7, 1.9, 0.5, 0.35))
     starts = np.asarray(drift["starts"])
     if drift.get("op_share") is not None:
         shares = np.asarray(drift["op_share"]).T  # (K, W)
@@ -99,7 +99,7 @@ def plot_proposal_drift(drift: Mapping, ax=None, *, title: str = "Where the prop
     twin.set_ylabel("decisions differing from the pick", fontsize=8)
     twin.tick_params(labelsize=8)
     twin.set_ylim(bottom=0)
-    _style(ax, title, "evaluation", "share of ops")
+    style_axes(ax, title, "evaluation", "share of ops")
     return fig
 
 
@@ -124,7 +124,7 @@ def plot_best_so_far(curves_by_method: Mapping[str, np.ndarray], ax=None, *, opt
                      ylabel: str = "test accuracy of the pick") -> Figure:
     """One line per method (mean over runs) with a shaded ``kind`` band (see :func:`band`);
     ``optimum`` draws the table's best as a dashed line."""
-    fig, ax = _new_axes(ax, (6.5, 3.6))
+    fig, ax = new_axes(ax, (6.5, 3.6))
     for method, curves in curves_by_method.items():
         center, low, high = band(curves, kind)
         x = np.arange(1, len(center) + 1)
@@ -135,7 +135,7 @@ def plot_best_so_far(curves_by_method: Mapping[str, np.ndarray], ax=None, *, opt
     if optimum is not None:
         ax.axhline(optimum, color="black", linestyle="--", linewidth=1, label=f"optimum {optimum:.4f}")
     ax.legend(fontsize=8, frameon=False, loc="lower right")
-    _style(ax, f"{title}; band: {kind}", "evaluations", ylabel)
+    style_axes(ax, f"{title}; band: {kind}", "evaluations", ylabel)
     return fig
 
 
@@ -145,7 +145,7 @@ def plot_showdown(records: Sequence[Mapping], ax=None, *, optimum: float | None 
     a point per seed, the mean with a one-std error bar, the mean cost under the name;
     one-shot methods in orange, multi-trial ones in blue; ``optimum`` as a dashed line."""
     methods = list(dict.fromkeys(r["method"] for r in records))
-    fig, ax = _new_axes(ax, (max(5.0, 0.85 * len(methods) + 1.5), 3.6), margins=(0.7, 0.2, 0.75, 0.35))
+    fig, ax = new_axes(ax, (max(5.0, 0.85 * len(methods) + 1.5), 3.6), margins=(0.7, 0.2, 0.75, 0.35))
     rng = np.random.default_rng(0)  # the jitter only
     for k, method in enumerate(methods):
         mine = [r for r in records if r["method"] == method]
@@ -162,7 +162,7 @@ def plot_showdown(records: Sequence[Mapping], ax=None, *, optimum: float | None 
     ax.scatter([], [], color="#0072b2", s=14, label="multi-trial (on the table)")
     ax.scatter([], [], color="#d55e00", s=14, label="one-shot (a real supernet)")
     ax.legend(fontsize=7, frameon=False, loc="best")
-    _style(ax, title, "method (mean cost in table seconds)", "test accuracy of the pick")
+    style_axes(ax, title, "method (mean cost in table seconds)", "test accuracy of the pick")
     return fig
 
 
@@ -190,8 +190,8 @@ def plot_learning(curves_by_method: Mapping[str, Sequence], *, window: int = 10,
             evaluations = curves[0].batch_size * np.arange(1, entropy.shape[1] + 1)
             ax_entropy.plot(evaluations, entropy.mean(0), color=color, linewidth=1.6, label=method)
     ax_reward.legend(fontsize=8, frameon=False, loc="lower right")
-    _style(ax_reward, f"{title} (moving average of {window})", "evaluations", "reward (val. accuracy)")
+    style_axes(ax_reward, f"{title} (moving average of {window})", "evaluations", "reward (val. accuracy)")
     if ax_entropy.lines:
         ax_entropy.legend(fontsize=8, frameon=False)
-    _style(ax_entropy, "The policy's entropy after each update", "evaluations", "entropy (nats)")
+    style_axes(ax_entropy, "The policy's entropy after each update", "evaluations", "entropy (nats)")
     return fig

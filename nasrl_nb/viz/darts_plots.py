@@ -24,8 +24,8 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
 from matplotlib.ticker import MaxNLocator
 
+from .axes import label_width, new_axes, set_title, style_axes
 from .drawing import op_color
-from .views import _label_width, _new_axes, _set_title, _style
 
 # When the collapse warning fires, set against chance. A random cell is already partly
 # parameter-free: 41% of the edges of the digits-cell table's cells (2 of NAS-Bench-201's 5 ops,
@@ -259,8 +259,8 @@ def _ink(color: str) -> str:
 
 
 def _alpha_bars(weights, ops, names, ax, title) -> Figure:
-    left = 0.65 + _label_width(names, 8)
-    fig, ax = _new_axes(ax, (left + 5.5, 1.8 + 0.35 * len(names)), (left, 1.3, 1.0, 0.35))
+    left = 0.65 + label_width(names, 8)
+    fig, ax = new_axes(ax, (left + 5.5, 1.8 + 0.35 * len(names)), (left, 1.3, 1.0, 0.35))
     rows = np.arange(len(names))
     left = np.zeros(len(names))
     for k, op in enumerate(ops):
@@ -272,7 +272,7 @@ def _alpha_bars(weights, ops, names, ax, title) -> Figure:
     ax.set_yticks(rows, names, fontsize=8)
     ax.set_xlim(0.0, 1.0)
     ax.invert_yaxis()
-    _style(ax, title, "weight", "edge")
+    style_axes(ax, title, "weight", "edge")
     ax.grid(False)
     below_xlabel = -0.5 / (ax.get_position().height * fig.get_figheight())  # 0.5 inch under the axes
     ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, below_xlabel), ncol=min(len(ops), 5), frameon=False)
@@ -299,7 +299,7 @@ def _alpha_panels(weights, ops, names, ax, title) -> Figure:
         for k, op in enumerate(ops):
             panel.plot(steps, weights[:, e, k], color=op_color(op), linewidth=1.4)
         strongest = ops[int(np.argmax(weights[-1, e]))]
-        _set_title(panel, f"{name}: {strongest}", fontsize=8, color=_ink(op_color(strongest)), fontweight="bold")
+        set_title(panel, f"{name}: {strongest}", fontsize=8, color=_ink(op_color(strongest)), fontweight="bold")
         panel.set_ylim(0.0, 1.0)
         panel.tick_params(labelsize=7)
         panel.grid(alpha=0.3, linewidth=0.5)

@@ -26,8 +26,8 @@ from ..spaces.cell_space import CellSpace
 from ..spaces.macro_space import MacroSpace
 from ..spaces.search_space import Architecture
 from ..spaces.zoph_le_space import ZophLeSpace
+from .axes import new_axes, style_axes
 from .drawing import op_color
-from .views import _new_axes, _style
 
 FAINT = "#c8c8c8"  # a candidate the sampled architecture does not run
 
@@ -45,9 +45,9 @@ def supernet_losses(history: Sequence[Mapping]) -> tuple[list[int], list[float]]
 def plot_supernet_loss(history: Sequence[Mapping], ax=None, *, title: str = "Shared weights: training loss") -> Figure:
     """The mean training loss of the supernet's phase before each search step."""
     steps, losses = supernet_losses(history)
-    fig, ax = _new_axes(ax, (5.0, 3.0))
+    fig, ax = new_axes(ax, (5.0, 3.0))
     ax.plot(steps, losses, marker="o", markersize=3, color="#0072b2")
-    _style(ax, title, "search step", "cross-entropy (train minibatches)")
+    style_axes(ax, title, "search step", "cross-entropy (train minibatches)")
     return fig
 
 
@@ -59,7 +59,7 @@ def plot_shared_vs_true(shared, true, ax=None, *, highlight: int | None = None,
     ``highlight`` marks one point (say the derived architecture) in orange.
     """
     shared, true = np.asarray(shared, dtype=float), np.asarray(true, dtype=float)
-    fig, ax = _new_axes(ax, (4.6, 4.0))
+    fig, ax = new_axes(ax, (4.6, 4.0))
     ax.scatter(true, shared, s=14, alpha=0.7, color="#56b4e9", edgecolor="none")
     if highlight is not None:
         ax.scatter([true[highlight]], [shared[highlight]], s=60, color="#d55e00", label="derived", zorder=3)
@@ -68,7 +68,7 @@ def plot_shared_vs_true(shared, true, ax=None, *, highlight: int | None = None,
     if len(shared) >= 3:
         q = ranking_quality(shared, true)
         title += f"\nKendall tau {q['kendall_tau']:.2f}, Spearman rho {q['spearman_rho']:.2f} (n={q['n']})"
-    _style(ax, title, xlabel, ylabel)
+    style_axes(ax, title, xlabel, ylabel)
     return fig
 
 
@@ -121,7 +121,7 @@ def _draw_cell_supernet(arch: Architecture, ax, title) -> Figure:
     candidates = [op for op in space.ops if op != "none"]  # what the supernet holds weights for
     gap, radius = 2.4, 0.22
     height = 0.5 + 0.45 * (space.num_nodes - 1) + 0.07 * len(candidates)  # the widest arc's bulge, and room
-    fig, ax = _new_axes(ax, (gap * (space.num_nodes - 1) + 1.2, 2 * height + 0.9), margins=(0.0, 0.0, 0.45, 0.35))
+    fig, ax = new_axes(ax, (gap * (space.num_nodes - 1) + 1.2, 2 * height + 0.9), margins=(0.0, 0.0, 0.45, 0.35))
     x = {k: gap * k for k in range(space.num_nodes)}
     for (i, j), op in space.edge_ops(arch).items():  # edge j -> i
         span = i - j
@@ -164,7 +164,7 @@ def _draw_macro_supernet(arch: Architecture, ax, title) -> Figure:
     top = 0.5 * len(types) * box_h + 0.5 * box_h
     below = top + 0.75  # the other choices are written under the candidates
     arc_room = 0.35 * max(n - 1, 1)
-    fig, ax = _new_axes(ax, (gap * (n + 1) + 0.4, top + below + arc_room + 0.6), margins=(0.0, 0.0, 0.35, 0.35))
+    fig, ax = new_axes(ax, (gap * (n + 1) + 0.4, top + below + arc_room + 0.6), margins=(0.0, 0.0, 0.35, 0.35))
     column = {k: gap * (k + 1) for k in range(n)}
     column[-1], column[n] = 0.0, gap * (n + 1)  # the stem and the classifier
     for k in (-1, n):
@@ -215,7 +215,7 @@ def _draw_zoph_le_supernet(arch: Architecture, ax, title) -> Figure:
     unread = set(space.output_layers(arch))
     n, gap, box_w, box_h = len(layers), 1.7, 1.2, 0.6
     arc_room = 0.3 + 0.2 * (n + 1)
-    fig, ax = _new_axes(ax, (gap * (n + 1) + 0.4, 2 * arc_room + box_h + 0.9), margins=(0.0, 0.0, 0.35, 0.35))
+    fig, ax = new_axes(ax, (gap * (n + 1) + 0.4, 2 * arc_room + box_h + 0.9), margins=(0.0, 0.0, 0.35, 0.35))
     column = {k: gap * (k + 1) for k in range(n)}
     column[-1], column[n] = 0.0, gap * (n + 1)  # the image and the final concatenation
     for k, label in ((-1, "image"), (n, "concat")):

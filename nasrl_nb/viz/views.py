@@ -31,6 +31,7 @@ from matplotlib.ticker import MaxNLocator
 
 from ..rewards.pareto import pareto_front
 from ..validation import require_choice
+from .axes import label_width, new_axes, set_title, style_axes
 
 COST_METRICS: dict[str, str] = {"params": "parameters", "flops": "FLOPs", "latency_ms": "latency (ms)"}
 ENTROPY_STYLES = ("auto", "lines", "image")
@@ -48,27 +49,6 @@ def _get(item, name: str, default=None):
     return getattr(item, name, default)
 
 
-def _new_axes(ax, figsize, margins=(0.7, 0.2, 0.5, 0.35)):
-    """``(figure, axes)``: the given axes, or a fresh Figure (no pyplot) whose axes leave
-    ``margins`` = (left, right, bottom, top) inches free for labels.
-
-    Fixed margins instead of a layout engine: a constrained layout measures every label
-    again at each render, which doubles the cost of a live dashboard redraw.
-    """
-    if ax is not None:
-        return ax.figure, ax
-    width, height = figsize
-    left, right, bottom, top = margins
-    fig = Figure(figsize=figsize)
-    ax = fig.add_axes((left / width, bottom / height, 1 - (left + right) / width, 1 - (bottom + top) / height))
-    return fig, ax
-
-
-def _label_width(labels, fontsize: float) -> float:
-    """Rough width in inches of the longest label (DejaVu Sans averages 0.6 em a glyph)."""
-    return 0.6 * fontsize / 72 * max((len(str(label)) for label in labels), default=0)
-
-
 def _colorbar(fig, image, ax, created: bool, label: str) -> None:
     """A colorbar in the right margin of a figure made here, else stolen from ``ax``."""
     if created:
@@ -77,20 +57,6 @@ def _colorbar(fig, image, ax, created: bool, label: str) -> None:
         fig.colorbar(image, cax=cax, label=label)
     else:
         fig.colorbar(image, ax=ax, label=label, aspect=25)
-
-
-def _set_title(ax, title: str, **kwargs) -> None:
-    """A title at a fixed height: auto-placing it measures every tick label at each render."""
-    ax.set_title(title, y=1.0, pad=6, **{"fontsize": 10, **kwargs})
-
-
-def _style(ax, title: str, xlabel: str, ylabel: str) -> None:
-    _set_title(ax, title)
-    ax.set_xlabel(xlabel, fontsize=9)
-    ax.set_ylabel(ylabel, fontsize=9)
-    ax.tick_params(labelsize=8)
-    ax.grid(alpha=0.3, linewidth=0.6)
-    ax.spines[["top", "right"]].set_visible(False)
 
 
 def _finite(value) -> bool:
@@ -149,9 +115,9 @@ def plot_policy_heatmap(snapshot, ax=None, *, values: str = "probs", annotate: b
     num_rows, width = matrix.shape
     created = ax is None
     tick_size = 7 if num_rows > 12 else 8
-    left = 0.2 + _label_width(decisions, tick_size)
+    left = 0.2 + label_width(decisions, tick_size)
     right = 1.0 if colorbar else 0.15
-    fig, ax = _new_axes(ax, (left + right + 1.25 * width, 0.6 + 0.24 * num_rows), (left, right, 0.15, 0.4))
+    fig, ax = new_axes(ax, (left + right + 1.25 * width, 0.6 + 0.24 * num_rows), (left, right, 0.15, 0.4))
     cmap = colormaps["Blues"].with_extremes(bad="#f4f4f4")
     image = ax.imshow(matrix, cmap=cmap, vmin=0.0, vmax=1.0, aspect="auto", interpolation="nearest")
     if annotate is None:
@@ -167,7 +133,7 @@ def plot_policy_heatmap(snapshot, ax=None, *, values: str = "probs", annotate: b
     ax.set_yticks(range(num_rows), decisions, fontsize=tick_size)
     ax.set_xticks([])  # columns are option slots; each cell names its option
     ax.tick_params(length=0)
-    _set_title(ax, title or f"Policy: {'greedy-path probabilities' if values == 'probs' else 'sampled marginals'}")
+    set_title(ax, title or f"Policy: {'greedy-path probabilities' if values == 'probs' else 'sampled marginals'}")
     if colorbar:
         _colorbar(fig, image, ax, created, "probability")
     return fig
@@ -241,26 +207,26 @@ def plot_entropy_over_time(snapshots_or_entropy_matrix, ax=None, *, decisions: S
     if style == "auto":
         style = "lines" if num_decisions <= _MAX_LINES else "image"
     if style == "lines":
-        legend_width = 0.75 + _label_width(names, 7) if num_decisions else 0.2
-        fig, ax = _new_axes(ax, (6.0 + legend_width, 3.6), (0.7, legend_width, 0.5, 0.35))
+        legend_width = 0.75 + label_width(names, 7) if num_decisions else 0.2
+        fig, ax = new_axes(ax, (6.0 + legend_width, 3.6), (0.7, legend_width, 0.5, 0.35))
         palette = colormaps["tab10" if num_decisions <= 10 else "tab20"].colors
         for d in range(num_decisions):
             ax.plot(steps, matrix[:, d], color=palette[d % len(palette)], linewidth=1.5, label=names[d])
         if num_decisions:
             ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
-        _style(ax, title, "step", "entropy (nats)")
+        style_axes(ax, title, "step", "entropy (nats)")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylim(bottom=0.0)
         return fig
     created = ax is None
     tick_size = 7 if num_decisions > 12 else 8
-    left = 0.2 + _label_width(names, tick_size)
-    fig, ax = _new_axes(ax, (left + 7.0, 0.95 + 0.22 * num_decisions), (left, 1.0, 0.5, 0.35))
+    left = 0.2 + label_width(names, tick_size)
+    fig, ax = new_axes(ax, (left + 7.0, 0.95 + 0.22 * num_decisions), (left, 1.0, 0.5, 0.35))
     dx = float(np.median(np.diff(steps))) if len(steps) > 1 else 1.0
     extent = (steps[0] - dx / 2, steps[-1] + dx / 2, num_decisions - 0.5, -0.5) if len(steps) else None
     image = ax.imshow(matrix.T, aspect="auto", cmap=colormaps["magma"], vmin=0.0, interpolation="nearest", extent=extent)
     ax.set_yticks(range(num_decisions), names, fontsize=tick_size)
-    _style(ax, title, "step", "")
+    style_axes(ax, title, "step", "")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(False)
     _colorbar(fig, image, ax, created, "entropy (nats)")
@@ -318,7 +284,7 @@ def running_best(steps, rewards, ok=None) -> tuple[np.ndarray, np.ndarray]:
 def plot_rewards(history_records_or_steps, ax=None, *, title: str = "Rewards") -> Figure:
     """Each sample's reward (points; failed children as crosses), the baseline and the best so far."""
     series = reward_series(history_records_or_steps)
-    fig, ax = _new_axes(ax, (7.5, 3.6), (0.7, 1.3, 0.5, 0.35))
+    fig, ax = new_axes(ax, (7.5, 3.6), (0.7, 1.3, 0.5, 0.35))
     good = series["ok"] & np.isfinite(series["reward"])
     failed = ~series["ok"] & np.isfinite(series["reward"])
     ax.scatter(series["step"][good], series["reward"][good], s=18, color=_SAMPLE_COLOR, alpha=0.55,
@@ -337,7 +303,7 @@ def plot_rewards(history_records_or_steps, ax=None, *, title: str = "Rewards") -
         ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     else:
         ax.text(0.5, 0.5, "no rewards yet", transform=ax.transAxes, ha="center", va="center", color="grey")
-    _style(ax, title, "step (policy update)", "reward")
+    style_axes(ax, title, "step (policy update)", "reward")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     return fig
 
@@ -354,7 +320,7 @@ def plot_accuracy_vs_cost(records, cost: str = "params", ax=None, front: bool = 
     usable = [r for r in records if _get(r, "status", "ok") == "ok" and _finite(_get(r, cost)) and _finite(_get(r, accuracy))]
     x = np.array([float(_get(r, cost)) for r in usable])
     y = np.array([float(_get(r, accuracy)) for r in usable])
-    fig, ax = _new_axes(ax, (7.2, 4.0), (0.7, 1.3, 0.5, 0.35))
+    fig, ax = new_axes(ax, (7.2, 4.0), (0.7, 1.3, 0.5, 0.35))
     ax.scatter(x, y, s=18, color=_SAMPLE_COLOR, alpha=0.5, linewidths=0, label="architecture", zorder=2)
     if front and usable:
         points = sorted((float(r[cost]), float(r[accuracy])) for r in pareto_front(
@@ -369,7 +335,7 @@ def plot_accuracy_vs_cost(records, cost: str = "params", ax=None, front: bool = 
         ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     else:
         ax.text(0.5, 0.5, "no evaluated architectures yet", transform=ax.transAxes, ha="center", va="center", color="grey")
-    _style(ax, title or f"Accuracy vs. {COST_METRICS[cost]}", COST_METRICS[cost], accuracy.replace("_", " "))
+    style_axes(ax, title or f"Accuracy vs. {COST_METRICS[cost]}", COST_METRICS[cost], accuracy.replace("_", " "))
     return fig
 
 
@@ -385,9 +351,9 @@ def plot_training_curve(train_losses, val_accuracies=None, ax=None, *, title: st
         train_losses = _get(result, "train_losses")
         val_accuracies = _get(result, "val_accuracies") if val_accuracies is None else val_accuracies
     losses = np.asarray(list(train_losses), dtype=float)
-    fig, ax = _new_axes(ax, (6.0, 3.4), (0.7, 0.8 if val_accuracies is not None else 0.2, 0.5, 0.35))
+    fig, ax = new_axes(ax, (6.0, 3.4), (0.7, 0.8 if val_accuracies is not None else 0.2, 0.5, 0.35))
     ax.plot(np.arange(1, losses.size + 1), losses, marker="o", markersize=4, color=_SAMPLE_COLOR, label="train loss")
-    _style(ax, title, "epoch", "train loss")
+    style_axes(ax, title, "epoch", "train loss")
     handles = [ax.lines[-1]]
     if val_accuracies is not None and len(val_accuracies):
         accuracies = np.asarray(list(val_accuracies), dtype=float)

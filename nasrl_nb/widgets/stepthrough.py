@@ -152,7 +152,12 @@ class StepThroughWidget:
         baseline = data.get("baseline")
         rows = "".join(f"<li>reward {r:.3f}</li>" for r in data["rewards"])
         rl = self.search.method in ("reinforce", "ppo", "a2c", "trpo", "enas")  # the updates that subtract a baseline
-        if baseline is not None:
+        window = getattr(getattr(self.search.strategy, "trainer", None), "rank_window", None)
+        if window is not None:
+            line = (f"<p>No baseline is subtracted: each reward's advantage is its rank among the last {window} "
+                    "rewards (this batch's included), centred, so a reward above their median pushes its choices "
+                    "up and one below pushes them down, whatever the gap.</p>")
+        elif baseline is not None:
             source = ("the critic's value of the start state V(h_0) (each later decision has its own V(h_t))"
                       if self.search.method == "a2c" else "the moving average of the earlier batches' rewards")
             line = f"<p>baseline b = {baseline:.3f}: {source}, which the update subtracts from each reward.</p>"
@@ -232,6 +237,11 @@ def _step_size(search) -> str:
     optimizer = getattr(trainer, "optimizer_name", None)
     if optimizer is None:
         return ""
+    if optimizer == "sgd" and getattr(trainer, "rank_window", None) is not None:
+        return (f"<p>What sets the step: plain SGD at learning rate {trainer.lr:g} moves each weight by lr × its "
+                "gradient, and the gradient is proportional to each architecture's advantage, its centred rank "
+                f"among the last {trainer.rank_window} rewards: the best of them moves its choices' probabilities "
+                "the most, a reward at their median not at all.</p>")
     if optimizer == "sgd":
         return (f"<p>What sets the step: plain SGD at learning rate {trainer.lr:g} moves each weight by lr × its "
                 "gradient, and the gradient is proportional to each architecture's advantage: a child far above "
