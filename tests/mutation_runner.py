@@ -36,7 +36,8 @@ def run_child(job: dict, log: Path) -> None:
         os.dup2(fd, 2)
         sys.stdout = open(1, "w", closefd=False)  # noqa: SIM115
         sys.stderr = open(2, "w", closefd=False)  # noqa: SIM115
-        status = int(pytest.main(["-q", "-x", "-p", "no:cacheprovider", "-p", "pytest_timeout", "--no-header",
+        # pythonpath emptied: pyproject puts the repository root on sys.path, which would shadow the copy
+        status = int(pytest.main(["-q", "-x", "-p", "no:cacheprovider", "-o", "pythonpath=", "-p", "pytest_timeout", "--no-header",
                                   *job["tests"]]))
         module = sys.modules.get("nasrl_nb")
         print(f"nasrl_nb imported from: {getattr(module, '__file__', None)}")
