@@ -30,7 +30,7 @@ import torch
 
 from nasrl_nb.bench.evaluator import TabularEvaluator
 from nasrl_nb.bench.tabular import TabularBenchmark
-from nasrl_nb.oneshot.darts_strategy import REMEDIES
+from nasrl_nb.oneshot.darts_config import REMEDIES
 from nasrl_nb.search.factory import make_search
 
 

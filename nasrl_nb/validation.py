@@ -6,6 +6,7 @@ surfaces as one readable ``ValueError`` rather than a deep PyTorch traceback.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Iterable
 
@@ -17,6 +18,19 @@ def require_choice(field: str, value, allowed: Iterable):
         options = ", ".join(str(a) for a in allowed)
         raise ValueError(f"{field}: {value!r} is not allowed; allowed values: {options}")
     return value
+
+
+def choice(default, allowed: Iterable):
+    """A dataclass field whose value is one of ``allowed``: :func:`require_choices` checks it,
+    and a command line generated from the dataclass offers ``allowed`` as the option's choices."""
+    return dataclasses.field(default=default, metadata={"choices": tuple(allowed)})
+
+
+def require_choices(config, section: str) -> None:
+    """Check each :func:`choice` field of the dataclass ``config``; an error names ``section.field``."""
+    for f in dataclasses.fields(config):
+        if "choices" in f.metadata:
+            require_choice(f"{section}.{f.name}", getattr(config, f.name), f.metadata["choices"])
 
 
 def require_positive(field: str, value, *, integer: bool = False):

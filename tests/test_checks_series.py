@@ -24,9 +24,9 @@ from nasrl_nb.checks import (
     reference_staleness,
     significant_winner,
 )
-from nasrl_nb.stats import kendall_tau
 from nasrl_nb.rl.bandits import FactoredUCB1
 from nasrl_nb.spaces.cell_space import CellSpace
+from nasrl_nb.stats import kendall_tau
 
 JUNK = [None, "0.5", [1, 2, 3], {"a": 1}, float("nan"), object()]
 

@@ -159,7 +159,7 @@ def test_the_reference_virtual_step_before_any_weight_step_is_eq_6_plus_weight_d
                                criterion=_mse)
         grads.append(opt.architecture_gradient(train, val)[0][0])
     torch.testing.assert_close(grads[0], grads[1])
-    with pytest.raises(ValueError, match=r"^virtual_step: 'adam' is not allowed; allowed values: sgd, reference"):
+    with pytest.raises(ValueError, match=r"^darts.virtual_step: 'adam' is not allowed; allowed values: sgd, reference"):
         BilevelOptimizer(TinyNet(), virtual_step="adam")
 
 

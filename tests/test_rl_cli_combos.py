@@ -69,9 +69,9 @@ def test_search_resume_export_through_the_cli(method, options, tmp_path, capsys,
                                                        "reinforce, ppo, a2c, trpo, not 'sac'"),
     (["--method", "ucb", "--curriculum", *TINY_MACRO], "curriculum: grows an on-policy controller"),
     (["--method", "a2c", "--curriculum", *TABLE], "curriculum: grows a layered space's depth; allowed spaces: macro, zoph-le"),
-    (["--method", "thompson", "--controller", "gru", *TABLE], "controller: only for reinforce, ppo, a2c, trpo, sac and "
-                                                               "enas, not method='thompson'"),
-    (["--method", "ucb", "--epsilon", "0.1", *TABLE], "epsilon: only for reinforce, ppo, a2c, trpo, sac and enas"),
+    (["--method", "thompson", "--controller", "gru", *TABLE], "--controller: only for methods reinforce, ppo, a2c, trpo, "
+                                                               "sac, enas; method 'thompson' does not use it"),
+    (["--method", "ucb", "--epsilon", "0.1", *TABLE], "--epsilon: only for methods reinforce, ppo, a2c, trpo, sac, enas"),
 ])
 def test_combinations_that_cannot_work_are_refused_by_name(args, message, tmp_path, capsys, one_table_load):
     assert main(["search", *args, "--budget", "2", "--out", str(tmp_path / "run"), "--quiet"]) == 2

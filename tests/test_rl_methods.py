@@ -71,9 +71,9 @@ def test_epsilon_and_bandit_options_reach_the_strategy(bench):
 
 
 def test_misplaced_options_are_rejected(bench):
-    with pytest.raises(ValueError, match="trpo_kwargs: only for method trpo, not method='a2c'"):
+    with pytest.raises(ValueError, match="trpo_kwargs: only for methods trpo; method 'a2c' does not use it"):
         make_search("a2c", "cell", None, evaluator=TabularEvaluator(bench), trpo_kwargs={"max_kl": 0.1})
-    with pytest.raises(ValueError, match="bandit_kwargs: only for method ucb or thompson"):
+    with pytest.raises(ValueError, match="bandit_kwargs: only for methods ucb, thompson"):
         make_search("reinforce", "cell", None, evaluator=TabularEvaluator(bench), bandit_kwargs={"exploration": 2.0})
     with pytest.raises(ValueError, match="controller.kind: 'rnn' is not allowed; allowed values: lstm, gru, attention"):
         make_search("reinforce", "cell", None, evaluator=TabularEvaluator(bench), controller="rnn")

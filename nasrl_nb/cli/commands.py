@@ -131,15 +131,16 @@ def _error(message: str) -> int:
 
 # --- checks of the options, before anything is loaded, trained or written -------------------------
 POSITIVE_INTS = ("epochs", "batch", "batch_size", "budget", "channels", "cells_per_stage", "max_samples")
-POSITIVE_NUMBERS = ("lr", "controller_lr", "max_params", "max_flops", "max_latency_ms")
+POSITIVE_NUMBERS = ("lr", "trainer_lr", "max_params", "max_flops", "max_latency_ms")
 NONNEGATIVE_NUMBERS = ("entropy_weight",)
 BUDGET_OPTIONS = ("max_params", "max_flops", "max_latency_ms")
 NAME_MAX = 255  # longest file name on common file systems (ext4, APFS, NTFS)
 
 
-def option(dest: str) -> str:
-    """``controller_lr`` -> ``--controller-lr``: errors name the option as the user typed it."""
-    return "--" + dest.replace("_", "-")
+def option(dest: str, command: str | None = None) -> str:
+    """``max_params`` -> ``--max-params`` (search: ``trainer_lr`` -> ``--controller-lr``): errors name the option
+    as the user typed it."""
+    return search_commands.option_name(dest) if command == "search" else "--" + dest.replace("_", "-")
 
 
 def check_options(args: argparse.Namespace) -> None:
@@ -148,13 +149,13 @@ def check_options(args: argparse.Namespace) -> None:
 
     for dest in POSITIVE_INTS:
         if getattr(args, dest, None) is not None:
-            require_positive(option(dest), getattr(args, dest), integer=True)
+            require_positive(option(dest, args.command), getattr(args, dest), integer=True)
     for dest in POSITIVE_NUMBERS:
         if getattr(args, dest, None) is not None:
-            require_positive(option(dest), getattr(args, dest))
+            require_positive(option(dest, args.command), getattr(args, dest))
     for dest in NONNEGATIVE_NUMBERS:
         if getattr(args, dest, None) is not None:
-            require_nonnegative(option(dest), getattr(args, dest))
+            require_nonnegative(option(dest, args.command), getattr(args, dest))
     if getattr(args, "seed", None) is not None:
         require_seed("--seed", args.seed)
     if args.command == "search":

@@ -18,73 +18,67 @@ import json
 import sys
 from pathlib import Path
 
-# option name -> make_search keyword (see nasrl_nb.search.config.SETTINGS); an option left at None
-# takes the default, or the saved run's value on --resume
-SEARCH_OPTIONS = {
-    "method": "method",
-    "space": "space",
-    "dataset": "dataset",
-    "budget": "budget",
-    "batch": "batch_size",
-    "seed": "seed",
-    "device": "device",
-    "precision": "precision",
-    "threads": "threads",
-    "epochs": "epochs",
-    "lr": "lr",
-    "channels": "channels",
-    "cells_per_stage": "cells_per_stage",
-    "max_samples": "max_samples",
-    "max_params": "max_params",
-    "max_flops": "max_flops",
-    "max_latency_ms": "max_latency_ms",
-    "constraint_mode": "constraint_mode",
-    "supernet_steps": "supernet_train_steps",
-    "warmup_steps": "warmup_steps",
-    "controller_steps": "controller_steps",
-    "controller_lr": None,  # goes into trainer_kwargs
-    "entropy_weight": None,
-    "second_order": "second_order",
-    "remedy": "remedy",
-    "controller": "controller",  # lstm, gru, attention (RL methods)
-    "epsilon": "epsilon",
-    "reward": "reward",  # accuracy, zoph_le, multi
-    "curriculum": "curriculum",
-    "reward_weights": "reward_weights",
-    "reference_params": "reference_params",
-    "reference_latency_ms": "reference_latency_ms",
-    "evaluator": "evaluator_kind",  # serial, process, ray
-    "workers": "workers",
-    "ray_address": "ray_address",
-    "asynchronous": "asynchronous",
-    "preset": "preset",
-}
+# the options whose name is not make_search's keyword: the earlier names, which README, notebooks
+# and BENCHMARKS quote (each option also answers to its keyword, --batch-size, --trainer-lr...)
+OPTION_NAMES = {"batch_size": "--batch", "supernet_train_steps": "--supernet-steps", "evaluator_kind": "--evaluator",
+                "asynchronous": "--async", "trainer_lr": "--controller-lr"}
+HAND_WRITTEN = ("method", "space", "dataset", "progress")  # options with their own help (and --quiet for progress)
 
 
-def method_options() -> dict[str, tuple[str, ...]]:
-    """Options that only some methods read (option -> those methods): any other method would ignore them."""
-    from ..oneshot.enas import ONESHOT_METHODS
-    from ..search.methods import RL_METHODS
-
-    controller = (*RL_METHODS, "enas")
-    return {"controller_lr": controller, "entropy_weight": controller, "supernet_steps": ONESHOT_METHODS,
-            "warmup_steps": ONESHOT_METHODS, "second_order": ("darts",), "remedy": ("darts",)}
+def option_name(keyword: str) -> str:
+    """The option a make_search keyword is given by: ``--batch`` for batch_size, else ``--max-params``."""
+    return OPTION_NAMES.get(keyword, f"--{keyword.replace('_', '-')}")
 
 
-def check_method_options(args: argparse.Namespace, method: str) -> None:
-    """An option the method would ignore is refused by name (exit 2), not dropped silently."""
-    for option, methods in method_options().items():
-        if getattr(args, option, None) is not None and method not in methods:
-            raise ValueError(f"--{option.replace('_', '-')}: only for methods {', '.join(methods)}; "
-                             f"method {method!r} does not use it")
+def add_setting_options(parser: argparse.ArgumentParser) -> None:
+    """One option per make_search keyword (:data:`nasrl_nb.search.config.SETTINGS`), generated
+    from its dataclass field: the type, the choices, the help (the field's comment) and the
+    default of each method that reads it. Every default is None: not given, the config's own
+    value (or, on --resume, the saved run's) stands."""
+    import dataclasses
+
+    from ..search.config import METHOD_SECTIONS, SECTIONS, SETTINGS, SearchConfig, field_help
+    from ..search.methods import METHODS
+
+    defaults = {method: SearchConfig.from_settings(method=method).to_dict() for method in METHODS}
+    for keyword, path in SETTINGS.items():
+        if keyword in HAND_WRITTEN:
+            continue
+        section, _, name = path.rpartition(".")
+        kind = SECTIONS[section] if section else SearchConfig
+        spec = {f.name: f for f in dataclasses.fields(kind)}[name]
+        help_text = field_help(kind)[name]
+        if "help" not in spec.metadata:  # the default of each method that reads it
+            values = {m: (defaults[m].get(section, {}) if section else defaults[m]).get(name, spec.default)
+                      for m in METHOD_SECTIONS.get(section, METHODS)}
+            if len({repr(v) for v in values.values()}) == 1:
+                shown = f"default: {next(iter(values.values()))}"
+            else:
+                shown = "default: " + ", ".join(f"{m} {v}" for m, v in values.items())
+            help_text = f"{help_text} ({shown})" if help_text else shown
+        if section in METHOD_SECTIONS:
+            help_text = f"{', '.join(METHOD_SECTIONS[section])}: {help_text}"
+        options = [f"--{keyword.replace('_', '-')}"]
+        if keyword in OPTION_NAMES:
+            options.insert(0, OPTION_NAMES[keyword])
+        kwargs = {"dest": keyword, "default": None, "help": help_text.replace("%", "%%")}
+        base = str(spec.type).replace(" | None", "")
+        if base == "bool":
+            kwargs["action"] = argparse.BooleanOptionalAction
+        elif "choices" in spec.metadata:
+            kwargs["choices"] = spec.metadata["choices"]
+        elif base in ("int", "float"):
+            kwargs["type"] = int if base == "int" else float
+        elif base == "list":
+            kwargs.update(type=float, nargs=spec.metadata.get("nargs", "+"), metavar=spec.metadata.get("metavar"))
+        elif base == "dict":
+            kwargs.update(type=json.loads, metavar="JSON")
+        parser.add_argument(*options, **kwargs)
 
 
 def add_commands(subparsers) -> None:
     """Add ``search`` and ``export`` to the ``nasrl-nb`` parser."""
     from ..nn.data import DATASETS
-    from ..oneshot.darts_strategy import REMEDIES
-    from ..rewards.objectives import CONSTRAINT_MODES
-    from ..search.config import BATCH_SIZE_RULE
     from ..search.methods import METHODS
     from ..spaces.registry import SPACES
     from . import bench as bench_commands
@@ -108,68 +102,7 @@ def add_commands(subparsers) -> None:
     search.add_argument("--dataset", default=None,
                         help=f"dataset: {', '.join(DATASETS)}; or a table: bench:NAME, csv:PATH (default: digits)")
     bench_commands.add_search_options(search)  # --select-by, --report, --budget-seconds (tables only)
-    search.add_argument("--budget", type=int, default=None, help="architectures to evaluate (default: 64; 16 in quick mode)")
-    search.add_argument("--batch", type=int, default=None,
-                        help=f"architectures per step (default: a rule of the budget: {BATCH_SIZE_RULE})")
-    search.add_argument("--seed", type=int, default=None, help="seed of the controller, the search and the children (default: 0)")
-    search.add_argument("--device", default=None, help="where children train: auto, cpu, cuda, cuda:N, mps (default: auto)")
-    search.add_argument("--precision", choices=("fp32", "bf16"), default=None,
-                        help="child training precision: fp32 (default) or bf16 autocast (CUDA only)")
-    search.add_argument("--threads", type=int, default=None,
-                        help="intra-op torch threads per child, the same for every --evaluator (default: 1)")
-    search.add_argument("--epochs", type=int, default=None, help="training epochs per child (default: 3; 1 in quick mode)")
-    search.add_argument("--lr", type=float, default=None, help="child learning rate (default: 0.01)")
-    search.add_argument("--channels", type=int, default=None, help="child stem / first-stage width (default: 16)")
-    search.add_argument("--cells-per-stage", type=int, default=None, help="cells per stage, cell space (default: 1)")
-    search.add_argument("--max-samples", type=int, default=None, help="use a stratified subset of this many images")
-    search.add_argument("--max-params", type=float, default=None, help="budget on parameters")
-    search.add_argument("--max-flops", type=float, default=None, help="budget on FLOPs per image")
-    search.add_argument("--max-latency-ms", type=float, default=None, help="budget on latency in ms (batch of 1)")
-    search.add_argument(
-        "--constraint-mode", choices=CONSTRAINT_MODES, default=None, help="how budgets shape the reward (default: hard)"
-    )
-    search.add_argument("--supernet-steps", type=int, default=None,
-                        help="enas, random_ws: shared-weight minibatches per step (default: one pass over the training split)")
-    search.add_argument("--warmup-steps", type=int, default=None,
-                        help="enas, random_ws: minibatches with uniform architectures before the first step (default: 0)")
-    search.add_argument("--controller-steps", type=int, default=None,
-                        help="enas, random_ws: search steps (enas: controller updates) per shared-weight training phase "
-                             "(default: enas 10, ENAS's many controller steps per pass; random_ws 1)")
-    search.add_argument("--controller-lr", type=float, default=None,
-                        help="controller learning rate (reinforce, ppo, a2c, sac, enas; default: reinforce 0.2 with "
-                             "plain SGD on rank advantages, each reward's centred rank among the last 8; ppo 0.05, a2c 0.01, "
-                             "sac 0.05 and enas "
-                             "0.01 with Adam)")
-    search.add_argument("--entropy-weight", type=float, default=None, help="entropy bonus (reinforce, ppo, a2c, trpo, sac, enas)")
-    search.add_argument("--controller", choices=("lstm", "gru", "attention"), default=None,
-                        help="the controller's core (reinforce, ppo, a2c, trpo, sac, enas; default: lstm)")
-    search.add_argument("--epsilon", type=float, default=None,
-                        help="epsilon-greedy: propose a uniform random architecture with this probability "
-                             "(reinforce, ppo, a2c, trpo, sac; default: 0)")
-    search.add_argument("--curriculum", action="store_const", const=True, default=None,
-                        help="macro or zoph-le space, reinforce/ppo/a2c/trpo: start with 1 layer and add one layer at a time, the "
-                             "budget split evenly over the depths (Zoph & Le's growing curriculum)")
-    search.add_argument("--reward", choices=("accuracy", "zoph_le", "multi"), default=None,
-                        help="the reward: validation accuracy (default), zoph_le (max of the last 5 epochs, cubed), or "
-                             "multi: w_acc * accuracy + w_eff * efficiency - w_cplx * complexity")
-    search.add_argument("--reward-weights", type=float, nargs=3, metavar=("W_ACC", "W_EFF", "W_CPLX"), default=None,
-                        help="--reward multi: the three weights (default: 1 0 0)")
-    search.add_argument("--reference-params", type=float, default=None,
-                        help="--reward multi: parameters at which complexity reaches 1 (needed when W_CPLX > 0)")
-    search.add_argument("--reference-latency-ms", type=float, default=None,
-                        help="--reward multi: latency at which efficiency falls to 0 (needed when W_EFF > 0)")
-    search.add_argument("--second-order", action="store_const", const=True, default=None,
-                        help="darts: the unrolled (second-order) architecture gradient")
-    search.add_argument("--remedy", choices=REMEDIES, default=None,
-                        help="darts: a remedy for the collapse to skip connections (default: none; "
-                             "r-darts-l2 is one point of R-DARTS's grid, weight decay x27)")
-    search.add_argument("--evaluator", choices=("serial", "process", "ray"), default=None,
-                        help="where children train: serial (default), process (local worker processes) or ray")
-    search.add_argument("--workers", type=int, default=None, help="children trained at once (process, ray; default: 1)")
-    search.add_argument("--ray-address", default=None,
-                        help="join this Ray cluster (e.g. auto, ray://host:10001); default: a local Ray for the run")
-    search.add_argument("--async", dest="asynchronous", action="store_const", const=True, default=None,
-                        help="update as soon as --batch results are back while the other children still train")
+    add_setting_options(search)  # --budget, --batch, --epochs, --lr, --controller-lr, --remedy, ... (generated)
     search.add_argument("--preset", choices=("zoph-le",), default=None,
                         help="documented settings for other purposes than a lab's budget: zoph-le, Zoph & Le's "
                              "controller training (Adam at 6e-4 on raw advantages; reinforce, ppo), for long runs")
@@ -208,21 +141,21 @@ def add_commands(subparsers) -> None:
 
 def search_settings(args: argparse.Namespace) -> dict:
     """make_search keywords from the options given (those left out are not in the dict)."""
+    from ..search.config import SETTINGS
+
     settings: dict = {"progress": not args.quiet}
-    trainer_kwargs = {}
-    for option, keyword in SEARCH_OPTIONS.items():
-        value = getattr(args, option)
-        if value is None:
-            continue
-        if option == "controller_lr":
-            trainer_kwargs["lr"] = value
-        elif option == "entropy_weight":
-            trainer_kwargs["entropy_weight"] = value
-        else:
+    for keyword in (*SETTINGS, "preset"):
+        value = getattr(args, keyword, None)
+        if value is not None and keyword != "progress":
             settings[keyword] = value
-    if trainer_kwargs:
-        settings["trainer_kwargs"] = trainer_kwargs
     return settings
+
+
+def check_method_options(settings: dict, method: str) -> None:
+    """An option the method would ignore is refused by name (exit 2), not dropped silently."""
+    from ..search.config import check_method_sections
+
+    check_method_sections(method, settings, names={keyword: option_name(keyword) for keyword in settings})
 
 
 def search_config(args: argparse.Namespace):
@@ -244,7 +177,7 @@ def search_config(args: argparse.Namespace):
             raise ValueError(f"resume: the search in {str(out)!r} used a {config.evaluator}; continue it in Python "
                              "with resume_search(out_dir, evaluator=...)")
         config = config.with_settings(**settings)
-        check_method_options(args, config.method)
+        check_method_options(settings, config.method)
         return config
     if folder.holds_run() and not args.overwrite:
         changed = [] if saved is None else config_differences(saved, SearchConfig.from_dict(saved).with_settings(**settings).to_dict())
@@ -254,7 +187,7 @@ def search_config(args: argparse.Namespace):
     if not folder.holds_run() and out.exists() and any(out.iterdir()):
         raise ValueError(f"out: {str(out)!r} exists and is not empty; choose a new or empty folder")
     config = SearchConfig.from_settings(**settings)
-    check_method_options(args, config.method)
+    check_method_options(settings, config.method)
     return config
 
 

@@ -16,6 +16,7 @@ import math
 import torch
 from torch import nn
 
+from .config import ControllerConfig
 from .lstm import NASController
 
 
@@ -70,7 +71,7 @@ class AttentionController(NASController):
             arguments are :class:`NASController`'s (``num_layers`` = blocks).
     """
 
-    def __init__(self, space, *, num_heads: int = 2, **kwargs):
+    def __init__(self, space, *, num_heads: int = ControllerConfig.num_heads, **kwargs):
         self.num_heads = int(num_heads)
         super().__init__(space, **kwargs)
 

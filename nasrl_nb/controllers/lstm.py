@@ -26,6 +26,7 @@ from torch import nn
 
 from ..spaces.search_space import Architecture, SearchSpace
 from ..validation import require_positive
+from .config import ControllerConfig
 
 INIT_RANGE = 0.1  # ENAS: every controller weight starts uniform in [-0.1, 0.1]
 
@@ -140,12 +141,12 @@ class NASController(nn.Module):
         self,
         space: SearchSpace,
         *,
-        hidden_size: int = 64,
-        num_layers: int = 1,
-        temperature: float = 1.0,
-        tanh_constant: float | None = 2.5,
-        skip_attention: bool = True,
-        seed: int | None = None,
+        hidden_size: int = ControllerConfig.hidden_size,
+        num_layers: int = ControllerConfig.num_layers,
+        temperature: float = ControllerConfig.temperature,
+        tanh_constant: float | None = ControllerConfig.tanh_constant,
+        skip_attention: bool = ControllerConfig.skip_attention,
+        seed: int | None = ControllerConfig.seed,
     ):
         super().__init__()
         if not isinstance(space, SearchSpace):

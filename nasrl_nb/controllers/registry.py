@@ -5,17 +5,15 @@ from __future__ import annotations
 from ..spaces.search_space import SearchSpace
 from ..validation import require_choice
 from .attention import AttentionController
+from .config import CONTROLLER_KINDS, ControllerConfig
 from .gru import GRUController
 from .lstm import NASController
 
-CONTROLLERS: dict[str, type[NASController]] = {
-    "lstm": NASController,
-    "gru": GRUController,
-    "attention": AttentionController,
-}
+CONTROLLERS: dict[str, type[NASController]] = dict(zip(CONTROLLER_KINDS, (NASController, GRUController,
+                                                                           AttentionController)))
 
 
-def make_controller(space: SearchSpace, *, kind: str = "lstm", **kwargs) -> NASController:
+def make_controller(space: SearchSpace, *, kind: str = ControllerConfig.kind, **kwargs) -> NASController:
     """The ``kind`` controller over ``space``; ``kwargs`` are :class:`NASController`'s
     (``hidden_size``, ``num_layers``, ``temperature``, ``tanh_constant``, ``skip_attention``,
     ``seed``; ``num_heads`` for attention)."""

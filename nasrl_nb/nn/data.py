@@ -105,16 +105,25 @@ class Dataset:
         )
 
 
+@dataclass
+class DataConfig:
+    """The dataset the children train on."""
+
+    dataset: str | None = "digits"  # a name in nasrl_nb.nn.data.DATASETS; None: a Dataset passed in code
+    max_samples: int | None = None  # a stratified subset of this many images (None: all)
+    data_seed: int = 0  # seeds the train/val/test split, fixed across search seeds
+
+
 def load_dataset(
-    name: str = "digits",
+    name: str = DataConfig.dataset,
     *,
-    seed: int = 0,
+    seed: int = DataConfig.data_seed,
     device="cpu",
     val_fraction: float = 0.2,
     test_fraction: float = 0.2,
     root: str | os.PathLike | None = None,
     download: bool = False,
-    max_samples: int | None = None,
+    max_samples: int | None = DataConfig.max_samples,
 ) -> Dataset:
     """Load ``name`` (one of :data:`DATASETS`) as a seeded, stratified train/val/test split.
 

@@ -65,10 +65,10 @@ import torch
 from torch import nn
 
 from ..spaces.search_space import Architecture
-from ..validation import require_choice, require_nonnegative, require_positive
+from ..validation import require_nonnegative, require_positive
+from .darts_config import DartsConfig
 
 Batch = tuple[torch.Tensor, torch.Tensor]  # (X, y)
-VIRTUAL_STEPS: tuple[str, ...] = ("sgd", "reference")  # second order's w': Eq. 6, or with momentum and weight decay
 
 
 @runtime_checkable
@@ -204,16 +204,16 @@ class BilevelOptimizer:
         self,
         supernet: nn.Module,
         *,
-        w_lr: float = 0.025,
-        w_momentum: float = 0.9,
-        w_weight_decay: float = 3e-4,
-        grad_clip: float | None = 5.0,
-        alpha_lr: float = 3e-4,
+        w_lr: float = DartsConfig.w_lr,
+        w_momentum: float = DartsConfig.w_momentum,
+        w_weight_decay: float = DartsConfig.w_weight_decay,
+        grad_clip: float | None = DartsConfig.grad_clip,
+        alpha_lr: float = DartsConfig.alpha_lr,
         alpha_betas: tuple[float, float] = (0.5, 0.999),
-        alpha_weight_decay: float = 1e-3,
-        second_order: bool = False,
+        alpha_weight_decay: float = DartsConfig.alpha_weight_decay,
+        second_order: bool = DartsConfig.second_order,
         xi: float | None = None,
-        virtual_step: str = "sgd",
+        virtual_step: str = DartsConfig.virtual_step,
         criterion: Callable | None = None,
     ):
         for name in ("weight_parameters", "arch_parameters"):
@@ -228,19 +228,17 @@ class BilevelOptimizer:
         ids = {id(a) for a in self.alphas}
         if any(id(p) in ids for p in self.weights):
             raise ValueError("supernet: weight_parameters() must not include the arch_parameters()")
-        self.grad_clip = None if grad_clip is None else float(require_positive("grad_clip", grad_clip))
-        self.second_order = bool(second_order)
+        DartsConfig(w_lr=w_lr, w_lr_min=0.0, w_momentum=w_momentum, w_weight_decay=w_weight_decay, grad_clip=grad_clip, alpha_lr=alpha_lr,
+                    alpha_weight_decay=alpha_weight_decay, second_order=second_order,
+                    virtual_step=virtual_step)  # checks them
+        self.grad_clip = None if grad_clip is None else float(grad_clip)
+        self.second_order = second_order
         self.xi = None if xi is None else float(require_nonnegative("xi", xi))
-        self.virtual_step = require_choice("virtual_step", virtual_step, VIRTUAL_STEPS)
+        self.virtual_step = virtual_step
         self.criterion = criterion or nn.functional.cross_entropy
-        self.w_optimizer = torch.optim.SGD(
-            self.weights, lr=require_positive("w_lr", w_lr), momentum=require_nonnegative("w_momentum", w_momentum),
-            weight_decay=require_nonnegative("w_weight_decay", w_weight_decay),
-        )
-        self.alpha_optimizer = torch.optim.Adam(
-            self.alphas, lr=require_positive("alpha_lr", alpha_lr), betas=tuple(alpha_betas),
-            weight_decay=require_nonnegative("alpha_weight_decay", alpha_weight_decay),
-        )
+        self.w_optimizer = torch.optim.SGD(self.weights, lr=w_lr, momentum=w_momentum, weight_decay=w_weight_decay)
+        self.alpha_optimizer = torch.optim.Adam(self.alphas, lr=alpha_lr, betas=tuple(alpha_betas),
+                                                weight_decay=alpha_weight_decay)
 
     @property
     def w_lr(self) -> float:

@@ -52,11 +52,11 @@ from ..nn.data import Dataset, load_dataset
 from ..runtime import resolve_device
 from ..search.strategy import SearchStrategy, check_count
 from ..spaces.search_space import Architecture, SearchSpace
-from ..validation import require_choice, require_nonnegative, require_positive, require_seed
+from ..validation import require_seed
 from .darts import BilevelOptimizer
+from .darts_config import DartsConfig
 from .relaxed_supernets import build_relaxed_supernet
 
-REMEDIES: tuple[str, ...] = ("none", "darts-", "darts+", "r-darts-l2")
 R_DARTS_L2_FACTOR = 27  # "r-darts-l2": one grid point, weight decay 3e-4 x 27 = 8.1e-3, of R-DARTS's grid 3e-4 x {1, 3, 9, 27, 81}
 DARTS_DEFAULTS = {"batch_size": 1}  # make_search(method="darts"): one search epoch per step of the loop
 EVAL_BATCH_SIZE = 1024
@@ -117,13 +117,15 @@ class DartsStrategy(SearchStrategy):
         batch_norm: the supernet's BatchNorms, ``"darts"`` (no affine, one after each pool: the
             paper's search network) or ``"affine"`` (the children's ops, for weight inheritance).
         epochs: the planned search length, for the cosine and DARTS-'s decay (after it,
-            the rate stays at ``w_lr_min`` and ``beta`` at 0).
+            the rate stays at ``w_lr_min`` and ``beta`` at 0); required (make_search plans the budget).
         remedy: ``"none"``, ``"darts-"``, ``"darts+"`` or ``"r-darts-l2"`` (see the module docstring).
         aux_skip_weight: DARTS-'s starting ``beta``; max_skips: DARTS+'s stopping count.
         seed: seeds the generator of the data split and the batch order.
         device: where the supernet trains.
 
-    The supernet's initial weights and alphas come from torch's global RNG (the factory
+    The defaults are :class:`~nasrl_nb.oneshot.darts_config.DartsConfig`'s fields (the
+    children's :class:`~nasrl_nb.search.evaluation.ChildConfig` for ``channels`` and
+    ``cells_per_stage``), which also check the values. The supernet's initial weights and alphas come from torch's global RNG (the factory
     seeds it); everything after that is seeded here.
     """
 
@@ -137,36 +139,37 @@ class DartsStrategy(SearchStrategy):
         *,
         channels: int = 16,
         cells_per_stage: int = 1,
-        batch_size: int = 64,
-        w_lr: float = 0.025,
-        w_lr_min: float = 0.001,
-        w_momentum: float = 0.9,
-        w_weight_decay: float = 3e-4,
-        grad_clip: float | None = 5.0,
-        alpha_lr: float = 3e-4,
-        alpha_weight_decay: float = 1e-3,
-        second_order: bool = False,
-        virtual_step: str = "sgd",
-        batch_norm: str = "darts",
-        epochs: int = 50,
-        remedy: str = "none",
-        aux_skip_weight: float = 1.0,
-        max_skips: int = 2,
+        batch_size: int = DartsConfig.batch_size,
+        w_lr: float = DartsConfig.w_lr,
+        w_lr_min: float = DartsConfig.w_lr_min,
+        w_momentum: float = DartsConfig.w_momentum,
+        w_weight_decay: float = DartsConfig.w_weight_decay,
+        grad_clip: float | None = DartsConfig.grad_clip,
+        alpha_lr: float = DartsConfig.alpha_lr,
+        alpha_weight_decay: float = DartsConfig.alpha_weight_decay,
+        second_order: bool = DartsConfig.second_order,
+        virtual_step: str = DartsConfig.virtual_step,
+        batch_norm: str = DartsConfig.batch_norm,
+        epochs: int | None = DartsConfig.epochs,
+        remedy: str = DartsConfig.remedy,
+        aux_skip_weight: float = DartsConfig.aux_skip_weight,
+        max_skips: int = DartsConfig.max_skips,
         seed: int = 0,
         device="cpu",
     ):
         super().__init__(space)
         if not isinstance(data, Dataset):
             raise ValueError(f"data: expected a nasrl_nb.nn.data.Dataset (see load_dataset), got {type(data).__name__}")
-        self.remedy = require_choice("remedy", remedy, REMEDIES)
-        self.batch_size = require_positive("batch_size", batch_size, integer=True)
-        self.epochs = require_positive("epochs", epochs, integer=True)
-        self.w_lr_start = float(require_positive("w_lr", w_lr))
-        self.w_lr_min = float(require_nonnegative("w_lr_min", w_lr_min))
-        if self.w_lr_min > self.w_lr_start:
-            raise ValueError(f"w_lr_min: {w_lr_min!r} is above w_lr={w_lr!r}; allowed values: 0..w_lr")
-        self.aux_skip_start = float(require_nonnegative("aux_skip_weight", aux_skip_weight))
-        self.max_skips = require_positive("max_skips", max_skips, integer=True)
+        DartsConfig(second_order=second_order, batch_size=batch_size, w_lr=w_lr, w_lr_min=w_lr_min, w_momentum=w_momentum,
+                    w_weight_decay=w_weight_decay, grad_clip=grad_clip, alpha_lr=alpha_lr,
+                    alpha_weight_decay=alpha_weight_decay, epochs=epochs, remedy=remedy, aux_skip_weight=aux_skip_weight,
+                    max_skips=max_skips, virtual_step=virtual_step, batch_norm=batch_norm)  # checks them
+        if epochs is None:
+            raise ValueError("epochs: the planned search epochs (the cosine's and DARTS-'s length; the paper's 50), "
+                             "a positive integer; make_search plans the budget; got None")
+        self.remedy, self.batch_size, self.epochs, self.max_skips = remedy, batch_size, epochs, max_skips
+        self.w_lr_start, self.w_lr_min = float(w_lr), float(w_lr_min)
+        self.aux_skip_start = float(aux_skip_weight)
         self.seed = require_seed("seed", seed)
         self.device = resolve_device(device)
         self.data = data.to(self.device)

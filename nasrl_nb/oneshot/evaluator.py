@@ -30,6 +30,7 @@ import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -39,6 +40,7 @@ from ..nn.training import recalibrate_batch_norm
 from ..runtime import resolve_device, seed_everything
 from ..search.checkpoint import preserved_rng
 from ..search.evaluation import (
+    ChildConfig,
     Evaluator,
     data_fields,
     describe_exception,
@@ -46,7 +48,7 @@ from ..search.evaluation import (
     make_record,
 )
 from ..spaces.search_space import Architecture, SearchSpace
-from ..validation import require_choice, require_positive, require_seed
+from ..validation import choice, require_choices, require_positive, require_seed
 from .supernet import build_shared_supernet
 
 Sampler = Callable[[int], Sequence[Architecture]]
@@ -57,6 +59,51 @@ LR_SCHEDULES: tuple[str, ...] = ("cosine", "constant")
 # with Nesterov momentum, l2 weight decay 1e-4, the cosine schedule of SGDR with l_max = 0.05,
 # l_min = 0.001, T_0 = 10 epochs and T_mul = 2 (the authors' scripts use l_min = 0.0005).
 ENAS_LR, ENAS_LR_MIN, ENAS_LR_T0, ENAS_LR_T_MUL = 0.05, 0.001, 10.0, 2.0
+
+
+@dataclass
+class SupernetConfig:
+    """The shared-weight supernet of enas and random_ws (:class:`~nasrl_nb.oneshot.evaluator.SharedWeightEvaluator`).
+
+    Its width and cells come from ``child`` (``channels``, ``cells_per_stage``), its device from ``child.device``.
+    """
+
+    train_steps: int | None = None  # shared-weight minibatches per phase 1; None: one pass over the training split
+    warmup_steps: int = 0  # minibatches with uniform architectures before the first step
+    lr: float = ENAS_LR  # SGD with Nesterov momentum (ENAS)
+    momentum: float = 0.9  # Nesterov momentum of the shared weights' SGD
+    weight_decay: float = 1e-4  # the shared weights' L2 weight decay
+    grad_clip: float | None = 5.0  # clip the shared weights' gradient norm; None: off
+    batch_size: int = 64  # training minibatch
+    eval_batch_size: int = 128  # the validation minibatch that scores one architecture
+    lr_schedule: str = choice("cosine", LR_SCHEDULES)  # cosine: SGDR from lr to lr_min (ENAS Sec. 3.2); constant: lr throughout
+    lr_min: float = ENAS_LR_MIN  # the cosine's floor (ENAS: 0.001)
+    lr_t0: float = ENAS_LR_T0  # the first cosine cycle, in epochs (ENAS: T_0 = 10)
+    lr_t_mul: float = ENAS_LR_T_MUL  # each next cycle this many times longer (ENAS: T_mul = 2)
+    controller_steps: int = 1  # search steps (controller updates) per phase 1; enas: ENAS_CONTROLLER_STEPS
+
+    def __post_init__(self):
+        if self.train_steps is not None:
+            require_positive("supernet.train_steps", self.train_steps, integer=True)
+        if isinstance(self.warmup_steps, bool) or not isinstance(self.warmup_steps, int) or self.warmup_steps < 0:
+            raise ValueError(f"supernet.warmup_steps: must be an integer >= 0, got {self.warmup_steps!r}")
+        require_positive("supernet.lr", self.lr)
+        require_positive("supernet.batch_size", self.batch_size, integer=True)
+        require_positive("supernet.eval_batch_size", self.eval_batch_size, integer=True)
+        require_choices(self, "supernet")
+        if isinstance(self.lr_min, bool) or not isinstance(self.lr_min, (int, float)) or not 0 <= self.lr_min < float("inf"):
+            raise ValueError(f"supernet.lr_min: must be a finite number >= 0, got {self.lr_min!r}")
+        require_positive("supernet.lr_t0", self.lr_t0)
+        if isinstance(self.lr_t_mul, bool) or not isinstance(self.lr_t_mul, (int, float)) or not 1 <= self.lr_t_mul < float("inf"):
+            raise ValueError(f"supernet.lr_t_mul: must be a finite number >= 1, got {self.lr_t_mul!r}")
+        require_positive("supernet.controller_steps", self.controller_steps, integer=True)
+        if isinstance(self.momentum, bool) or not isinstance(self.momentum, (int, float)) or not 0 <= self.momentum < 1:
+            raise ValueError(f"supernet.momentum: must be a number in [0, 1), got {self.momentum!r}")
+        if (isinstance(self.weight_decay, bool) or not isinstance(self.weight_decay, (int, float))
+                or not 0 <= self.weight_decay < float("inf")):
+            raise ValueError(f"supernet.weight_decay: must be a finite number >= 0, got {self.weight_decay!r}")
+        if self.grad_clip is not None:
+            require_positive("supernet.grad_clip", self.grad_clip)
 
 
 def sgdr_lr(epoch: float, *, lr_max: float, lr_min: float, t0: float, t_mul: float) -> float:
@@ -150,25 +197,25 @@ class SharedWeightEvaluator(Evaluator):
         space: SearchSpace,
         data,
         *,
-        channels: int = 16,
-        cells_per_stage: int = 1,
-        train_steps: int | None = None,
-        warmup_steps: int = 0,
-        lr: float = ENAS_LR,
-        momentum: float = 0.9,
-        weight_decay: float = 1e-4,
-        grad_clip: float | None = 5.0,
-        batch_size: int = 64,
-        eval_batch_size: int = 128,
-        device="auto",
+        channels: int = ChildConfig.channels,
+        cells_per_stage: int = ChildConfig.cells_per_stage,
+        train_steps: int | None = SupernetConfig.train_steps,
+        warmup_steps: int = SupernetConfig.warmup_steps,
+        lr: float = SupernetConfig.lr,
+        momentum: float = SupernetConfig.momentum,
+        weight_decay: float = SupernetConfig.weight_decay,
+        grad_clip: float | None = SupernetConfig.grad_clip,
+        batch_size: int = SupernetConfig.batch_size,
+        eval_batch_size: int = SupernetConfig.eval_batch_size,
+        device=ChildConfig.device,
         seed: int = 0,
         sampler: Sampler | None = None,
         bn_calibration: int = 0,
-        lr_schedule: str = "cosine",
-        lr_min: float = ENAS_LR_MIN,
-        lr_t0: float = ENAS_LR_T0,
-        lr_t_mul: float = ENAS_LR_T_MUL,
-        controller_steps: int = 1,
+        lr_schedule: str = SupernetConfig.lr_schedule,
+        lr_min: float = SupernetConfig.lr_min,
+        lr_t0: float = SupernetConfig.lr_t0,
+        lr_t_mul: float = SupernetConfig.lr_t_mul,
+        controller_steps: int = SupernetConfig.controller_steps,
     ):
         from ..nn.data import Dataset
 
@@ -178,28 +225,16 @@ class SharedWeightEvaluator(Evaluator):
         self.space, self.seed = space, seed
         self.device = resolve_device(device)
         self.data = data.to(self.device)
-        self.train_steps = None if train_steps is None else require_positive("train_steps", train_steps, integer=True)
-        if isinstance(warmup_steps, bool) or not isinstance(warmup_steps, int) or warmup_steps < 0:
-            raise ValueError(f"warmup_steps: must be an integer >= 0, got {warmup_steps!r}")
-        self.warmup_steps = warmup_steps
-        self.lr = float(require_positive("lr", lr))
-        self.lr_schedule = require_choice("lr_schedule", lr_schedule, LR_SCHEDULES)
-        if isinstance(lr_min, bool) or not isinstance(lr_min, (int, float)) or not 0 <= lr_min < math.inf:
-            raise ValueError(f"lr_min: must be a finite number >= 0, got {lr_min!r}")
-        self.lr_min = float(lr_min)
-        self.lr_t0 = float(require_positive("lr_t0", lr_t0))
-        if isinstance(lr_t_mul, bool) or not isinstance(lr_t_mul, (int, float)) or not 1 <= lr_t_mul < math.inf:
-            raise ValueError(f"lr_t_mul: must be a finite number >= 1, got {lr_t_mul!r}")
-        self.lr_t_mul = float(lr_t_mul)
-        self.controller_steps = require_positive("controller_steps", controller_steps, integer=True)
-        if isinstance(momentum, bool) or not isinstance(momentum, (int, float)) or not 0 <= momentum < 1:
-            raise ValueError(f"momentum: must be a number in [0, 1), got {momentum!r}")
-        if isinstance(weight_decay, bool) or not isinstance(weight_decay, (int, float)) or not 0 <= weight_decay < math.inf:
-            raise ValueError(f"weight_decay: must be a finite number >= 0, got {weight_decay!r}")
+        SupernetConfig(train_steps=train_steps, warmup_steps=warmup_steps, lr=lr, momentum=momentum,
+                       weight_decay=weight_decay, grad_clip=grad_clip, batch_size=batch_size,
+                       eval_batch_size=eval_batch_size, lr_schedule=lr_schedule, lr_min=lr_min, lr_t0=lr_t0,
+                       lr_t_mul=lr_t_mul, controller_steps=controller_steps)  # checks them
+        self.train_steps, self.warmup_steps, self.controller_steps = train_steps, warmup_steps, controller_steps
+        self.lr, self.lr_schedule, self.lr_min = float(lr), lr_schedule, float(lr_min)
+        self.lr_t0, self.lr_t_mul = float(lr_t0), float(lr_t_mul)
         self.momentum, self.weight_decay = float(momentum), float(weight_decay)
-        self.grad_clip = None if grad_clip is None else float(require_positive("grad_clip", grad_clip))
-        self.batch_size = require_positive("batch_size", batch_size, integer=True)
-        self.eval_batch_size = require_positive("eval_batch_size", eval_batch_size, integer=True)
+        self.grad_clip = None if grad_clip is None else float(grad_clip)
+        self.batch_size, self.eval_batch_size = batch_size, eval_batch_size
         self.child_kwargs = {"channels": require_positive("channels", channels, integer=True),
                              "cells_per_stage": require_positive("cells_per_stage", cells_per_stage, integer=True)}
         with preserved_rng():

@@ -18,10 +18,12 @@ epoch), ``val_accuracies`` (one per epoch, when the evaluator trained the child)
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
-from ..validation import require_choice, require_positive
+from ..validation import choice, require_choice, require_choices, require_positive
 
 COST_METRICS: tuple[str, ...] = ("params", "flops", "latency_ms")
 OBJECTIVES: tuple[str, ...] = ("accuracy", "zoph_le")  # the base reward, by name (see make_reward)
@@ -376,14 +378,42 @@ def objective_reward(objective: str = "accuracy", *, failure_reward: float = 0.0
     return cls(failure_reward=failure_reward)
 
 
+REWARD_OBJECTIVES = (*OBJECTIVES, "multi")  # multi: compute_reward's weighted sum of accuracy, speed and size (MultiObjectiveReward)
+
+
+@dataclass
+class RewardConfig:
+    """The reward (:func:`~nasrl_nb.rewards.objectives.make_reward`); ``custom`` when a reward_fn is passed."""
+
+    max_params: float | None = None  # budget on parameters
+    max_flops: float | None = None  # budget on FLOPs per image
+    max_latency_ms: float | None = None  # budget on latency (batch of 1)
+    constraint_mode: str = choice("hard", CONSTRAINT_MODES)  # hard, penalty or mnasnet
+    failure_reward: float = 0.0  # the reward of a child that failed to train
+    custom: dict | None = None  # config() of a reward_fn passed in code (then the fields above are unused)
+    objective: str = choice("accuracy", REWARD_OBJECTIVES)  # accuracy, zoph_le, or multi: compute_reward(accuracy, efficiency, complexity)
+    weights: list | None = dataclasses.field(default=None, metadata={"nargs": 3, "metavar": ("W_ACC", "W_EFF", "W_CPLX")})  # multi: (w_accuracy, w_efficiency, w_complexity); None: (1, 0, 0)
+    reference_params: float | None = None  # multi: params at which complexity reaches 1
+    reference_latency_ms: float | None = None  # multi: latency at which efficiency reaches 0
+
+    def __post_init__(self):
+        require_choices(self, "reward")
+        if self.objective != "multi" and (self.weights is not None or self.reference_params is not None
+                                          or self.reference_latency_ms is not None):
+            raise ValueError("reward_weights, reference_params, reference_latency_ms: only for reward 'multi', "
+                             f"not {self.objective!r}")
+        if self.weights is not None:
+            self.weights = list(check_weights(self.weights))
+
+
 def make_reward(
     *,
-    max_params: float | None = None,
-    max_flops: float | None = None,
-    max_latency_ms: float | None = None,
-    constraint_mode: str = "hard",
-    failure_reward: float = 0.0,
-    objective: str = "accuracy",
+    max_params: float | None = RewardConfig.max_params,
+    max_flops: float | None = RewardConfig.max_flops,
+    max_latency_ms: float | None = RewardConfig.max_latency_ms,
+    constraint_mode: str = RewardConfig.constraint_mode,
+    failure_reward: float = RewardConfig.failure_reward,
+    objective: str = RewardConfig.objective,
 ) -> RewardFunction:
     """The ``objective`` reward, constrained by the budgets that are given.
 

@@ -43,6 +43,7 @@ from torch import nn
 
 from ..controllers.lstm import NASController
 from ..validation import require_fraction, require_positive
+from .config import A2CConfig
 from .policy_gradient import PolicyGradientTrainer, UpdateStats, reinforce_loss
 
 
@@ -76,7 +77,8 @@ class A2CTrainer(PolicyGradientTrainer):
             defaults to Adam (actor and critic share it).
     """
 
-    def __init__(self, controller: NASController, *, value_coef: float = 0.5, gae_lambda: float = 1.0, **kwargs):
+    def __init__(self, controller: NASController, *, value_coef: float = A2CConfig.value_coef,
+                 gae_lambda: float = A2CConfig.gae_lambda, **kwargs):
         for name in ("algorithm", "value_baseline", "ppo_clip", "ppo_epochs", "target_kl", "value_lr", "baseline_decay"):
             if name in kwargs:
                 raise ValueError(f"{name}: not an option of A2C (its critic replaces the moving-average baseline)")

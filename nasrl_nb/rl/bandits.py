@@ -41,6 +41,7 @@ import numpy as np
 
 from ..spaces.search_space import Architecture, SearchSpace
 from ..validation import require_choice, require_positive, require_seed
+from .config import BanditConfig
 
 BANDITS: tuple[str, ...] = ("ucb", "thompson")
 UNTRIED_SCORE = 1e6  # stands in for UCB's +inf of a never-tried option when rows' scores are summed
@@ -51,7 +52,7 @@ class FactoredBandit:
 
     kind = "bandit"
 
-    def __init__(self, space: SearchSpace, *, seed: int = 0, std_floor: float = 0.01):
+    def __init__(self, space: SearchSpace, *, seed: int = 0, std_floor: float = BanditConfig.std_floor):
         if not isinstance(space, SearchSpace):
             raise ValueError(f"space: expected a SearchSpace, got {type(space).__name__}")
         self.space = space
@@ -152,7 +153,7 @@ class FactoredUCB1(FactoredBandit):
 
     kind = "ucb"
 
-    def __init__(self, space: SearchSpace, *, exploration: float = 1.0, **kwargs):
+    def __init__(self, space: SearchSpace, *, exploration: float = BanditConfig.exploration, **kwargs):
         super().__init__(space, **kwargs)
         self.exploration = float(require_positive("exploration", exploration))
 
@@ -223,7 +224,7 @@ class FactoredThompson(FactoredBandit):
 
     kind = "thompson"
 
-    def __init__(self, space: SearchSpace, *, prior_count: float = 1.0, **kwargs):
+    def __init__(self, space: SearchSpace, *, prior_count: float = BanditConfig.prior_count, **kwargs):
         super().__init__(space, **kwargs)
         self.prior_count = float(require_positive("prior_count", prior_count))
 

@@ -48,11 +48,10 @@ from torch import nn
 
 from ..controllers.lstm import NASController
 from ..validation import require_choice, require_fraction, require_positive
+from .config import ADVANTAGE_STDS, OPTIMIZERS, TrainerConfig
 from .ppo import ppo_update
 
 ALGORITHMS = ("reinforce", "ppo")
-OPTIMIZERS = ("sgd", "adam")
-ADVANTAGE_STDS = ("history", "batch")
 
 
 @dataclass(frozen=True)
@@ -223,22 +222,22 @@ class PolicyGradientTrainer:
         controller: NASController,
         *,
         algorithm: str = "reinforce",
-        lr: float = 0.2,
-        optimizer: str = "sgd",
-        baseline_decay: float = 0.95,
-        entropy_weight: float = 1e-4,
-        normalize_advantages: bool = True,
-        advantage_std: str = "history",
-        grad_clip: float | None = 5.0,
-        ppo_clip: float = 0.2,
-        ppo_epochs: int = 4,
-        target_kl: float | None = 0.02,
-        advantage_std_floor: float = 0.02,
-        value_baseline: bool = False,
-        value_lr: float = 1e-2,
-        epsilon: float = 0.0,
-        schedule: Schedule | None = None,
-        rank_window: int | None = None,
+        lr: float = TrainerConfig.lr,
+        optimizer: str = TrainerConfig.optimizer,
+        baseline_decay: float = TrainerConfig.baseline_decay,
+        entropy_weight: float = TrainerConfig.entropy_weight,
+        normalize_advantages: bool = TrainerConfig.normalize_advantages,
+        advantage_std: str = TrainerConfig.advantage_std,
+        grad_clip: float | None = TrainerConfig.grad_clip,
+        ppo_clip: float = TrainerConfig.ppo_clip,
+        ppo_epochs: int = TrainerConfig.ppo_epochs,
+        target_kl: float | None = TrainerConfig.target_kl,
+        advantage_std_floor: float = TrainerConfig.advantage_std_floor,
+        value_baseline: bool = TrainerConfig.value_baseline,
+        value_lr: float = TrainerConfig.value_lr,
+        epsilon: float = TrainerConfig.epsilon,
+        schedule: Schedule | None = TrainerConfig.schedule,
+        rank_window: int | None = TrainerConfig.rank_window,
     ):
         if not isinstance(controller, NASController):
             raise ValueError(f"controller: expected a NASController, got {type(controller).__name__}")

@@ -41,6 +41,7 @@ from torch import nn
 
 from ..controllers.lstm import NASController, max_entropy
 from ..validation import require_fraction, require_nonnegative, require_positive
+from .config import SACConfig, TrainerConfig
 from .policy_gradient import RewardStats, UpdateStats, propose_epsilon_greedy, rewards_tensor
 
 
@@ -108,10 +109,11 @@ class SoftActorCritic:
     value_head = None
     schedule = None
 
-    def __init__(self, controller: NASController, *, critic_hidden: int = 64, critic_lr: float = 1e-2,
-                 critic_steps: int = 50, policy_steps: int = 5, policy_samples: int = 64,
-                 target_entropy: float = 0.3, alpha: float = 0.5, alpha_lr: float = 0.05,
-                 reward_std_floor: float = 0.02, **kwargs):
+    def __init__(self, controller: NASController, *, critic_hidden: int = SACConfig.critic_hidden,
+                 critic_lr: float = SACConfig.critic_lr, critic_steps: int = SACConfig.critic_steps,
+                 policy_steps: int = SACConfig.policy_steps, policy_samples: int = SACConfig.policy_samples,
+                 target_entropy: float = SACConfig.target_entropy, alpha: float = SACConfig.alpha,
+                 alpha_lr: float = SACConfig.alpha_lr, reward_std_floor: float = 0.02, **kwargs):
         for name in kwargs:
             if name not in ("lr", "grad_clip", "epsilon"):
                 raise ValueError(f"{name}: not an option of SAC; its own are critic_hidden, critic_lr, critic_steps, "
@@ -120,11 +122,11 @@ class SoftActorCritic:
         if not isinstance(controller, NASController):
             raise ValueError(f"controller: expected a NASController, got {type(controller).__name__}")
         self.controller = controller
-        grad_clip = kwargs.get("grad_clip", 5.0)
+        grad_clip = kwargs.get("grad_clip", TrainerConfig.grad_clip)
         self.grad_clip = None if grad_clip is None else float(require_positive("grad_clip", grad_clip))
-        self.epsilon = require_fraction("epsilon", kwargs.get("epsilon", 0.0))
+        self.epsilon = require_fraction("epsilon", kwargs.get("epsilon", TrainerConfig.epsilon))
         # the policy steps towards softmax(Q / alpha) with Adam: the critic, not an advantage, sets their size
-        self.optimizer = torch.optim.Adam(controller.parameters(), lr=require_positive("lr", kwargs.get("lr", 0.2)))
+        self.optimizer = torch.optim.Adam(controller.parameters(), lr=require_positive("lr", kwargs.get("lr", TrainerConfig.lr)))
         self.num_updates = 0
         self.critic_steps = require_positive("critic_steps", critic_steps, integer=True)
         self.policy_steps = require_positive("policy_steps", policy_steps, integer=True)

@@ -37,6 +37,7 @@ from torch.nn.utils import parameters_to_vector, vector_to_parameters
 
 from ..controllers.lstm import NASController
 from ..validation import require_positive
+from .config import TRPOConfig
 from .policy_gradient import PolicyGradientTrainer, UpdateStats
 
 
@@ -94,8 +95,9 @@ class TRPOTrainer(PolicyGradientTrainer):
             ``advantage_std_floor``, ``epsilon``, ``schedule``.
     """
 
-    def __init__(self, controller: NASController, *, max_kl: float = 0.01, cg_iterations: int = 10,
-                 cg_damping: float = 0.1, backtracks: int = 10, **kwargs):
+    def __init__(self, controller: NASController, *, max_kl: float = TRPOConfig.max_kl,
+                 cg_iterations: int = TRPOConfig.cg_iterations, cg_damping: float = TRPOConfig.cg_damping,
+                 backtracks: int = TRPOConfig.backtracks, **kwargs):
         for name in ("algorithm", "value_baseline", "ppo_clip", "ppo_epochs", "target_kl", "value_lr", "grad_clip"):
             if name in kwargs:
                 raise ValueError(f"{name}: not an option of TRPO (its trust region is max_kl)")

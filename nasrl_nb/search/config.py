@@ -9,30 +9,37 @@ the :data:`RESUME_OVERRIDES`, which do not change which architectures are propos
 they score.
 
 ``SearchConfig.from_settings(method="ppo", epochs=2, trainer_kwargs={"lr": 0.05})`` maps
-:func:`~nasrl_nb.search.factory.make_search`'s flat keywords onto the dataclasses; an
+:func:`~nasrl_nb.search.factory.make_search`'s flat keywords onto the dataclasses through
+:data:`SETTINGS`, a table generated from the fields (a new field is a keyword at once); an
 unknown key anywhere is a ``ValueError`` naming it and the allowed keys.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from ..controllers.registry import CONTROLLERS
-from ..oneshot.darts import VIRTUAL_STEPS
-from ..oneshot.darts_strategy import DARTS_DEFAULTS, REMEDIES
-from ..oneshot.enas import ONESHOT_DEFAULTS
-from ..oneshot.mixed_op import BATCH_NORMS
-from ..rewards.objectives import OBJECTIVES, check_weights
-from ..rl.policy_gradient import ADVANTAGE_STDS, OPTIMIZERS, Schedule
+# each section lives beside the component it configures, whose keyword defaults it holds
+from ..controllers.config import ControllerConfig
+from ..nn.data import DataConfig
+from ..oneshot.darts_config import DartsConfig
+from ..oneshot.darts_strategy import DARTS_DEFAULTS
+from ..oneshot.enas import ONESHOT_DEFAULTS, ONESHOT_METHODS
+from ..oneshot.evaluator import SupernetConfig
+from ..rewards.objectives import REWARD_OBJECTIVES, RewardConfig  # noqa: F401 (REWARD_OBJECTIVES: the widgets' menu)
+from ..rl.config import A2CConfig, BanditConfig, SACConfig, TrainerConfig, TRPOConfig
+from ..rl.policy_gradient import Schedule
 from ..runtime import quick_mode
 from ..spaces.registry import get_space, space_from_spec
-from ..validation import require_choice, require_positive
-from .methods import METHODS
-
-REWARD_OBJECTIVES = (*OBJECTIVES, "multi")  # multi: compute_reward's weighted sum of accuracy, speed and size (MultiObjectiveReward)
+from ..validation import choice, require_choice, require_choices, require_positive
+from .curriculum import CurriculumConfig
+from .evaluation import ChildConfig
+from .evolution import EvolutionConfig
+from .methods import BANDIT_METHODS, METHODS, RL_METHODS
 
 # settings a resumed run may change (``resume_search(out_dir, budget=...)``): they do not
 # change the architectures proposed or their rewards (device: up to floating-point noise)
@@ -47,129 +54,21 @@ RESUME_OVERRIDES: dict[str, str] = {
 }
 
 
+EVALUATOR_KINDS = ("serial", "process", "ray")  # where children train (nasrl_nb.search.parallel)
 SUPERNET_CHILD_SETTINGS = ("channels", "cells_per_stage", "device")  # what a supernet takes from ``child``
-
-
-@dataclass
-class DataConfig:
-    """The dataset the children train on."""
-
-    dataset: str | None = "digits"  # a name in nasrl_nb.nn.data.DATASETS; None: a Dataset passed in code
-    max_samples: int | None = None  # a stratified subset of this many images (None: all)
-    data_seed: int = 0  # seeds the train/val/test split, fixed across search seeds
-
-
-@dataclass
-class ChildConfig:
-    """How each proposed architecture is built as a network and trained (the reward's source)."""
-
-    channels: int = 16  # stem / first-stage width
-    cells_per_stage: int = 1  # cells per stage (cell space)
-    epochs: int = 3  # training epochs per child (1 in quick mode)
-    lr: float = 0.01  # child learning rate (Adam)
-    batch_size: int = 64  # child mini-batch size
-    lr_schedule: str = "constant"  # "constant" or "cosine" (annealed to 0 over the run)
-    device: str = "auto"  # where children train: auto, cpu, cuda, cuda:N, mps (the controller stays on the CPU)
-    precision: str = "fp32"  # fp32, or bf16: autocast on CUDA
-    threads: int = 1  # intra-op torch threads per child, the same in the serial, process and Ray evaluators
-
-    def __post_init__(self):
-        for name in ("channels", "cells_per_stage", "epochs", "batch_size"):
-            require_positive(f"child.{name}", getattr(self, name), integer=True)
-        require_positive("child.lr", self.lr)
-        require_choice("child.lr_schedule", self.lr_schedule, ("constant", "cosine"))
-        require_choice("child.precision", self.precision, ("fp32", "bf16"))
-        require_positive("child.threads", self.threads, integer=True)
-        self.device = str(self.device)
-
-
-@dataclass
-class ControllerConfig:
-    """The RNN controller of reinforce/ppo (:class:`~nasrl_nb.controllers.lstm.NASController`)."""
-
-    hidden_size: int = 64  # LSTM width
-    num_layers: int = 1  # stacked LSTM layers
-    temperature: float = 1.0  # logits / T before sampling (Zoph & Le: exploration)
-    tanh_constant: float | None = 2.5  # logits = c * tanh(logits) (ENAS), None: off
-    skip_attention: bool = True  # skip decisions by attention over earlier layers (Zoph & Le Sec. 3.3)
-    seed: int | None = None  # the sampling generator's seed; None: drawn from the search's seed
-    kind: str = "lstm"  # the core: lstm (Zoph & Le), gru or attention (nasrl_nb.controllers.registry)
-    num_heads: int = 2  # attention controller only: heads per block
-
-    def __post_init__(self):
-        require_choice("controller.kind", self.kind, CONTROLLERS)
-
-
-@dataclass
-class TrainerConfig:
-    """The policy-gradient update of reinforce/ppo (:class:`~nasrl_nb.rl.policy_gradient.PolicyGradientTrainer`)."""
-
-    lr: float = 0.2  # controller learning rate (of `optimizer`)
-    optimizer: str = "sgd"  # sgd: steps proportional to the advantages; adam: Zoph & Le's and ENAS's (long runs)
-    baseline_decay: float = 0.95  # exponential moving average of rewards (the baseline)
-    entropy_weight: float = 1e-4  # entropy bonus in the loss
-    normalize_advantages: bool = True  # divide advantages by a reward standard deviation (advantage_std)
-    advantage_std: str = "history"  # history: std of every reward so far (scale-free); batch: this batch's, floored
-    grad_clip: float | None = 5.0  # clip the controller's gradient norm; None: off
-    ppo_clip: float = 0.2  # PPO's epsilon: the ratio is clipped to [1 - eps, 1 + eps]
-    ppo_epochs: int = 4  # PPO: passes over each batch
-    target_kl: float | None = 0.02  # PPO: stop the epochs once the approximate KL passes 1.5 x this; None: off
-    advantage_std_floor: float = 0.02  # advantage_std "batch": floor on the batch's reward std
-    value_baseline: bool = False  # a learned value head instead of the moving average
-    value_lr: float = 1e-2  # its learning rate
-    epsilon: float = 0.0  # probability of proposing a uniform random architecture instead
-    schedule: dict | None = None  # Schedule fields: temperature/entropy curriculum; None: off
-    rank_window: int | None = None  # advantages from reward ranks among the last this many rewards; None: R - b
-
-    def __post_init__(self):
-        require_choice("trainer.optimizer", self.optimizer, OPTIMIZERS)
-        require_choice("trainer.advantage_std", self.advantage_std, ADVANTAGE_STDS)
-
-
-@dataclass
-class EvolutionConfig:
-    """Regularized evolution (Real et al. 2019): population P and tournament S."""
-
-    population_size: int = 16  # P
-    sample_size: int = 4  # S
-
-
-@dataclass
-class RewardConfig:
-    """The reward (:func:`~nasrl_nb.rewards.objectives.make_reward`); ``custom`` when a reward_fn is passed."""
-
-    max_params: float | None = None  # budget on parameters
-    max_flops: float | None = None  # budget on FLOPs per image
-    max_latency_ms: float | None = None  # budget on latency (batch of 1)
-    constraint_mode: str = "hard"  # hard, penalty or mnasnet
-    failure_reward: float = 0.0  # the reward of a child that failed to train
-    custom: dict | None = None  # config() of a reward_fn passed in code (then the fields above are unused)
-    objective: str = "accuracy"  # accuracy, zoph_le, or multi: compute_reward(accuracy, efficiency, complexity)
-    weights: list | None = None  # multi: (w_accuracy, w_efficiency, w_complexity); None: (1, 0, 0)
-    reference_params: float | None = None  # multi: params at which complexity reaches 1
-    reference_latency_ms: float | None = None  # multi: latency at which efficiency reaches 0
-
-    def __post_init__(self):
-        require_choice("reward.objective", self.objective, REWARD_OBJECTIVES)
-        if self.objective != "multi" and (self.weights is not None or self.reference_params is not None
-                                          or self.reference_latency_ms is not None):
-            raise ValueError("reward_weights, reference_params, reference_latency_ms: only for reward 'multi', "
-                             f"not {self.objective!r}")
-        if self.weights is not None:
-            self.weights = list(check_weights(self.weights))
 
 
 @dataclass
 class ParallelConfig:
     """Where children train (:mod:`nasrl_nb.search.parallel`) and whether updates wait for whole batches."""
 
-    evaluator: str = "serial"  # serial, process (local worker processes) or ray
+    evaluator: str = choice("serial", EVALUATOR_KINDS)  # serial, process (local worker processes) or ray
     workers: int = 1  # children trained at once (process, ray)
     ray_address: str | None = None  # a Ray cluster to join; None: a local Ray that lives as long as the search
     asynchronous: bool = False  # update once batch_size results are in while others still train (staleness recorded)
 
     def __post_init__(self):
-        require_choice("parallel.evaluator", self.evaluator, ("serial", "process", "ray"))
+        require_choices(self, "parallel")
         require_positive("parallel.workers", self.workers, integer=True)
         if self.evaluator == "serial" and self.workers != 1:
             raise ValueError(f"workers: {self.workers} needs evaluator 'process' or 'ray'; the serial evaluator has 1 worker")
@@ -179,136 +78,13 @@ class ParallelConfig:
             raise ValueError(f"parallel.asynchronous: must be True or False, got {self.asynchronous!r}")
 
 
-@dataclass
-class SupernetConfig:
-    """The shared-weight supernet of enas and random_ws (:class:`~nasrl_nb.oneshot.evaluator.SharedWeightEvaluator`).
-
-    Its width and cells come from ``child`` (``channels``, ``cells_per_stage``), its device from ``child.device``.
-    """
-
-    train_steps: int | None = None  # shared-weight minibatches per phase 1; None: one pass over the training split
-    warmup_steps: int = 0  # minibatches with uniform architectures before the first step
-    lr: float = 0.05  # SGD with Nesterov momentum (ENAS)
-    momentum: float = 0.9
-    weight_decay: float = 1e-4
-    grad_clip: float | None = 5.0  # clip the shared weights' gradient norm; None: off
-    batch_size: int = 64  # training minibatch
-    eval_batch_size: int = 128  # the validation minibatch that scores one architecture
-    lr_schedule: str = "cosine"  # cosine: SGDR from lr to lr_min (ENAS Sec. 3.2); constant: lr throughout
-    lr_min: float = 0.001  # the cosine's floor (ENAS: 0.001)
-    lr_t0: float = 10.0  # the first cosine cycle, in epochs (ENAS: T_0 = 10)
-    lr_t_mul: float = 2.0  # each next cycle this many times longer (ENAS: T_mul = 2)
-    controller_steps: int = 1  # search steps (controller updates) per phase 1; enas: ENAS_CONTROLLER_STEPS
-
-    def __post_init__(self):
-        if self.train_steps is not None:
-            require_positive("supernet.train_steps", self.train_steps, integer=True)
-        if isinstance(self.warmup_steps, bool) or not isinstance(self.warmup_steps, int) or self.warmup_steps < 0:
-            raise ValueError(f"supernet.warmup_steps: must be an integer >= 0, got {self.warmup_steps!r}")
-        require_positive("supernet.lr", self.lr)
-        require_positive("supernet.batch_size", self.batch_size, integer=True)
-        require_positive("supernet.eval_batch_size", self.eval_batch_size, integer=True)
-        require_choice("supernet.lr_schedule", self.lr_schedule, ("cosine", "constant"))
-        if isinstance(self.lr_min, bool) or not isinstance(self.lr_min, (int, float)) or not 0 <= self.lr_min < float("inf"):
-            raise ValueError(f"supernet.lr_min: must be a finite number >= 0, got {self.lr_min!r}")
-        require_positive("supernet.lr_t0", self.lr_t0)
-        if isinstance(self.lr_t_mul, bool) or not isinstance(self.lr_t_mul, (int, float)) or not 1 <= self.lr_t_mul < float("inf"):
-            raise ValueError(f"supernet.lr_t_mul: must be a finite number >= 1, got {self.lr_t_mul!r}")
-        require_positive("supernet.controller_steps", self.controller_steps, integer=True)
-
-
-@dataclass
-class DartsConfig:
-    """DARTS's bilevel search (:class:`~nasrl_nb.oneshot.darts_strategy.DartsStrategy`, method darts).
-
-    The supernet's width and cells come from ``child`` (``channels``, ``cells_per_stage``), its device from ``child.device``.
-    """
-
-    second_order: bool = False  # the unrolled architecture gradient (DARTS Eq. 7-8)
-    batch_size: int = 64  # minibatch of each half of the training split
-    w_lr: float = 0.025  # SGD on the weights, cosine-annealed to w_lr_min over `epochs`
-    w_lr_min: float = 0.001
-    w_momentum: float = 0.9
-    w_weight_decay: float = 3e-4
-    grad_clip: float | None = 5.0
-    alpha_lr: float = 3e-4  # Adam on the alphas, betas (0.5, 0.999)
-    alpha_weight_decay: float = 1e-3
-    epochs: int | None = None  # planned search epochs (cosine, DARTS-'s decay); None: the budget
-    remedy: str = "none"  # none, darts- (auxiliary skip), darts+ (early stop on skips), r-darts-l2 (one grid point: weight decay x 27)
-    aux_skip_weight: float = 1.0  # DARTS-: beta at the start, decayed linearly to 0
-    max_skips: int = 2  # DARTS+: stop once the derived cell has this many skip connections
-    virtual_step: str = "sgd"  # second order's w': sgd (Eq. 6) or reference (+ momentum and weight decay, as quark0's code)
-    batch_norm: str = "darts"  # the supernet's BNs: darts (affine=False, BN after pools, as the paper searched) or affine
-
-    def __post_init__(self):
-        require_choice("darts.remedy", self.remedy, REMEDIES)
-        require_choice("darts.virtual_step", self.virtual_step, VIRTUAL_STEPS)
-        require_choice("darts.batch_norm", self.batch_norm, BATCH_NORMS)
-        if not isinstance(self.second_order, bool):
-            raise ValueError(f"darts.second_order: must be True or False, got {self.second_order!r}")
-        for name in ("batch_size", "max_skips") + (("epochs",) if self.epochs is not None else ()):
-            require_positive(f"darts.{name}", getattr(self, name), integer=True)
-        for name in ("w_lr", "alpha_lr"):
-            require_positive(f"darts.{name}", getattr(self, name))
-
-
-@dataclass
-class A2CConfig:
-    """A2C's critic (:class:`~nasrl_nb.rl.a2c.A2CTrainer`, method a2c); lr, entropy etc. come from ``trainer``."""
-
-    value_coef: float = 0.5  # weight of the critic's squared error in the shared loss
-    gae_lambda: float = 1.0  # GAE's lambda: 1 = Monte-Carlo advantage R - V(h_t), < 1 bootstraps
-
-
-@dataclass
-class TRPOConfig:
-    """TRPO's trust region (:class:`~nasrl_nb.rl.trpo.TRPOTrainer`, method trpo); it has no learning rate."""
-
-    max_kl: float = 0.01  # bound on the mean KL(pi_old || pi_new) per architecture
-    cg_iterations: int = 10  # conjugate-gradient iterations for F^-1 g
-    cg_damping: float = 0.1  # (F + c I)
-    backtracks: int = 10  # step halvings of the line search
-
-
-@dataclass
-class SACConfig:
-    """Discrete SAC for NAS (:class:`~nasrl_nb.rl.sac.SoftActorCritic`, method sac); its lr is ``trainer.lr``."""
-
-    critic_hidden: int = 64  # the reward critic's width
-    critic_lr: float = 1e-2
-    critic_steps: int = 50  # critic steps on the replay buffer per update
-    policy_steps: int = 5  # controller steps towards softmax(Q / alpha) per update
-    policy_samples: int = 64  # architectures the critic scores per policy step (not evaluated)
-    target_entropy: float = 0.3  # target entropy, a fraction of the uniform policy's
-    alpha: float = 0.5  # initial temperature (units of the rewards' std)
-    alpha_lr: float = 0.05
-
-
-@dataclass
-class BanditConfig:
-    """Factored bandits (:mod:`nasrl_nb.rl.bandits`, methods ucb and thompson)."""
-
-    exploration: float = 1.0  # ucb: c in mean + c sigma sqrt(2 ln N / n)
-    prior_count: float = 1.0  # thompson: pseudo-observations at the global mean
-    std_floor: float = 0.01  # the smallest reward std sigma
-
-
-@dataclass
-class CurriculumConfig:
-    """Growing a layered space (macro, zoph-le) in depth (:class:`~nasrl_nb.search.curriculum.CurriculumStrategy`)."""
-
-    enabled: bool = False  # on: the search starts shallow and adds layers (reinforce, ppo, a2c, trpo; macro or zoph-le space)
-    start_layers: int = 1  # the first stage's depth
-    grow_every: int | None = None  # architectures per stage; None: the budget split evenly over the stages
-    step_layers: int = 1  # layers added at each growth
-
-    def __post_init__(self):
-        if not isinstance(self.enabled, bool):
-            raise ValueError(f"curriculum.enabled: must be True or False, got {self.enabled!r}")
-        require_positive("curriculum.start_layers", self.start_layers, integer=True)
-        require_positive("curriculum.step_layers", self.step_layers, integer=True)
-        if self.grow_every is not None:
-            require_positive("curriculum.grow_every", self.grow_every, integer=True)
+# How many architectures one update sees, when not given. A lab's budget is 50-300 evaluations;
+# about 25 updates learn visibly within it (benchmarks/learning_curves.py, BENCHMARKS.md), and
+# fewer than 2 architectures per batch leave the first update without a signal (its baseline is
+# the batch's own mean). Worker processes each train one child of a batch, so a batch is at least
+# as large as the workers. Regularized evolution replaces one member per child (Real et al. 2019),
+# so it steps as soon as each worker's child is back.
+BATCH_SIZE_RULE = "budget // 25, within [2, 8] (evolution: 1), and at least the number of workers"
 
 
 @dataclass
@@ -318,7 +94,8 @@ class SearchConfig:
     method: str = "reinforce"  # a name in nasrl_nb.search.methods.METHODS (enas, random_ws: a shared-weight supernet)
     space: dict | str = "cell"  # a space name or spec; stored as the spec
     budget: int = 64  # architectures to evaluate (16 in quick mode)
-    batch_size: int | None = None  # architectures per step; None: batch_size_rule(method, budget, workers)
+    batch_size: int | None = field(default=None, metadata={  # architectures per step; None: batch_size_rule(...)
+        "help": f"architectures per step (default: a rule of the budget: {BATCH_SIZE_RULE})"})
     seed: int = 0  # seeds the controller, the search and each child's training
     progress: bool = True  # a tqdm progress bar while iterating
     policy_snapshots: bool = True  # record the policy after every update (steps.jsonl, replays)
@@ -457,15 +234,6 @@ class SearchConfig:
         return type(self).from_dict(data)
 
 
-# How many architectures one update sees, when not given. A lab's budget is 50-300 evaluations;
-# about 25 updates learn visibly within it (benchmarks/learning_curves.py, BENCHMARKS.md), and
-# fewer than 2 architectures per batch leave the first update without a signal (its baseline is
-# the batch's own mean). Worker processes each train one child of a batch, so a batch is at least
-# as large as the workers. Regularized evolution replaces one member per child (Real et al. 2019),
-# so it steps as soon as each worker's child is back.
-BATCH_SIZE_RULE = "budget // 25, within [2, 8] (evolution: 1), and at least the number of workers"
-
-
 def batch_size_rule(method: str, budget: int, workers: int = 1) -> int:
     """The batch size :data:`BATCH_SIZE_RULE` gives ``method`` at ``budget`` evaluations on ``workers`` workers."""
     batch = 1 if method == "evolution" else min(8, max(2, budget // 25))
@@ -525,59 +293,98 @@ SECTIONS = {
     "bandit": BanditConfig,
     "curriculum": CurriculumConfig,
 }
-# make_search keywords that update one section key by key: trpo_kwargs={"max_kl": 0.02}
-SECTION_KWARGS = ("controller_kwargs", "trainer_kwargs", "darts_kwargs", "a2c_kwargs", "trpo_kwargs", "sac_kwargs",
-                  "bandit_kwargs", "curriculum_kwargs")
-
-# make_search keyword -> dotted path in SearchConfig
-SETTINGS: dict[str, str] = {
-    "method": "method",
-    "space": "space",
-    "budget": "budget",
-    "batch_size": "batch_size",
-    "seed": "seed",
-    "progress": "progress",
-    "policy_snapshots": "policy_snapshots",
-    "dataset": "data.dataset",
-    "max_samples": "data.max_samples",
-    "data_seed": "data.data_seed",
-    "channels": "child.channels",
-    "cells_per_stage": "child.cells_per_stage",
-    "epochs": "child.epochs",
+# make_search's keywords, generated from the fields: the one translation from a flat keyword to
+# a field, one keyword per field. A top-level field is its own keyword; a section's field is its
+# bare name when no other section has a field of that name (``channels``, ``w_lr``,
+# ``hidden_size``), else ``{section}_{field}`` (``supernet_lr``, ``child_batch_size``);
+# ``{section}_kwargs`` updates a section key by key (``trpo_kwargs={"max_kl": 0.02}``).
+# ALIASES replace the generated keyword of a few fields: the child's ``lr``, ``epochs`` and
+# ``lr_schedule`` (the fields a lab changes most), and names that say more than the bare field.
+ALIASES: dict[str, str] = {
     "lr": "child.lr",
-    "child_batch_size": "child.batch_size",
+    "epochs": "child.epochs",
     "lr_schedule": "child.lr_schedule",
-    "device": "child.device",
-    "precision": "child.precision",
-    "threads": "child.threads",
-    "population_size": "evolution.population_size",
-    "sample_size": "evolution.sample_size",
-    "max_params": "reward.max_params",
-    "max_flops": "reward.max_flops",
-    "max_latency_ms": "reward.max_latency_ms",
-    "constraint_mode": "reward.constraint_mode",
-    "failure_reward": "reward.failure_reward",
-    "evaluator_kind": "parallel.evaluator",
-    "workers": "parallel.workers",
-    "ray_address": "parallel.ray_address",
-    "asynchronous": "parallel.asynchronous",
-    "supernet_train_steps": "supernet.train_steps",
-    "warmup_steps": "supernet.warmup_steps",
-    "supernet_lr": "supernet.lr",
-    "supernet_batch_size": "supernet.batch_size",
-    "eval_batch_size": "supernet.eval_batch_size",
-    "supernet_lr_schedule": "supernet.lr_schedule",
-    "controller_steps": "supernet.controller_steps",
-    "second_order": "darts.second_order",
-    "remedy": "darts.remedy",
     "controller": "controller.kind",
     "reward": "reward.objective",
     "curriculum": "curriculum.enabled",
+    "evaluator_kind": "parallel.evaluator",
     "reward_weights": "reward.weights",
-    "reference_params": "reward.reference_params",
-    "reference_latency_ms": "reward.reference_latency_ms",
-    "epsilon": "trainer.epsilon",
+    "supernet_train_steps": "supernet.train_steps",
 }
+NOT_KEYWORDS = ("evaluator", "rules", "reward.custom")  # set by make_search from its evaluator= and reward_fn=
+
+
+def field_help(kind: type) -> dict[str, str]:
+    """Each field's help: its ``metadata["help"]``, else the comment on its line in ``kind``'s source."""
+    comments = {}
+    for line in inspect.getsource(kind).splitlines():
+        match = re.match(r"^\s+(\w+): [^#]*#\s*(.*)$", line)
+        if match:
+            comments[match[1]] = match[2]
+    return {f.name: f.metadata.get("help", comments.get(f.name, "")) for f in dataclasses.fields(kind)}
+
+
+def keywords(config_class: type, sections: Mapping[str, type], aliases: Mapping[str, str] = ALIASES) -> dict[str, str]:
+    """make_search keyword -> dotted path in ``config_class`` with ``sections`` (see the comment above)."""
+    paths = {f.name: f.name for f in dataclasses.fields(config_class) if f.name not in (*sections, *NOT_KEYWORDS)}
+    owners: dict[str, list[str]] = {}
+    for section, kind in sections.items():
+        for f in dataclasses.fields(kind):
+            owners.setdefault(f.name, []).append(section)
+    alias_of = {path: alias for alias, path in aliases.items()}
+    for section, kind in sections.items():
+        for f in dataclasses.fields(kind):
+            path = f"{section}.{f.name}"
+            if path in NOT_KEYWORDS:
+                continue
+            keyword = f.name if len(owners[f.name]) == 1 and f.name not in paths else f"{section}_{f.name}"
+            keyword = alias_of.get(path, keyword)
+            if (keyword in paths or (keyword in aliases and path not in alias_of)
+                    or (keyword.endswith("_kwargs") and keyword.removesuffix("_kwargs") in sections)):
+                raise ValueError(f"{keyword}: a make_search keyword for two fields, {paths.get(keyword, aliases.get(keyword))} "
+                                 f"and {path}")
+            paths[keyword] = path
+    return paths
+
+
+SECTION_KWARGS: tuple[str, ...] = tuple(f"{section}_kwargs" for section in SECTIONS)  # trainer_kwargs={...}
+SETTINGS: dict[str, str] = keywords(SearchConfig, SECTIONS)  # make_search keyword -> dotted path in SearchConfig
+
+# the sections that only some methods read (the others read data, child, reward, parallel and
+# curriculum, which checks its own methods): a value of one given to another method is refused
+METHOD_SECTIONS: dict[str, tuple[str, ...]] = {
+    "controller": (*RL_METHODS, "enas"),
+    "trainer": (*RL_METHODS, "enas"),
+    "a2c": ("a2c",),
+    "trpo": ("trpo",),
+    "sac": ("sac",),
+    "bandit": BANDIT_METHODS,
+    "evolution": ("evolution",),
+    "supernet": ONESHOT_METHODS,
+    "darts": ("darts",),
+}
+
+
+def methods_reading(keyword: str) -> tuple[str, ...] | None:
+    """The methods that read the section a make_search keyword sets (None: every method)."""
+    section = keyword.removesuffix("_kwargs") if keyword in SECTION_KWARGS else SETTINGS.get(keyword, "").partition(".")[0]
+    return METHOD_SECTIONS.get(section)
+
+
+def check_method_sections(method: str, settings: Mapping, names: Mapping[str, str] | None = None) -> None:
+    """A keyword that sets a field of a section ``method`` does not read is refused, naming the
+    keyword (or ``names[keyword]``: the CLI's option) and the methods that read it; a value
+    equal to the field's default, or None, changes nothing."""
+    for key, value in settings.items():
+        methods = methods_reading(key)
+        if methods is None or method in methods or value is None:
+            continue
+        defaults = SECTIONS[key.removesuffix("_kwargs") if key in SECTION_KWARGS else SETTINGS[key].partition(".")[0]]()
+        given = value if key in SECTION_KWARGS else {SETTINGS[key].partition(".")[2]: value}
+        if isinstance(given, Mapping) and all(getattr(defaults, k, None) == v for k, v in given.items()):
+            continue
+        name = (names or {}).get(key, key)
+        raise ValueError(f"{name}: only for methods {', '.join(methods)}; method {method!r} does not use it")
 
 
 def _check_keys(name: str, options, kind) -> dict:

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import torch
 
@@ -49,6 +50,25 @@ CURRICULUM_METHODS: tuple[str, ...] = ("reinforce", "ppo", "a2c", "trpo")
 GROWABLE_SPACES: dict[str, type] = {"macro": MacroSpace, "zoph-le": ZophLeSpace}
 
 
+@dataclass
+class CurriculumConfig:
+    """Growing a layered space (macro, zoph-le) in depth (:class:`~nasrl_nb.search.curriculum.CurriculumStrategy`)."""
+
+    enabled: bool = False  # on: the search starts shallow and adds layers (reinforce, ppo, a2c, trpo; macro or zoph-le space)
+    start_layers: int = 1  # the first stage's depth
+    grow_every: int | None = None  # architectures per stage; None: the budget split evenly over the stages
+    step_layers: int = 1  # layers added at each growth
+
+    def __post_init__(self):
+        if not isinstance(self.enabled, bool):
+            raise ValueError(f"curriculum.enabled: must be True or False, got {self.enabled!r}")
+        require_positive("curriculum.start_layers", self.start_layers, integer=True)
+        require_positive("curriculum.step_layers", self.step_layers, integer=True)
+        if self.grow_every is not None:
+            require_positive("curriculum.grow_every", self.grow_every, integer=True)
+
+
+
 class CurriculumStrategy(SearchStrategy):
     """An RL strategy whose layered space grows by ``step_layers`` every ``grow_every`` evaluations.
 
@@ -62,18 +82,21 @@ class CurriculumStrategy(SearchStrategy):
         controller_kwargs, trainer_kwargs: as for :class:`PolicyGradientStrategy`.
     """
 
-    def __init__(self, space: MacroSpace | ZophLeSpace, *, algorithm: str = "reinforce", start_layers: int = 1, grow_every: int = 16,
-                 step_layers: int = 1, controller_kwargs: Mapping | None = None, trainer_kwargs: Mapping | None = None):
+    def __init__(self, space: MacroSpace | ZophLeSpace, *, algorithm: str = "reinforce",
+                 start_layers: int = CurriculumConfig.start_layers, grow_every: int | None = CurriculumConfig.grow_every,
+                 step_layers: int = CurriculumConfig.step_layers, controller_kwargs: Mapping | None = None, trainer_kwargs: Mapping | None = None):
         super().__init__(space)
         if not isinstance(space, tuple(GROWABLE_SPACES.values())):
             raise ValueError(f"curriculum: grows a layered space's depth; got a {type(space).__name__} "
                              f"(allowed spaces: {', '.join(GROWABLE_SPACES)})")
         self.method = require_choice("algorithm", algorithm, CURRICULUM_METHODS)
-        self.start_layers = require_positive("curriculum.start_layers", start_layers, integer=True)
+        CurriculumConfig(enabled=True, start_layers=start_layers, grow_every=grow_every, step_layers=step_layers)  # checks
+        if grow_every is None:
+            raise ValueError("curriculum.grow_every: architectures per stage, a positive integer (make_search's "
+                             "default splits the budget evenly over the stages), got None")
         if start_layers >= space.num_layers:
             raise ValueError(f"curriculum.start_layers: must be below the space's {space.num_layers} layers, got {start_layers}")
-        self.grow_every = require_positive("curriculum.grow_every", grow_every, integer=True)
-        self.step_layers = require_positive("curriculum.step_layers", step_layers, integer=True)
+        self.start_layers, self.grow_every, self.step_layers = start_layers, grow_every, step_layers
         self.controller_kwargs = dict(controller_kwargs or {})
         self.trainer_kwargs = dict(trainer_kwargs or {})
         self.observed = 0  # architectures observed so far

@@ -23,10 +23,12 @@ import math
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 
+from ..nn.training import LR_SCHEDULES, PRECISIONS
 from ..runtime import resolve_device, seed_everything, torch_threads
 from ..spaces.search_space import Architecture
-from ..validation import require_choice, require_positive, require_seed
+from ..validation import choice, require_choices, require_positive, require_seed
 from .checkpoint import json_safe, preserved_rng
 
 RECORD_KEYS: tuple[str, ...] = (
@@ -218,6 +220,29 @@ class SerialEvaluator(Evaluator):
         """The record of one architecture (never raises for a failing child)."""
 
 
+@dataclass
+class ChildConfig:
+    """How each proposed architecture is built as a network and trained (the reward's source)."""
+
+    channels: int = 16  # stem / first-stage width
+    cells_per_stage: int = 1  # cells per stage (cell space)
+    epochs: int = 3  # training epochs per child (1 in quick mode)
+    lr: float = 0.01  # child learning rate (Adam)
+    batch_size: int = 64  # child mini-batch size
+    lr_schedule: str = choice("constant", LR_SCHEDULES)  # "constant" or "cosine" (annealed to 0 over the run)
+    device: str = "auto"  # where children train: auto, cpu, cuda, cuda:N, mps (the controller stays on the CPU)
+    precision: str = choice("fp32", PRECISIONS)  # fp32, or bf16: autocast on CUDA
+    threads: int = 1  # intra-op torch threads per child, the same in the serial, process and Ray evaluators
+
+    def __post_init__(self):
+        for name in ("channels", "cells_per_stage", "epochs", "batch_size"):
+            require_positive(f"child.{name}", getattr(self, name), integer=True)
+        require_positive("child.lr", self.lr)
+        require_choices(self, "child")
+        require_positive("child.threads", self.threads, integer=True)
+        self.device = str(self.device)
+
+
 class ChildEvaluator(SerialEvaluator):
     """Build each architecture as a :class:`~nasrl_nb.nn.child_network.ChildNetwork`, measure it, train it.
 
@@ -242,36 +267,33 @@ class ChildEvaluator(SerialEvaluator):
         self,
         data,
         *,
-        epochs: int = 3,
-        lr: float = 0.01,
-        batch_size: int = 64,
-        device="auto",
+        epochs: int = ChildConfig.epochs,
+        lr: float = ChildConfig.lr,
+        batch_size: int = ChildConfig.batch_size,
+        device=ChildConfig.device,
         seed: int = 0,
         child_kwargs: Mapping | None = None,
         cache: bool = True,
         measure_latency: bool = True,
-        lr_schedule: str = "constant",
-        precision: str = "fp32",
-        threads: int = 1,
+        lr_schedule: str = ChildConfig.lr_schedule,
+        precision: str = ChildConfig.precision,
+        threads: int = ChildConfig.threads,
     ):
         from ..nn.data import Dataset
-        from ..nn.training import PRECISIONS
 
         super().__init__(cache=cache)
         if not isinstance(data, Dataset):
             raise ValueError(f"data: expected a nasrl_nb.nn.data.Dataset (see load_dataset), got {type(data).__name__}")
-        self.epochs = require_positive("epochs", epochs, integer=True)
-        self.lr = require_positive("lr", lr)
-        self.batch_size = require_positive("batch_size", batch_size, integer=True)
+        ChildConfig(epochs=epochs, lr=lr, batch_size=batch_size, device=device, lr_schedule=lr_schedule,
+                    precision=precision, threads=threads)  # checks them
+        self.epochs, self.lr, self.batch_size = epochs, lr, batch_size
         require_seed("seed", seed)
         self.seed = seed
         self.device = resolve_device(device)
         self.data = data.to(self.device)
         self.child_kwargs = dict(child_kwargs or {})
         self.measure_latency = bool(measure_latency)
-        self.lr_schedule = lr_schedule
-        self.precision = require_choice("precision", precision, PRECISIONS)
-        self.threads = require_positive("threads", threads, integer=True)
+        self.lr_schedule, self.precision, self.threads = lr_schedule, precision, threads
         if precision == "bf16" and self.device.type != "cuda":
             raise ValueError(f"precision: 'bf16' autocast is for CUDA devices, not {self.device}; allowed values here: fp32")
 

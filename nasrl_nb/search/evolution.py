@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -40,6 +41,15 @@ def mutate(arch: Architecture, rng: np.random.Generator) -> Architecture:
     return arch.space.from_indices(indices)
 
 
+@dataclass
+class EvolutionConfig:
+    """The settings of :class:`RegularizedEvolution` (Real et al. 2019): population P and tournament S."""
+
+    population_size: int = 16  # P: architectures kept alive
+    sample_size: int = 4  # S: the tournament, drawn from the population
+
+
+
 class RegularizedEvolution(SearchStrategy):
     """Ageing evolution with population size ``population_size`` (P) and tournament ``sample_size`` (S).
 
@@ -50,7 +60,8 @@ class RegularizedEvolution(SearchStrategy):
     method = "evolution"
     steady_state = True  # an asynchronous search replaces a member as each child returns (Real et al. 2019)
 
-    def __init__(self, space: SearchSpace, *, population_size: int = 16, sample_size: int = 4, seed: int = 0):
+    def __init__(self, space: SearchSpace, *, population_size: int = EvolutionConfig.population_size,
+                 sample_size: int = EvolutionConfig.sample_size, seed: int = 0):
         super().__init__(space)
         self.population_size = require_positive("population_size", population_size, integer=True)
         self.sample_size = require_positive("sample_size", sample_size, integer=True)

@@ -20,7 +20,7 @@ from ..runtime import seed_everything
 from ..spaces.registry import space_from_spec
 from ..spaces.search_space import SearchSpace
 from .checkpoint import capture_rng_state, restore_rng_state
-from .config import RESUME_OVERRIDES, SearchConfig
+from .config import RESUME_OVERRIDES, SearchConfig, check_method_sections
 from .curriculum import CURRICULUM_METHODS, CurriculumStrategy
 from .evaluation import ChildEvaluator, Evaluator, SerialEvaluator
 from .loop import Search
@@ -60,15 +60,17 @@ def make_search(
             processes) or ``"ray"`` (:mod:`nasrl_nb.search.parallel`), with ``workers``,
             ``ray_address`` and ``asynchronous`` among the settings.
         out_dir, resume, overwrite: the run folder (see :class:`Search`).
-        **settings: any of :data:`nasrl_nb.search.config.SETTINGS` -- ``budget``,
-            ``batch_size``, ``seed``, ``device``, ``epochs``, ``lr``, ``child_batch_size``,
-            ``channels``, ``cells_per_stage``, ``lr_schedule``, ``max_samples``, ``data_seed``,
-            ``max_params``, ``max_flops``, ``max_latency_ms``, ``constraint_mode``,
-            ``failure_reward``, ``population_size``, ``sample_size``, ``progress``,
-            ``policy_snapshots`` -- and ``controller_kwargs`` / ``trainer_kwargs`` (dicts of
-            :class:`~nasrl_nb.search.config.ControllerConfig` / ``TrainerConfig`` fields; a
+        **settings: any of :data:`nasrl_nb.search.config.SETTINGS`, generated from the
+            fields of :class:`~nasrl_nb.search.config.SearchConfig`: a field's own name where
+            it is unique (``budget``, ``seed``, ``device``, ``channels``, ``w_lr``,
+            ``population_size``...), ``section_field`` where two sections share it
+            (``supernet_lr``, ``child_batch_size``), the aliases ``lr``, ``epochs`` and
+            ``lr_schedule`` (the child's), ``controller``, ``reward``, ``curriculum`` and
+            ``evaluator_kind``; and ``<section>_kwargs`` (``controller_kwargs``,
+            ``trainer_kwargs``, ``darts_kwargs``...: a dict of that section's fields; a
             ``schedule`` may be a :class:`~nasrl_nb.rl.policy_gradient.Schedule` or a dict).
-            An unknown name or key is a ValueError naming it and the allowed ones.
+            An unknown name or key is a ValueError naming it and the allowed ones; so is a
+            setting of a section the method does not read (``remedy`` for ``random``).
     """
     # 1. the configuration: defaults or ``config``, then the keywords; all checked here
     if config is not None and not isinstance(config, SearchConfig):
@@ -85,7 +87,7 @@ def make_search(
     if evaluator is not None and not isinstance(dataset, str):
         settings["dataset"] = None  # the evaluator brings its own data
     config = SearchConfig.from_settings(**settings) if config is None else config.with_settings(**settings)
-    _check_method_options(config, settings)
+    check_method_sections(config.method, settings)
     if reward_fn is not None:
         if not isinstance(reward_fn, RewardFunction):
             raise ValueError(f"reward_fn: expected a RewardFunction (see nasrl_nb.rewards.objectives), got {type(reward_fn).__name__}")
@@ -119,23 +121,6 @@ def make_search(
         policy_snapshots=config.policy_snapshots, config=config, out_dir=out_dir, resume=resume, overwrite=overwrite,
         asynchronous=config.parallel.asynchronous,
     )
-
-
-def _check_method_options(config: SearchConfig, settings: dict) -> None:
-    """Options of one method given to another are refused (naming both), not silently ignored."""
-    method = config.method
-    if method not in (*RL_METHODS, "enas") and (settings.get("controller_kwargs") or settings.get("trainer_kwargs")):
-        raise ValueError(f"controller_kwargs, trainer_kwargs: only for {', '.join(RL_METHODS)} and enas, "
-                         f"not method={method!r}")
-    for name, value, default in (("controller", config.controller.kind, type(config.controller)().kind),
-                                 ("epsilon", config.trainer.epsilon, type(config.trainer)().epsilon)):
-        if value != default and method not in (*RL_METHODS, "enas"):  # no controller to use it
-            raise ValueError(f"{name}: only for {', '.join(RL_METHODS)} and enas, not method={method!r}")
-    for name, methods in (("a2c", ("a2c",)), ("trpo", ("trpo",)), ("sac", ("sac",)), ("bandit", BANDIT_METHODS)):
-        if settings.get(f"{name}_kwargs") and method not in methods:
-            raise ValueError(f"{name}_kwargs: only for method {' or '.join(methods)}, not method={method!r}")
-    if method != "darts" and any(settings.get(k) for k in ("darts_kwargs", "second_order", "remedy")):
-        raise ValueError(f"darts_kwargs, second_order, remedy: only for method darts, not method={method!r}")
 
 
 def build_strategy(config: SearchConfig, space: SearchSpace, data=None, *, table=None) -> SearchStrategy:
@@ -249,7 +234,12 @@ def parallelize(evaluator: Evaluator, config: SearchConfig) -> Evaluator:
 
 
 def _changed(section) -> dict:
-    """The fields of a config section that differ from its defaults (the constructor has the rest)."""
+    """The fields of a config section that differ from its defaults.
+
+    The constructors' defaults are these fields (``TrainerConfig.lr``...), so leaving the
+    unchanged ones out changes nothing; it lets an optimiser refuse, by name, a field it does
+    not read (SAC takes no ``ppo_epochs``) only when someone set it.
+    """
     defaults = type(section)()
     return {f.name: getattr(section, f.name) for f in dataclasses.fields(section)
             if getattr(section, f.name) != getattr(defaults, f.name)}

@@ -57,7 +57,7 @@ from ..spaces.search_space import Architecture, SearchSpace
 from ..validation import require_positive, require_seed
 from .asynchronous import AsyncBatches
 from .checkpoint import PrivateRng, json_safe, read_search_checkpoint, search_checkpoint
-from .config import SearchConfig
+from .config import ParallelConfig, SearchConfig
 from .config_diff import check_resume_config
 from .control import SearchControl
 from .evaluation import Evaluator, check_record
@@ -150,14 +150,14 @@ class Search:
         *,
         budget: int,
         batch_size: int = 8,
-        seed: int = 0,
+        seed: int = SearchConfig.seed,
         out_dir=None,
-        progress: bool = True,
+        progress: bool = SearchConfig.progress,
         resume: bool = False,
         overwrite: bool = False,
         config: SearchConfig | None = None,
-        policy_snapshots: bool = True,
-        asynchronous: bool = False,
+        policy_snapshots: bool = SearchConfig.policy_snapshots,
+        asynchronous: bool = ParallelConfig.asynchronous,
     ):
         # 1. check the parts
         reward_fn = _check_parts(space, strategy, evaluator, AccuracyReward() if reward_fn is None else reward_fn)

@@ -32,7 +32,7 @@ from ..controllers.registry import CONTROLLERS
 from ..oneshot.enas import ONESHOT_METHODS
 from ..oneshot.relaxed_supernets import RELAXED_SUPERNETS
 from ..oneshot.supernet import SUPERNET_SPACES
-from ..search.config import REWARD_OBJECTIVES
+from ..search.config import REWARD_OBJECTIVES, methods_reading
 from ..search.curriculum import CURRICULUM_METHODS, GROWABLE_SPACES
 from ..search.methods import BANDIT_METHODS, RL_METHODS
 from ..spaces.registry import get_space, space_from_spec
@@ -40,12 +40,6 @@ from ..spaces.search_space import SearchSpace
 from ..validation import require_choice, require_fraction
 
 CONTROLLER_METHODS: tuple[str, ...] = (*RL_METHODS, "enas")  # a controller, its core and epsilon-greedy
-# make_search settings that only some methods take: passed to those, left out for the others
-ONLY_FOR: dict[str, tuple[str, ...]] = {
-    "controller_kwargs": CONTROLLER_METHODS, "trainer_kwargs": CONTROLLER_METHODS,
-    "a2c_kwargs": ("a2c",), "trpo_kwargs": ("trpo",), "sac_kwargs": ("sac",), "bandit_kwargs": BANDIT_METHODS,
-    "darts_kwargs": ("darts",), "second_order": ("darts",), "remedy": ("darts",),
-}
 MULTI_ONLY: tuple[str, ...] = ("reward_weights", "reference_params", "reference_latency_ms")  # the 'multi' reward's
 BUDGETS: tuple[str, ...] = ("max_params", "max_flops", "max_latency_ms")  # the constrained rewards' budgets
 
@@ -96,7 +90,8 @@ class MethodPicker:
             must be possible for ``method`` here, ``reward`` one of :func:`reward_options`
             (else a ValueError names the field and why).
         settings: the other ``make_search`` keywords (budget, seed, ...); those that only
-            some methods take (``trainer_kwargs``, ``darts_kwargs``, ... see :data:`ONLY_FOR`)
+            some methods take (``trainer_kwargs``, ``darts_kwargs``, ``supernet_train_steps``, ...
+            see :func:`~nasrl_nb.search.config.methods_reading`)
             go to those methods only, ``curriculum_kwargs`` only with the curriculum and
             ``reward_weights``, ``reference_params``, ``reference_latency_ms`` only with the
             ``multi`` reward. With ``reward_fn`` the reward menu is disabled. DARTS runs one
@@ -181,7 +176,7 @@ class MethodPicker:
             chosen["curriculum"] = True
         if "reward_fn" not in self.settings:
             chosen["reward"] = self.reward.value
-        settings = {k: v for k, v in self.settings.items() if k not in ONLY_FOR or method in ONLY_FOR[k]}
+        settings = {k: v for k, v in self.settings.items() if methods_reading(k) is None or method in methods_reading(k)}
         if not curriculum:
             settings.pop("curriculum_kwargs", None)
         if self.reward.value != "multi":
