@@ -48,3 +48,29 @@ def _current_shell():
     """The running IPython shell, without importing IPython when it is not loaded."""
     ipython = sys.modules.get("IPython")
     return ipython.get_ipython() if ipython is not None else None
+
+
+class Source:
+    """A function's or class's source as the package holds it, for a notebook to show beside
+    the equation it implements: a Markdown code block headed by its file and first line.
+
+    ``nb.display.Source(nb.reinforce_loss)`` in a cell shows the lines a student can open;
+    ``str()`` of it is the plain source.
+    """
+
+    def __init__(self, obj) -> None:
+        import inspect
+        from pathlib import Path
+
+        lines, first = inspect.getsourcelines(obj)
+        package = Path(__file__).resolve().parent
+        path = Path(inspect.getsourcefile(obj)).resolve()
+        where = path.relative_to(package.parent) if path.is_relative_to(package.parent) else path
+        self.text = "".join(lines)
+        self.where = f"{where.as_posix()}, line {first}"
+
+    def __str__(self) -> str:
+        return self.text
+
+    def _repr_markdown_(self) -> str:
+        return f"`{self.where}`\n\n```python\n{self.text}```"

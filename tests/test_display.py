@@ -1,6 +1,7 @@
 """Notebook display: figures reach the student as PNG, architectures as SVG, from a fresh kernel."""
 
 import subprocess
+from pathlib import Path
 import sys
 
 import pytest
@@ -42,3 +43,16 @@ def test_register_without_ipython_is_a_no_op_and_imports_nothing_heavy():
         "assert not heavy, heavy\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_source_shows_the_package_lines_with_file_and_line():
+    from nasrl_nb.stats import rankdata
+
+    shown = display.Source(rankdata)
+    assert str(shown).startswith("def rankdata(")
+    assert shown.where.startswith("nasrl_nb/stats.py, line ")
+    line = int(shown.where.rsplit(" ", 1)[1])
+    stats_lines = Path(display.__file__).parent.joinpath("stats.py").read_text().splitlines()
+    assert stats_lines[line - 1].startswith("def rankdata(")
+    markdown = shown._repr_markdown_()
+    assert markdown.startswith("`nasrl_nb/stats.py, line ") and "```python\ndef rankdata(" in markdown
