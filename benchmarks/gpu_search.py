@@ -35,12 +35,12 @@ import torch
 from torch import nn
 
 from benchmarks import machine
+from nasrl_nb.assembly.factory import make_search
+from nasrl_nb.evaluators.base import ChildEvaluator
 from nasrl_nb.nn.child_network import ChildNetwork
 from nasrl_nb.nn.data import Dataset, load_dataset
 from nasrl_nb.nn.training import train_and_evaluate
 from nasrl_nb.runtime import resolve_device, seed_everything
-from nasrl_nb.search.evaluation import ChildEvaluator
-from nasrl_nb.search.factory import make_search
 from nasrl_nb.spaces.registry import get_space
 
 CELL = "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|"
@@ -193,7 +193,7 @@ def controller_update(args) -> dict:
 
 def enas_step(device: torch.device, args) -> dict | str:
     try:
-        from nasrl_nb.oneshot.supernet import build_shared_supernet
+        from nasrl_nb.enas.supernet import build_shared_supernet
     except ImportError as err:
         return f"ENAS step skipped: {err}"
     space = get_space("cell")
@@ -219,8 +219,8 @@ def enas_step(device: torch.device, args) -> dict | str:
 
 def darts_step(device: torch.device, args) -> dict | str:
     try:
-        from nasrl_nb.oneshot.darts import BilevelOptimizer
-        from nasrl_nb.oneshot.relaxed_supernets import build_relaxed_supernet
+        from nasrl_nb.darts.architect import BilevelOptimizer
+        from nasrl_nb.darts.relaxed_supernets import build_relaxed_supernet
     except ImportError as err:
         return f"DARTS step skipped: {err}"
     seed_everything(0)

@@ -8,9 +8,9 @@ import time
 
 import torch
 
-from nasrl_nb.search.evaluation import FunctionEvaluator
-from nasrl_nb.search.factory import make_search, resume_search
-from nasrl_nb.search.parallel import ProcessEvaluator
+from nasrl_nb.assembly.factory import make_search, resume_search
+from nasrl_nb.evaluators.base import FunctionEvaluator
+from nasrl_nb.evaluators.process import ProcessEvaluator
 
 
 def score(arch) -> float:

@@ -369,7 +369,7 @@ def test_export_refuses_a_foreign_file_replaces_its_own_and_force_replaces_any(w
 
 
 def test_export_api_refuses_a_foreign_file_unless_forced(workdir):
-    from nasrl_nb.search.export import export_search, write_export
+    from nasrl_nb.assembly.export import export_search, write_export
 
     mine = workdir / "mine.py"
     with pytest.raises(ValueError, match=r"out: .*exists and was not written by nasrl_nb export; pass --force \(force=True\)"):

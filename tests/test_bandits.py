@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from nasrl_nb.rl.bandits import FactoredThompson, FactoredUCB1, make_bandit
-from nasrl_nb.search.bandit_strategy import BanditStrategy
 from nasrl_nb.spaces.search_space import custom_space
+from nasrl_nb.strategies.bandit import BanditStrategy
 
 SPACE = custom_space({"op": ["a", "b", "c", "d"], "width": [8, 16, 32]})
 PAY = {"a": 0.2, "b": 0.5, "c": 0.9, "d": 0.4}

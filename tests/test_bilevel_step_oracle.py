@@ -15,9 +15,9 @@ import pytest
 import torch
 from torch import nn
 
-from nasrl_nb.oneshot.darts import BilevelOptimizer
-from nasrl_nb.oneshot.darts_supernet import DartsSupernet
-from nasrl_nb.oneshot.relaxed_cell import RelaxedCellSupernet
+from nasrl_nb.darts.architect import BilevelOptimizer
+from nasrl_nb.darts.relaxed_cell import RelaxedCellSupernet
+from nasrl_nb.darts.supernet import DartsSupernet
 from nasrl_nb.spaces.cell_space import CellSpace
 from nasrl_nb.spaces.darts_space import DartsSpace
 

@@ -123,7 +123,7 @@ def test_help_lists_every_command(capsys):
 
 
 def test_search_help_lists_every_method_and_how_quick_mode_is_set(capsys):
-    from nasrl_nb.search.methods import METHODS
+    from nasrl_nb.assembly.methods import METHODS
 
     assert cli_main.main(["search", "--help"]) == 0
     out = " ".join(capsys.readouterr().out.split())  # argparse wraps lines

@@ -7,6 +7,7 @@ import dataclasses
 
 import pytest
 
+from nasrl_nb.assembly.config import BATCH_SIZE_RULE, SECTIONS, SETTINGS, SearchConfig
 from nasrl_nb.cli.commands import main
 from nasrl_nb.cli.search import (
     HAND_WRITTEN,
@@ -15,7 +16,6 @@ from nasrl_nb.cli.search import (
     option_name,
     search_settings,
 )
-from nasrl_nb.search.config import BATCH_SIZE_RULE, SECTIONS, SETTINGS, SearchConfig
 
 
 def parser() -> argparse.ArgumentParser:
@@ -63,7 +63,7 @@ def test_types_choices_and_flags_come_from_the_fields():
 
 
 def test_a_new_field_is_an_option_without_a_hand_written_line(monkeypatch):
-    import nasrl_nb.search.config as config
+    import nasrl_nb.assembly.config as config
 
     @dataclasses.dataclass
     class Extra:

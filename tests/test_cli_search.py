@@ -13,8 +13,8 @@ import time
 
 import torch
 
+from nasrl_nb.assembly.factory import make_search
 from nasrl_nb.cli.commands import main
-from nasrl_nb.search.factory import make_search
 
 TINY = ["--space", "macro", "--epochs", "1", "--channels", "4", "--max-samples", "200", "--device", "cpu", "--quiet"]
 

@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from nasrl_nb.search.config import (
+from nasrl_nb.assembly.config import (
     ALIASES,
     SECTION_KWARGS,
     SECTIONS,
@@ -128,19 +128,19 @@ def test_each_components_defaults_are_its_sections_fields():
     from nasrl_nb.controllers.attention import AttentionController
     from nasrl_nb.controllers.lstm import NASController
     from nasrl_nb.controllers.registry import make_controller
+    from nasrl_nb.darts.architect import BilevelOptimizer
+    from nasrl_nb.darts.strategy import DartsStrategy
+    from nasrl_nb.enas.evaluator import SharedWeightEvaluator
+    from nasrl_nb.evaluators.base import ChildEvaluator
     from nasrl_nb.nn.data import load_dataset
-    from nasrl_nb.oneshot.darts import BilevelOptimizer
-    from nasrl_nb.oneshot.darts_strategy import DartsStrategy
-    from nasrl_nb.oneshot.evaluator import SharedWeightEvaluator
     from nasrl_nb.rewards.objectives import make_reward
     from nasrl_nb.rl.a2c import A2CTrainer
     from nasrl_nb.rl.bandits import FactoredBandit, FactoredThompson, FactoredUCB1
     from nasrl_nb.rl.policy_gradient import PolicyGradientTrainer
     from nasrl_nb.rl.sac import SoftActorCritic
     from nasrl_nb.rl.trpo import TRPOTrainer
-    from nasrl_nb.search.curriculum import CurriculumStrategy
-    from nasrl_nb.search.evaluation import ChildEvaluator
-    from nasrl_nb.search.evolution import RegularizedEvolution
+    from nasrl_nb.strategies.curriculum import CurriculumStrategy
+    from nasrl_nb.strategies.evolution import RegularizedEvolution
 
     components = [
         (NASController, "controller"), (AttentionController, "controller"), (make_controller, "controller"),
@@ -167,9 +167,9 @@ def test_each_components_defaults_are_its_sections_fields():
 
 
 def test_darts_checks_each_value_in_its_dataclass_once():
+    from nasrl_nb.assembly.config import DartsConfig
+    from nasrl_nb.darts.strategy import DartsStrategy
     from nasrl_nb.nn.data import load_dataset
-    from nasrl_nb.oneshot.darts_strategy import DartsStrategy
-    from nasrl_nb.search.config import DartsConfig
     from nasrl_nb.spaces.registry import get_space
 
     space, data = get_space("cell"), load_dataset("digits", max_samples=100)

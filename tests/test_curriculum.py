@@ -9,13 +9,13 @@ import json
 import pytest
 import torch
 
+from nasrl_nb.assembly.factory import make_search, resume_search
 from nasrl_nb.controllers.growth import extends, grow_controller
 from nasrl_nb.controllers.registry import make_controller
+from nasrl_nb.evaluators.base import FunctionEvaluator
 from nasrl_nb.runtime import seed_everything
-from nasrl_nb.search.curriculum import CurriculumStrategy
-from nasrl_nb.search.evaluation import FunctionEvaluator
-from nasrl_nb.search.factory import make_search, resume_search
 from nasrl_nb.spaces.macro_space import MacroSpace
+from nasrl_nb.strategies.curriculum import CurriculumStrategy
 
 VOCAB = {"layer_type": ["conv1x1", "conv3x3"], "activation": ["relu", "tanh", "gelu"]}
 

@@ -9,13 +9,13 @@ import pytest
 import torch
 from torch import nn
 
+from nasrl_nb.assembly.factory import make_search, resume_search
 from nasrl_nb.bench.evaluator import TabularEvaluator
-from nasrl_nb.oneshot.darts import BilevelOptimizer, RelaxedSupernet, finite_difference_hvp
-from nasrl_nb.oneshot.darts_strategy import DartsStrategy
-from nasrl_nb.oneshot.mixed_op import MixedOp
-from nasrl_nb.oneshot.relaxed_cell import RelaxedCellSupernet
-from nasrl_nb.search.evaluation import FunctionEvaluator
-from nasrl_nb.search.factory import make_search, resume_search
+from nasrl_nb.darts.architect import BilevelOptimizer, RelaxedSupernet, finite_difference_hvp
+from nasrl_nb.darts.mixed_op import MixedOp
+from nasrl_nb.darts.relaxed_cell import RelaxedCellSupernet
+from nasrl_nb.darts.strategy import DartsStrategy
+from nasrl_nb.evaluators.base import FunctionEvaluator
 from nasrl_nb.spaces.cell_space import CellSpace
 
 
@@ -330,7 +330,7 @@ def test_the_config_section_names_every_setting_of_the_strategy():
     import dataclasses
     import inspect
 
-    from nasrl_nb.search.config import DartsConfig
+    from nasrl_nb.assembly.config import DartsConfig
 
     params = set(inspect.signature(DartsStrategy.__init__).parameters) - {"self", "space", "data", "channels",
                                                                             "cells_per_stage", "seed", "device"}

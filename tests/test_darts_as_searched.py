@@ -12,10 +12,10 @@ import pytest
 import torch
 from torch import nn
 
+from nasrl_nb.darts.architect import BilevelOptimizer
+from nasrl_nb.darts.relaxed_cell import RelaxedCellSupernet
+from nasrl_nb.darts.strategy import DartsStrategy
 from nasrl_nb.nn.operations import FactorizedReduce
-from nasrl_nb.oneshot.darts import BilevelOptimizer
-from nasrl_nb.oneshot.darts_strategy import DartsStrategy
-from nasrl_nb.oneshot.relaxed_cell import RelaxedCellSupernet
 from nasrl_nb.spaces.cell_space import CellSpace
 
 
@@ -165,7 +165,7 @@ def test_the_reference_virtual_step_before_any_weight_step_is_eq_6_plus_weight_d
 
 def test_a_config_written_before_batch_norm_existed_reads_as_the_affine_supernet_it_ran():
     """Old run folders resume with the supernet their checkpoint holds (affine BatchNorms); new ones say which."""
-    from nasrl_nb.search.config import SearchConfig
+    from nasrl_nb.assembly.config import SearchConfig
 
     saved = SearchConfig.from_settings(method="darts").to_dict()
     assert saved["darts"]["batch_norm"] == "darts" and saved["darts"]["virtual_step"] == "sgd"
@@ -176,7 +176,7 @@ def test_a_config_written_before_batch_norm_existed_reads_as_the_affine_supernet
 
 def test_the_parameter_free_mass_starts_at_chance_and_follows_the_alphas():
     """Both supernets: the softmax mass on weight-free ops is its chance value at uniform alphas, ~1 when they win."""
-    from nasrl_nb.oneshot.darts_supernet import DartsSupernet
+    from nasrl_nb.darts.supernet import DartsSupernet
     from nasrl_nb.spaces.darts_space import DartsSpace
 
     torch.manual_seed(0)

@@ -11,8 +11,8 @@ import re
 import pytest
 import torch
 
+from nasrl_nb.assembly.standalone import export_pytorch
 from nasrl_nb.nn.child_network import ChildNetwork
-from nasrl_nb.search.standalone import export_pytorch
 from nasrl_nb.spaces.darts_space import DARTS_V2, DartsSpace
 
 SPACE = DartsSpace()

@@ -44,7 +44,7 @@ def test_the_threshold_is_set_above_a_random_cells_parameter_free_share():
     and with the softmax mass at its chance value the warning never fires, whatever the argmax drew."""
     import torch
 
-    from nasrl_nb.oneshot.relaxed_cell import RelaxedCellSupernet
+    from nasrl_nb.darts.relaxed_cell import RelaxedCellSupernet
     from nasrl_nb.spaces.cell_space import CellSpace
 
     torch.manual_seed(0)

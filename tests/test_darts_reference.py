@@ -1,5 +1,5 @@
 """The package's DARTS against the reference implementation (quark0/darts, re-implemented in
-``nasrl_nb.oneshot.darts_reference``): the same step on the same weights and batches.
+``nasrl_nb.darts.reference``): the same step on the same weights and batches.
 
 The reference's architect builds a second network for the unrolled weights and moves ``p.data``
 for the Hessian-vector product; :class:`BilevelOptimizer` unrolls in place, freezes what a pass
@@ -15,8 +15,9 @@ import copy
 import pytest
 import torch
 
-from nasrl_nb.oneshot.darts import BilevelOptimizer
-from nasrl_nb.oneshot.darts_reference import (
+from nasrl_nb.darts.architect import BilevelOptimizer
+from nasrl_nb.darts.mixed_op import FusedMixedOp, MixedOp, mixing_weights
+from nasrl_nb.darts.reference import (
     A_LR,
     A_WD,
     GRAD_CLIP,
@@ -27,7 +28,6 @@ from nasrl_nb.oneshot.darts_reference import (
     RefMixedOp,
     RefNetwork,
 )
-from nasrl_nb.oneshot.mixed_op import FusedMixedOp, MixedOp, mixing_weights
 from nasrl_nb.spaces.darts_space import RELAXED_OPS
 
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 import pytest
 import torch
 
+from nasrl_nb.darts.architect import BilevelOptimizer, RelaxedSupernet
+from nasrl_nb.darts.mixed_op import FusedMixedOp, MixedOp
+from nasrl_nb.darts.relaxed_supernets import build_relaxed_supernet
+from nasrl_nb.darts.supernet import DartsSupernet
 from nasrl_nb.nn.child_network import ChildNetwork
-from nasrl_nb.oneshot.darts import BilevelOptimizer, RelaxedSupernet
-from nasrl_nb.oneshot.darts_supernet import DartsSupernet
-from nasrl_nb.oneshot.mixed_op import FusedMixedOp, MixedOp
-from nasrl_nb.oneshot.relaxed_supernets import build_relaxed_supernet
 from nasrl_nb.spaces.darts_space import DARTS_V2, RELAXED_OPS, DartsSpace
 
 SPACE = DartsSpace()

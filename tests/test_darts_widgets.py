@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from nasrl_nb.oneshot.darts import BilevelOptimizer
-from nasrl_nb.oneshot.relaxed_cell import RelaxedCellSupernet
-from nasrl_nb.search.evaluation import FunctionEvaluator
-from nasrl_nb.search.factory import make_search
+from nasrl_nb.assembly.factory import make_search
+from nasrl_nb.darts.architect import BilevelOptimizer
+from nasrl_nb.darts.relaxed_cell import RelaxedCellSupernet
+from nasrl_nb.evaluators.base import FunctionEvaluator
 from nasrl_nb.spaces.cell_space import CellSpace
 from nasrl_nb.widgets.common import placeholder_png
 from nasrl_nb.widgets.darts import BilevelStepThrough, DartsMonitor
@@ -64,7 +64,7 @@ def test_step_through_shows_the_terms_of_one_second_order_step():
 
 
 def test_the_heat_map_panel_draws_both_cells_of_the_darts_space():
-    from nasrl_nb.oneshot.relaxed_supernets import build_relaxed_supernet
+    from nasrl_nb.darts.relaxed_supernets import build_relaxed_supernet
     from nasrl_nb.spaces.darts_space import DartsSpace
     from nasrl_nb.viz.darts_plots import latest_mixing_weights, plot_alpha_heatmaps
 

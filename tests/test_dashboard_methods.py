@@ -16,15 +16,15 @@ import pytest
 import torch
 
 import nasrl_nb as nb
+from nasrl_nb.assembly.factory import make_search
+from nasrl_nb.assembly.methods import BANDIT_METHODS, METHODS, RL_METHODS
 from nasrl_nb.bench.evaluator import TabularEvaluator
 from nasrl_nb.controllers.registry import CONTROLLERS
+from nasrl_nb.evaluators.base import FunctionEvaluator
 from nasrl_nb.rewards.objectives import AccuracyReward, MultiObjectiveReward, ZophLeReward
 from nasrl_nb.rl.registry import make_trainer
-from nasrl_nb.search.curriculum import CurriculumStrategy
-from nasrl_nb.search.evaluation import FunctionEvaluator
-from nasrl_nb.search.factory import make_search
-from nasrl_nb.search.methods import BANDIT_METHODS, METHODS, RL_METHODS
 from nasrl_nb.spaces.macro_space import MacroSpace
+from nasrl_nb.strategies.curriculum import CurriculumStrategy
 from nasrl_nb.viz.drawing import figure_to_png
 from nasrl_nb.viz.enas_plots import draw_supernet
 from nasrl_nb.widgets import ReplayViewer, SearchDashboard, StepThroughWidget

@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 import torch
 
-from nasrl_nb.bench.compare import learning_curve
+from nasrl_nb.assembly.compare import learning_curve
+from nasrl_nb.assembly.config import BATCH_SIZE_RULE, SearchConfig, TrainerConfig, batch_size_rule
 from nasrl_nb.controllers.lstm import NASController
 from nasrl_nb.rl.policy_gradient import PolicyGradientTrainer, RewardStats, reinforce_loss
-from nasrl_nb.search.config import BATCH_SIZE_RULE, SearchConfig, TrainerConfig, batch_size_rule
 from nasrl_nb.spaces.registry import get_space
 
 

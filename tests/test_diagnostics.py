@@ -2,7 +2,7 @@
 
 import math
 
-from nasrl_nb.search.diagnostics import entropy_collapse, reward_plateau, skip_share
+from nasrl_nb.run.diagnostics import entropy_collapse, reward_plateau, skip_share
 
 
 def test_entropy_collapse_fires_only_when_early_and_low():

@@ -7,8 +7,13 @@ import json
 import pytest
 import torch
 
+from nasrl_nb.assembly.config import SearchConfig
+from nasrl_nb.assembly.export import run_result
+from nasrl_nb.assembly.factory import make_search, resume_search
 from nasrl_nb.cli.commands import main
-from nasrl_nb.oneshot.enas import (
+from nasrl_nb.enas.evaluator import SharedWeightEvaluator
+from nasrl_nb.enas.ranking import ranking_quality
+from nasrl_nb.enas.strategy import (
     ENAS_CONTROLLER_STEPS,
     ENAS_PAPER_TRAINER,
     ENAS_TRAINER,
@@ -16,11 +21,6 @@ from nasrl_nb.oneshot.enas import (
     RandomWeightSharing,
     derive,
 )
-from nasrl_nb.oneshot.evaluator import SharedWeightEvaluator
-from nasrl_nb.oneshot.ranking import ranking_quality
-from nasrl_nb.search.config import SearchConfig
-from nasrl_nb.search.export import run_result
-from nasrl_nb.search.factory import make_search, resume_search
 from nasrl_nb.spaces.cell_space import CellSpace
 
 # a tiny, fast search: 180 training images, 1-2 shared-weight minibatches per step, 4 channels, the

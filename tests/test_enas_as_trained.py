@@ -13,10 +13,10 @@ import math
 import pytest
 import torch
 
+from nasrl_nb.assembly.config import SearchConfig
+from nasrl_nb.assembly.factory import make_search
+from nasrl_nb.enas.evaluator import SharedWeightEvaluator, sgdr_lr
 from nasrl_nb.nn.data import Dataset
-from nasrl_nb.oneshot.evaluator import SharedWeightEvaluator, sgdr_lr
-from nasrl_nb.search.config import SearchConfig
-from nasrl_nb.search.factory import make_search
 from nasrl_nb.spaces.cell_space import CellSpace
 
 SETTINGS = {"channels": 4, "device": "cpu", "progress": False, "supernet_batch_size": 16, "eval_batch_size": 20,
@@ -182,7 +182,7 @@ def test_controller_steps_score_with_fixed_weights_between_phases():
 
 
 def test_controller_steps_survive_a_resume(tmp_path):
-    from nasrl_nb.search.factory import resume_search
+    from nasrl_nb.assembly.factory import resume_search
 
     data = _noise_data()
     whole = make_search("enas", "cell", data, budget=20, batch_size=4, seed=3, supernet_train_steps=2,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 import nasrl_nb as nb
-from nasrl_nb.search.evaluation import FunctionEvaluator
-from nasrl_nb.search.factory import make_search
+from nasrl_nb.assembly.factory import make_search
+from nasrl_nb.evaluators.base import FunctionEvaluator
 from nasrl_nb.viz.drawing import figure_to_png
 from nasrl_nb.viz.enas_plots import draw_supernet
 from nasrl_nb.widgets import SearchDashboard, StepThroughWidget

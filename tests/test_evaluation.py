@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from nasrl_nb.search.evaluation import (
+from nasrl_nb.evaluators.base import (
     RECORD_KEYS,
     ChildEvaluator,
     Evaluator,

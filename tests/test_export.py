@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import torch
 
+from nasrl_nb.assembly.export import export_pytorch, export_summary
 from nasrl_nb.nn.child_network import ChildNetwork
-from nasrl_nb.search.export import export_pytorch, export_summary
 from nasrl_nb.spaces.macro_space import MacroSpace
 from nasrl_nb.spaces.registry import get_space
 from nasrl_nb.spaces.search_space import custom_space
@@ -147,7 +147,7 @@ def test_summary_export_and_dashboard_name_the_rewards_choice_under_a_budget(tmp
     import html
 
     import nasrl_nb as nb
-    from nasrl_nb.search.evaluation import FunctionEvaluator
+    from nasrl_nb.evaluators.base import FunctionEvaluator
     from nasrl_nb.widgets import SearchDashboard
 
     class ShapedEvaluator(FunctionEvaluator):  # a FunctionEvaluator that says what it trains on

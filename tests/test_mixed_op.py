@@ -7,14 +7,14 @@ import copy
 import pytest
 import torch
 
-from nasrl_nb.nn.operations import build_op
-from nasrl_nb.oneshot.mixed_op import (
+from nasrl_nb.darts.mixed_op import (
     BATCH_NORMS,
     FusedMixedOp,
     MixedOp,
     mixing_weights,
     scaled_batch_norm,
 )
+from nasrl_nb.nn.operations import build_op
 from nasrl_nb.spaces.cell_space import CELL_OPS
 from nasrl_nb.spaces.darts_space import RELAXED_OPS
 

@@ -16,15 +16,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from nasrl_nb.assembly.standalone import export_pytorch
 from nasrl_nb.bench.build import DATASET_DEFAULTS, BuildSettings, train_cell
+from nasrl_nb.darts.relaxed_supernets import build_relaxed_supernet
+from nasrl_nb.enas.supernet import build_shared_supernet
 from nasrl_nb.nn import data as data_module
 from nasrl_nb.nn.child_network import ChildNetwork
 from nasrl_nb.nn.data import load_dataset
 from nasrl_nb.nn.operations import FactorizedReduce, along_signal
 from nasrl_nb.nn.training import train_and_evaluate
-from nasrl_nb.oneshot.relaxed_supernets import build_relaxed_supernet
-from nasrl_nb.oneshot.supernet import build_shared_supernet
-from nasrl_nb.search.standalone import export_pytorch
 from nasrl_nb.spaces.registry import get_space
 
 SIGNAL = (1, 1, 40)

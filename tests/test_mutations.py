@@ -83,13 +83,13 @@ MUTATIONS: dict[str, Mutation] = {
     ),
     # DARTS's fused mixed op: the ops that start with ReLU must read the shared relu(x), not x
     "fused mixed op skips the shared relu": Mutation(
-        "oneshot/mixed_op.py",
+        "darts/mixed_op.py",
         "h = relu_x if relu_first else x",
         "h = x",
         ("tests/test_mixed_op.py::test_fused_mixed_op_equals_the_plain_sum[cell-nchw-darts]",),
     ),
     "curriculum drops the value-baseline head": Mutation(
-        "search/curriculum.py",
+        "strategies/curriculum.py",
         "if old.value_head is not None:",
         "if False:",
         ("tests/test_curriculum.py::test_growth_keeps_the_value_baseline_head",),
@@ -128,27 +128,27 @@ MUTATIONS: dict[str, Mutation] = {
     ),
     # ENAS (issue 20): the reward reads a validation minibatch; phase 1 trains the controller's samples
     "enas reward on a training minibatch": Mutation(
-        "oneshot/evaluator.py",
+        "enas/evaluator.py",
         'accuracy = self._accuracy(arch, "val", batch)',
         'accuracy = self._accuracy(arch, "train", batch)',
         ("tests/test_enas_as_trained.py::test_phase_one_trains_on_training_minibatches_and_the_reward_reads_validation_minibatches",),
     ),
     "enas phase 1 trains uniform cells, not the controller's": Mutation(
-        "oneshot/enas.py",
+        "enas/strategy.py",
         'return self.controller.sample(require_positive("n", n, integer=True)).architectures',
         'return [self.space.sample(np.random.default_rng(seed)) for seed in range(require_positive("n", n, integer=True))]',
         ("tests/test_enas_as_trained.py::test_phase_one_trains_the_controllers_samples",),
     ),
     # DARTS (issue 20): the architecture step reads the other half of the training split
     "darts architecture step on the weight step's batch": Mutation(
-        "oneshot/darts_strategy.py",
+        "darts/strategy.py",
         "stats = self.optimizer.step((X[w_idx], y[w_idx]), (X[a_idx], y[a_idx])).to_dict()",
         "stats = self.optimizer.step((X[w_idx], y[w_idx]), (X[w_idx], y[w_idx])).to_dict()",
         ("tests/test_darts_as_searched.py::test_the_architecture_step_reads_the_alpha_half_and_the_weight_step_the_weight_half",),
     ),
     # the same intra-op threads per child in every evaluator
     "child trains with the caller's threads": Mutation(
-        "search/evaluation.py",
+        "evaluators/base.py",
         "with preserved_rng(), torch_threads(self.threads):",
         "with preserved_rng():",
         ("tests/test_evaluation.py::test_a_child_trains_with_the_evaluators_threads_whatever_the_caller_has",),

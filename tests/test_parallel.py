@@ -30,9 +30,9 @@ from parallel_helpers import (
     tiny_data,
 )
 
-from nasrl_nb.search.evaluation import FunctionEvaluator
-from nasrl_nb.search.factory import make_search
-from nasrl_nb.search.parallel import ProcessEvaluator
+from nasrl_nb.assembly.factory import make_search
+from nasrl_nb.evaluators.base import FunctionEvaluator
+from nasrl_nb.evaluators.process import ProcessEvaluator
 from nasrl_nb.spaces.registry import get_space
 
 
@@ -135,7 +135,7 @@ def test_import_nasrl_nb_does_not_import_ray():
 
 def test_cli_search_on_worker_processes_asynchronously_then_replay_the_folder(tmp_path, capsys):
     from nasrl_nb.cli.commands import main
-    from nasrl_nb.search.run_folder import RunFolder
+    from nasrl_nb.run.folder import RunFolder
 
     out = tmp_path / "run"
     tiny = ["--epochs", "1", "--channels", "4", "--max-samples", "200", "--device", "cpu", "--quiet"]

@@ -24,9 +24,9 @@ from parallel_helpers import (
     tiny_data,
 )
 
-from nasrl_nb.search.evaluation import FunctionEvaluator
-from nasrl_nb.search.factory import make_search
-from nasrl_nb.search.ray_evaluator import RayEvaluator, start_local_ray
+from nasrl_nb.assembly.factory import make_search
+from nasrl_nb.evaluators.base import FunctionEvaluator
+from nasrl_nb.evaluators.ray_evaluator import RayEvaluator, start_local_ray
 from nasrl_nb.spaces.registry import get_space
 
 pytestmark = pytest.mark.slow

@@ -13,9 +13,9 @@ import pytest
 import torch
 
 import nasrl_nb as nb
-from nasrl_nb.search.evaluation import Evaluator, FunctionEvaluator, SerialEvaluator
-from nasrl_nb.search.factory import make_search, resume_search
-from nasrl_nb.search.run_folder import read_history
+from nasrl_nb.assembly.factory import make_search, resume_search
+from nasrl_nb.evaluators.base import Evaluator, FunctionEvaluator, SerialEvaluator
+from nasrl_nb.run.folder import read_history
 from nasrl_nb.validation import RunFolderError
 
 METHODS = ("reinforce", "ppo", "random", "evolution")

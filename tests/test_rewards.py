@@ -188,7 +188,7 @@ def test_zoph_le_reward_by_name_and_with_budgets():
 
 
 def test_child_evaluator_records_one_validation_accuracy_per_epoch(tiny_digits):
-    from nasrl_nb.search.evaluation import RECORD_KEYS, ChildEvaluator, FunctionEvaluator
+    from nasrl_nb.evaluators.base import RECORD_KEYS, ChildEvaluator, FunctionEvaluator
     from nasrl_nb.spaces.macro_space import MacroSpace
 
     arch = MacroSpace(num_layers=1, filters=4).sample(0)

@@ -7,8 +7,8 @@ import json
 
 import pytest
 
+from nasrl_nb.assembly.factory import make_search, resume_search
 from nasrl_nb.bench.evaluator import TabularEvaluator
-from nasrl_nb.search.factory import make_search, resume_search
 
 NEW_METHODS = ["a2c", "trpo", "sac", "ucb", "thompson"]
 

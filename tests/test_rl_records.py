@@ -9,8 +9,8 @@ import statistics
 import pytest
 
 import nasrl_nb as nb
-from nasrl_nb.search.evaluation import FunctionEvaluator
-from nasrl_nb.search.factory import make_search
+from nasrl_nb.assembly.factory import make_search
+from nasrl_nb.evaluators.base import FunctionEvaluator
 
 TOY = nb.custom_space({"arm": ["a", "b", "c"], "width": [8, 16]})
 

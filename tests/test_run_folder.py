@@ -12,17 +12,21 @@ import stat
 
 import pytest
 
+from nasrl_nb.assembly.config import (
+    ControllerConfig,
+    SearchConfig,
+    TrainerConfig,
+    config_differences,
+)
+from nasrl_nb.assembly.factory import make_search, resume_search
 from nasrl_nb.controllers.attention import AttentionController
 from nasrl_nb.controllers.lstm import NASController
 from nasrl_nb.controllers.registry import make_controller
+from nasrl_nb.evaluators.base import Evaluator, FunctionEvaluator, train_architecture
 from nasrl_nb.rewards.objectives import MnasNetReward, RewardFunction
 from nasrl_nb.rl.policy_gradient import PolicyGradientTrainer
-from nasrl_nb.search.config import ControllerConfig, SearchConfig, TrainerConfig
-from nasrl_nb.search.config_diff import config_differences
-from nasrl_nb.search.evaluation import Evaluator, FunctionEvaluator, train_architecture
-from nasrl_nb.search.factory import make_search, resume_search
-from nasrl_nb.search.run_folder import RUN_FILES, load_run, read_history
-from nasrl_nb.search.summary import RunTally
+from nasrl_nb.run.folder import RUN_FILES, load_run, read_history
+from nasrl_nb.run.summary import RunTally
 from nasrl_nb.spaces.registry import get_space
 from nasrl_nb.validation import RunFolderError
 

@@ -14,15 +14,15 @@ import numpy as np
 import pytest
 import torch
 
+from nasrl_nb.assembly.factory import make_search, resume_search
+from nasrl_nb.evaluators.base import Evaluator, FunctionEvaluator
 from nasrl_nb.rewards.objectives import AccuracyReward
-from nasrl_nb.search import run_folder as run_folder_module
-from nasrl_nb.search.evaluation import Evaluator, FunctionEvaluator
-from nasrl_nb.search.evolution import RegularizedEvolution, mutate
-from nasrl_nb.search.factory import make_search, resume_search
-from nasrl_nb.search.loop import Search, SearchStep
-from nasrl_nb.search.random_search import RandomSearch
-from nasrl_nb.search.run_folder import read_history
+from nasrl_nb.run import folder as run_folder_module
+from nasrl_nb.run.folder import read_history
+from nasrl_nb.run.loop import Search, SearchStep
 from nasrl_nb.spaces.registry import get_space
+from nasrl_nb.strategies.evolution import RegularizedEvolution, mutate
+from nasrl_nb.strategies.random_search import RandomSearch
 
 CELL = get_space("cell")
 METHODS = ("reinforce", "ppo", "random", "evolution")

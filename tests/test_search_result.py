@@ -14,22 +14,22 @@ import runpy
 import pytest
 import torch
 
-from nasrl_nb.bench import analysis
-from nasrl_nb.cli.commands import main
-from nasrl_nb.nn.data import load_dataset
-from nasrl_nb.oneshot.enas import derive
-from nasrl_nb.search.evaluation import FunctionEvaluator
-from nasrl_nb.search.export import (
+from nasrl_nb.assembly.export import (
     export_result,
     export_search,
     export_summary,
     run_result,
     search_result,
 )
-from nasrl_nb.search.factory import make_search
-from nasrl_nb.search.result import summary_result
-from nasrl_nb.search.run_folder import load_run
-from nasrl_nb.search.summary import RunTally
+from nasrl_nb.assembly.factory import make_search
+from nasrl_nb.bench import analysis
+from nasrl_nb.cli.commands import main
+from nasrl_nb.enas.strategy import derive
+from nasrl_nb.evaluators.base import FunctionEvaluator
+from nasrl_nb.nn.data import load_dataset
+from nasrl_nb.run.folder import load_run
+from nasrl_nb.run.result import summary_result
+from nasrl_nb.run.summary import RunTally
 from nasrl_nb.spaces.macro_space import MacroSpace
 
 

@@ -7,7 +7,7 @@ import copy
 import pytest
 import torch
 
-from nasrl_nb.oneshot.evaluator import SharedWeightEvaluator
+from nasrl_nb.enas.evaluator import SharedWeightEvaluator
 from nasrl_nb.spaces.cell_space import CellSpace
 from nasrl_nb.spaces.macro_space import MacroSpace
 

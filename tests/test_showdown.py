@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from nasrl_nb.bench.showdown import (
+from nasrl_nb.assembly.showdown import (
     OneShotSettings,
     calibrate,
     markdown_table,
@@ -52,9 +52,9 @@ def test_a_multi_trial_search_spends_the_budget_and_picks_by_validation(bench):
     assert record["kind"] == "multi-trial" and record["method"] == "evolution" and record["budget_seconds"] == 6.0
     assert record["cost_seconds"] >= 6.0 and record["evaluations"] >= 2
     # the same search by hand: its evaluations up to the crossing one, the best validation accuracy among them
-    from nasrl_nb.bench.compare import TABULAR_SETTINGS
+    from nasrl_nb.assembly.compare import TABULAR_SETTINGS
+    from nasrl_nb.assembly.factory import make_search
     from nasrl_nb.bench.evaluator import TabularEvaluator
-    from nasrl_nb.search.factory import make_search
 
     search = make_search("evolution", "cell", None, budget=1000, seed=3, progress=False, policy_snapshots=False,
                          evaluator=TabularEvaluator(bench, seed=3, budget_seconds=6.0), **TABULAR_SETTINGS["evolution"])
@@ -83,7 +83,7 @@ def test_a_one_shot_search_returns_a_cell_of_the_space_and_costs_its_cpu_time(be
 
 
 def test_the_multi_trial_budget_is_the_mean_cost_of_the_one_shot_runs(bench, tiny_digits, monkeypatch):
-    import nasrl_nb.bench.showdown as showdown
+    import nasrl_nb.assembly.showdown as showdown
 
     monkeypatch.setattr(showdown, "search_data", lambda *a, **k: tiny_digits)  # tiny supernets on tiny data
     seen = []

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
+from nasrl_nb.enas.supernet import CellSupernet, MacroSupernet, build_shared_supernet, live_paths
 from nasrl_nb.nn.child_network import ChildNetwork
-from nasrl_nb.oneshot.supernet import CellSupernet, MacroSupernet, build_shared_supernet, live_paths
 from nasrl_nb.spaces.cell_space import CellSpace
 from nasrl_nb.spaces.macro_space import ARCHITECTURE_VOCAB, MacroSpace
 from nasrl_nb.spaces.search_space import custom_space

@@ -13,11 +13,11 @@ import pytest
 from matplotlib.figure import Figure
 from tabular_helpers import A, B, complete_table_lines, planted_accuracy, write_table
 
+from nasrl_nb.assembly.factory import make_search
 from nasrl_nb.bench import analysis
 from nasrl_nb.bench.evaluator import TabularEvaluator
 from nasrl_nb.bench.tabular import TabularBenchmark
-from nasrl_nb.search.evaluation import RECORD_KEYS, Evaluator
-from nasrl_nb.search.factory import make_search
+from nasrl_nb.evaluators.base import RECORD_KEYS, Evaluator
 from nasrl_nb.stats import spearman_rho
 from nasrl_nb.viz import bench_plots
 
@@ -259,7 +259,7 @@ def test_a_table_runs_config_json_records_no_child_training(complete, tmp_path):
     """A table scores every child: epochs, device, threads never applied, so config.json does not record them."""
     import json
 
-    from nasrl_nb.search.factory import resume_search
+    from nasrl_nb.assembly.factory import resume_search
 
     search = make_search("random", "cell", None, evaluator=TabularEvaluator(complete), budget=4, batch_size=2,
                          epochs=2, progress=False, out_dir=tmp_path / "run")
@@ -270,7 +270,7 @@ def test_a_table_runs_config_json_records_no_child_training(complete, tmp_path):
     resumed.run()
     assert resumed.evaluations == 6
     # a DARTS run judged by the table still records what its supernet takes from `child`
-    from nasrl_nb.search.config import SearchConfig
+    from nasrl_nb.assembly.config import SearchConfig
 
     darts = SearchConfig(method="darts", evaluator="TabularEvaluator").to_dict()
     assert sorted(darts["child"]) == ["cells_per_stage", "channels", "device"]

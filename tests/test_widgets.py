@@ -9,8 +9,8 @@ import ipywidgets  # a core dependency: imported, never skipped
 import pytest
 
 import nasrl_nb as nb
-from nasrl_nb.search.evaluation import FunctionEvaluator
-from nasrl_nb.search.factory import make_search
+from nasrl_nb.assembly.factory import make_search
+from nasrl_nb.evaluators.base import FunctionEvaluator
 from nasrl_nb.widgets import ReplayViewer, SearchDashboard, SpaceExplorer, StepThroughWidget
 from nasrl_nb.widgets.common import Throttle, image
 from nasrl_nb.widgets.panels import RunState, render_panels, warnings_for

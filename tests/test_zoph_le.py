@@ -8,13 +8,13 @@ import pytest
 import torch
 
 import nasrl_nb.cli.commands as cli_main
+from nasrl_nb.assembly.factory import make_search
+from nasrl_nb.assembly.standalone import export_pytorch
 from nasrl_nb.controllers.lstm import NASController
 from nasrl_nb.nn.child_network import ChildNetwork, concat_padded
 from nasrl_nb.nn.complexity import count_flops, count_parameters
 from nasrl_nb.nn.data import load_dataset
 from nasrl_nb.runtime import seed_everything
-from nasrl_nb.search.factory import make_search
-from nasrl_nb.search.standalone import export_pytorch
 from nasrl_nb.spaces.registry import SPACES, architecture_from_json, get_space, parse_architecture
 from nasrl_nb.spaces.zoph_le_space import FILTER_SIZES, NUM_FILTERS, STRIDES, ZophLeSpace
 
@@ -181,7 +181,7 @@ def test_weight_sharing_searches_run_on_the_space(method, tmp_path):
 
 
 def test_curriculum_grows_the_zoph_le_space():
-    from nasrl_nb.search.curriculum import CurriculumStrategy
+    from nasrl_nb.strategies.curriculum import CurriculumStrategy
     strategy = CurriculumStrategy(ZophLeSpace(num_layers=3), start_layers=1, grow_every=2)
     assert strategy.propose(2)[0].space == ZophLeSpace(num_layers=1)
     strategy.observe(strategy.propose(2), [{"val_accuracy": 0.5}] * 2, [0.5, 0.5])
