@@ -11,7 +11,7 @@
    same optimizer), fp32 and bf16; one controller update (the controller lives on the CPU:
    sampling plus REINFORCE, batch ``--controller-batch``); an ENAS step (shared weights:
    forward, backward, SGD) and a DARTS step (first-order bilevel step) when
-   :mod:`nasrl_nb.oneshot` offers them. Each is warmed up, synchronised
+   :mod:`nasrl_nb.enas` and :mod:`nasrl_nb.darts` offer them. Each is warmed up, synchronised
    (``torch.cuda.synchronize``) and timed over ``--steps`` steps.
 
 It prints one table and exits non-zero if a correctness check fails. It is sized to finish in

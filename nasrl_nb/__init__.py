@@ -88,16 +88,8 @@ _EXPORTS = {
     "FactoredUCB1": "rl.bandits",
     "FactoredThompson": "rl.bandits",
     "make_trainer": "rl.registry",
-    # layer 4: the search (strategies, evaluators, the loop, run folders, results) ...
-    "make_search": "assembly.factory",
-    "resume_search": "assembly.factory",
-    "Search": "run.loop",
-    "SearchStep": "run.loop",
-    "Stage": "run.loop",
-    "SearchConfig": "assembly.config",
+    # layer 4: search strategies (who proposes) and evaluators (who trains)
     "SearchStrategy": "strategies.base",
-    "METHODS": "assembly.methods",
-    "make_strategy": "assembly.methods",
     "RandomSearch": "strategies.random_search",
     "RegularizedEvolution": "strategies.evolution",
     "PolicyGradientStrategy": "strategies.rl",
@@ -109,23 +101,18 @@ _EXPORTS = {
     "train_architecture": "evaluators.base",
     "ProcessEvaluator": "evaluators.process",
     "RayEvaluator": "evaluators.ray_evaluator",
+    # layer 5: tabular benchmarks; one search run (the loop, its run folder)
+    "Search": "run.loop",
+    "SearchStep": "run.loop",
+    "Stage": "run.loop",
     "RunFolder": "run.folder",
     "read_history": "run.folder",
     "load_run": "run.folder",
-    "rebuild_checkpoint": "assembly.rebuild",
-    "export_search": "assembly.export",
-    "export_summary": "assembly.export",
-    "export_result": "assembly.export",
-    "run_result": "assembly.export",
-    "search_result": "assembly.export",
-    "export_pytorch": "assembly.standalone",
-    # ... tabular benchmarks ...
     "TabularBenchmark": "bench.tabular",
     "TabularEvaluator": "bench.evaluator",
     "BuildSettings": "bench.build",
     "table_transfer": "bench.transfer",
-    "run_showdown": "assembly.showdown",
-    # ... and one-shot search: ENAS's weight sharing, DARTS's relaxation
+    # layer 6: one-shot search: ENAS's weight sharing, DARTS's relaxation
     "CellSupernet": "enas.supernet",
     "MacroSupernet": "enas.supernet",
     "build_shared_supernet": "enas.supernet",
@@ -138,7 +125,21 @@ _EXPORTS = {
     "BilevelOptimizer": "darts.architect",
     "RelaxedCellSupernet": "darts.relaxed_cell",
     "DartsStrategy": "darts.strategy",
-    # layer 5: plots (pure functions returning a Figure)
+    # layer 7: every method put together (configuration, factory, registry, export)
+    "make_search": "assembly.factory",
+    "resume_search": "assembly.factory",
+    "SearchConfig": "assembly.config",
+    "METHODS": "assembly.methods",
+    "make_strategy": "assembly.methods",
+    "rebuild_checkpoint": "assembly.rebuild",
+    "export_search": "assembly.export",
+    "export_summary": "assembly.export",
+    "export_result": "assembly.export",
+    "run_result": "assembly.export",
+    "search_result": "assembly.export",
+    "export_pytorch": "assembly.standalone",
+    "run_showdown": "assembly.showdown",
+    # layer 8: plots (pure functions returning a Figure)
     "draw_architecture": "viz.drawing",
     "architecture_graph": "viz.drawing",
     "architecture_svg": "viz.drawing",
@@ -153,14 +154,14 @@ _EXPORTS = {
     "plot_alpha_heatmap": "viz.darts_plots",
     "plot_collapse": "viz.darts_plots",
     "darts_epochs": "viz.darts_plots",
-    # layer 6: exercise checks (the widgets are nasrl_nb.widgets: they need ipywidgets)
+    # layer 9: exercise checks (the widgets are nasrl_nb.widgets: they need ipywidgets)
     "CheckResult": "checks",
 }
 
 # subpackages and modules reachable as attributes (``nb.checks.check_space_size``) without an explicit import
 _SUBMODULES = frozenset({
-    "runtime", "validation", "interrupts", "stats", "spaces", "nn", "controllers", "rewards", "rl", "search", "bench",
-    "oneshot", "viz", "display", "widgets", "checks", "cli",
+    "runtime", "validation", "interrupts", "stats", "spaces", "checkpoint", "nn", "controllers", "rewards", "rl",
+    "strategies", "evaluators", "bench", "run", "enas", "darts", "assembly", "viz", "display", "widgets", "checks", "cli",
 })
 
 __all__ = sorted(_EXPORTS)

@@ -197,7 +197,7 @@ class BilevelOptimizer:
     differentiate: the alphas in the weight step, the weights in the first-order architecture
     pass; each pass's loss and graph are dropped before the next forward. The numbers are
     those of a plain ``loss.backward()`` into everything, bit for bit
-    (``tests/test_bilevel_step_oracle.py``).
+    (``tests/darts/test_bilevel_step_oracle.py``).
     """
 
     def __init__(

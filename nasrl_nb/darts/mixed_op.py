@@ -33,7 +33,7 @@ The BatchNorms of the search (``batch_norm``):
 
 The fast twin, :class:`FusedMixedOp` (what the supernets use unless ``fused=False``), has the
 same parameters and ``state_dict`` and computes the same function with less work
-(``tests/test_mixed_op.py`` checks outputs, gradients and BatchNorm statistics against
+(``tests/darts/test_mixed_op.py`` checks outputs, gradients and BatchNorm statistics against
 :class:`MixedOp`):
 
 * an op whose weight is exactly ``0.0`` is not run (one-hot weights evaluate a discrete

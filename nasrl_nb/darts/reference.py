@@ -19,7 +19,7 @@ imports, so that a reader can set it beside the package's fast version:
   network* (``model.new()``, built and initialised from scratch, then ``load_state_dict``), on
   which ``loss_val.backward()`` runs; the Hessian-vector product (Eq. 8) moves ``p.data`` in
   place. The package's twin: :class:`~nasrl_nb.darts.architect.BilevelOptimizer` with
-  ``virtual_step="reference"``; ``tests/test_darts_reference.py`` checks that both take the same
+  ``virtual_step="reference"``; ``tests/darts/test_darts_reference.py`` checks that both take the same
   step on the same weights and batches, first and second order.
 
 Two switches of :class:`RefArchitect` and one of :class:`RefNetwork` (all off by default: the

@@ -102,7 +102,7 @@ class DartsSupernet(nn.Module):
     Speed: every edge is a :class:`~nasrl_nb.darts.mixed_op.FusedMixedOp` (one ReLU per edge,
     the weights folded into BatchNorm; ``fused=False``: the plain :class:`MixedOp` sum) and the network runs channels-last (``channels_last``, as the derived child
     does), the same function as op by op in NCHW, to float rounding
-    (``tests/test_darts_supernet.py``); ``BENCHMARKS.md`` has what each buys.
+    (``tests/darts/test_darts_supernet.py``); ``BENCHMARKS.md`` has what each buys.
     """
 
     def __init__(

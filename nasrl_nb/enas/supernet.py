@@ -24,7 +24,7 @@ sharing (Li & Talwalkar, UAI 2019, Sec. 3) uses the same supernet with uniform s
 
 ``supernet.child(arch)`` builds the standalone :class:`~nasrl_nb.nn.child_network.ChildNetwork`
 of ``arch`` with the subgraph's weights copied in; the two compute the same function
-(``tests/test_supernet.py`` checks it for both spaces). Nothing is copied in ``forward``:
+(``tests/enas/test_supernet.py`` checks it for both spaces). Nothing is copied in ``forward``:
 the subgraph runs on the supernet's own tensors, so its gradients train them in place.
 """
 

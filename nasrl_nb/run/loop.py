@@ -135,7 +135,7 @@ class Search:
             (``make_search`` passes it), written to ``config.json``: any object with
             ``to_dict()`` and ``check_resume(saved, out_dir=...)`` (the loop sits below the
             configuration, which assembles every method). The defaults above are
-            ``SearchConfig``'s (``tests/run/test_loop_defaults.py``).
+            ``SearchConfig``'s (``tests/assembly/test_loop_defaults.py``).
         policy_snapshots: record the strategy's ``policy_snapshot()`` after every update.
         asynchronous: update as soon as ``batch_size`` records are back (one, for a
             strategy with ``steady_state``: evolution) while ``evaluator.workers`` children

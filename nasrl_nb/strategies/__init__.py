@@ -1,1 +1,1 @@
-"""strategies."""
+"""Search strategies (layer 4): who proposes the next architectures and learns from their rewards."""

@@ -186,7 +186,7 @@ def test_train_cell_on_mnist1d_gives_one_row_per_seed(mnist1d):
 # 3 cells of width 4 after 1 epoch can tie: the build's seed correlation is then NaN (numpy warns while computing it)
 @pytest.mark.filterwarnings("ignore:invalid value encountered in divide:RuntimeWarning")
 def test_bench_build_dataset_mnist1d_writes_mnist1d_cell(tmp_path, capsys):
-    """The CLI's entry point in this process (``python -m nasrl_nb`` itself is run by tests/test_cli_bench.py):
+    """The CLI's entry point in this process (``python -m nasrl_nb`` itself is run by tests/cli/test_cli_bench.py):
     the build's worker is still a spawned process, and the data is this session's cached MNIST-1D."""
     from nasrl_nb.cli.commands import main
 

@@ -126,10 +126,10 @@ def test_bad_parallel_settings_are_clear_errors():
 
 
 def test_import_nasrl_nb_does_not_import_ray():
-    code = ("import sys, nasrl_nb; from nasrl_nb.search import parallel, ray_evaluator, factory; "
+    code = ("import sys, nasrl_nb; from nasrl_nb.evaluators import process as parallel, ray_evaluator; from nasrl_nb.assembly import factory; "
             "print('ray' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         cwd=Path(__file__).resolve().parents[1])
+                         cwd=Path(__file__).resolve().parents[2])
     assert out.stdout.strip() == "False"
 
 

@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 
 from nasrl_nb.cli.commands import main
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 GOOD_CELL = "|nor_conv_3x3~0|+|skip_connect~0|nor_conv_3x3~1|+|skip_connect~0|none~1|nor_conv_3x3~2|"
 RUN_FILES = ("history.jsonl", "steps.jsonl", "summary.json", "config.json", "checkpoint.pt")
 TINY = ["--epochs", "1", "--max-samples", "60", "--channels", "4"]  # a child trains in well under a second
