@@ -38,13 +38,13 @@ from pathlib import Path
 
 import torch
 
+from nasrl_nb.assembly.factory import make_search
 from nasrl_nb.bench.build import BuildSettings, train_cell, unique_cells
 from nasrl_nb.bench.evaluator import TabularEvaluator
 from nasrl_nb.bench.tabular import TabularBenchmark
+from nasrl_nb.darts.config import REMEDIES
+from nasrl_nb.evaluators.base import Evaluator, make_record
 from nasrl_nb.nn.data import load_dataset
-from nasrl_nb.oneshot.darts_config import REMEDIES
-from nasrl_nb.search.evaluation import Evaluator, make_record
-from nasrl_nb.search.factory import make_search
 from nasrl_nb.spaces.registry import get_space
 
 

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from nasrl_nb.checks import check_hessian_vector_product
-from nasrl_nb.oneshot.darts import finite_difference_hvp
-from nasrl_nb.oneshot.relaxed_cell import RelaxedCellSupernet
+from nasrl_nb.darts.architect import finite_difference_hvp
+from nasrl_nb.darts.relaxed_cell import RelaxedCellSupernet
 from nasrl_nb.spaces.registry import get_space
 
 CE = torch.nn.functional.cross_entropy

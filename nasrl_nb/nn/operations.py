@@ -208,7 +208,7 @@ def along_signal(module: nn.Module) -> nn.Module:
     device); pools are replaced. Call it on a network right after building it.
 
     A module that keeps references to its submodules outside ``named_children`` (a
-    :class:`~nasrl_nb.oneshot.mixed_op.FusedMixedOp`'s plans) offers ``replan()``: it is called
+    :class:`~nasrl_nb.darts.mixed_op.FusedMixedOp`'s plans) offers ``replan()``: it is called
     once the module's subtree is rewritten, so it runs the new convs and pools, not the old ones.
     """
     for name, child in module.named_children():
