@@ -10,6 +10,14 @@ cells and the remedies' accuracy as a ratio and a difference against plain DARTS
     python -m benchmarks.darts_collapse --seeds 0 1 2 --epochs 40
     python -m benchmarks.darts_collapse --remedies none darts- --second-order --json out.json
     python -m benchmarks.darts_collapse --combine seed0.json seed1.json seed2.json   # runs made in parallel
+    python -m benchmarks.darts_collapse --table mnist1d-cell --seeds 0 --epochs 20   # before mnist1d-cell ships
+
+A table that is not shipped yet (mnist1d-cell while its build runs) is answered by its build
+recipe (:class:`RecipeEvaluator`): a derived cell's rows come from the build folder's shards
+when its isomorphism class is there, else its representative is trained now, with the same
+settings, seeds and seed rule as ``bench build`` (``nasrl_nb.bench.build.train_cell``), so each
+answer is the row the table will hold (up to thread-order rounding). The supernet then trains
+on that dataset with the table's split (``data_seed``) and channels.
 
 ``--combine`` looks every recorded cell up again in ``--table``: the searches do not read
 the table (it only answers what their derived cells are worth), so runs recorded against an
@@ -22,26 +30,69 @@ table's own digits split; every setting of the bilevel optimiser is an argument.
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import statistics
 import time
+from pathlib import Path
 
 import torch
 
 from nasrl_nb.assembly.factory import make_search
+from nasrl_nb.bench.build import BuildSettings, train_cell, unique_cells
 from nasrl_nb.bench.evaluator import TabularEvaluator
 from nasrl_nb.bench.tabular import TabularBenchmark
 from nasrl_nb.darts.config import REMEDIES
+from nasrl_nb.evaluators.base import Evaluator, make_record
+from nasrl_nb.nn.data import load_dataset
+from nasrl_nb.spaces.registry import get_space
+
+
+class RecipeEvaluator(Evaluator):
+    """A table's answer before the table ships: its build's rows, read from the shards or trained now.
+
+    ``evaluate`` returns each cell's mean test accuracy over the build's seeds (as
+    ``TabularEvaluator`` reports it) and the mean validation accuracy; ``trained`` counts the
+    cells trained here rather than read from ``folder``.
+    """
+
+    def __init__(self, settings: BuildSettings, folder: Path | None = None):
+        self.settings, self.space = settings, get_space("cell")
+        self.data = load_dataset(settings.dataset, seed=settings.data_seed)
+        self.representative = {self.space.canonical(a): str(a) for a in unique_cells(self.space)}
+        self.rows: dict[str, list[dict]] = {}  # canonical -> the build's rows
+        for shard in sorted(Path(folder).glob("shard_*.csv")) if folder else []:
+            with open(shard) as file:
+                for row in csv.DictReader(file):
+                    self.rows.setdefault(self.space.canonical(self.space.parse(row["arch"])), []).append(row)
+        self.trained = 0
+
+    def answer(self, arch) -> dict:
+        key = self.space.canonical(arch)
+        if key not in self.rows:
+            self.rows[key] = train_cell(self.representative[key], self.settings, self.data)
+            self.trained += 1
+        rows = self.rows[key]
+        return {name: statistics.fmean(float(r[name]) for r in rows) for name in ("val_accuracy", "test_accuracy")}
+
+    def evaluate(self, architectures):
+        return [make_record(**self.answer(arch)) for arch in architectures]
 
 
 def run_one(bench, *, remedy: str, seed: int, args) -> dict:
-    """One DARTS search; per epoch the derived cell, its skip share and its table accuracies."""
+    """One DARTS search; per epoch the derived cell, its skip share and its table accuracies.
+
+    ``bench``: the shipped table, or a :class:`RecipeEvaluator` for one still being built.
+    """
     darts = {"batch_size": args.batch_size, "alpha_lr": args.alpha_lr, "w_lr": args.w_lr,
              "aux_skip_weight": args.aux_skip_weight, "max_skips": args.max_skips, "batch_norm": args.batch_norm}
-    search = make_search(method="darts", dataset=f"bench:{bench.name}", evaluator=TabularEvaluator(bench, seed=seed),
-                         budget=args.epochs, seed=seed, remedy=remedy, second_order=args.second_order,
-                         channels=args.channels, cells_per_stage=args.cells_per_stage, darts_kwargs=darts,
-                         device="cpu", progress=False)
+    if isinstance(bench, RecipeEvaluator):
+        where = {"dataset": bench.settings.dataset, "data_seed": bench.settings.data_seed, "evaluator": bench}
+    else:
+        where = {"dataset": f"bench:{bench.name}", "evaluator": TabularEvaluator(bench, seed=seed)}
+    search = make_search(method="darts", **where, budget=args.epochs, seed=seed, remedy=remedy,
+                         second_order=args.second_order, channels=args.channels, cells_per_stage=args.cells_per_stage,
+                         darts_kwargs=darts, device="cpu", progress=False)
     start = time.perf_counter()
     epochs = []
     for step in search:
@@ -58,6 +109,12 @@ def run_one(bench, *, remedy: str, seed: int, args) -> dict:
 
 def rescore(bench, runs) -> None:
     """Answer each recorded derived cell's test accuracy from ``bench`` (mean over its runs)."""
+    if isinstance(bench, RecipeEvaluator):
+        for run in runs:
+            for epoch in run["epochs"]:
+                epoch["test_accuracy"] = bench.answer(bench.space.parse(epoch["arch"]))["test_accuracy"]
+            run["final"] = run["epochs"][-1]
+        return
     report = bench.values("test_accuracy")
     space = bench.space
     for run in runs:
@@ -86,7 +143,10 @@ def main(argv=None) -> dict:
     parser.add_argument("--batch-norm", choices=("darts", "affine"), default="darts",
                         help="the supernet's BatchNorms: darts (affine=False, BN after pools: the paper's search; default) "
                              "or affine (the children's ops, the form of the figures before 2026-12-07)")
-    parser.add_argument("--channels", type=int, default=16)
+    parser.add_argument("--build", default=None, metavar="FOLDER",
+                        help="a table not shipped yet: its build folder, whose shards answer the cells they hold "
+                             "(default benchmarks/builds/<table>); the others are trained by the build's recipe")
+    parser.add_argument("--channels", type=int, default=None, help="the supernet's C (default: the table's)")
     parser.add_argument("--cells-per-stage", type=int, default=1)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--json", default=None, help="write every run's per-epoch records here")
@@ -94,9 +154,21 @@ def main(argv=None) -> dict:
                         help="print the tables of runs written by --json (e.g. one process per seed) instead of running")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    bench = TabularBenchmark.load(f"bench:{args.table}")
-    best = bench.best("test_accuracy")
-    print(f"table {bench.name}: best test accuracy {best['test_accuracy']:.4f} ({best['arch']})")
+    try:
+        bench = TabularBenchmark.load(f"bench:{args.table}")
+    except ValueError:  # not shipped yet: its build recipe answers
+        if not args.table.endswith("-cell"):
+            raise
+        folder = Path(args.build or f"benchmarks/builds/{args.table}")
+        bench = RecipeEvaluator(BuildSettings.for_dataset(args.table.removesuffix("-cell")), folder)
+        channels = bench.settings.channels
+        print(f"table {args.table} not shipped: {len(bench.rows)} cell classes read from {folder}, the rest trained "
+              f"by its recipe {bench.settings.to_json()}")
+    else:
+        channels = int((bench.metadata.get("settings") or {}).get("channels", 16))
+        best = bench.best("test_accuracy")
+        print(f"table {bench.name}: best test accuracy {best['test_accuracy']:.4f} ({best['arch']})")
+    args.channels = channels if args.channels is None else args.channels
 
     runs = []
     if args.combine:
@@ -137,6 +209,8 @@ def main(argv=None) -> dict:
                  if all(f.get("parameter_free_weight") is not None for f in rows) else "")
               + f"vs {args.remedies[0]}: x{accuracy / base:.3f} ({accuracy - base:+.4f})  "
               f"per seed {[round(f['test_accuracy'], 4) for f in rows]}")
+    if isinstance(bench, RecipeEvaluator):
+        print(f"cells trained here by the build's recipe: {bench.trained}")
     result = {"settings": vars(args), "runs": runs}
     if args.json and not args.combine:
         with open(args.json, "w") as file:

@@ -154,6 +154,8 @@ _EXPORTS = {
     "plot_alpha_heatmap": "viz.darts_plots",
     "plot_collapse": "viz.darts_plots",
     "darts_epochs": "viz.darts_plots",
+    "draw_mixed_op": "viz.relaxation_drawing",
+    "draw_relaxed_supernet": "viz.relaxation_drawing",
     # layer 9: exercise checks (the widgets are nasrl_nb.widgets: they need ipywidgets)
     "CheckResult": "checks",
 }

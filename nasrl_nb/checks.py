@@ -1253,6 +1253,81 @@ def check_derived_ops(alphas, op_names, answer) -> CheckResult:
                  f"largest alpha, none excluded, the first one on a tie.")
 
 
+def _tensor_list(value) -> list[torch.Tensor] | None:
+    """``value`` as a list of float tensors (one tensor, or a list/tuple of tensors or arrays); None if it is not."""
+    if isinstance(value, torch.Tensor):
+        return [value.detach()]
+    if isinstance(value, (list, tuple)) and value:
+        try:
+            return [torch.as_tensor(v.detach() if isinstance(v, torch.Tensor) else v, dtype=torch.float64) for v in value]
+        except (TypeError, ValueError, RuntimeError):
+            return None
+    return None
+
+
+def _relative_error(got: list[torch.Tensor], expected: list[torch.Tensor]) -> float:
+    diff = math.sqrt(sum(float(((g.double() - e.double()) ** 2).sum()) for g, e in zip(got, expected)))
+    scale = math.sqrt(sum(float((e.double() ** 2).sum()) for e in expected))
+    return diff / max(scale, 1e-12)
+
+
+def check_hessian_vector_product(net, batch, v, answer, criterion: Callable | None = None) -> CheckResult:
+    """Is ``answer`` the exact ``grad^2_{alpha,w} L(w, alpha) v`` that DARTS's Eq. 8 approximates?
+
+    ``net``: a relaxed supernet (``weight_parameters()``, ``arch_parameters()``); ``batch``:
+    ``(X, y)`` of the training loss ``L``; ``v``: one tensor per weight tensor. The product is
+    ``d/d alpha (grad_w L . v)``: the gradient w.r.t. the alphas of the dot product of the
+    weight gradient with ``v`` (double backward). ``answer``: one tensor per alpha tensor
+    (a list or tuple; a single tensor when the net has one alpha tensor). The net's weights
+    and BatchNorm statistics are left as they were.
+    """
+    from .darts.architect import finite_difference_hvp
+
+    criterion = criterion or nn.functional.cross_entropy
+    weights, alphas = list(net.weight_parameters()), list(net.arch_parameters())
+    v = [torch.as_tensor(t) for t in v]
+    if [tuple(t.shape) for t in v] != [tuple(p.shape) for p in weights]:
+        raise ValueError("v: expected one tensor per weight tensor of net.weight_parameters(), with their shapes")
+    buffers = [b.detach().clone() for b in net.buffers()]
+    try:
+        loss = criterion(net(batch[0]), batch[1])
+        grad_w = torch.autograd.grad(loss, weights, create_graph=True)
+        exact = [t.detach() for t in torch.autograd.grad(sum((g * t).sum() for g, t in zip(grad_w, v)), alphas)]
+        grad_alpha = [t.detach() for t in torch.autograd.grad(criterion(net(batch[0]), batch[1]), alphas)]
+        estimate, _ = finite_difference_hvp(net, criterion, batch, weights, alphas, v)
+    finally:
+        with torch.no_grad():
+            for b, saved in zip(net.buffers(), buffers):
+                b.copy_(saved)
+    got = _tensor_list(answer)
+    shapes = [tuple(a.shape) for a in alphas]
+    if got is not None and [tuple(g.shape) for g in got] == [tuple(p.shape) for p in weights] and shapes != [
+            tuple(p.shape) for p in weights]:
+        return _hint("That is shaped like the weights: a product with the Hessian w.r.t. w. Eq. 8's product is mixed: "
+                     "differentiate grad_w L . v a second time w.r.t. the alphas, not the weights.")
+    if got is None or [tuple(g.shape) for g in got] != shapes:
+        return _hint(f"Give one tensor per alpha tensor (shapes {shapes}): the product lives in the space of the "
+                     f"alphas, not {type(answer).__name__}.")
+    if not all(torch.isfinite(g).all() for g in got):
+        return _hint("The answer holds NaN or infinite values.")
+    if _relative_error(got, exact) < 1e-3:
+        return _passed("Double backward gives grad^2_{alpha,w} L v exactly: the product Eq. 8's central difference "
+                       "approximates with two extra forward-backward passes.")
+    variants = [
+        ([-e for e in exact], "Check the sign: differentiate +grad_w L . v; Eq. 7 subtracts xi times this product "
+                              "afterwards, it is not part of it."),
+        (grad_alpha, "That is grad_alpha L itself: take grad_w L (keep its graph: create_graph=True), dot it with v, "
+                     "and differentiate that scalar w.r.t. the alphas."),
+        (estimate, "That is Eq. 8's finite-difference estimate (eps = 0.01 / ||v||), not the exact product: compute "
+                   "it by double backward (create_graph=True in the first grad), then compare the two."),
+    ]
+    for candidate, message in variants:
+        if _relative_error(got, candidate) < 1e-3:
+            return _hint(message)
+    return _hint("Compute g = grad_w L with create_graph=True, the scalar sum over tensors of (g * v).sum(), and "
+                 "its gradient w.r.t. the alphas (torch.autograd.grad), on the given batch.")
+
+
 # --- 05_multi_objective (MnasNet's soft constraint) ---------------------------------------------
 
 

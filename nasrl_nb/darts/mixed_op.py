@@ -130,7 +130,16 @@ class FusedMixedOp(MixedOp):
 
     def __init__(self, C_in: int, C_out: int, stride: int, ops: Sequence[str], *, batch_norm: str = "darts"):
         super().__init__(C_in, C_out, stride, ops, batch_norm=batch_norm)
-        self._plans = tuple(_split(op) for op in self.ops)  # (starts with ReLU, body, last BatchNorm or None)
+        self.replan()
+
+    def replan(self) -> None:
+        """Split every op into (starts with ReLU, body, last BatchNorm or None) again.
+
+        The plans hold the ops' modules themselves: after a submodule is replaced (as
+        :func:`~nasrl_nb.nn.operations.along_signal` does for a 1 x W signal, and calls this
+        for), stale plans would run the old modules, whose weights no optimiser sees.
+        """
+        self._plans = tuple(_split(op) for op in self.ops)
 
     def forward(self, x: torch.Tensor, weights: torch.Tensor, skip: Sequence[bool] | None = None) -> torch.Tensor:
         """The weighted sum; ``skip[k]`` (optional, one flag per op) marks weights known to be 0.

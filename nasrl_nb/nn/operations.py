@@ -206,6 +206,10 @@ def along_signal(module: nn.Module) -> nn.Module:
     pair, not 9 of which 6 only ever see padding) and a stride-2 reduction halves the length
     while the height stays 1. Convs are rebuilt (freshly initialized, on the old weight's
     device); pools are replaced. Call it on a network right after building it.
+
+    A module that keeps references to its submodules outside ``named_children`` (a
+    :class:`~nasrl_nb.darts.mixed_op.FusedMixedOp`'s plans) offers ``replan()``: it is called
+    once the module's subtree is rewritten, so it runs the new convs and pools, not the old ones.
     """
     for name, child in module.named_children():
         replacement = _signal_version(child)
@@ -213,6 +217,9 @@ def along_signal(module: nn.Module) -> nn.Module:
             setattr(module, name, replacement)
         else:
             along_signal(child)
+    replan = getattr(module, "replan", None)
+    if callable(replan):
+        replan()
     return module
 
 

@@ -199,3 +199,31 @@ def test_scaled_batch_norm_is_the_scale_times_batch_norm(mode, momentum, affine)
         torch.testing.assert_close(scaled_batch_norm(bn, x, scale), scale * twin(x))
     for b, t in zip(bn.buffers(), twin.buffers()):
         torch.testing.assert_close(b, t)
+
+
+@pytest.mark.parametrize("space_name", ["cell", "darts"])
+def test_on_a_signal_the_fused_supernet_trains_the_along_signal_convs(space_name):
+    """On a 1 x W input ``along_signal`` replaces the ops' convs and pools: the fused plans must follow.
+
+    Stale plans ran the 3x3 convs built before the replacement (not parameters of the supernet,
+    so never trained) and 3x3 pools over two rows of padding; every weight got no gradient.
+    """
+    from nasrl_nb.darts.relaxed_cell import RelaxedCellSupernet
+    from nasrl_nb.darts.supernet import DartsSupernet
+    from nasrl_nb.spaces.registry import get_space
+
+    cls = RelaxedCellSupernet if space_name == "cell" else DartsSupernet
+    torch.manual_seed(0)
+    fused = cls(get_space(space_name), (1, 1, 40), 10, channels=4)
+    plain = cls(get_space(space_name), (1, 1, 40), 10, channels=4, fused=False)
+    plain.load_state_dict(fused.state_dict())
+    with torch.no_grad():
+        for a, b in zip(plain.arch_parameters(), fused.arch_parameters()):
+            a.copy_(b.detach() + torch.randn_like(b))
+            b.copy_(a)
+    x, y = torch.randn(6, 1, 1, 40), torch.randint(0, 10, (6,))
+    loss = torch.nn.functional.cross_entropy(fused(x), y)
+    grads = torch.autograd.grad(loss, list(fused.weight_parameters()), allow_unused=True)
+    names = {id(p): n for n, p in fused.named_parameters()}
+    assert [names[id(p)] for p, g in zip(fused.weight_parameters(), grads) if g is None] == []
+    assert torch.allclose(fused(x), plain(x), atol=1e-5)
