@@ -61,7 +61,7 @@ def test_gpu_days_passes_in_several_forms(answer):
 @pytest.mark.parametrize(
     "answer, needle",
     [
-        (800 * 28 * 24, "GPU-hours"),  # 537,600: NASNet's paper writes its GPU-days as "GPU-hours"
+        (800 * 28 * 24, "GPU-hours"),
         (800 + 28, "added"),
         (800, "one of the two factors"),
         (28, "one of the two factors"),
