@@ -425,3 +425,48 @@ def test_the_notebooks_blank_answer_gets_a_hint_not_an_exception():
         check_max_entropy(EX_SPACE, None),
     ):
         assert isinstance(result, CheckResult) and not result and result.message
+
+
+# --- the notebooks' one form: a check cell, then its solution folded in a <details> -------------------------
+
+
+def _notebook_cells(name: str):
+    import json
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "notebooks" / name
+    return [(c["cell_type"], "".join(c["source"])) for c in json.loads(path.read_text())["cells"]]
+
+
+OWN_NOTEBOOKS = ["00_start_here.ipynb", "01_search_space.ipynb", "02_child_network.ipynb", "03_controller.ipynb",
+                 "04_reinforce.ipynb", "05_multi_objective.ipynb", "07_enas.ipynb", "09_scale_out.ipynb",
+                 "11_rl_algorithms.ipynb"]
+
+
+@pytest.mark.parametrize("name", OWN_NOTEBOOKS)
+def test_every_check_cell_is_followed_by_its_folded_solution(name):
+    import re
+
+    cells = _notebook_cells(name)
+    checks = [i for i, (kind, src) in enumerate(cells) if kind == "code" and re.search(r"checks\.check_\w+\(", src)]
+    assert len(checks) >= 2, f"{name}: fewer than two checked exercises"
+    for i in checks:
+        kind, src = cells[i + 1]
+        assert kind == "markdown" and src.startswith("<details><summary>Solution"), f"{name}: cell {i + 1}"
+        assert "```python\n" in src and src.rstrip().endswith("</details>")
+    assert not any("checks.solution(" in src for _, src in cells)  # one form: no second way to reveal it
+
+
+def test_the_folded_solutions_of_00_to_05_are_the_tested_reference_answers():
+    import re
+
+    from nasrl_nb.checks import _SOLUTIONS
+
+    codes = {s.code for s in _SOLUTIONS.values()}
+    found = 0
+    for name in OWN_NOTEBOOKS[:6]:
+        for kind, src in _notebook_cells(name):
+            if kind == "markdown" and src.startswith("<details>"):
+                code = re.search(r"```python\n(.*?)\n```", src, re.S).group(1)
+                found += code in codes
+    assert found == len(codes)  # each reference answer (run against its checker above) is shown once

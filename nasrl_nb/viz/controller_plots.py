@@ -32,7 +32,8 @@ def controller_unrolled(space: SearchSpace, ax=None, *, arch: Architecture | Non
     (a small bar chart above the cell, the sampled option in orange) and the sampled token,
     drawn as an arrow into step ``t + 1``. ``arch`` is the architecture whose tokens are shown
     (default: ``space.sample(0)``); ``probs`` one probability vector per decision (default:
-    uniform, an untrained controller; ``controller.policy_snapshot().probs`` gives a real one).
+    uniform, an untrained controller; ``controller.policy_snapshot().probs`` gives a real one, on
+    its most likely path). Bars share one scale: height 0.7 is probability ``max(0.5, largest drawn)``.
     Returns the Figure; ``fig.steps`` is the number of steps drawn.
     """
     decisions = list(space.decisions)
@@ -45,6 +46,8 @@ def controller_unrolled(space: SearchSpace, ax=None, *, arch: Architecture | Non
     if len(probs) != len(decisions):
         raise ValueError(f"probs: expected one vector per decision ({len(decisions)}), got {len(probs)}")
     steps = min(max_steps, len(decisions))
+    # one height scale for every step (a bar of height 0.7 is probability `scale`), so steps compare
+    scale = max(0.5, max(float(np.max(probs[t])) for t in range(steps)))
     more = len(decisions) - steps
 
     if ax is None:
@@ -75,11 +78,10 @@ def controller_unrolled(space: SearchSpace, ax=None, *, arch: Architecture | Non
         # its softmax head over this decision's options, drawn as bars
         arrow((t, 0.24), (t, 0.62))
         width = 0.6 / max(len(p), 1)
-        top = max(float(p.max()), 1e-9)
         for k, pk in enumerate(p):
             x = t - 0.3 + k * width
             color = CHOSEN_COLOR if k == chosen[t] else OTHER_COLOR
-            ax.add_patch(FancyBboxPatch((x + 0.1 * width, 0.66), 0.8 * width, 0.7 * pk / top,
+            ax.add_patch(FancyBboxPatch((x + 0.1 * width, 0.66), 0.8 * width, 0.7 * pk / scale,
                                         boxstyle="square,pad=0", facecolor=color, edgecolor="none"))
         ax.text(t, 1.45, f"softmax: {decision.name}", ha="center", va="bottom", fontsize=6.5, color="#37474f")
         # the sampled token, fed to the next step's input
