@@ -10,6 +10,7 @@ and child processes the kernel starts are not included). Targets: about a minute
     python -m benchmarks.notebooks                      # every notebooks/*.ipynb
     python -m benchmarks.notebooks notebooks/03_controller.ipynb --markdown
     python -m benchmarks.notebooks --json runs/notebook_bench.json
+    python -m benchmarks.notebooks notebooks/04_reinforce.ipynb --threads 2   # torch's threads, not quick mode's 1
 
 Exit status 1 when a notebook fails (the table shows the failing cell's error).
 """
@@ -61,9 +62,17 @@ def kernel_peak_rss_mb(pid: int | None) -> float | None:
     return None
 
 
-def run_notebook(path: Path, *, timeout: int = 600, kernel_name: str | None = None) -> NotebookRun:
-    """Execute ``path`` in a fresh kernel (cwd = its folder) and measure it; never raises."""
+def run_notebook(path: Path, *, timeout: int = 600, kernel_name: str | None = None,
+                 threads: int | None = None) -> NotebookRun:
+    """Execute ``path`` in a fresh kernel (cwd = its folder) and measure it; never raises.
+
+    ``threads``: run ``torch.set_num_threads(threads)`` right after the notebook's first code cell
+    (its setup cell), overriding what the setup chose; None leaves the kernel as the notebook sets it.
+    """
     nb = nbformat.read(path, as_version=4)
+    if threads is not None:
+        first = next(i for i, cell in enumerate(nb.cells) if cell.cell_type == "code")
+        nb.cells.insert(first + 1, nbformat.v4.new_code_cell(f"import torch; torch.set_num_threads({int(threads)})"))
     kernel_name = kernel_name or nb.metadata.get("kernelspec", {}).get("name", "python3")
     client = NotebookClient(
         nb, timeout=timeout, kernel_name=kernel_name, resources={"metadata": {"path": str(path.parent)}}
@@ -131,6 +140,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kernel", default=None, help="kernel name (default: the notebook's kernelspec)")
     parser.add_argument("--markdown", action="store_true", help="print a Markdown table for BENCHMARKS.md")
     parser.add_argument("--json", type=Path, default=None, help="also write the results as JSON here")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch threads of the kernel, set after each notebook's setup cell (default: as it sets them)")
     args = parser.parse_args(argv)
 
     paths = args.notebooks or sorted((REPO / "notebooks").glob("*.ipynb"))
@@ -143,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     runs = []
     for path in paths:
         print(f"running {_relative(path)} ...", file=sys.stderr, flush=True)
-        runs.append(run_notebook(path, timeout=args.timeout, kernel_name=args.kernel))
+        runs.append(run_notebook(path, timeout=args.timeout, kernel_name=args.kernel, threads=args.threads))
     print(f"Notebooks in quick mode (NASRL_NB_QUICK=1) on {machine()}")
     print(format_table(runs, markdown=args.markdown))
     if args.json:

@@ -168,7 +168,8 @@ _SUBMODULES = frozenset({
 
 __all__ = sorted(_EXPORTS)
 
-_display.register()  # in a notebook: figures as pictures, architectures as drawings
+if _display.register():  # in a notebook: figures as pictures, architectures as drawings
+    _import_module(".runtime", __name__).quick_kernel_threads()  # and, in quick mode, one torch thread
 
 
 def __getattr__(name: str):

@@ -92,6 +92,12 @@ _SOLUTIONS = {
     for s in (
         Solution("space_size", "answer = 5 ** 6", "6 edges, each one of 5 operations: independent choices multiply."),
         Solution(
+            "gpu_days",
+            "answer = 800 * 28",
+            "A GPU-day is one GPU busy for one day: 800 GPUs for 28 days is 800 x 28 GPU-days (times 24 for GPU-hours). "
+            "That is about 50,000 times ENAS's 0.45 GPU-days (22,400 / 0.45); ENAS's abstract claims a rounder 1000x.",
+        ),
+        Solution(
             "macro_space_size",
             "answer = (2 * 3) ** 2",
             "Per layer 2 layer types times 3 activations; 2 layers, each chosen independently.",
@@ -111,6 +117,13 @@ _SOLUTIONS = {
             "output_shape",
             "answer = (7, data.num_classes)",
             "The batch dimension first, then one score (logit) per class.",
+        ),
+        Solution(
+            "max_entropy",
+            "import math\n"
+            "answer = sum(math.log(len(d.choices)) for d in ex_space.decisions)",
+            "A uniform decision with K options has entropy log K (in nats: the natural log); the decisions are "
+            "sampled one after another, so their entropies add.",
         ),
         Solution(
             "reinforce_loss",
@@ -160,6 +173,35 @@ def _not_a_count(answer) -> CheckResult:
 def _too_high_or_low(answer: int, expected: int, how: str) -> CheckResult:
     direction = "too high" if answer > expected else "too low"
     return _hint(f"{answer:,} is {direction}. {how}")
+
+
+# --- 00_start_here ------------------------------------------------------------------------
+
+
+def check_gpu_days(answer, gpus: int = 800, days: float = 28) -> CheckResult:
+    """Is ``answer`` the compute of ``gpus`` GPUs busy for ``days`` days, in GPU-days (``gpus * days``)?
+
+    The default is Zoph & Le's CIFAR-10 search as Zoph et al. (2018, Sec. 1) report it: 800 GPUs for
+    28 days. GPU-hours (x24), a sum and a single factor each get a hint.
+    """
+    expected = gpus * days
+    value = _as_float(answer)
+    if value is None:
+        return _not_a_number(answer)
+    if _near(value, expected):
+        return _passed(
+            f"{expected:,g} GPU-days: GPUs times days, as a cluster's bill counts them. One GPU would need "
+            f"{expected / 365:,.0f} years."
+        )
+    if _near(value, expected * 24):
+        return _hint("That is GPU-hours; the question asks for GPU-days (one GPU busy for one day).")
+    if _near(value, gpus + days):
+        return _hint("You added GPUs and days. Each of the GPUs is busy on every one of the days.")
+    if _near(value, gpus) or _near(value, days):
+        return _hint("That is one of the two factors; the compute grows with both the GPUs and the days.")
+    if _near(value, expected / 24) or _near(value, gpus / days) or _near(value, days / gpus):
+        return _hint("Check the operation: N GPUs for D days do N times the work of one GPU for D days.")
+    return _hint("A GPU-day is one GPU busy for one day: how many of them does the search use up?")
 
 
 # --- 01_search_space ---------------------------------------------------------------------
@@ -296,6 +338,49 @@ def check_output_shape(net: nn.Module, x: torch.Tensor, answer) -> CheckResult:
     if len(value) != len(expected):
         return _hint(f"Wrong number of dimensions: the output has {len(expected)}, your answer has {len(value)}.")
     return _hint("Follow the shapes from the input to the classifier; the last layer sets the final size.")
+
+
+# --- 03_controller -------------------------------------------------------------------------
+
+
+def check_max_entropy(space: SearchSpace, answer) -> CheckResult:
+    """Is ``answer`` the entropy, in nats, of the uniform policy over ``space`` (``sum_t log K_t``)?
+
+    Compared with :func:`~nasrl_nb.controllers.lstm.max_entropy` to 5e-4 (three printed decimals
+    pass). Bits (log2), a mean over the decisions, one decision, a flipped sign, a product of the
+    logs and the space's size each get a hint.
+    """
+    from .controllers.lstm import max_entropy
+
+    expected = max_entropy(space)
+    value = _as_float(answer)
+    if value is None:
+        return _not_a_number(answer)
+    counts = [len(d.choices) for d in space.decisions]
+
+    def near(x: float) -> bool:
+        return math.isclose(value, x, rel_tol=1e-4, abs_tol=5e-4)
+
+    if near(expected):
+        return _passed(
+            f"{expected:.3f} nats: each decision with K options adds log K, so the uniform policy's entropy is "
+            "the log of the space's size. A trained controller's entropy lies below it."
+        )
+    if near(expected / math.log(2)):
+        return _hint("That is in bits (log base 2). The controller reports nats: use the natural logarithm.")
+    if near(expected / math.log(10)):
+        return _hint("That uses log base 10. The controller reports nats: use the natural logarithm.")
+    if near(-expected):
+        return _hint("Check the sign: entropy is -sum p log p, and log p < 0, so it is never negative.")
+    if near(expected / len(counts)):
+        return _hint("That is the mean over the decisions. The decisions are sampled in sequence: their entropies add.")
+    if any(near(math.log(k)) for k in counts):
+        return _hint("That is the entropy of one decision; the policy samples all of them, and entropies add.")
+    if near(math.prod(math.log(k) for k in counts)):
+        return _hint("You multiplied the logarithms. The log of a product is the sum of the logs.")
+    if value.is_integer() and int(value) in (math.prod(counts), sum(counts), len(counts)):
+        return _hint("That is a count, not an entropy: a uniform decision with K options has entropy log K.")
+    return _hint("A uniform decision with K options has entropy -sum (1/K) log(1/K) = log K; combine the decisions.")
 
 
 # --- 04_reinforce ---------------------------------------------------------------------------

@@ -62,6 +62,7 @@ class Source:
         import inspect
         from pathlib import Path
 
+        obj = inspect.unwrap(obj)  # a decorated function (``@torch.no_grad()``): the lines and the file of its own body
         lines, first = inspect.getsourcelines(obj)
         package = Path(__file__).resolve().parent
         path = Path(inspect.getsourcefile(obj)).resolve()

@@ -19,11 +19,28 @@ from .validation import require_seed
 
 QUICK_ENV = "NASRL_NB_QUICK"
 DEVICES = ("auto", "cpu", "cuda", "mps")
+# Intra-op torch threads of a notebook kernel in quick mode (quick_kernel_threads).
+QUICK_KERNEL_THREADS = 1
 
 
 def quick_mode() -> bool:
     """True when ``NASRL_NB_QUICK`` asks for small budgets (notebooks under test, Binder)."""
     return os.environ.get(QUICK_ENV, "").strip().lower() not in ("", "0", "false", "no")
+
+
+def quick_kernel_threads() -> bool:
+    """In quick mode, give this process (a notebook kernel) one intra-op torch thread; True if it did.
+
+    ``import nasrl_nb`` calls it inside IPython only. Quick mode is what Binder, CI and a lab's
+    shared machines run, where several kernels share two cores: there one thread was never slower
+    for notebook 04 (BENCHMARKS.md, "Notebook kernels: one torch thread in quick mode"). Children
+    train with one thread whatever this says (``ChildConfig.threads``).
+    Outside quick mode the kernel keeps torch's default.
+    """
+    if not quick_mode():
+        return False
+    torch.set_num_threads(QUICK_KERNEL_THREADS)
+    return True
 
 
 def seed_everything(seed: int) -> None:

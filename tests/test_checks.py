@@ -11,6 +11,8 @@ from torch import nn
 from nasrl_nb.checks import (
     CheckResult,
     check_baseline_update,
+    check_gpu_days,
+    check_max_entropy,
     check_output_shape,
     check_param_count,
     check_pareto_front,
@@ -45,6 +47,77 @@ def test_check_result_is_truthy_only_when_passed_and_renders_both_ways():
 
 
 # --- space size ----------------------------------------------------------------------------------
+
+
+# --- 00: GPU-days ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("answer", [22400, 800 * 28, 22400.0, torch.tensor(22400), torch.tensor(22400.0)])
+def test_gpu_days_passes_in_several_forms(answer):
+    result = check_gpu_days(answer)
+    assert result and "GPU-days" in result.message
+
+
+@pytest.mark.parametrize(
+    "answer, needle",
+    [
+        (800 * 28 * 24, "GPU-hours"),
+        (800 + 28, "added"),
+        (800, "one of the two factors"),
+        (28, "one of the two factors"),
+        (800 / 28, "operation"),
+        (1000, "one GPU busy for one day"),
+    ],
+)
+def test_gpu_days_hints_for_each_usual_mistake(answer, needle):
+    _fails_without_spoiler(check_gpu_days(answer), 22400, needle)
+
+
+def test_gpu_days_is_computed_from_its_arguments_and_junk_gets_a_hint():
+    assert check_gpu_days(2, gpus=1, days=2) and not check_gpu_days(22400, gpus=1, days=2)
+    for junk in (None, "22400", [22400], float("nan"), True):
+        result = check_gpu_days(junk)
+        assert not result and "one finite number" in result.message
+
+
+# --- 03: the uniform policy's entropy ----------------------------------------------------------
+
+EX_SPACE = MacroSpace(num_layers=2, vocab={"layer_type": ["conv3x3", "conv5x5"], "activation": ["relu", "tanh", "gelu"]})
+EX_H = 2 * (math.log(2) + math.log(3))  # 2 layers, each a 2-way and a 3-way decision: ln 36 nats
+
+
+@pytest.mark.parametrize(
+    "answer", [EX_H, math.log(36), round(EX_H, 3), torch.tensor(EX_H), torch.log(torch.tensor(36.0)), 2 * math.log(6)]
+)
+def test_max_entropy_passes_in_several_forms(answer):
+    result = check_max_entropy(EX_SPACE, answer)
+    assert result and "nats" in result.message
+
+
+@pytest.mark.parametrize(
+    "answer, needle",
+    [
+        (math.log2(36), "bits"),
+        (math.log10(36), "base 10"),
+        (-EX_H, "sign"),
+        (EX_H / 4, "mean"),  # 4 decisions
+        (math.log(3), "one decision"),
+        (math.log(2) ** 2 * math.log(3) ** 2, "multiplied"),
+        (36, "count"),
+        (10, "count"),  # the sum of the option counts
+        (1 / 36, "log K"),  # a probability, not an entropy
+    ],
+)
+def test_max_entropy_hints_for_each_usual_mistake(answer, needle):
+    result = check_max_entropy(EX_SPACE, answer)
+    assert not result and needle.lower() in result.message.lower(), result.message
+    assert f"{EX_H:.3f}" not in result.message  # no spoiler
+
+
+def test_max_entropy_follows_the_space_and_junk_gets_a_hint():
+    assert check_max_entropy(CellSpace(), 6 * math.log(5)) and not check_max_entropy(CellSpace(), EX_H)
+    for junk in (None, "3.58", [EX_H], float("inf")):
+        assert "one finite number" in check_max_entropy(EX_SPACE, junk).message
 
 
 def test_space_size_passes_on_product_of_option_counts():
@@ -284,6 +357,8 @@ def _solution_cases():
     data = type("Data", (), {"num_classes": 10})()
     return [
         ("space_size", {}, lambda ns: check_space_size(CellSpace(), ns["answer"])),
+        ("gpu_days", {}, lambda ns: check_gpu_days(ns["answer"])),
+        ("max_entropy", {"ex_space": EX_SPACE}, lambda ns: check_max_entropy(EX_SPACE, ns["answer"])),
         ("macro_space_size", {}, lambda ns: check_space_size(ex_space, ns["answer"])),
         ("unique_cells", {"nb": nb}, lambda ns: check_unique_cells(ns["answer"], space=small_cells)),
         ("param_count", {}, lambda ns: check_param_count(nn.Conv2d(16, 32, kernel_size=3, bias=False), ns["answer"])),
@@ -346,5 +421,52 @@ def test_the_notebooks_blank_answer_gets_a_hint_not_an_exception():
         check_param_count(net, None),
         check_output_shape(net, torch.zeros(2, 1, 8, 8), None),
         check_pareto_front(_records(), None),
+        check_gpu_days(None),
+        check_max_entropy(EX_SPACE, None),
     ):
         assert isinstance(result, CheckResult) and not result and result.message
+
+
+# --- the notebooks' one form: a check cell, then its solution folded in a <details> -------------------------
+
+
+def _notebook_cells(name: str):
+    import json
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "notebooks" / name
+    return [(c["cell_type"], "".join(c["source"])) for c in json.loads(path.read_text())["cells"]]
+
+
+OWN_NOTEBOOKS = ["00_start_here.ipynb", "01_search_space.ipynb", "02_child_network.ipynb", "03_controller.ipynb",
+                 "04_reinforce.ipynb", "05_multi_objective.ipynb", "07_enas.ipynb", "09_scale_out.ipynb",
+                 "11_rl_algorithms.ipynb"]
+
+
+@pytest.mark.parametrize("name", OWN_NOTEBOOKS)
+def test_every_check_cell_is_followed_by_its_folded_solution(name):
+    import re
+
+    cells = _notebook_cells(name)
+    checks = [i for i, (kind, src) in enumerate(cells) if kind == "code" and re.search(r"checks\.check_\w+\(", src)]
+    assert len(checks) >= 2, f"{name}: fewer than two checked exercises"
+    for i in checks:
+        kind, src = cells[i + 1]
+        assert kind == "markdown" and src.startswith("<details><summary>Solution"), f"{name}: cell {i + 1}"
+        assert "```python\n" in src and src.rstrip().endswith("</details>")
+    assert not any("checks.solution(" in src for _, src in cells)  # one form: no second way to reveal it
+
+
+def test_the_folded_solutions_of_00_to_05_are_the_tested_reference_answers():
+    import re
+
+    from nasrl_nb.checks import _SOLUTIONS
+
+    codes = {s.code for s in _SOLUTIONS.values()}
+    found = 0
+    for name in OWN_NOTEBOOKS[:6]:
+        for kind, src in _notebook_cells(name):
+            if kind == "markdown" and src.startswith("<details>"):
+                code = re.search(r"```python\n(.*?)\n```", src, re.S).group(1)
+                found += code in codes
+    assert found == len(codes)  # each reference answer (run against its checker above) is shown once

@@ -56,3 +56,13 @@ def test_source_shows_the_package_lines_with_file_and_line():
     assert stats_lines[line - 1].startswith("def rankdata(")
     markdown = shown._repr_markdown_()
     assert markdown.startswith("`nasrl_nb/stats.py, line ") and "```python\ndef rankdata(" in markdown
+
+
+def test_source_of_a_decorated_function_names_its_own_file_not_the_decorators():
+    import nasrl_nb as nb
+
+    shown = display.Source(nb.EnasStrategy.sample_for_training)  # wrapped by @torch.no_grad()
+    assert shown.where.startswith("nasrl_nb/enas/strategy.py, line ")
+    line = int(shown.where.rsplit(" ", 1)[1])
+    lines = Path(display.__file__).parent.joinpath("enas", "strategy.py").read_text().splitlines()
+    assert str(shown).splitlines()[0] == lines[line - 1]
