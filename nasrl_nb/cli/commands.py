@@ -23,8 +23,9 @@ from pathlib import Path
 from ..interrupts import import_torch
 from . import bench as bench_commands
 from . import search as search_commands
+from . import zero as zero_commands
 
-COMMAND_MODULES = (search_commands, bench_commands)  # each has add_commands(subparsers)
+COMMAND_MODULES = (search_commands, bench_commands, zero_commands)  # each has add_commands(subparsers)
 
 
 def build_parser() -> argparse.ArgumentParser:
