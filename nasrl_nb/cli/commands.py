@@ -167,6 +167,8 @@ def check_options(args: argparse.Namespace) -> None:
                 "--max-latency-ms (or leave --constraint-mode out)"
             )
         check_out_folder(args.out, resume=args.resume)
+    if args.command == "zero":
+        check_out_folder(args.out, resume=args.resume)
     if getattr(args, "channels", None) is not None or getattr(args, "cells_per_stage", None) is not None:
         check_child_fits(args)
 

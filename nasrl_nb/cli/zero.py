@@ -35,7 +35,8 @@ def add_commands(subparsers) -> None:
         elif f.name == "ops":
             zero.add_argument(option, dest=f.name, choices=tuple(OP_SETS), default=None, help=help_text)
         else:
-            zero.add_argument(option, dest=f.name, type=int, default=None, help=help_text)
+            kind = float if f.type == "float" else int
+            zero.add_argument(option, dest=f.name, type=kind, default=None, help=help_text)
     zero.add_argument("--out", required=True, help="the run folder")
     zero.add_argument("--resume", action="store_true", help="continue the run in --out")
     zero.add_argument("--overwrite", action="store_true", help="delete the run in --out and start over")
@@ -58,9 +59,6 @@ def _field_comments(cls) -> dict:
 def cmd_zero(args: argparse.Namespace) -> int:
     """Run (or resume) an AutoML-Zero search; print its summary and best program; 130 after Ctrl-C."""
     from ..zero.run import ZeroConfig, best_program, make_zero_search, saved_config
-    from .commands import check_out_folder
-
-    check_out_folder(args.out, resume=args.resume)
     if args.resume and args.overwrite:
         raise ValueError("resume, overwrite: pass one of --resume and --overwrite, not both")
     given = {f.name: getattr(args, f.name) for f in dataclasses.fields(ZeroConfig) if getattr(args, f.name) is not None}

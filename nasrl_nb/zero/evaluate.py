@@ -63,11 +63,12 @@ class ProgramEvaluator(Evaluator):
         fec: check functional equivalence before evaluating.
         probe_train, probe_valid: the probe's examples per task.
         cache_size: hashes the cache keeps (the oldest go first).
+        standardize, offset: how the features are scaled (:func:`~nasrl_nb.zero.tasks.projected_binary_tasks`).
     """
 
     def __init__(self, *, dim: int = 8, num_tasks: int = 8, test_tasks: int = 8, n_train: int = 100,
                  n_valid: int = 100, seed: int = 0, fec: bool = True, probe_train: int = 10, probe_valid: int = 10,
-                 cache_size: int = 20_000):
+                 cache_size: int = 20_000, standardize: bool = True, offset: float = 0.5):
         self.dim = require_positive("dim", dim, integer=True)
         self.num_tasks = require_positive("num_tasks", num_tasks, integer=True)
         if isinstance(test_tasks, bool) or not isinstance(test_tasks, int) or test_tasks < 0:
@@ -76,12 +77,14 @@ class ProgramEvaluator(Evaluator):
         self.seed = require_seed("seed", seed)
         self.n_train, self.n_valid = n_train, n_valid
         self.fec = bool(fec)
+        self.cache_size = require_positive("cache_size", cache_size, integer=True)
+        self.standardize = bool(standardize)
+        self.offset = float(offset)
+        kwargs = dict(dim=dim, n_train=n_train, n_valid=n_valid, standardize=self.standardize, offset=self.offset)
+        self.tasks = projected_binary_tasks(num_tasks, seed=seed, **kwargs)
+        self.held_out = projected_binary_tasks(test_tasks, seed=seed + 1, **kwargs) if test_tasks else None
         self.probe_train = min(require_positive("probe_train", probe_train, integer=True), n_train)
         self.probe_valid = min(require_positive("probe_valid", probe_valid, integer=True), n_valid)
-        self.cache_size = require_positive("cache_size", cache_size, integer=True)
-        self.tasks = projected_binary_tasks(num_tasks, dim=dim, n_train=n_train, n_valid=n_valid, seed=seed)
-        self.held_out = (projected_binary_tasks(test_tasks, dim=dim, n_train=n_train, n_valid=n_valid, seed=seed + 1)
-                         if test_tasks else None)
         self.probe = self.tasks.head(self.probe_train, self.probe_valid)
         self._all = self.tasks if self.held_out is None else self.tasks.join(self.held_out)  # one batch: one run
         self.cache: OrderedDict[str, tuple[float, float]] = OrderedDict()
@@ -115,7 +118,8 @@ class ProgramEvaluator(Evaluator):
     def config(self) -> dict:
         return {"kind": type(self).__name__, "dim": self.dim, "num_tasks": self.num_tasks, "test_tasks": self.test_tasks,
                 "n_train": self.n_train, "n_valid": self.n_valid, "seed": self.seed, "fec": self.fec,
-                "probe_train": self.probe_train, "probe_valid": self.probe_valid, "cache_size": self.cache_size}
+                "probe_train": self.probe_train, "probe_valid": self.probe_valid, "cache_size": self.cache_size,
+                "standardize": self.standardize, "offset": self.offset}
 
     def state_dict(self) -> dict:
         """The cache and its counters: a resumed search answers the same programs from it."""

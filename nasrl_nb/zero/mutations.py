@@ -42,10 +42,12 @@ def alter_argument(ins: Instruction, space: ProgramSpace, rng: np.random.Generat
     slots = [("address", i) for i, kind in enumerate(kinds) if space.layout.size(kind) > 1]
     slots += [("data", i) for i in range(len(ins.data))]
     if not slots:  # nothing to change in place (one address of each kind, no constants): another instruction
-        while True:
+        other = random_instruction(space, rng)
+        for _ in range(100):  # a space may hold a single instruction: then give up and return it
+            if other != ins:
+                break
             other = random_instruction(space, rng)
-            if other != ins or len(space.ops) == 1 and all(space.layout.size(k) == 1 for k in "svm" if space.layout.size(k)):
-                return other
+        return other
     what, i = slots[int(rng.integers(len(slots)))]
     if what == "data":
         data = list(ins.data)

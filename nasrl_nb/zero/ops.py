@@ -11,8 +11,8 @@ so one call runs the instruction on every task; see :mod:`nasrl_nb.zero.interpre
 This is a subset of the paper's 65 operations: arithmetic, elementwise maths, dot, outer,
 matrix-vector and matrix-matrix products, norms, means, constants and random
 initialisation. :data:`OP_SETS` names the sets a search may draw from: ``"full"`` (all of
-them) and ``"linear"`` (the handful a linear model trained by gradient descent needs, the
-kind of restriction the paper's Sec. 4.1 uses to make a rediscovery affordable).
+them) and ``"linear"`` (the four a linear model trained by gradient descent needs: a
+restriction of the kind the paper's Sec. 4.1 makes to keep a rediscovery affordable).
 """
 
 from __future__ import annotations
@@ -106,8 +106,8 @@ RANDOM_SHAPES = {"s_uniform": lambda d: (), "v_gaussian": lambda d: (d,), "m_gau
 
 OP_SETS: dict[str, tuple[str, ...]] = {
     "full": tuple(OPS),
-    # a linear model trained by gradient descent: s1 = dot(w, x); w += lr * (label - s1) * x
-    "linear": ("s_const", "s_add", "s_sub", "s_mul", "sv_mul", "v_add", "v_sub", "dot"),
+    # what a linear model trained by gradient descent needs: s1 = dot(w, x); w += (label - s1) * x
+    "linear": ("s_sub", "sv_mul", "v_add", "dot"),
 }
 
 

@@ -13,6 +13,7 @@ naming them (only ``budget`` may change).
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 
 from ..search.loop import Search
@@ -32,18 +33,20 @@ ZERO_ALLOWED = ("matrices", "max_setup", "max_predict", "max_learn", "test_tasks
 class ZeroConfig:
     """Every setting of an AutoML-Zero search (the defaults: the linear rediscovery of BENCHMARKS.md)."""
 
-    ops: str = "linear"  # the op set: linear (8 ops, Sec. 4.1-style restriction) or full
+    ops: str = "linear"  # the op set: linear (s_sub, sv_mul, v_add, dot; a Sec. 4.1-style restriction) or full
     dim: int = 8  # features per example after the random projection
-    scalars: int = 4  # memory: s0 (label), s1 (prediction), s2, s3
-    vectors: int = 3  # memory: v0 (features), v1, v2
+    scalars: int = 3  # memory: s0 (label), s1 (prediction), s2, ...
+    vectors: int = 2  # memory: v0 (features), v1, ...
     matrices: int = 0  # memory: m0.. (the full op set needs at least one)
-    max_setup: int = 4  # instructions at most in Setup
-    max_predict: int = 4  # ... in Predict
-    max_learn: int = 6  # ... in Learn
+    max_setup: int = 0  # instructions at most in Setup
+    max_predict: int = 1  # ... in Predict
+    max_learn: int = 3  # ... in Learn
     num_tasks: int = 8  # search tasks (digit pairs); fitness is their mean held-out accuracy
     test_tasks: int = 8  # unseen tasks for test_accuracy
     n_train: int = 100  # training examples per task (one pass)
     n_valid: int = 100  # held-out examples per task
+    standardize: bool = True  # standardise each task's features, then ...
+    offset: float = 0.5  # ... then add this to every feature (0: a Hebbian rule does as well as GD; see zero.tasks)
     population_size: int = 100  # P
     sample_size: int = 10  # tournament S
     fec: bool = True  # functional equivalence checking
@@ -58,6 +61,9 @@ class ZeroConfig:
             value = getattr(self, f.name)
             if f.type == "bool" and not isinstance(value, bool):
                 raise ValueError(f"{f.name}: must be true or false, got {value!r}")
+            if f.type == "float" and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                      or not math.isfinite(value)):
+                raise ValueError(f"{f.name}: must be a finite number, got {value!r}")
             if f.type == "int":
                 low = 0 if f.name in ZERO_ALLOWED else 1
                 if isinstance(value, bool) or not isinstance(value, int) or value < low:
@@ -113,7 +119,8 @@ def make_zero_search(config: ZeroConfig | None = None, *, out_dir=None, resume: 
     strategy = ProgramEvolution(space, population_size=config.population_size, sample_size=config.sample_size,
                                 seed=config.seed)
     evaluator = ProgramEvaluator(dim=config.dim, num_tasks=config.num_tasks, test_tasks=config.test_tasks,
-                                 n_train=config.n_train, n_valid=config.n_valid, seed=config.task_seed, fec=config.fec)
+                                 n_train=config.n_train, n_valid=config.n_valid, seed=config.task_seed, fec=config.fec,
+                                 standardize=config.standardize, offset=config.offset)
     return ZeroSearch(space, strategy, evaluator, budget=config.budget, batch_size=config.batch_size, seed=config.seed,
                       out_dir=out_dir, resume=resume, overwrite=overwrite, progress=progress, zero_config=config)
 
