@@ -11,7 +11,7 @@ Success: the best program's test-task accuracy is within 0.01 of the hand-writte
 prediction) -- the gradient's error term -- somewhere. One JSON line per seed is appended to
 ``--out`` as it finishes, then a summary line.
 
-    python -m benchmarks.zero_rediscovery --seeds 0 1 2 3 4 5 6 7 8 9 --budget 5000 --out zero.jsonl
+    python -m benchmarks.zero_rediscovery --seeds 0 1 2 3 4 5 6 7 8 9 --budget 5000 --out zero.jsonl [--set sample_size=3]
 """
 
 from __future__ import annotations
@@ -45,8 +45,11 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=list(range(10)))
     parser.add_argument("--budget", type=int, default=5000)
     parser.add_argument("--out", default="zero_rediscovery.jsonl")
+    parser.add_argument("--set", nargs="*", default=[], metavar="FIELD=VALUE",
+                        help="other ZeroConfig settings, e.g. sample_size=3 max_learn=4 (integers)")
     args = parser.parse_args()
-    base = ZeroConfig(budget=args.budget, **SETTINGS)
+    extra = {k: int(v) for k, v in (item.split("=", 1) for item in args.set)}
+    base = ZeroConfig(budget=args.budget, **{**SETTINGS, **extra})
     ref = reference(base)
     rows = []
     for seed in args.seeds:
@@ -67,7 +70,7 @@ def main() -> None:
         print(json.dumps(row), flush=True)
     summary = {"summary": True, "seeds": len(rows), "successes": sum(r["success"] for r in rows),
                "error_term": sum(r["error_term"] for r in rows), "wall_s": [r["wall_s"] for r in rows],
-               "cpu_s": [r["cpu_s"] for r in rows], "settings": {**SETTINGS, "budget": args.budget}}
+               "cpu_s": [r["cpu_s"] for r in rows], "settings": {**SETTINGS, **extra, "budget": args.budget}}
     with open(args.out, "a") as f:
         f.write(json.dumps(summary) + "\n")
     print(json.dumps(summary))
