@@ -28,7 +28,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from ..search.evaluation import Evaluator, make_record
+from ..evaluators.base import Evaluator, make_record
 from ..validation import require_positive, require_seed
 from .interpreter import execute, task_accuracies
 from .program import Program

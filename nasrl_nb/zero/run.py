@@ -3,7 +3,7 @@
 :func:`make_zero_search` wires a :class:`~nasrl_nb.zero.space.ProgramSpace`, a
 :class:`~nasrl_nb.zero.strategy.ProgramEvolution` and a
 :class:`~nasrl_nb.zero.evaluate.ProgramEvaluator` into the same
-:class:`~nasrl_nb.search.loop.Search` every NAS method runs on: the same run folder
+:class:`~nasrl_nb.run.loop.Search` every NAS method runs on: the same run folder
 (``config.json``, ``history.jsonl``, ``steps.jsonl``, ``checkpoint.pt``, ``summary.json``),
 the same all-or-nothing steps, checkpoints and exact resume. ``config.json`` holds the
 :class:`ZeroConfig`, one ``"zero.<field>"`` key per setting; resuming with other settings is a ``ValueError``
@@ -16,15 +16,14 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
-from ..search.loop import Search
-from ..search.run_folder import RunFolder
+from ..run.folder import RunFolder
+from ..run.loop import Search
 from ..validation import require_choice
 from .evaluate import ProgramEvaluator
 from .ops import OP_SETS
 from .program import MemoryLayout, Program
 from .space import ProgramSpace
 from .strategy import ProgramEvolution
-
 
 ZERO_ALLOWED = ("matrices", "max_setup", "max_predict", "max_learn", "test_tasks", "seed", "task_seed")  # may be 0
 
@@ -91,7 +90,7 @@ class ZeroConfig:
 
 
 class ZeroSearch(Search):
-    """A :class:`~nasrl_nb.search.loop.Search` whose ``config.json`` records the :class:`ZeroConfig`."""
+    """A :class:`~nasrl_nb.run.loop.Search` whose ``config.json`` records the :class:`ZeroConfig`."""
 
     def __init__(self, *args, zero_config: ZeroConfig, **kwargs):
         self.zero_config = zero_config  # before Search.__init__, which writes (or checks) config.json

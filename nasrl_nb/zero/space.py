@@ -1,6 +1,6 @@
 """The smallest adapter that lets the NAS search loop carry programs: a space of programs.
 
-:class:`~nasrl_nb.search.loop.Search` moves :class:`~nasrl_nb.spaces.search_space.Architecture`
+:class:`~nasrl_nb.run.loop.Search` moves :class:`~nasrl_nb.spaces.search_space.Architecture`
 objects between a strategy and an evaluator, writes ``str(arch)`` into ``history.jsonl`` and
 ``space.spec()`` into ``summary.json``; it never looks inside. A :class:`ProgramSpace` is a
 space whose members are one-choice architectures, the choice being a

@@ -5,7 +5,7 @@ a tournament: draw ``sample_size`` members uniformly (with replacement), mutate 
 (:func:`~nasrl_nb.zero.mutations.mutate`). Each evaluated child joins the population and the
 *oldest* member dies. Fitness is the search's reward (the mean held-out accuracy over the
 search tasks, :mod:`nasrl_nb.zero.evaluate`). The strategy has the interface of every other
-(:class:`~nasrl_nb.search.strategy.SearchStrategy`), so the NAS loop runs it unchanged.
+(:class:`~nasrl_nb.strategies.base.SearchStrategy`), so the NAS loop runs it unchanged.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from ..search.strategy import SearchStrategy, check_batch, check_count
+from ..strategies.base import SearchStrategy, check_batch, check_count
 from ..validation import require_positive, require_seed
 from .mutations import mutate
 from .space import ProgramSpace
