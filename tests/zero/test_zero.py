@@ -12,7 +12,7 @@ import pytest
 from nasrl_nb.cli.commands import main
 from nasrl_nb.zero.evaluate import ProgramEvaluator, probe_hash, program_fitness
 from nasrl_nb.zero.examples import hebbian, logistic_regression
-from nasrl_nb.zero.interpreter import Memory, execute, run_component, sigmoid, task_accuracies
+from nasrl_nb.zero.interpreter import Memory, execute, run_component, sigmoid
 from nasrl_nb.zero.mutations import MUTATIONS, mutate, random_instruction
 from nasrl_nb.zero.ops import OPS, RANDOM_SHAPES
 from nasrl_nb.zero.program import Instruction as I
