@@ -163,7 +163,7 @@ _EXPORTS = {
 # subpackages and modules reachable as attributes (``nb.checks.check_space_size``) without an explicit import
 _SUBMODULES = frozenset({
     "runtime", "validation", "interrupts", "stats", "spaces", "checkpoint", "nn", "controllers", "rewards", "rl",
-    "strategies", "evaluators", "bench", "run", "enas", "darts", "assembly", "viz", "display", "widgets", "checks", "cli",
+    "strategies", "evaluators", "bench", "run", "enas", "darts", "zero", "assembly", "viz", "display", "widgets", "checks", "cli",
 })
 
 __all__ = sorted(_EXPORTS)

@@ -23,8 +23,9 @@ from pathlib import Path
 from ..interrupts import import_torch
 from . import bench as bench_commands
 from . import search as search_commands
+from . import zero as zero_commands
 
-COMMAND_MODULES = (search_commands, bench_commands)  # each has add_commands(subparsers)
+COMMAND_MODULES = (search_commands, bench_commands, zero_commands)  # each has add_commands(subparsers)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -165,6 +166,8 @@ def check_options(args: argparse.Namespace) -> None:
                 f"--constraint-mode: {mode!r} needs a budget; allowed: add --max-params, --max-flops or "
                 "--max-latency-ms (or leave --constraint-mode out)"
             )
+        check_out_folder(args.out, resume=args.resume)
+    if args.command == "zero":
         check_out_folder(args.out, resume=args.resume)
     if getattr(args, "channels", None) is not None or getattr(args, "cells_per_stage", None) is not None:
         check_child_fits(args)
