@@ -225,8 +225,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--why", action="store_true", help="old vs new controller settings, and per-decision step sizes")
     parser.add_argument("--why-seeds", type=int, default=20)
     parser.add_argument("--variant", action="append", default=[], metavar="NAME=JSON",
-                        help="also REINFORCE with these make_search keywords, as a row named NAME (repeatable), "
-                             "e.g. 'rank 4={\"trainer_kwargs\": {\"rank_window\": 4}}'")
+                        help="also --variant-of's method with these make_search keywords, as a row named NAME "
+                             "(repeatable), e.g. 'rank 4={\"trainer_kwargs\": {\"rank_window\": 4}}'")
+    parser.add_argument("--variant-of", choices=METHODS, default="reinforce",
+                        help="the method the --variant rows run (default: reinforce)")
     parser.add_argument("--transform", choices=("none", "rank"), default="none",
                         help="rank: run on a copy of the table whose accuracies are replaced by rank / n")
     parser.add_argument("--markdown", default=None, help="also write the markdown sections to this file")
@@ -262,9 +264,9 @@ def main(argv=None) -> int:
                     print(f"{method} @ {budget}: pick {100 * s['final_mean']:.2f} ± {100 * s['final_se']:.2f}, "
                           f"val {100 * s['first_fifth']:.1f} -> {100 * s['last_fifth']:.1f}, "
                           f"entropy {s['entropy_first']} -> {s['entropy_last']}", file=sys.stderr, flush=True)
-                for name, settings in variants.items():  # REINFORCE with other settings, as extra rows
+                for name, settings in variants.items():  # --variant-of's method with other settings, as extra rows
                     seeds = range(args.first_seed, args.first_seed + args.seeds)
-                    runs = pool.map(run_one, [("reinforce", s, budget, False, settings) for s in seeds])
+                    runs = pool.map(run_one, [(args.variant_of, s, budget, False, settings) for s in seeds])
                     results[(name, budget)] = summarize(runs)
                     s = results[(name, budget)]
                     print(f"{name} @ {budget}: pick {100 * s['final_mean']:.2f} ± {100 * s['final_se']:.2f}, "
