@@ -12,7 +12,7 @@ and the batch-size rule), and reports for each:
 * for the controllers, the policy's entropy (nats, summed over decisions) at the first and the
   last update.
 
-``--real`` also runs REINFORCE and random search on real children (trained on digits, one epoch
+``--real`` also runs ``--real-methods`` (default: REINFORCE and random search) on real children (trained on digits, one epoch
 each) for a few seeds at a lab's budget, with the same summary.
 
     python -m benchmarks.learning_curves                               # 100 seeds x {50, 100, 300}, 2 workers
@@ -218,9 +218,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--seeds", type=int, default=100, help="seeded runs per method and budget (default: 100)")
     parser.add_argument("--first-seed", type=int, default=0, help="seeds first-seed .. first-seed + seeds - 1")
     parser.add_argument("--workers", type=int, default=2, help="processes, one torch thread each (default: 2)")
-    parser.add_argument("--real", action="store_true", help="also real children on digits (reinforce and random)")
+    parser.add_argument("--real", action="store_true", help="also real children on digits (--real-methods)")
     parser.add_argument("--real-seeds", type=int, default=5)
     parser.add_argument("--real-budget", type=int, default=48)
+    parser.add_argument("--real-methods", nargs="+", choices=METHODS, default=["random", "reinforce"],
+                        help="the methods run on real children (default: random reinforce)")
     parser.add_argument("--no-table", action="store_true", help="skip the table (with --real or --why)")
     parser.add_argument("--why", action="store_true", help="old vs new controller settings, and per-decision step sizes")
     parser.add_argument("--why-seeds", type=int, default=20)
@@ -280,8 +282,10 @@ def main(argv=None) -> int:
     if args.real:
         with context.Pool(args.workers, initializer=_init, initargs=(None,)) as pool:
             real = {}
-            for method in ("random", "reinforce"):
+            for method in args.real_methods:
                 runs = pool.map(run_one, [(method, s, args.real_budget, True) for s in range(args.real_seeds)])
+                print(f"{method} on real children: {np.mean([r['seconds'] for r in runs]):.0f} s per seed",
+                      file=sys.stderr, flush=True)
                 real[(method, args.real_budget)] = summarize(runs)
             pool.close()
             pool.join()
