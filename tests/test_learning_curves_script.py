@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from benchmarks import learning_curves
-from nasrl_nb.bench.compare import learning_curve
+from nasrl_nb.assembly.compare import learning_curve
 
 
 def test_variant_rows_run_the_method_named_by_variant_of(digits_cell_table, monkeypatch):

@@ -270,8 +270,8 @@ def test_reinforces_default_ranks_and_the_zoph_le_preset_does_not():
 def test_ucbs_default_bonus_is_one_reward_std(bench):
     """The default search's UCB scores are mean + 1 * sigma * sqrt(2 ln N / n), sigma the std of the
     rewards seen (oracle: NumPy on the recorded rewards)."""
+    from nasrl_nb.assembly.factory import make_search
     from nasrl_nb.bench.evaluator import TabularEvaluator
-    from nasrl_nb.search.factory import make_search
 
     search = make_search("ucb", "cell", None, budget=40, seed=0, progress=False,
                          evaluator=TabularEvaluator(bench, seed=0))
