@@ -257,8 +257,9 @@ def batch_size_rule(method: str, budget: int, workers: int = 1) -> int:
 # accuracy went from 92.11 +- 0.27 to 92.87 +- 0.13, level with Thompson sampling's 92.89 +- 0.17).
 # PPO, A2C and SAC step with Adam: PPO's KL bound and SAC's critic set their step size themselves.
 # UCB keeps BanditConfig's exploration, 1: its bonus is counted in the rewards' own std (the same rule on
-# any table); 1 lies on the plateau 0.5-2 measured on digits-cell and on its rank-transformed copy at 50,
-# 100 and 300 evaluations, and 16 (tuned before UCB stopped re-proposing known cells) was off it.
+# any table); 1 lies on the plateau 0.5-2 measured on digits-cell and on its rank-transformed copy at 50
+# and 100 evaluations, where 16 (tuned before UCB stopped re-proposing known cells) picked at random
+# search's level; at 300 evaluations 1 is not better than 16 (BENCHMARKS.md, "UCB's exploration").
 RANK_WINDOW = 8  # rewards ranked together: the batch and the one before it at 100 evaluations (4-all measured)
 METHOD_DEFAULTS: dict[str, dict] = {
     "reinforce": {"trainer_kwargs": {"rank_window": RANK_WINDOW}},
