@@ -21,6 +21,7 @@ each) for a few seeds at a lab's budget, with the same summary.
     python -m benchmarks.learning_curves --why --no-table                # why the old defaults did not learn
     python -m benchmarks.learning_curves --budgets 100 --transform rank  # the same table, accuracies -> rank / n
     python -m benchmarks.learning_curves --methods random --variant 'rank 4={"trainer_kwargs": {"rank_window": 4}}'
+    python -m benchmarks.learning_curves --methods random --variant-of ucb --variant 'c 2={"bandit_kwargs": {"exploration": 2}}'
 
 ``--table`` takes any table (``bench:NAME``, ``csv:PATH``); ``--transform rank`` first writes a copy
 whose validation and test accuracies are replaced by their rank / n over all rows (an increasing
