@@ -12,7 +12,7 @@ and the batch-size rule), and reports for each:
 * for the controllers, the policy's entropy (nats, summed over decisions) at the first and the
   last update.
 
-``--real`` also runs REINFORCE and random search on real children (trained on digits, one epoch
+``--real`` also runs ``--real-methods`` (default: REINFORCE and random search) on real children (trained on digits, one epoch
 each) for a few seeds at a lab's budget, with the same summary.
 
     python -m benchmarks.learning_curves                               # 100 seeds x {50, 100, 300}, 2 workers
@@ -21,6 +21,7 @@ each) for a few seeds at a lab's budget, with the same summary.
     python -m benchmarks.learning_curves --why --no-table                # why the old defaults did not learn
     python -m benchmarks.learning_curves --budgets 100 --transform rank  # the same table, accuracies -> rank / n
     python -m benchmarks.learning_curves --methods random --variant 'rank 4={"trainer_kwargs": {"rank_window": 4}}'
+    python -m benchmarks.learning_curves --methods random --variant-of ucb --variant 'c 2={"bandit_kwargs": {"exploration": 2}}'
 
 ``--table`` takes any table (``bench:NAME``, ``csv:PATH``); ``--transform rank`` first writes a copy
 whose validation and test accuracies are replaced by their rank / n over all rows (an increasing
@@ -218,15 +219,19 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--seeds", type=int, default=100, help="seeded runs per method and budget (default: 100)")
     parser.add_argument("--first-seed", type=int, default=0, help="seeds first-seed .. first-seed + seeds - 1")
     parser.add_argument("--workers", type=int, default=2, help="processes, one torch thread each (default: 2)")
-    parser.add_argument("--real", action="store_true", help="also real children on digits (reinforce and random)")
+    parser.add_argument("--real", action="store_true", help="also real children on digits (--real-methods)")
     parser.add_argument("--real-seeds", type=int, default=5)
     parser.add_argument("--real-budget", type=int, default=48)
+    parser.add_argument("--real-methods", nargs="+", choices=METHODS, default=["random", "reinforce"],
+                        help="the methods run on real children (default: random reinforce)")
     parser.add_argument("--no-table", action="store_true", help="skip the table (with --real or --why)")
     parser.add_argument("--why", action="store_true", help="old vs new controller settings, and per-decision step sizes")
     parser.add_argument("--why-seeds", type=int, default=20)
     parser.add_argument("--variant", action="append", default=[], metavar="NAME=JSON",
-                        help="also REINFORCE with these make_search keywords, as a row named NAME (repeatable), "
-                             "e.g. 'rank 4={\"trainer_kwargs\": {\"rank_window\": 4}}'")
+                        help="also --variant-of's method with these make_search keywords, as a row named NAME "
+                             "(repeatable), e.g. 'rank 4={\"trainer_kwargs\": {\"rank_window\": 4}}'")
+    parser.add_argument("--variant-of", choices=METHODS, default="reinforce",
+                        help="the method the --variant rows run (default: reinforce)")
     parser.add_argument("--transform", choices=("none", "rank"), default="none",
                         help="rank: run on a copy of the table whose accuracies are replaced by rank / n")
     parser.add_argument("--markdown", default=None, help="also write the markdown sections to this file")
@@ -262,9 +267,9 @@ def main(argv=None) -> int:
                     print(f"{method} @ {budget}: pick {100 * s['final_mean']:.2f} ± {100 * s['final_se']:.2f}, "
                           f"val {100 * s['first_fifth']:.1f} -> {100 * s['last_fifth']:.1f}, "
                           f"entropy {s['entropy_first']} -> {s['entropy_last']}", file=sys.stderr, flush=True)
-                for name, settings in variants.items():  # REINFORCE with other settings, as extra rows
+                for name, settings in variants.items():  # --variant-of's method with other settings, as extra rows
                     seeds = range(args.first_seed, args.first_seed + args.seeds)
-                    runs = pool.map(run_one, [("reinforce", s, budget, False, settings) for s in seeds])
+                    runs = pool.map(run_one, [(args.variant_of, s, budget, False, settings) for s in seeds])
                     results[(name, budget)] = summarize(runs)
                     s = results[(name, budget)]
                     print(f"{name} @ {budget}: pick {100 * s['final_mean']:.2f} ± {100 * s['final_se']:.2f}, "
@@ -278,8 +283,10 @@ def main(argv=None) -> int:
     if args.real:
         with context.Pool(args.workers, initializer=_init, initargs=(None,)) as pool:
             real = {}
-            for method in ("random", "reinforce"):
+            for method in args.real_methods:
                 runs = pool.map(run_one, [(method, s, args.real_budget, True) for s in range(args.real_seeds)])
+                print(f"{method} on real children: {np.mean([r['seconds'] for r in runs]):.0f} s per seed",
+                      file=sys.stderr, flush=True)
                 real[(method, args.real_budget)] = summarize(runs)
             pool.close()
             pool.join()

@@ -77,6 +77,9 @@ class SACConfig:
 class BanditConfig:
     """Factored bandits (:mod:`nasrl_nb.rl.bandits`, methods ucb and thompson)."""
 
-    exploration: float = 1.0  # ucb: c in mean + c sigma sqrt(2 ln N / n)
+    # ucb: c in mean + c sigma sqrt(2 ln N / n). The bonus is counted in sigma, the std of every reward
+    # seen, so c is the same on any table and in any units: 1 (16 made the bonus ~11 sigma at 100
+    # evaluations, far above the 0.1-0.8 sigma between a decision's options, so UCB tried them in turn)
+    exploration: float = 1.0
     prior_count: float = 1.0  # thompson: pseudo-observations at the global mean
     std_floor: float = 0.01  # the smallest reward std sigma

@@ -132,7 +132,7 @@ def test_a_default_search_on_the_table_commits_and_improves(bench, method):
     assert end > start + 0.1, (start, end)
 
 
-@pytest.mark.parametrize("method", ["evolution", "thompson"])
+@pytest.mark.parametrize("method", ["evolution", "thompson", "ucb"])
 def test_default_searches_without_a_policy_improve_on_their_start(bench, method):
     curves = [learning_curve(bench, method, seed, budget=100) for seed in range(3)]
     start, end = np.mean([c.fifths() for c in curves], axis=0)
@@ -262,3 +262,42 @@ def test_reinforces_default_ranks_and_the_zoph_le_preset_does_not():
     old = config.to_dict()
     old["trainer"].pop("rank_window")
     assert SearchConfig.from_dict(old).trainer.rank_window is None
+
+
+# --- UCB's exploration: a bonus counted in the rewards' std, c = 1 ---------------------------------
+
+
+def test_ucbs_default_bonus_is_one_reward_std(bench):
+    """The default search's UCB scores are mean + 1 * sigma * sqrt(2 ln N / n), sigma the std of the
+    rewards seen (oracle: NumPy on the recorded rewards)."""
+    from nasrl_nb.assembly.factory import make_search
+    from nasrl_nb.bench.evaluator import TabularEvaluator
+
+    search = make_search("ucb", "cell", None, budget=40, seed=0, progress=False,
+                         evaluator=TabularEvaluator(bench, seed=0))
+    search.run()
+    bandit = search.strategy.bandit
+    rewards = np.array([r["val_accuracy"] for r in search.history])
+    assert bandit.sigma() == pytest.approx(rewards.std(ddof=1))
+    for t in range(len(bandit.counts)):
+        n = bandit.counts[t]
+        expected = bandit.means(t) + bandit.sigma() * np.sqrt(2 * np.log(n.sum()) / n)
+        np.testing.assert_allclose(bandit.scores(t)[n > 0], expected[n > 0])
+
+
+def test_ucbs_proposals_do_not_depend_on_the_rewards_units(bench):
+    """The rule holds on any table's scale: rewards in other units give the same search (a factor of
+    8, exact in floating point, so that ties among the table's discrete accuracies stay ties)."""
+    from nasrl_nb.rl.bandits import FactoredUCB1
+
+    def run(transform):
+        from nasrl_nb.bench.evaluator import TabularEvaluator
+
+        bandit, evaluator, proposed = FactoredUCB1(get_space("cell"), seed=5), TabularEvaluator(bench, seed=5), []
+        for _ in range(20):
+            archs = bandit.propose(4)
+            bandit.observe(archs, [transform(r["val_accuracy"]) for r in evaluator.evaluate(archs)])
+            proposed += [str(a) for a in archs]
+        return proposed
+
+    assert run(lambda r: r) == run(lambda r: 8.0 * r)
