@@ -111,3 +111,19 @@ def test_shipped_table_matches_its_committed_build(name):
         pytest.skip(f"the build of {name} is not in this checkout")
     report = check_table_against_build(resolve_table(f"bench:{name}"), BUILDS / name)
     assert report["match"], report
+
+
+def test_the_widgets_referee_is_the_table_of_the_search_dataset():
+    """A shared-weight search's scatter is judged by the table built on its own dataset, or by none."""
+    from nasrl_nb.spaces.registry import get_space
+    from nasrl_nb.widgets.enas_panels import default_benchmark
+
+    cell = get_space("cell")
+    for dataset in ("digits", "mnist1d"):
+        bench = default_benchmark(cell, dataset)
+        if f"{dataset}-cell" in shipped_benchmarks():
+            assert bench is not None and bench.metadata["settings"]["dataset"] == dataset
+        else:
+            assert bench is None
+    assert default_benchmark(cell, None) is None and default_benchmark(cell, "nope") is None  # custom data: no referee
+    assert default_benchmark(get_space("macro"), "digits") is None
