@@ -6,8 +6,8 @@ import html
 
 import ipywidgets as W
 
-from ..oneshot.enas import ONESHOT_METHODS
-from ..search.run_folder import RunFolder
+from ..enas.strategy import ONESHOT_METHODS
+from ..run.folder import RunFolder
 from .common import image, placeholder_png, report_errors
 from .enas_panels import default_benchmark
 from .panels import RunState
