@@ -127,3 +127,21 @@ def test_the_widgets_referee_is_the_table_of_the_search_dataset():
             assert bench is None
     assert default_benchmark(cell, None) is None and default_benchmark(cell, "nope") is None  # custom data: no referee
     assert default_benchmark(get_space("macro"), "digits") is None
+
+
+def test_cli_reads_the_shipped_mnist1d_cell(run_cli, tmp_path):
+    """``bench info mnist1d-cell`` and ``search --dataset bench:mnist1d-cell`` work as for digits-cell."""
+    if "mnist1d-cell" not in shipped_benchmarks():
+        pytest.skip("mnist1d-cell is not shipped in this checkout")
+    bench = TabularBenchmark.load("bench:mnist1d-cell")
+    info = run_cli("bench", "info", "mnist1d-cell", timeout=300)
+    assert info.returncode == 0, info.stderr
+    assert "mnist1d-cell: 12,932 rows, 6,466 architectures in the table, 6,466 unique (of 6,466)" in info.stdout
+    assert f"between seeds 0 and 1: {seed_correlation(bench):.3f}" in info.stdout
+    run = run_cli("search", "--method", "random", "--dataset", "bench:mnist1d-cell", "--budget", "12", "--seed", "1",
+                  "--out", str(tmp_path / "run"), "--quiet", timeout=300)
+    assert run.returncode == 0, run.stderr
+    summary = json.loads(run.stdout)
+    assert summary["evaluations"] == 12 and summary["evaluator"]["kind"] == "TabularEvaluator"
+    history = [json.loads(line) for line in (tmp_path / "run" / "history.jsonl").read_text().splitlines()]
+    assert all(r["test_accuracy"] == pytest.approx(bench.query(r["arch"])["test_accuracy"]) for r in history)
