@@ -130,6 +130,27 @@ def op_importance(bench: TabularBenchmark, column: str = "test_accuracy", *, ove
     return rows
 
 
+def op_summary(bench: TabularBenchmark, column: str = "test_accuracy", *, top_fraction: float = 0.01) -> dict:
+    """Per op: its mean ``column`` over the space and its share of the edges of the best cells.
+
+    ``{op: {"mean": ..., "top_share": ...}}``. ``mean`` averages :func:`op_importance`'s means over
+    the edges (over the space each op sits on each edge in a fifth of the cells, so this is the mean
+    accuracy of a cell with that op on a given edge); ``top_share`` is the op's share of the edges
+    of the ``top_fraction`` best unique cells (all shares sum to 1; uniform would be 1 / 5). What
+    the table rewards: parameter-free ops (skips, pools) or convolutions.
+    """
+    require_fraction("top_fraction", top_fraction)
+    rows = op_importance(bench, column)
+    ops = list(dict.fromkeys(r["op"] for r in rows))
+    values = unit_values(bench, column, over="unique")
+    archs = [bench.architectures[e] for e in bench.class_entries()]
+    order = np.argsort(-np.nan_to_num(values, nan=-np.inf), kind="stable")
+    top = [archs[i] for i in order[: max(1, math.ceil(top_fraction * len(archs)))]]
+    edges = [op for a in top for op in a.choices]
+    return {op: {"mean": float(np.mean([r["mean"] for r in rows if r["op"] == op])),
+                 "top_share": edges.count(op) / len(edges)} for op in ops}
+
+
 def frequent_motifs(bench: TabularBenchmark, column: str = "test_accuracy", *, top_fraction: float = 0.01,
                     max_size: int = 2, min_support: float = 0.25, over: str = "space") -> list[dict]:
     """(edge, op) patterns common among the top architectures, with their lift over all of them.

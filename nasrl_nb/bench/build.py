@@ -270,21 +270,10 @@ def merge(folder, out, *, settings: BuildSettings = BuildSettings(), limit: int 
     cells = unique_cells()
     if limit is not None:
         cells = cells[:limit]
-    jobs = shards(cells, settings.shard_size)
-    missing = [k for k, _ in jobs if not _shard_path(folder, k).exists()]
-    if missing:
-        raise ValueError(f"build folder {folder}: {len(missing)} of {len(jobs)} shards missing (first: {missing[0]}); run the build again")
-    rows = []
-    for k, _ in jobs:
-        with open(_shard_path(folder, k), newline="") as f:
-            rows.extend(csv.DictReader(f))
-    text = io.StringIO()
-    writer = csv.DictWriter(text, fieldnames=COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
+    rows = shard_rows(folder, settings, cells)
     out.parent.mkdir(parents=True, exist_ok=True)
     with gzip.GzipFile(out, "wb", mtime=0) as f:  # mtime=0: the same rows give the same bytes
-        f.write(text.getvalue().encode())
+        f.write(_csv_text(rows).encode())
     seconds = sum(float(r["train_seconds"]) for r in rows)
     meta = {
         "name": name or settings.table_name,
@@ -312,6 +301,57 @@ def merge(folder, out, *, settings: BuildSettings = BuildSettings(), limit: int 
         meta["seed_rank_correlation"] = {"spearman_val_accuracy": round(rho, 4)}
         sidecar.write_text(json.dumps(meta, indent=2) + "\n")
     return meta
+
+
+def shard_rows(folder, settings: BuildSettings, cells: Sequence) -> list[dict]:
+    """The rows of every shard of ``cells`` in ``folder``, in order (ValueError if one is missing)."""
+    folder = Path(folder)
+    jobs = shards(cells, settings.shard_size)
+    missing = [k for k, _ in jobs if not _shard_path(folder, k).exists()]
+    if missing:
+        raise ValueError(f"build folder {folder}: {len(missing)} of {len(jobs)} shards missing (first: {missing[0]}); run the build again")
+    rows = []
+    for k, _ in jobs:
+        with open(_shard_path(folder, k), newline="") as f:
+            rows.extend(csv.DictReader(f))
+    return rows
+
+
+def _csv_text(rows: Sequence[dict]) -> str:
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return text.getvalue()
+
+
+def read_settings(folder) -> BuildSettings:
+    """The settings a build folder was made with (its ``settings.json``)."""
+    path = Path(folder) / "settings.json"
+    if not path.exists():
+        raise ValueError(f"build folder {folder}: no settings.json; not a build folder")
+    saved = json.loads(path.read_text())
+    return BuildSettings(**{**saved, "seeds": tuple(saved["seeds"])})
+
+
+def check_table_against_build(table, folder) -> dict:
+    """Does the merged table ``table`` (a ``.csv.gz``) hold exactly the rows of build ``folder``?
+
+    Merges the folder's shards of *all* unique cells as :func:`merge` does and compares the CSV
+    text row by row, so a table merged from a partial build (``limit``), from another build or
+    edited by hand fails. Returns plain JSON: ``match``, ``rows_table``, ``rows_build`` and
+    ``first_difference`` (the first differing line number, 1 = the header; None when they match).
+    A build folder with missing shards is a ValueError: it cannot vouch for a table.
+    """
+    settings = read_settings(folder)
+    expected = _csv_text(shard_rows(folder, settings, unique_cells())).splitlines()
+    with gzip.open(table, "rt", newline="") as f:
+        shipped = f.read().splitlines()
+    first = next((i + 1 for i, (x, y) in enumerate(zip(shipped, expected)) if x != y), None)
+    if first is None and len(shipped) != len(expected):
+        first = min(len(shipped), len(expected)) + 1
+    return {"table": str(table), "build": str(folder), "match": first is None, "rows_table": len(shipped) - 1,
+            "rows_build": len(expected) - 1, "first_difference": first}
 
 
 def _version() -> str:

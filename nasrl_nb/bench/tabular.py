@@ -75,7 +75,7 @@ def data_folder():
 
 
 def shipped_benchmarks() -> list[str]:
-    """Names of the shipped tables (``bench:NAME``), e.g. ``["digits-cell"]`` once it is built."""
+    """Names of the shipped tables (``bench:NAME``): ``["digits-cell", "mnist1d-cell"]`` in this package."""
     folder = data_folder()
     if not folder.is_dir():
         return []

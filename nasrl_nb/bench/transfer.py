@@ -5,7 +5,8 @@ accuracies between CIFAR-10, CIFAR-100 and ImageNet-16-120, over all cells and a
 best ones; a search's "robustness across datasets" is that correlation. :func:`table_transfer`
 computes the same for two :class:`~nasrl_nb.bench.tabular.TabularBenchmark` tables of the
 cell space (digits-cell and mnist1d-cell): one value per isomorphism class that both tables
-answer, each the mean over the table's seeds.
+answer, each the mean over the table's seeds. :func:`score_picks` judges the cells a search
+picked on one table by the other: what a search on one dataset finds for another.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import numpy as np
 
 from ..stats import spearman_rho
 from ..validation import require_fraction
+from .analysis import unit_values
 from .tabular import TabularBenchmark
 
 
@@ -80,3 +82,23 @@ def _best_on_other(keys: list[str], mine: np.ndarray, other: np.ndarray) -> dict
     rank = 1 + int((other > other[i]).sum())
     return {"cell": keys[i], "rank": rank, "rank_fraction": rank / len(keys),
             "value_here": float(mine[i]), "value_there": float(other[i])}
+
+
+def score_picks(picks, on: TabularBenchmark, column: str = "test_accuracy") -> dict:
+    """The cells a search picked (on any table), scored by table ``on``: what a search on one
+    dataset finds, judged on another.
+
+    Returns plain JSON: ``picks``; ``mean``, ``std`` and ``sem`` (standard error) of their ``column``
+    on ``on``; ``mean_rank_fraction``: the mean over picks of (1 + ``on``'s unique cells strictly better)
+    / unique cells (1 / 6,466 = the best; about 0.5 = a median cell); ``values`` in the order given.
+    """
+    values = np.array([on.query(p)[column] for p in picks], dtype=float)
+    if len(values) == 0:
+        raise ValueError("picks: need at least one cell to score")
+    pool = unit_values(on, column)
+    pool = pool[np.isfinite(pool)]
+    fractions = [(1 + int((pool > v).sum())) / len(pool) for v in values]
+    return {"picks": len(values), "mean": float(values.mean()),
+            "std": float(values.std(ddof=1)) if len(values) > 1 else 0.0,
+            "sem": float(values.std(ddof=1) / math.sqrt(len(values))) if len(values) > 1 else math.nan,
+            "mean_rank_fraction": float(np.mean(fractions)), "values": values.tolist()}

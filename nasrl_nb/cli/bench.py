@@ -1,6 +1,6 @@
 """Command-line subcommands ``bench info`` and ``bench build``, and the tabular options of ``search``.
 
-``nasrl-nb bench info digits-cell`` (or a path / ``csv:PATH``) prints a table's size, its
+``nasrl-nb bench info digits-cell`` (or mnist1d-cell, a path, ``csv:PATH``) prints a table's size, its
 best, top-1% and median accuracy, how many architectures lie within one point of the best,
 the rank correlation of two seeds, and a text histogram (``--json`` for one JSON object).
 
@@ -38,7 +38,7 @@ def add_commands(subparsers) -> None:
     commands = bench.add_subparsers(dest="bench_command", metavar="BENCH_COMMAND", required=True)
 
     info = commands.add_parser("info", help="size, best, median and accuracy distribution of a table",
-                               description="Print a table's statistics. TABLE: a shipped name (digits-cell), bench:NAME, csv:PATH or a path.")
+                               description="Print a table's statistics. TABLE: a shipped name (digits-cell, mnist1d-cell), bench:NAME, csv:PATH or a path.")
     info.add_argument("table", metavar="TABLE", help="a shipped benchmark name, bench:NAME, csv:PATH or a path")
     info.add_argument("--column", choices=METRICS, default="test_accuracy", help="the accuracy to describe (default: test_accuracy)")
     info.add_argument("--bins", type=int, default=10, help="histogram bins (default: 10)")

@@ -43,7 +43,7 @@ class SearchDashboard:
             the GIL to itself) rather than in a background thread.
         benchmark: for a shared-weight search, the :class:`~nasrl_nb.bench.tabular.TabularBenchmark`
             whose accuracies the shared-weight scatter plots against (None: the shipped
-            digits-cell table for the cell space, else no scatter).
+            table of the search's dataset, digits-cell or mnist1d-cell, for the cell space, else no scatter).
         picker: a :class:`~.method_picker.MethodPicker` whose choice rebuilds the search
             (see :meth:`from_settings`); None: the dashboard shows ``search`` only.
     """
@@ -135,7 +135,8 @@ class SearchDashboard:
         self.shared_weights = uses_shared_weights(search)
         self.benchmark = None
         if self.shared_weights:
-            self.benchmark = default_benchmark(search.space) if self._given_benchmark is None else self._given_benchmark
+            dataset = getattr(getattr(getattr(search, "config", None), "data", None), "dataset", "digits")
+            self.benchmark = default_benchmark(search.space, dataset) if self._given_benchmark is None else self._given_benchmark
         self.panel_names = panel_names(search.method, shared_weights=self.shared_weights, benchmark=self.benchmark)
         self.images = {name: image().add_class(f"nasrl-{name}") for name in self.panel_names}
         self.grid.children = [self.images[name] for name in self.panel_names]

@@ -26,16 +26,18 @@ def uses_shared_weights(search) -> bool:
     return isinstance(getattr(search, "evaluator", None), SharedWeightEvaluator)
 
 
-def default_benchmark(space):
-    """The shipped digits-cell table when ``space`` is the cell space it covers, else None."""
-    from ..bench.tabular import TabularBenchmark
+def default_benchmark(space, dataset: str | None = "digits"):
+    """The shipped table built on ``dataset`` (digits-cell, mnist1d-cell) when ``space`` is the cell
+    space it covers, else None (another dataset, custom data, or no such table in this install)."""
+    from ..bench.tabular import TabularBenchmark, shipped_benchmarks
     from ..spaces.cell_space import CellSpace
 
-    if not isinstance(space, CellSpace):
+    name = f"{dataset}-cell"
+    if not isinstance(space, CellSpace) or not isinstance(dataset, str) or name not in shipped_benchmarks():
         return None
     try:
-        bench = TabularBenchmark.load("bench:digits-cell")
-    except (ValueError, OSError):  # not shipped in this install
+        bench = TabularBenchmark.load(f"bench:{name}")
+    except (ValueError, OSError):  # a damaged install
         return None
     return bench if bench.space == space else None
 

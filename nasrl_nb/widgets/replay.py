@@ -7,6 +7,7 @@ import html
 import ipywidgets as W
 
 from ..enas.strategy import ONESHOT_METHODS
+from ..run.folder import RunFolder
 from .common import image, placeholder_png, report_errors
 from .enas_panels import default_benchmark
 from .panels import RunState
@@ -20,7 +21,8 @@ class ReplayViewer:
     the policy then, the rewards and the trade-off front. A run folder of any method shows
     the panels the live dashboard showed, from its history and steps alone: ENAS and
     random_ws add the supernet with the sampled subgraph, the shared weights' loss and (with
-    a ``benchmark``; default: the shipped digits-cell table for the cell space) the
+    a ``benchmark``; default: the shipped table of the run's dataset, digits-cell or
+    mnist1d-cell, for the cell space) the
     shared-weight vs true accuracy scatter; DARTS shows the mixing weights' heat map, the
     derived cell and the collapse plot with its warning.
     """
@@ -32,7 +34,8 @@ class ReplayViewer:
         self.shared_weights = self.state.method in ONESHOT_METHODS or self.state.shared_weights
         self.benchmark = None
         if self.shared_weights:
-            self.benchmark = default_benchmark(self.state.space) if benchmark is None else benchmark
+            dataset = ((RunFolder(run_dir).read_config() or {}).get("data") or {}).get("dataset", "digits")
+            self.benchmark = default_benchmark(self.state.space, dataset) if benchmark is None else benchmark
         self.panel_names = panel_names(self.state.method, shared_weights=self.shared_weights, benchmark=self.benchmark)
         self.output = W.Output()
         self.images = {name: image().add_class(f"nasrl-{name}") for name in self.panel_names}

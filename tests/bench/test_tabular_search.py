@@ -182,6 +182,20 @@ def test_op_importance_matches_brute_force_and_recovers_the_planted_effects(comp
     assert rows["node3<-0", "none"]["mean"] < rows["node3<-0", "avg_pool_3x3"]["mean"] - 0.1
 
 
+def test_op_summary_is_the_mean_over_edges_and_the_share_among_the_best(complete):
+    summary = analysis.op_summary(complete, top_fraction=0.01)
+    cells = list(complete.space.enumerate())
+    by_class = {complete.canonical[e]: planted_accuracy(complete.architectures[e]) for e in range(len(complete))}
+    truth = np.array([by_class[complete.space.canonical(a)] for a in cells])
+    for op in complete.space.ops:  # each op on each edge equally often: the mean over (cell, edge) pairs
+        pairs = [truth[i] for i, a in enumerate(cells) for choice in a.choices if choice == op]
+        assert summary[op]["mean"] == pytest.approx(np.mean(pairs))
+    assert sum(s["top_share"] for s in summary.values()) == pytest.approx(1.0)
+    # the planted rule rewards nor_conv_3x3: each of the best 65 unique cells has at least four of them on six
+    # edges (only 25 unique cells have five or six), against a fifth of the edges for a uniform op
+    assert 4 / 6 <= summary["nor_conv_3x3"]["top_share"] < 5 / 6 and summary["nor_conv_3x3"]["mean"] > summary["avg_pool_3x3"]["mean"]
+
+
 def test_motifs_find_the_planted_pattern(complete):
     motifs = analysis.frequent_motifs(complete, top_fraction=0.01, max_size=1, min_support=0.5)
     found = {m["motif"] for m in motifs}

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from nasrl_nb.bench.tabular import TabularBenchmark
-from nasrl_nb.bench.transfer import paired_class_values, table_transfer
+from nasrl_nb.bench.transfer import paired_class_values, score_picks, table_transfer
 from nasrl_nb.spaces.registry import get_space
 from nasrl_nb.stats import spearman_rho
 
@@ -70,3 +70,37 @@ def test_bad_inputs_name_the_field():
         table_transfer(a, a, top_fraction=0)
     with pytest.raises(ValueError, match=r"^tables: 'a' and 'b' share 2 cells"):
         table_transfer(a, _table([0.5, 0.6], "b", CELLS[:2]))
+
+
+def test_picks_are_scored_and_ranked_on_the_other_table():
+    x = np.linspace(0.2, 0.9, len(CELLS))
+    b = _table(x[::-1], "b")  # b reverses a's order: a's best cell is b's worst
+    picks = [CELLS[-1], CELLS[0], CELLS[0]]  # a's best, then a's worst (b's best) twice
+    result = score_picks(picks, b, "val_accuracy")
+    assert result["picks"] == 3 and result["values"] == pytest.approx([0.2, 0.9, 0.9])
+    assert result["mean"] == pytest.approx((0.2 + 0.9 + 0.9) / 3)
+    assert result["sem"] == pytest.approx(np.std([0.2, 0.9, 0.9], ddof=1) / math.sqrt(3))
+    assert result["mean_rank_fraction"] == pytest.approx((30 / 30 + 1 / 30 + 1 / 30) / 3)  # worst, best, best
+    with pytest.raises(ValueError, match=r"^picks: need at least one cell"):
+        score_picks([], b)
+
+
+def test_transfer_script_on_two_tables(tmp_path, capsys):
+    """benchmarks.transfer without searches: the table figures for a planted table against itself."""
+    import json
+
+    from tabular_helpers import complete_table_lines, write_table
+
+    from benchmarks.transfer import main, picks_of
+
+    path = write_table(tmp_path / "planted.csv.gz", complete_table_lines())
+    assert main(["--tables", f"csv:{path}", f"csv:{path}", "--methods", "--json", str(tmp_path / "t.json")]) == 0
+    out = capsys.readouterr().out
+    assert "Spearman of mean test accuracy 1.000" in out and "ranks 1 of 6466" in out
+    report = json.loads((tmp_path / "t.json").read_text())
+    assert report["transfer"]["spearman"] == pytest.approx(1.0) and report["searches"] == []
+    assert report["tables"]["planted"]["ops"]["nor_conv_3x3"]["top_share"] > 0.5  # the planted op wins
+    history = [{"arch": "a", "status": "ok", "val_accuracy": 0.5}, {"arch": "b", "status": "ok", "val_accuracy": 0.9},
+               {"arch": "c", "status": "failed", "val_accuracy": math.nan}]
+    assert picks_of([history, history[:1]]) == ["b", "a"]  # the best validation accuracy seen
+    assert main(["--tables", f"csv:{path}", f"csv:{path}", "--seeds", "0"]) == 2
