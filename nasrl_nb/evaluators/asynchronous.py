@@ -4,7 +4,7 @@ Zoph & Le (2017, Sec. 3.2) ran controller replicas that updated a parameter serv
 as their children returned, without waiting for the slowest child of a batch; regularized
 evolution (Real et al. 2019, Sec. 2 and its asynchronous workers) replaces a population
 member as each child returns. :class:`AsyncBatches` gives a :class:`~nasrl_nb.run.loop.Search`
-those batches through the evaluator's ``submit`` / ``next_results`` calls, so it works with
+those batches (and :class:`SyncBatches`, with the same calls, the synchronous ones) through the evaluator's ``submit`` / ``next_results`` calls, so it works with
 every evaluator -- serially (nothing runs in the background: the same batches as a
 synchronous search), on worker processes or on Ray:
 
@@ -26,7 +26,46 @@ from __future__ import annotations
 
 from ..spaces.registry import architecture_from_json
 from ..spaces.search_space import Architecture
-from .base import Evaluator
+from .base import Evaluator, check_record
+
+
+class SyncBatches:
+    """A synchronous search's batches: propose ``batch_size``, train them all, update (Zoph & Le, Fig. 1).
+
+    The loop asks its batches what to propose (:meth:`wanted`) and for the records of an update
+    (:meth:`next_batch`); :class:`AsyncBatches` answers the same calls asynchronously, so the
+    loop itself has one code path. Nothing is in flight between steps: commit, rollback and the
+    checkpoint's state are empty.
+    """
+
+    def __init__(self, evaluator: Evaluator, *, batch_size: int):
+        self.evaluator = evaluator
+        self.batch_size = batch_size
+
+    def wanted(self, remaining: int) -> int:
+        """How many architectures to propose now: a batch, never past the budget."""
+        return min(self.batch_size, remaining)
+
+    def next_batch(self, proposed: list[Architecture], version: int) -> tuple[list[Architecture], list[dict]]:
+        """Train every proposed architecture; their records in the same order."""
+        return proposed, [check_record(record) for record in self.evaluator.evaluate(proposed)]
+
+    def update_stats(self, records: list[dict]) -> dict:
+        """What an update adds to its step's statistics: nothing."""
+        return {}
+
+    def commit(self) -> None:
+        """Nothing is in flight."""
+
+    def rollback(self) -> None:
+        """Nothing is in flight."""
+
+    def state_dict(self) -> None:
+        """Nothing for the checkpoint (a synchronous checkpoint has no ``in_flight``)."""
+        return None
+
+    def load_state_dict(self, state) -> None:
+        """Nothing to restore."""
 
 
 class AsyncBatches:
@@ -71,7 +110,12 @@ class AsyncBatches:
                 arch, made_by = self._flight.pop(ticket)
                 self._arrived.append((arch, made_by, record))
         batch, self._arrived = self._arrived[:wanted], self._arrived[wanted:]
-        return [arch for arch, _, _ in batch], [{**record, "staleness": version - made_by} for _, made_by, record in batch]
+        return ([arch for arch, _, _ in batch],
+                [{**check_record(record), "staleness": version - made_by} for _, made_by, record in batch])
+
+    def update_stats(self, records: list[dict]) -> dict:
+        """What an update adds to its step's statistics: each record's staleness."""
+        return {"staleness": [record["staleness"] for record in records]}
 
     def commit(self) -> None:
         """What is in flight now belongs to the committed state."""

@@ -49,6 +49,7 @@ from torch import nn
 from ..controllers.lstm import NASController
 from ..validation import require_choice, require_fraction, require_positive
 from .config import ADVANTAGE_STDS, OPTIMIZERS, TrainerConfig
+from .live_settings import LiveSettings
 from .ppo import ppo_update
 
 ALGORITHMS = ("reinforce", "ppo")
@@ -172,7 +173,7 @@ def rank_advantages(rewards: torch.Tensor, window: torch.Tensor) -> torch.Tensor
     return math.sqrt(12.0) * (quantile - 0.5)
 
 
-class PolicyGradientTrainer:
+class PolicyGradientTrainer(LiveSettings):
     """Updates a :class:`NASController` from (architecture, reward) batches.
 
     Args:
@@ -281,30 +282,12 @@ class PolicyGradientTrainer:
 
     # --- run-time settings ----------------------------------------------------------------
     @property
-    def lr(self) -> float:
-        return self.optimizer.param_groups[0]["lr"]
-
-    @lr.setter
-    def lr(self, value: float) -> None:
-        value = float(require_positive("lr", value))
-        for group in self.optimizer.param_groups:
-            group["lr"] = value
-
-    @property
     def entropy_weight(self) -> float:
         return self._entropy_weight
 
     @entropy_weight.setter
     def entropy_weight(self, value: float) -> None:
         self._entropy_weight = _require_non_negative("entropy_weight", value)
-
-    @property
-    def temperature(self) -> float:
-        return self.controller.temperature
-
-    @temperature.setter
-    def temperature(self, value: float) -> None:
-        self.controller.temperature = value
 
     @property
     def value_baseline(self) -> bool:

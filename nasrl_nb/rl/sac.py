@@ -42,6 +42,7 @@ from torch import nn
 from ..controllers.lstm import NASController, max_entropy
 from ..validation import require_fraction, require_nonnegative, require_positive
 from .config import SACConfig, TrainerConfig
+from .live_settings import LiveSettings
 from .policy_gradient import RewardStats, UpdateStats, propose_epsilon_greedy, rewards_tensor
 
 
@@ -80,7 +81,7 @@ class SACStats(UpdateStats):
     q_mean: float = 0.0
 
 
-class SoftActorCritic:
+class SoftActorCritic(LiveSettings):
     """Discrete SAC for NAS: a reward critic on a replay buffer, the controller pulled towards its softmax.
 
     Args:
@@ -144,24 +145,6 @@ class SoftActorCritic:
         self.buffer_rewards = torch.zeros(0)  # (N,)
 
     # --- run-time settings: lr, temperature, and alpha as the entropy weight ------------------------------
-    @property
-    def lr(self) -> float:
-        return self.optimizer.param_groups[0]["lr"]
-
-    @lr.setter
-    def lr(self, value: float) -> None:
-        value = float(require_positive("lr", value))
-        for group in self.optimizer.param_groups:
-            group["lr"] = value
-
-    @property
-    def temperature(self) -> float:
-        return self.controller.temperature
-
-    @temperature.setter
-    def temperature(self, value: float) -> None:
-        self.controller.temperature = value
-
     # alpha is SAC's entropy weight: a dashboard's entropy_weight sets it (and tuning continues from there)
     @property
     def entropy_weight(self) -> float:

@@ -52,8 +52,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..checkpoint import PrivateRng, json_safe, read_search_checkpoint, search_checkpoint
-from ..evaluators.asynchronous import AsyncBatches
-from ..evaluators.base import Evaluator, check_record
+from ..evaluators.asynchronous import AsyncBatches, SyncBatches
+from ..evaluators.base import Evaluator
 from ..interrupts import deferred_interrupt
 from ..rewards.objectives import AccuracyReward, RewardFunction
 from ..spaces.search_space import Architecture, SearchSpace
@@ -185,7 +185,9 @@ class Search:
         self._step_lock = threading.Lock()
         self._control = SearchControl()  # pause / stop / hyper-parameters from other threads
         update_size = 1 if getattr(strategy, "steady_state", False) else self.batch_size
-        self._async = AsyncBatches(evaluator, update_size=update_size) if asynchronous else None
+        # who decides what an update learns from: all of a batch, or the first records back
+        self._batches = (AsyncBatches(evaluator, update_size=update_size) if asynchronous
+                         else SyncBatches(evaluator, batch_size=self.batch_size))
 
         # 3. fresh start or resume
         self._start_or_resume(resume, overwrite, hand_built=config is None)
@@ -320,8 +322,7 @@ class Search:
             yield from self._stages(describe)
         except BaseException:
             self.strategy.load_state_dict(copy.deepcopy(self._committed_strategy))  # discard the partial step
-            if self._async is not None:
-                self._async.rollback()  # cancel the children in flight; the committed ones go again
+            self._batches.rollback()  # cancel the children in flight; the committed ones go again
             raise
         finally:
             self._step_lock.release()
@@ -329,7 +330,7 @@ class Search:
     def _stages(self, describe: bool) -> Iterator[Stage]:
         start = time.perf_counter()
         remaining = self._budget - self.evaluations
-        n = min(self.batch_size, remaining) if self._async is None else self._async.wanted(remaining)
+        n = self._batches.wanted(remaining)
         pending = self._control.pending()  # hyper-parameters requested since the last step
         # 1. sample a batch (from the RNG states of the last commit)
         with self._rng.active(restart=True):
@@ -344,11 +345,8 @@ class Search:
             yield Stage("build", {"networks": [n for n in networks if n is not None]})
         # 3. evaluate the children
         with self._rng.active():
-            if self._async is None:
-                results = [check_record(r) for r in self.evaluator.evaluate(architectures)]
-            else:  # submit the new ones; take the first records back, whoever proposed them
-                architectures, results = self._async.next_batch(architectures, version=self.num_steps)
-                results = [{**check_record(r), "staleness": r["staleness"]} for r in results]
+            # asynchronous: submit the new ones; take the first records back, whoever proposed them
+            architectures, results = self._batches.next_batch(architectures, version=self.num_steps)
         if len(results) != len(architectures):
             raise ValueError(f"evaluator: returned {len(results)} records for {len(architectures)} architectures")
         yield Stage("train", {"architectures": architectures, "results": results})
@@ -359,9 +357,7 @@ class Search:
         yield Stage("reward", {"rewards": rewards, "constraint_violated": violated, "baseline": baseline})
         # 5. policy update
         with self._rng.active():
-            stats = dict(self.strategy.observe(architectures, results, rewards) or {})
-            if self._async is not None:
-                stats["staleness"] = [r["staleness"] for r in results]
+            stats = {**(self.strategy.observe(architectures, results, rewards) or {}), **self._batches.update_stats(results)}
             policy = self.strategy.policy_snapshot() if self.policy_snapshots else None
             after = self.strategy.choice_probabilities(architectures) if describe else None
         # 6. commit: memory, then disk (records before the checkpoint), shielded from Ctrl-C
@@ -373,8 +369,7 @@ class Search:
     def _commit(self, architectures, rows, rewards, stats, policy, pending, seconds) -> SearchStep:
         """Make a finished step permanent: memory, then disk (records before the checkpoint)."""
         self._rng.commit()
-        if self._async is not None:
-            self._async.commit()
+        self._batches.commit()
         self._committed_strategy = copy.deepcopy(self.strategy.state_dict())
         self._control.applied(pending)
         step_index = self.num_steps
@@ -415,8 +410,7 @@ class Search:
                     advance(result)
                     yield result
         finally:
-            if self._async is not None:  # Stop or the end: cancel the children in flight; they go again on the next step
-                self._async.rollback()
+            self._batches.rollback()  # Stop or the end: cancel the children in flight; they go again on the next step
 
     def run(self, callback: Callable[[SearchStep], object] | None = None) -> dict:
         """Iterate to the end of the budget (or :meth:`stop`); returns :meth:`summary`.
@@ -455,8 +449,9 @@ class Search:
     def checkpoint_state(self) -> dict:
         """What ``checkpoint.pt`` holds for this search as of its last committed step."""
         state = search_checkpoint(self, strategy_state=self._committed_strategy, rng_state=self._rng.committed)
-        if self._async is not None:
-            state["in_flight"] = self._async.state_dict()  # proposed by committed steps, not yet used
+        in_flight = self._batches.state_dict()  # proposed by committed steps, not yet used (asynchronous only)
+        if in_flight is not None:
+            state["in_flight"] = in_flight
         return state
 
     def _save(self) -> None:
@@ -477,8 +472,7 @@ class Search:
         if callable(getattr(self.evaluator, "load_state_dict", None)):
             self.evaluator.load_state_dict(state["evaluator"])
         self._rng = PrivateRng(state["rng"])
-        if self._async is not None:
-            self._async.load_state_dict(state.get("in_flight", []))
+        self._batches.load_state_dict(state.get("in_flight", []))
         self.num_steps, self.evaluations = state["step"], state["evaluations"]
         self.seconds = float(state["seconds"])
         self.folder.truncate(evaluations=self.evaluations, steps=self.num_steps)  # lines of an uncommitted step go
