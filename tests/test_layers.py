@@ -25,6 +25,7 @@ LAYERS = {
     "search": 4,
     "bench": 4,
     "oneshot": 4,  # ENAS, DARTS: beside search/, which builds their evaluators
+    "pnas": 4,  # PNAS: a strategy beside search/, which names it
     "viz": 5,
     "display": 5,
     "widgets": 6,

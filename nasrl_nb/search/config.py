@@ -30,6 +30,7 @@ from ..oneshot.darts_config import DartsConfig
 from ..oneshot.darts_strategy import DARTS_DEFAULTS
 from ..oneshot.enas import ONESHOT_DEFAULTS, ONESHOT_METHODS
 from ..oneshot.evaluator import SupernetConfig
+from ..pnas.config import PNASConfig
 from ..rewards.objectives import REWARD_OBJECTIVES, RewardConfig  # noqa: F401 (REWARD_OBJECTIVES: the widgets' menu)
 from ..rl.config import A2CConfig, BanditConfig, SACConfig, TrainerConfig, TRPOConfig
 from ..rl.policy_gradient import Schedule
@@ -114,6 +115,7 @@ class SearchConfig:
     sac: SACConfig = field(default_factory=SACConfig)
     bandit: BanditConfig = field(default_factory=BanditConfig)
     curriculum: CurriculumConfig = field(default_factory=CurriculumConfig)
+    pnas: PNASConfig = field(default_factory=PNASConfig)
     rules: dict = field(default_factory=dict)  # the values a documented rule set: {"batch_size": "the rule"}
 
     def __post_init__(self):
@@ -292,6 +294,7 @@ SECTIONS = {
     "sac": SACConfig,
     "bandit": BanditConfig,
     "curriculum": CurriculumConfig,
+    "pnas": PNASConfig,
 }
 # make_search's keywords, generated from the fields: the one translation from a flat keyword to
 # a field, one keyword per field. A top-level field is its own keyword; a section's field is its
@@ -362,6 +365,7 @@ METHOD_SECTIONS: dict[str, tuple[str, ...]] = {
     "evolution": ("evolution",),
     "supernet": ONESHOT_METHODS,
     "darts": ("darts",),
+    "pnas": ("pnas",),
 }
 
 
