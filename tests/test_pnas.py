@@ -203,9 +203,10 @@ def test_resume_gives_the_same_history_as_an_uninterrupted_run(tmp_path):
 
 def test_state_dict_round_trips():
     search = pnas(budget=40)
-    for _ in range(5):
+    for _ in range(4):  # mid-step: a queue and predictions waiting for their rewards
         search.step()
     state = search.strategy.state_dict()
+    assert state["queue"] and state["predicted"]
     fresh = make_strategy("pnas", CELL, beam_size=search.strategy.beam_size)
     fresh.load_state_dict(json.loads(json.dumps(state)))  # plain JSON survives
     assert fresh.state_dict() == json.loads(json.dumps(state))
