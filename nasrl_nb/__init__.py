@@ -138,6 +138,8 @@ _EXPORTS = {
     "BilevelOptimizer": "oneshot.darts",
     "RelaxedCellSupernet": "oneshot.relaxed_cell",
     "DartsStrategy": "oneshot.darts_strategy",
+    # ... and PNAS: cells grown edge by edge, ranked by a learned predictor
+    "ProgressiveSearch": "pnas.strategy",
     # layer 5: plots (pure functions returning a Figure)
     "draw_architecture": "viz.drawing",
     "architecture_graph": "viz.drawing",
@@ -153,6 +155,7 @@ _EXPORTS = {
     "plot_alpha_heatmap": "viz.darts_plots",
     "plot_collapse": "viz.darts_plots",
     "darts_epochs": "viz.darts_plots",
+    "plot_pnas_steps": "viz.pnas_plots",
     # layer 6: exercise checks (the widgets are nasrl_nb.widgets: they need ipywidgets)
     "CheckResult": "checks",
 }
@@ -160,7 +163,7 @@ _EXPORTS = {
 # subpackages and modules reachable as attributes (``nb.checks.check_space_size``) without an explicit import
 _SUBMODULES = frozenset({
     "runtime", "validation", "interrupts", "stats", "spaces", "nn", "controllers", "rewards", "rl", "search", "bench",
-    "oneshot", "viz", "display", "widgets", "checks", "cli",
+    "oneshot", "pnas", "viz", "display", "widgets", "checks", "cli",
 })
 
 __all__ = sorted(_EXPORTS)

@@ -10,7 +10,14 @@ import pytest
 
 from nasrl_nb.bench.evaluator import TabularEvaluator
 from nasrl_nb.pnas.config import PNASConfig, beam_size_rule
-from nasrl_nb.pnas.expansion import counts_per_step, distinct_functions, expand, expand_all, num_edges, one_edge_cells
+from nasrl_nb.pnas.expansion import (
+    counts_per_step,
+    distinct_functions,
+    expand,
+    expand_all,
+    num_edges,
+    one_edge_cells,
+)
 from nasrl_nb.pnas.predictor import encode, fit_ensemble
 from nasrl_nb.pnas.strategy import ProgressiveSearch, step_spearman, trained_vs_candidates
 from nasrl_nb.search.evaluation import FunctionEvaluator
@@ -255,3 +262,35 @@ def test_pnas_refuses_other_spaces_and_unusable_settings():
         make_search("random", "cell", evaluator=FunctionEvaluator(conv_score), budget=8, beam_size=3)
     with pytest.raises(ValueError, match=r"^asynchronous: method 'pnas'"):
         pnas(evaluator_kind="process", workers=2, asynchronous=True)
+
+
+# --- the notebook's plot and exercise --------------------------------------------------------------------
+def test_the_steps_plot_draws_bars_and_the_spearman_line():
+    from matplotlib.figure import Figure
+
+    from nasrl_nb.viz.pnas_plots import plot_pnas_steps
+
+    records = [{"step": 1, "edges": 1, "candidates": 24, "trained": 9, "spearman": None},
+               {"step": 2, "edges": 2, "candidates": 240, "trained": 8, "spearman": 0.5},
+               {"step": 3, "edges": None, "candidates": 9000, "trained": 8, "spearman": -0.1}]
+    fig = plot_pnas_steps(records, spearman_runs=[[None, 0.4, 0.0], [None, 0.6]])
+    assert isinstance(fig, Figure)
+    bars, right = fig.axes
+    assert [round(p.get_height()) for p in bars.patches] == [24, 240, 9000, 9, 8, 8]
+    assert [t.get_text() for t in bars.get_xticklabels()] == ["1", "2", "all"]
+    line = right.lines[0].get_ydata()
+    assert np.isnan(line[0]) and list(line[1:]) == [0.5, -0.1]
+
+
+def test_the_expansion_count_check():
+    from nasrl_nb.checks import check_expansion_count, solution
+
+    arch = CELL.parse("|nor_conv_3x3~0|+|none~0|none~1|+|skip_connect~0|none~1|none~2|")  # 2 edges, 4 'none'
+    assert check_expansion_count(arch, 16)
+    assert not check_expansion_count(arch, 20) and "'none' again" in check_expansion_count(arch, 20).message
+    assert not check_expansion_count(arch, 24) and "keeps the cell's edges" in check_expansion_count(arch, 24).message
+    assert not check_expansion_count(arch, 4) and "several ops" in check_expansion_count(arch, 4).message
+    assert not check_expansion_count(arch, "16")
+    assert "len(arch.space.ops) - 1" in solution("expansion_count").code
+    answer = sum(op == "none" for op in arch.choices) * (len(arch.space.ops) - 1)
+    assert check_expansion_count(arch, answer)

@@ -14,13 +14,13 @@ from ..nn.data import load_dataset
 from ..oneshot.darts_strategy import search_data
 from ..oneshot.enas import ONESHOT_METHODS, wire_sampler
 from ..oneshot.evaluator import SharedWeightEvaluator
+from ..pnas.config import BEAM_SIZE_RULE
+from ..pnas.expansion import pnas_beam_size
 from ..rewards.objectives import MultiObjectiveReward, RewardFunction, make_reward
 from ..rl.policy_gradient import Schedule
 from ..runtime import seed_everything
 from ..spaces.registry import space_from_spec
 from ..spaces.search_space import SearchSpace
-from ..pnas.config import BEAM_SIZE_RULE
-from ..pnas.expansion import pnas_beam_size
 from .checkpoint import capture_rng_state, restore_rng_state
 from .config import RESUME_OVERRIDES, SearchConfig, check_method_sections
 from .curriculum import CURRICULUM_METHODS, CurriculumStrategy
