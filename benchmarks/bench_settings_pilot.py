@@ -188,10 +188,10 @@ def print_report(lines: list[dict], cells: list[str], *, dataset: str = "digits"
 
 def bn_check(cells: list[str], settings, data) -> None:
     """Seed-to-seed Spearman of val accuracy as trained (eval-mode BN) and after BN recalibration."""
+    from nasrl_nb.evaluators.base import architecture_seed
     from nasrl_nb.nn.child_network import ChildNetwork
     from nasrl_nb.nn.training import accuracy, recalibrate_batch_norm, train_and_evaluate
     from nasrl_nb.runtime import seed_everything
-    from nasrl_nb.search.evaluation import architecture_seed
     from nasrl_nb.spaces.registry import get_space
 
     space = get_space("cell")

@@ -28,10 +28,10 @@ import time
 
 import torch
 
+from nasrl_nb.assembly.factory import make_search
 from nasrl_nb.bench.evaluator import TabularEvaluator
 from nasrl_nb.bench.tabular import TabularBenchmark
-from nasrl_nb.oneshot.darts_config import REMEDIES
-from nasrl_nb.search.factory import make_search
+from nasrl_nb.darts.config import REMEDIES
 
 
 def run_one(bench, *, remedy: str, seed: int, args) -> dict:

@@ -6,7 +6,7 @@ threads; first order and second order. Every one of these is a command-line argu
 
 The baseline, ``reference``, is the package's re-implementation of the paper's code
 (quark0/darts: ``model_search.py``, ``architect.py``, ``train_search.py``), in
-:mod:`nasrl_nb.oneshot.darts_reference` (``RefNetwork``, ``RefArchitect``; one iteration of
+:mod:`nasrl_nb.darts.reference` (``RefNetwork``, ``RefArchitect``; one iteration of
 ``train_search.py``'s loop, ``RefSearch``, is here):
 
 * ``MixedOp.forward`` is ``sum(w * op(x) for w, op in zip(weights, ops))`` over all 8 ops,
@@ -19,9 +19,9 @@ The baseline, ``reference``, is the package's re-implementation of the paper's c
   (``model.new()``, i.e. built and initialised from scratch, then ``load_state_dict``), on
   which ``loss_val.backward()`` is run; the Hessian-vector product moves ``p.data`` in place.
 
-The subject, ``ours``, is the package: :class:`~nasrl_nb.oneshot.darts_supernet.DartsSupernet`
-(with :class:`~nasrl_nb.oneshot.mixed_op.MixedOp`) and
-:class:`~nasrl_nb.oneshot.darts.BilevelOptimizer`. To say what each change buys, the
+The subject, ``ours``, is the package: :class:`~nasrl_nb.darts.supernet.DartsSupernet`
+(with :class:`~nasrl_nb.darts.mixed_op.MixedOp`) and
+:class:`~nasrl_nb.darts.architect.BilevelOptimizer`. To say what each change buys, the
 reference is also run with the changes applied one at a time, cumulatively:
 
 1. ``no-none``:   ``none`` is neither built nor run (its weight stays in the softmax);
@@ -30,13 +30,13 @@ reference is also run with the changes applied one at a time, cumulatively:
    (``backward(inputs=weights)``);
 3. ``in-place``:  second order only: the unrolled weights are written into the network
    itself and copied back afterwards, instead of building a second network;
-4. ``ours-plain``: the package with its plain mixed ops (:class:`~nasrl_nb.oneshot.mixed_op.MixedOp`) in NCHW: on top of 1-3 it
+4. ``ours-plain``: the package with its plain mixed ops (:class:`~nasrl_nb.darts.mixed_op.MixedOp`) in NCHW: on top of 1-3 it
    uses the children's ops (affine BatchNorm, no BatchNorm after pools: one op registry);
    its weight step runs with the alphas frozen and its
    first-order architecture pass with the weights frozen (autograd keeps only what the
    gradient asked for needs), and its second-order passes drop each loss and its graph
    before the next forward;
-5. ``ours-fused``: + fused mixed ops (:class:`~nasrl_nb.oneshot.mixed_op.FusedMixedOp`): one ``relu(x)`` per edge
+5. ``ours-fused``: + fused mixed ops (:class:`~nasrl_nb.darts.mixed_op.FusedMixedOp`): one ``relu(x)`` per edge
    shared by the 4 conv ops, and each mixing weight folded into its op's last BatchNorm
    (``w_k BN(y) = BN_{w_k gamma, w_k beta}(y)``), so no op output is kept twice;
 6. ``ours``:      + channels-last activations (the package's default): oneDNN's depthwise
@@ -83,8 +83,8 @@ import torch
 from torch import nn
 
 from benchmarks import REPO
-from nasrl_nb.oneshot.darts import BilevelOptimizer
-from nasrl_nb.oneshot.darts_reference import (
+from nasrl_nb.darts.architect import BilevelOptimizer
+from nasrl_nb.darts.reference import (
     A_LR,
     A_WD,
     GRAD_CLIP,
@@ -94,7 +94,7 @@ from nasrl_nb.oneshot.darts_reference import (
     RefArchitect,
     RefNetwork,
 )
-from nasrl_nb.oneshot.darts_supernet import DartsSupernet
+from nasrl_nb.darts.supernet import DartsSupernet
 from nasrl_nb.runtime import environment_report
 from nasrl_nb.spaces.darts_space import DartsSpace
 

@@ -39,15 +39,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from nasrl_nb.assembly.config import SearchConfig
+from nasrl_nb.assembly.factory import make_search
 from nasrl_nb.bench.tabular import TabularBenchmark
+from nasrl_nb.enas.evaluator import SharedWeightEvaluator
+from nasrl_nb.enas.ranking import benchmark_accuracies, ranking_quality
+from nasrl_nb.enas.strategy import derive
+from nasrl_nb.evaluators.base import ChildEvaluator
 from nasrl_nb.nn.data import load_dataset
-from nasrl_nb.oneshot.enas import derive
-from nasrl_nb.oneshot.evaluator import SharedWeightEvaluator
-from nasrl_nb.oneshot.ranking import benchmark_accuracies, ranking_quality
 from nasrl_nb.runtime import environment_report, quick_mode
-from nasrl_nb.search.config import SearchConfig
-from nasrl_nb.search.evaluation import ChildEvaluator
-from nasrl_nb.search.factory import make_search
 from nasrl_nb.spaces.cell_space import CellSpace
 
 VARIANTS = ("enas", "uniform", "uniform x4", "uniform constant", "fair")

@@ -26,10 +26,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from nasrl_nb.assembly.factory import make_search
+from nasrl_nb.enas.strategy import ENAS_PAPER_TRAINER
 from nasrl_nb.nn.data import load_dataset
-from nasrl_nb.oneshot.enas import ENAS_PAPER_TRAINER
 from nasrl_nb.runtime import quick_mode
-from nasrl_nb.search.factory import make_search
 
 VARIANTS = {"default": {}, "paper lr": {"trainer_kwargs": ENAS_PAPER_TRAINER}, "controller_steps=1": {"controller_steps": 1}}
 

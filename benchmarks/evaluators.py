@@ -4,9 +4,9 @@ The batch is ``--children`` (16) real children (NAS-Bench-201 cells on digits, `
 epochs, ``--channels`` wide), trained with the cache off so that every round trains them
 all again. Evaluators, each with one torch thread per child:
 
-* ``serial``: :class:`~nasrl_nb.search.evaluation.ChildEvaluator` in this process (the baseline);
-* ``process xK``: :class:`~nasrl_nb.search.parallel.ProcessEvaluator` with K = 1, 2 workers;
-* ``ray xK``: :class:`~nasrl_nb.search.ray_evaluator.RayEvaluator` on a local ``ray.init(num_cpus=2)``
+* ``serial``: :class:`~nasrl_nb.evaluators.base.ChildEvaluator` in this process (the baseline);
+* ``process xK``: :class:`~nasrl_nb.evaluators.process.ProcessEvaluator` with K = 1, 2 workers;
+* ``ray xK``: :class:`~nasrl_nb.evaluators.ray_evaluator.RayEvaluator` on a local ``ray.init(num_cpus=2)``
   (skipped when Ray is not installed).
 
 Workers are started (and warmed with one batch) before anything is timed; their start-up
@@ -29,9 +29,9 @@ import time
 
 import torch
 
+from nasrl_nb.evaluators.base import ChildEvaluator
+from nasrl_nb.evaluators.process import ProcessEvaluator
 from nasrl_nb.nn.data import load_dataset
-from nasrl_nb.search.evaluation import ChildEvaluator
-from nasrl_nb.search.parallel import ProcessEvaluator
 from nasrl_nb.spaces.registry import get_space
 
 TIMING_FIELDS = ("seconds", "latency_ms", "cached")
@@ -76,7 +76,7 @@ def main(argv=None) -> dict:
         except ImportError:
             print("ray: not installed, skipped (pip install 'nasrl-nb[ray]')")
     if ray is not None:
-        from nasrl_nb.search.ray_evaluator import RayEvaluator, start_local_ray
+        from nasrl_nb.evaluators.ray_evaluator import RayEvaluator, start_local_ray
 
         start = time.perf_counter()
         try:

@@ -11,7 +11,7 @@
    same optimizer), fp32 and bf16; one controller update (the controller lives on the CPU:
    sampling plus REINFORCE, batch ``--controller-batch``); an ENAS step (shared weights:
    forward, backward, SGD) and a DARTS step (first-order bilevel step) when
-   :mod:`nasrl_nb.oneshot` offers them. Each is warmed up, synchronised
+   :mod:`nasrl_nb.enas` and :mod:`nasrl_nb.darts` offer them. Each is warmed up, synchronised
    (``torch.cuda.synchronize``) and timed over ``--steps`` steps.
 
 It prints one table and exits non-zero if a correctness check fails. It is sized to finish in
@@ -35,12 +35,12 @@ import torch
 from torch import nn
 
 from benchmarks import machine
+from nasrl_nb.assembly.factory import make_search
+from nasrl_nb.evaluators.base import ChildEvaluator
 from nasrl_nb.nn.child_network import ChildNetwork
 from nasrl_nb.nn.data import Dataset, load_dataset
 from nasrl_nb.nn.training import train_and_evaluate
 from nasrl_nb.runtime import resolve_device, seed_everything
-from nasrl_nb.search.evaluation import ChildEvaluator
-from nasrl_nb.search.factory import make_search
 from nasrl_nb.spaces.registry import get_space
 
 CELL = "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|"
@@ -193,7 +193,7 @@ def controller_update(args) -> dict:
 
 def enas_step(device: torch.device, args) -> dict | str:
     try:
-        from nasrl_nb.oneshot.supernet import build_shared_supernet
+        from nasrl_nb.enas.supernet import build_shared_supernet
     except ImportError as err:
         return f"ENAS step skipped: {err}"
     space = get_space("cell")
@@ -219,8 +219,8 @@ def enas_step(device: torch.device, args) -> dict | str:
 
 def darts_step(device: torch.device, args) -> dict | str:
     try:
-        from nasrl_nb.oneshot.darts import BilevelOptimizer
-        from nasrl_nb.oneshot.relaxed_supernets import build_relaxed_supernet
+        from nasrl_nb.darts.architect import BilevelOptimizer
+        from nasrl_nb.darts.relaxed_supernets import build_relaxed_supernet
     except ImportError as err:
         return f"DARTS step skipped: {err}"
     seed_everything(0)

@@ -1,7 +1,7 @@
 """Do the defaults learn? Every method with its defaults, at a lab's budgets, over many seeds.
 
 For each method and budget the script runs seeded searches with nothing but the method, the
-table and the budget (``make_search``'s defaults: :data:`~nasrl_nb.search.config.METHOD_DEFAULTS`
+table and the budget (``make_search``'s defaults: :data:`~nasrl_nb.assembly.config.METHOD_DEFAULTS`
 and the batch-size rule), and reports for each:
 
 * the test accuracy of the pick (the architecture with the best *validation* accuracy seen),
@@ -59,8 +59,8 @@ def _init(table: str | None) -> None:
 
 def run_one(job) -> dict:
     """One seeded search with the defaults: ``(method, seed, budget, real)`` -> its learning record."""
-    from nasrl_nb.bench.compare import LearningCurve, learning_curve
-    from nasrl_nb.search.factory import make_search
+    from nasrl_nb.assembly.compare import LearningCurve, learning_curve
+    from nasrl_nb.assembly.factory import make_search
 
     method, seed, budget, real, *extra = job
     settings = extra[0] if extra else None  # a --variant's make_search keywords
@@ -202,7 +202,7 @@ def step_sizes(initialisations: int = 5) -> list[float]:
 
 def why(table: str, seeds: int) -> str:
     """The markdown of ``--why``: step sizes per decision, and each WHY_SETTINGS' learning at 100 evaluations."""
-    from nasrl_nb.bench.compare import LearningCurve, _run
+    from nasrl_nb.assembly.compare import LearningCurve, _run
     from nasrl_nb.bench.tabular import TabularBenchmark
 
     bench = TabularBenchmark.load(table)

@@ -29,8 +29,8 @@ from pathlib import Path
 import torch
 
 from benchmarks import machine
-from nasrl_nb.search.factory import make_search
-from nasrl_nb.search.methods import METHODS
+from nasrl_nb.assembly.factory import make_search
+from nasrl_nb.assembly.methods import METHODS
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 from benchmarks.tabular_pool import add_common_arguments, load_table, run_job, start_pool, tune
-from nasrl_nb.bench.compare import TABULAR_SETTINGS, score_runs
+from nasrl_nb.assembly.compare import TABULAR_SETTINGS, score_runs
 from nasrl_nb.runtime import environment_report
 
 METHODS = ("random", "reinforce", "ppo", "a2c", "trpo", "sac", "ucb", "thompson")

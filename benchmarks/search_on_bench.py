@@ -28,9 +28,9 @@ from pathlib import Path
 
 from benchmarks import REPO
 from benchmarks.tabular_pool import add_common_arguments, load_table, run_job, start_pool, tune
-from nasrl_nb.bench.compare import TABULAR_SETTINGS, markdown_table, score_runs
+from nasrl_nb.assembly.compare import TABULAR_SETTINGS, markdown_table, score_runs
+from nasrl_nb.assembly.methods import METHODS
 from nasrl_nb.runtime import environment_report
-from nasrl_nb.search.methods import METHODS
 
 RL_GRID = {"trainer_kwargs.lr": [0.01, 0.05, 0.2], "batch_size": [4, 8], "trainer_kwargs.entropy_weight": [1e-4, 1e-2]}
 

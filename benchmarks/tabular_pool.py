@@ -13,8 +13,8 @@ import sys
 import time
 from contextlib import contextmanager
 
-from nasrl_nb.bench import compare
-from nasrl_nb.bench.compare import landmarks, pick_validation
+from nasrl_nb.assembly import compare
+from nasrl_nb.assembly.compare import landmarks, pick_validation
 
 TUNING_SEEDS = range(1000, 1016)
 KEEP = ("arch", "status", "val_accuracy", "test_accuracy", "seconds")
@@ -32,7 +32,7 @@ def _init(table: str) -> None:
 
 def run_job(job) -> tuple[list[dict], float, float]:
     """One seeded search ``(method, seed, budget, settings)``: slimmed history, its pick's validation accuracy, seconds."""
-    from nasrl_nb.bench.compare import run_method
+    from nasrl_nb.assembly.compare import run_method
 
     method, seed, budget, settings = job
     start = time.perf_counter()
@@ -61,7 +61,7 @@ def start_pool(table: str, workers: int):
 
 
 def pool_runs(pool):
-    """:func:`~nasrl_nb.bench.compare.tune`'s ``run`` hook: the seeds' searches spread over ``pool``'s
+    """:func:`~nasrl_nb.assembly.compare.tune`'s ``run`` hook: the seeds' searches spread over ``pool``'s
     workers (each history slimmed to :data:`KEEP`), in seed order."""
 
     def run(bench, method: str, seeds, *, budget: int, settings) -> list[list[dict]]:
@@ -71,7 +71,7 @@ def pool_runs(pool):
 
 
 def tune(pool, bench, method: str, grid: dict, budget: int) -> tuple[dict, list[dict]]:
-    """:func:`nasrl_nb.bench.compare.tune` on :data:`TUNING_SEEDS`, with the searches in ``pool``.
+    """:func:`nasrl_nb.assembly.compare.tune` on :data:`TUNING_SEEDS`, with the searches in ``pool``.
 
     The seeds are ones the comparisons never use, and it reads no test accuracy. Returns the
     chosen settings and one row per candidate (``settings``, ``score``: the mean validation

@@ -22,7 +22,7 @@ import sys
 import time
 
 from benchmarks import machine
-from nasrl_nb.search.methods import METHODS
+from nasrl_nb.assembly.methods import METHODS
 
 _TABLE = {}
 
@@ -63,8 +63,8 @@ def _timed(obj, name: str, clock: dict) -> None:
 
 def one_run(job: tuple[str, int, int, int]) -> dict:
     """One seeded search; its wall time split by stage."""
+    from nasrl_nb.assembly.factory import make_search
     from nasrl_nb.bench.evaluator import TabularEvaluator
-    from nasrl_nb.search.factory import make_search
 
     method, seed, budget, batch = job
     evaluator = TabularEvaluator(_TABLE["bench"], seed=seed, on_missing="fail")  # a partial table times the same

@@ -574,7 +574,7 @@ def _final_picks(results, method: str):
 def check_difference_se(results, answer, method: str = "reinforce", baseline: str = "random") -> CheckResult:
     """Is ``answer`` ``(difference, standard_error)`` of ``method`` minus ``baseline``?
 
-    ``results`` is what :func:`~nasrl_nb.bench.compare.compare_methods` returns; each run's
+    ``results`` is what :func:`~nasrl_nb.assembly.compare.compare_methods` returns; each run's
     score is its final pick's test accuracy (``curves[:, -1]``). The difference is of the two
     means; the runs of two methods are independent samples, so the standard error of the
     difference is ``sqrt(s_a^2 / n_a + s_b^2 / n_b)`` with sample variances (``ddof=1``).
@@ -681,7 +681,7 @@ def check_subgraph_weights(supernet, arch, answer) -> CheckResult:
     :func:`~nasrl_nb.viz.enas_plots.highlighted` writes them. The child owns, on each edge, the
     one op it picked; a ``none`` edge computes nothing, and parameter-free ops (skip, pooling)
     own no weights. Read off the supernet itself (the modules whose parameters
-    :meth:`~nasrl_nb.oneshot.supernet.CellSupernet.child_parameters` sums).
+    :meth:`~nasrl_nb.enas.supernet.CellSupernet.child_parameters` sums).
     """
     cell = next((b for b in supernet.features if hasattr(b, "edges")), None)
     if cell is None:
@@ -793,8 +793,8 @@ class _FifoEvaluator:
 
 def reference_staleness(workers: int, updates: int) -> list[int]:
     """Staleness of each update of an asynchronous search (update size 1, ``workers`` children in
-    flight, children returning in the order proposed), from :class:`~nasrl_nb.search.asynchronous.AsyncBatches` itself."""
-    from .search.asynchronous import AsyncBatches
+    flight, children returning in the order proposed), from :class:`~nasrl_nb.evaluators.asynchronous.AsyncBatches` itself."""
+    from .evaluators.asynchronous import AsyncBatches
 
     batches = AsyncBatches(_FifoEvaluator(workers), update_size=1)
     out: list[int] = []
@@ -810,7 +810,7 @@ def check_staleness(student_fn: Callable[[int, int], list]) -> CheckResult:
 
     The setting of notebook 09's asynchronous search: one record per update, ``workers``
     children kept in flight, children that all take the same time (they return in the order
-    they were proposed). Compared with :class:`~nasrl_nb.search.asynchronous.AsyncBatches`
+    they were proposed). Compared with :class:`~nasrl_nb.evaluators.asynchronous.AsyncBatches`
     run on a stand-in evaluator.
     """
     for workers, updates in [(3, 6), (1, 4), (2, 5), (5, 9), (4, 2)]:
@@ -884,7 +884,7 @@ def check_parallel_speedup(student_fn: Callable[[float, float, int, int], float]
 def check_equal_cost_evaluations(result, bench, answer) -> CheckResult:
     """Is ``answer`` the number of evaluations the showdown's multi-trial budget buys?
 
-    ``result`` is :func:`~nasrl_nb.bench.showdown.run_showdown`'s result. The budget is the mean
+    ``result`` is :func:`~nasrl_nb.assembly.showdown.run_showdown`'s result. The budget is the mean
     one-shot cost in table seconds (CPU seconds / ``time_scale``); with every child charged the
     table's mean ``train_seconds``, a search evaluates until its spending *reaches* the budget
     (the evaluation that crosses it counts): ``ceil(budget / mean child seconds)``.

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import torch
 
+from nasrl_nb.assembly.factory import make_search
 from nasrl_nb.nn.data import load_dataset
-from nasrl_nb.search.factory import make_search
 
 TIMING_FIELDS = ("seconds", "latency_ms")  # wall-clock measurements: the only fields allowed to differ
 

@@ -9,16 +9,16 @@ import pytest
 import torch
 from torch import nn
 
+from nasrl_nb.assembly.export import export_pytorch, export_summary, write_export
+from nasrl_nb.assembly.factory import make_search
+from nasrl_nb.checkpoint import load_checkpoint
+from nasrl_nb.evaluators.base import FunctionEvaluator
 from nasrl_nb.nn.data import Dataset, dataset_from_tensors, dataset_from_uint8, load_dataset
 from nasrl_nb.nn.operations import build_activation, build_normalization, build_op
 from nasrl_nb.nn.training import train_and_evaluate
 from nasrl_nb.rewards.objectives import make_reward
 from nasrl_nb.rewards.pareto import pareto_front
 from nasrl_nb.runtime import resolve_device, seed_everything
-from nasrl_nb.search.checkpoint import load_checkpoint
-from nasrl_nb.search.evaluation import FunctionEvaluator
-from nasrl_nb.search.export import export_pytorch, export_summary, write_export
-from nasrl_nb.search.factory import make_search
 from nasrl_nb.spaces.cell_space import CellSpace
 from nasrl_nb.spaces.macro_space import MacroSpace
 from nasrl_nb.spaces.registry import get_space, parse_architecture, space_from_spec
@@ -224,7 +224,7 @@ def test_run_folder_errors_are_value_errors_naming_the_file_and_line(tmp_path):
 @pytest.mark.parametrize("accuracy", [2.0, -5, "high", None, True])
 def test_an_evaluator_with_an_impossible_accuracy_gives_a_failed_child_and_the_search_goes_on(accuracy):
     """Decision (issue 8): accuracy outside [0, 1] is recorded as a failed child with a reason."""
-    from nasrl_nb.search.evaluation import Evaluator
+    from nasrl_nb.evaluators.base import Evaluator
 
     class Broken(Evaluator):
         def evaluate(self, architectures):
@@ -239,7 +239,7 @@ def test_an_evaluator_with_an_impossible_accuracy_gives_a_failed_child_and_the_s
 
 def test_a_serial_evaluator_with_an_impossible_accuracy_answers_a_failed_record():
     """Issue 20: a custom SerialEvaluator's 2.0 is refused by evaluate() itself, not only by the search."""
-    from nasrl_nb.search.evaluation import SerialEvaluator, make_record
+    from nasrl_nb.evaluators.base import SerialEvaluator, make_record
 
     class TooGood(SerialEvaluator):
         def evaluate_one(self, arch):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from nasrl_nb.bench import compare
+from nasrl_nb.assembly import compare
 from nasrl_nb.bench.tabular import TabularBenchmark
 
 REPO = Path(__file__).resolve().parents[1]

@@ -374,7 +374,7 @@ def test_ucb_scores_hints():
 
 @pytest.fixture(scope="module")
 def supernet_and_arch():
-    from nasrl_nb.oneshot.supernet import CellSupernet
+    from nasrl_nb.enas.supernet import CellSupernet
 
     space = CellSpace()
     supernet = CellSupernet(space, (1, 8, 8), 10, channels=4)
@@ -491,7 +491,7 @@ def test_derived_ops_pass_in_several_forms():
 
 
 def test_derived_ops_match_the_supernet():
-    from nasrl_nb.oneshot.relaxed_cell import RelaxedCellSupernet
+    from nasrl_nb.darts.relaxed_cell import RelaxedCellSupernet
 
     torch.manual_seed(0)
     net = RelaxedCellSupernet(CellSpace(), (1, 8, 8), 10, channels=2)

@@ -18,24 +18,29 @@ LAYERS = {
     "interrupts": 0,
     "stats": 0,
     "spaces": 1,
+    "checkpoint": 1,  # exact save and restore: atomic files, RNG states, plain JSON
     "nn": 2,
     "controllers": 2,
     "rewards": 2,
     "rl": 3,
-    "search": 4,
-    "bench": 4,
-    "oneshot": 4,  # ENAS, DARTS: beside search/, which builds their evaluators
-    "pnas": 4,  # PNAS: a strategy beside search/, which names it
-    "viz": 5,
-    "display": 5,
-    "widgets": 6,
-    "checks": 6,
-    "cli": 7,
+    "strategies": 4,  # who proposes architectures (random, evolution, RL, bandits, curriculum)
+    "evaluators": 4,  # who trains them (serial, processes, Ray, asynchronous)
+    "bench": 5,  # tabular benchmarks: tables of trained architectures, built by the evaluators
+    "run": 5,  # the loop over a strategy and an evaluator, its run folder and summary
+    "enas": 6,  # weight sharing: supernet, shared-weight evaluator, ENAS strategy
+    "darts": 6,  # the continuous relaxation: mixed op, relaxed supernets, architect, strategy
+    "pnas": 6,  # progressive search: expansion, predictor ensemble, PNAS strategy
+    "assembly": 7,  # every method together: configuration, factory, method registry, export
+    "viz": 8,
+    "display": 8,
+    "widgets": 9,
+    "checks": 9,
+    "cli": 10,
 }
 
 
 def _modules(root: Path = PACKAGE) -> dict[str, Path]:
-    """``{"search.loop": path}`` for every module except the package's own ``__init__``/``__main__``."""
+    """``{"run.loop": path}`` for every module except the package's own ``__init__``/``__main__``."""
     found = {}
     for path in root.rglob("*.py"):
         parts = list(path.relative_to(root).with_suffix("").parts)

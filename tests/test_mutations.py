@@ -45,113 +45,113 @@ MUTATIONS: dict[str, Mutation] = {
         "rl/bandits.py",
         "return mean, self.sigma() / np.sqrt(n)",
         "return mean, self.sigma() / n",
-        ("tests/test_bandits.py::test_thompson_posterior_shrinks_towards_the_global_mean",),
+        ("tests/rl/test_bandits.py::test_thompson_posterior_shrinks_towards_the_global_mean",),
     ),
     # epsilon-greedy: the mixture's samples scored with log pi alone (no pi / mu weight)
     "epsilon-greedy without its importance weight": Mutation(
         "rl/policy_gradient.py",
         "advantages = advantages * self.behaviour_weights(out.log_probs)[:, None]  # (B, D)",
         "advantages = advantages  # (B, D)",
-        ("tests/test_policy_gradient.py::test_epsilon_greedy_expected_update_is_the_policy_gradient",),
+        ("tests/rl/test_policy_gradient.py::test_epsilon_greedy_expected_update_is_the_policy_gradient",),
     ),
     "epsilon-greedy weight mu / pi instead of pi / mu": Mutation(
         "rl/policy_gradient.py",
         "return 1.0 / ((1 - epsilon) + epsilon * torch.exp(log_uniform - log_pi))",
         "return (1 - epsilon) + epsilon * torch.exp(log_uniform - log_pi)",
-        ("tests/test_policy_gradient.py::test_epsilon_greedy_weights_are_pi_over_the_mixture",
-         "tests/test_policy_gradient.py::test_epsilon_greedy_expected_update_is_the_policy_gradient"),
+        ("tests/rl/test_policy_gradient.py::test_epsilon_greedy_weights_are_pi_over_the_mixture",
+         "tests/rl/test_policy_gradient.py::test_epsilon_greedy_expected_update_is_the_policy_gradient"),
     ),
     # A2C: the clip must cover the critic, which shares the loss and the optimiser
     "a2c clips the controller only": Mutation(
         "rl/policy_gradient.py",
         'params = [p for group in self.optimizer.param_groups for p in group["params"]]',
         "params = list(self.controller.parameters())",
-        ("tests/test_a2c.py::test_a2c_clips_the_critic_with_the_controller",),
+        ("tests/rl/test_a2c.py::test_a2c_clips_the_critic_with_the_controller",),
     ),
     "sac reports no grad norm": Mutation(
         "rl/sac.py",
         "grad_norm=sum(norms) / len(norms),",
         "grad_norm=0.0,",
-        ("tests/test_sac.py::test_sac_reports_the_policy_gradient_norm_before_clipping",),
+        ("tests/rl/test_sac.py::test_sac_reports_the_policy_gradient_norm_before_clipping",),
     ),
     # PPO (rl/ppo.py): the surrogate without its clip
     "ppo surrogate without the clip": Mutation(
         "rl/ppo.py",
         "surrogate = torch.min(ratio * advantages, ratio.clamp(1 - clip, 1 + clip) * advantages)",
         "surrogate = ratio * advantages",
-        ("tests/test_policy_gradient.py::test_ppo_gradient_equals_reinforce_at_old_policy_and_vanishes_when_clipped",),
+        ("tests/rl/test_policy_gradient.py::test_ppo_gradient_equals_reinforce_at_old_policy_and_vanishes_when_clipped",),
     ),
     # DARTS's fused mixed op: the ops that start with ReLU must read the shared relu(x), not x
     "fused mixed op skips the shared relu": Mutation(
-        "oneshot/mixed_op.py",
+        "darts/mixed_op.py",
         "h = relu_x if relu_first else x",
         "h = x",
-        ("tests/test_mixed_op.py::test_fused_mixed_op_equals_the_plain_sum[cell-nchw-darts]",),
+        ("tests/darts/test_mixed_op.py::test_fused_mixed_op_equals_the_plain_sum[cell-nchw-darts]",),
     ),
     "curriculum drops the value-baseline head": Mutation(
-        "search/curriculum.py",
+        "strategies/curriculum.py",
         "if old.value_head is not None:",
         "if False:",
-        ("tests/test_curriculum.py::test_growth_keeps_the_value_baseline_head",),
+        ("tests/strategies/test_curriculum.py::test_growth_keeps_the_value_baseline_head",),
     ),
     "ucb re-proposes known architectures": Mutation(
         "rl/bandits.py",
         "if row not in self.known:",
         "if True:",
-        ("tests/test_bandits.py::test_ucb_does_not_spend_a_budget_on_known_architectures",),
+        ("tests/rl/test_bandits.py::test_ucb_does_not_spend_a_budget_on_known_architectures",),
     ),
     # the controller's defaults (issue 19): plain SGD, advantages over the std of every reward seen
     "controller steps with Adam instead of SGD": Mutation(
         "rl/policy_gradient.py",
         'optimizer_class = torch.optim.SGD if self.optimizer_name == "sgd" else torch.optim.Adam',
         "optimizer_class = torch.optim.Adam",
-        ("tests/test_defaults_learn.py::test_an_sgd_step_is_theta_minus_lr_times_the_gradient",),
+        ("tests/assembly/test_defaults_learn.py::test_an_sgd_step_is_theta_minus_lr_times_the_gradient",),
     ),
     "advantages over the batch's std instead of the history's": Mutation(
         "rl/policy_gradient.py",
         "std = self.reward_stats.std",
         "std = float(rewards.std())",
-        ("tests/test_defaults_learn.py::test_history_scale_divides_by_the_std_of_every_reward_seen",),
+        ("tests/assembly/test_defaults_learn.py::test_history_scale_divides_by_the_std_of_every_reward_seen",),
     ),
     # REINFORCE's default advantages (issue 19, aim 2): centred ranks among the recent rewards
     "rank advantages not centred": Mutation(
         "rl/policy_gradient.py",
         "return math.sqrt(12.0) * (quantile - 0.5)",
         "return math.sqrt(12.0) * quantile",
-        ("tests/test_defaults_learn.py::test_rank_advantages_are_centred_mid_rank_quantiles",),
+        ("tests/assembly/test_defaults_learn.py::test_rank_advantages_are_centred_mid_rank_quantiles",),
     ),
     "rank window forgets the earlier rewards": Mutation(
         "rl/policy_gradient.py",
         "window = (self.recent_rewards + rewards.tolist())[-max(self.rank_window, rewards.numel()):]",
         "window = rewards.tolist()",
-        ("tests/test_defaults_learn.py::test_the_rank_window_holds_the_last_rewards_and_survives_a_checkpoint",),
+        ("tests/assembly/test_defaults_learn.py::test_the_rank_window_holds_the_last_rewards_and_survives_a_checkpoint",),
     ),
     # ENAS (issue 20): the reward reads a validation minibatch; phase 1 trains the controller's samples
     "enas reward on a training minibatch": Mutation(
-        "oneshot/evaluator.py",
+        "enas/evaluator.py",
         'accuracy = self._accuracy(arch, "val", batch)',
         'accuracy = self._accuracy(arch, "train", batch)',
-        ("tests/test_enas_as_trained.py::test_phase_one_trains_on_training_minibatches_and_the_reward_reads_validation_minibatches",),
+        ("tests/enas/test_enas_as_trained.py::test_phase_one_trains_on_training_minibatches_and_the_reward_reads_validation_minibatches",),
     ),
     "enas phase 1 trains uniform cells, not the controller's": Mutation(
-        "oneshot/enas.py",
+        "enas/strategy.py",
         'return self.controller.sample(require_positive("n", n, integer=True)).architectures',
         'return [self.space.sample(np.random.default_rng(seed)) for seed in range(require_positive("n", n, integer=True))]',
-        ("tests/test_enas_as_trained.py::test_phase_one_trains_the_controllers_samples",),
+        ("tests/enas/test_enas_as_trained.py::test_phase_one_trains_the_controllers_samples",),
     ),
     # DARTS (issue 20): the architecture step reads the other half of the training split
     "darts architecture step on the weight step's batch": Mutation(
-        "oneshot/darts_strategy.py",
+        "darts/strategy.py",
         "stats = self.optimizer.step((X[w_idx], y[w_idx]), (X[a_idx], y[a_idx])).to_dict()",
         "stats = self.optimizer.step((X[w_idx], y[w_idx]), (X[w_idx], y[w_idx])).to_dict()",
-        ("tests/test_darts_as_searched.py::test_the_architecture_step_reads_the_alpha_half_and_the_weight_step_the_weight_half",),
+        ("tests/darts/test_darts_as_searched.py::test_the_architecture_step_reads_the_alpha_half_and_the_weight_step_the_weight_half",),
     ),
     # the same intra-op threads per child in every evaluator
     "child trains with the caller's threads": Mutation(
-        "search/evaluation.py",
+        "evaluators/base.py",
         "with preserved_rng(), torch_threads(self.threads):",
         "with preserved_rng():",
-        ("tests/test_evaluation.py::test_a_child_trains_with_the_evaluators_threads_whatever_the_caller_has",),
+        ("tests/evaluators/test_evaluation.py::test_a_child_trains_with_the_evaluators_threads_whatever_the_caller_has",),
     ),
 }
 

@@ -168,7 +168,7 @@ def test_ci_tests_the_widgets_and_notebook_04_with_colabs_ipywidgets_before_the_
     assert "set -euo pipefail" in text and "--system-site-packages" in text  # reuses this environment's torch
     assert f"ipywidgets=={COLAB_IPYWIDGETS}" in text and "pip install torch" not in text
     assert "--dry-run" in text and 'names == ["nasrl-nb"]' in text
-    assert "tests/test_widgets.py notebooks/04_reinforce.ipynb" in text and "--nbval-kernel-name" in text
+    assert "tests/widgets/test_widgets.py notebooks/04_reinforce.ipynb" in text and "--nbval-kernel-name" in text
     subprocess.run(["bash", "-n", str(script)], check=True)
 
 

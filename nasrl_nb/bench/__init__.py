@@ -1,1 +1,1 @@
-"""Tabular benchmarks: build, load and query tables of trained architectures."""
+"""Tabular benchmarks (layer 5): build, load and query tables of trained architectures."""

@@ -10,7 +10,7 @@ The build is resumable and parallel:
 
 1. the unique cells are listed in a fixed order and cut into shards of ``shard_size`` cells;
 2. worker processes (one torch thread each; the search's
-   :class:`~nasrl_nb.search.parallel.ProcessEvaluator`, so a killed worker's cell is retried)
+   :class:`~nasrl_nb.evaluators.process.ProcessEvaluator`, so a killed worker's cell is retried)
    train the cells; the parent writes each shard, once all its cells are back, atomically as
    ``shard_NNNN.csv`` in the build folder;
 3. a killed build, started again with the same settings, skips the shards already on disk;
@@ -34,7 +34,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from ..search.evaluation import SerialEvaluator, make_record
+from ..evaluators.base import SerialEvaluator, make_record
 
 COLUMNS: tuple[str, ...] = (
     "arch",
@@ -128,7 +128,7 @@ def shards(cells: Sequence, shard_size: int) -> list[tuple[int, list[str]]]:
 class CellTrainer(SerialEvaluator):
     """The evaluator the build runs on worker processes: one record (its table ``rows``) per cell.
 
-    A :class:`~nasrl_nb.search.evaluation.SerialEvaluator` like a search's children, so the
+    A :class:`~nasrl_nb.evaluators.base.SerialEvaluator` like a search's children, so the
     builder runs on the same parallel evaluators (the data sent to each worker once, a dead
     worker's cell retried once, then its rows recorded without accuracies).
     """
@@ -143,12 +143,12 @@ class CellTrainer(SerialEvaluator):
 
 def train_cell(arch_text: str, settings: BuildSettings, data) -> list[dict]:
     """Train one cell once per seed; one table row per seed (a failed run keeps NaNs)."""
+    from ..checkpoint import preserved_rng
+    from ..evaluators.base import architecture_seed
     from ..nn.child_network import ChildNetwork
     from ..nn.complexity import count_flops, count_parameters
     from ..nn.training import train_and_evaluate
     from ..runtime import seed_everything
-    from ..search.checkpoint import preserved_rng
-    from ..search.evaluation import architecture_seed
     from ..spaces.registry import get_space
 
     arch = get_space("cell").parse(arch_text)
@@ -231,8 +231,8 @@ def build(
     todo = [job for job in shards(cells, settings.shard_size) if not _shard_path(folder, job[0]).exists()]
     if not todo:
         return
+    from ..evaluators.process import ProcessEvaluator
     from ..nn.data import load_dataset
-    from ..search.parallel import ProcessEvaluator
     from ..spaces.registry import get_space
 
     space = get_space("cell")

@@ -5,10 +5,10 @@ the searcher sees the *validation* accuracy of one training run (a seed drawn at
 each query, so that it faces the noise a real search would), pays that run's training time
 against a time budget, and is judged by the *test* accuracy of the architecture it picks.
 :class:`TabularEvaluator` implements that protocol behind the one
-:class:`~nasrl_nb.search.evaluation.Evaluator` interface, so REINFORCE, PPO, random search and
+:class:`~nasrl_nb.evaluators.base.Evaluator` interface, so REINFORCE, PPO, random search and
 evolution run on a table unchanged and in milliseconds.
 
-Each record (see :data:`~nasrl_nb.search.evaluation.RECORD_KEYS`) holds:
+Each record (see :data:`~nasrl_nb.evaluators.base.RECORD_KEYS`) holds:
 
 * ``val_accuracy``: the ``select_by`` column of the drawn run -- what the search optimises;
 * ``test_accuracy``: the ``report`` column, averaged over the architecture's runs -- what
@@ -29,7 +29,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from ..search.evaluation import Evaluator, failed_record, make_record
+from ..evaluators.base import Evaluator, failed_record, make_record
 from ..spaces.search_space import Architecture
 from ..validation import require_choice, require_positive
 from .tabular import METRICS, TabularBenchmark

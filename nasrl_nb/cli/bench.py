@@ -123,7 +123,7 @@ def tabular_evaluator(args: argparse.Namespace):
 def saved_tabular_evaluator(out):
     """The TabularEvaluator of the table search in run folder ``out`` (from its summary.json), else None."""
     from ..bench.evaluator import TabularEvaluator
-    from ..search.run_folder import RunFolder
+    from ..run.folder import RunFolder
 
     folder = RunFolder(out)
     saved = folder.read_config() if out is not None else None

@@ -314,10 +314,10 @@ def space_summary() -> list[dict]:
 
 def cmd_train(args: argparse.Namespace) -> int:
     """Build, measure and train one child; print one JSON object; 0 if it trained, 1 if it failed."""
+    from ..evaluators.base import train_architecture
     from ..nn.data import load_dataset
     from ..nn.training import OPTIMIZERS
     from ..runtime import resolve_device
-    from ..search.evaluation import train_architecture
     from ..spaces.registry import get_space, parse_architecture
     from ..validation import require_choice, require_positive
 

@@ -1,14 +1,14 @@
 """Command-line subcommands ``search``, ``export`` and ``rebuild-checkpoint`` (hooked into :mod:`nasrl_nb.cli.commands`).
 
 ``nasrl-nb search --method reinforce --space cell --budget 64 --out runs/r1`` runs a search
-with :func:`~nasrl_nb.search.factory.make_search`, writing its run folder into ``--out``
-(:mod:`nasrl_nb.search.run_folder`) and printing the summary as one JSON object. Ctrl-C
+with :func:`~nasrl_nb.assembly.factory.make_search`, writing its run folder into ``--out``
+(:mod:`nasrl_nb.run.folder`) and printing the summary as one JSON object. Ctrl-C
 stops it cleanly (exit status 130); ``--resume`` continues it -- options that are not
 given are taken from the saved ``config.json``, and only ``--budget``, ``--device``,
 ``--quiet``, ``--evaluator``, ``--workers`` and ``--ray-address`` may differ from it; ``--overwrite`` starts over in a folder that holds a run. ``nasrl-nb export runs/r1`` prints the best architecture as a
-standalone PyTorch file (``--out FILE`` writes it; the result its method hands over: :mod:`nasrl_nb.search.result`). ``nasrl-nb rebuild-checkpoint runs/r1``
+standalone PyTorch file (``--out FILE`` writes it; the result its method hands over: :mod:`nasrl_nb.run.result`). ``nasrl-nb rebuild-checkpoint runs/r1``
 rebuilds a lost or damaged ``checkpoint.pt`` from the history, without training
-(:func:`~nasrl_nb.search.rebuild.rebuild_checkpoint`).
+(:func:`~nasrl_nb.assembly.rebuild.rebuild_checkpoint`).
 """
 
 from __future__ import annotations
@@ -31,14 +31,14 @@ def option_name(keyword: str) -> str:
 
 
 def add_setting_options(parser: argparse.ArgumentParser) -> None:
-    """One option per make_search keyword (:data:`nasrl_nb.search.config.SETTINGS`), generated
+    """One option per make_search keyword (:data:`nasrl_nb.assembly.config.SETTINGS`), generated
     from its dataclass field: the type, the choices, the help (the field's comment) and the
     default of each method that reads it. Every default is None: not given, the config's own
     value (or, on --resume, the saved run's) stands."""
     import dataclasses
 
-    from ..search.config import METHOD_SECTIONS, SECTIONS, SETTINGS, SearchConfig, field_help
-    from ..search.methods import METHODS
+    from ..assembly.config import METHOD_SECTIONS, SECTIONS, SETTINGS, SearchConfig, field_help
+    from ..assembly.methods import METHODS
 
     defaults = {method: SearchConfig.from_settings(method=method).to_dict() for method in METHODS}
     for keyword, path in SETTINGS.items():
@@ -78,8 +78,8 @@ def add_setting_options(parser: argparse.ArgumentParser) -> None:
 
 def add_commands(subparsers) -> None:
     """Add ``search`` and ``export`` to the ``nasrl-nb`` parser."""
+    from ..assembly.methods import METHODS
     from ..nn.data import DATASETS
-    from ..search.methods import METHODS
     from ..spaces.registry import SPACES
     from . import bench as bench_commands
 
@@ -142,7 +142,7 @@ def add_commands(subparsers) -> None:
 
 def search_settings(args: argparse.Namespace) -> dict:
     """make_search keywords from the options given (those left out are not in the dict)."""
-    from ..search.config import SETTINGS
+    from ..assembly.config import SETTINGS
 
     settings: dict = {"progress": not args.quiet}
     for keyword in (*SETTINGS, "preset"):
@@ -154,16 +154,15 @@ def search_settings(args: argparse.Namespace) -> dict:
 
 def check_method_options(settings: dict, method: str) -> None:
     """An option the method would ignore is refused by name (exit 2), not dropped silently."""
-    from ..search.config import check_method_sections
+    from ..assembly.config import check_method_sections
 
     check_method_sections(method, settings, names={keyword: option_name(keyword) for keyword in settings})
 
 
 def search_config(args: argparse.Namespace):
-    """The :class:`~nasrl_nb.search.config.SearchConfig` of this command: new, or the saved one with the options on top."""
-    from ..search.config import SearchConfig
-    from ..search.config_diff import config_differences
-    from ..search.run_folder import RunFolder
+    """The :class:`~nasrl_nb.assembly.config.SearchConfig` of this command: new, or the saved one with the options on top."""
+    from ..assembly.config import SearchConfig, config_differences
+    from ..run.folder import RunFolder
 
     out, folder = Path(args.out), RunFolder(args.out)
     saved = folder.read_config()
@@ -194,7 +193,7 @@ def search_config(args: argparse.Namespace):
 
 def cmd_search(args: argparse.Namespace) -> int:
     """Run (or resume) a search; print its summary; 130 after Ctrl-C (resumable)."""
-    from ..search.factory import make_search
+    from ..assembly.factory import make_search
     from . import bench as bench_commands
 
     evaluator = bench_commands.tabular_evaluator(args)  # None unless --dataset bench:NAME or csv:PATH
@@ -218,9 +217,9 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 def cmd_rebuild_checkpoint(args: argparse.Namespace) -> int:
     """Rebuild DIR/checkpoint.pt from the history; print what was replayed as JSON."""
-    from ..search.config import SearchConfig
-    from ..search.rebuild import rebuild_checkpoint
-    from ..search.run_folder import RunFolder
+    from ..assembly.config import SearchConfig
+    from ..assembly.rebuild import rebuild_checkpoint
+    from ..run.folder import RunFolder
 
     saved = RunFolder(args.dir).read_config()
     if saved is not None and SearchConfig.from_dict(saved).evaluator != "ChildEvaluator":
@@ -235,7 +234,7 @@ def cmd_rebuild_checkpoint(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     """Print or write the standalone PyTorch source of a search's best architecture."""
-    from ..search.export import describe_result, export_run
+    from ..assembly.export import describe_result, export_run
 
     source, result = export_run(args.dir, class_name=args.class_name, out=args.out, force=args.force)
     if args.out is None:

@@ -2,7 +2,7 @@
 
 Every controller class reads its keyword defaults from these fields, and a search's
 ``config.json`` stores them in its ``controller`` section
-(:class:`~nasrl_nb.search.config.SearchConfig`).
+(:class:`~nasrl_nb.assembly.config.SearchConfig`).
 """
 
 from __future__ import annotations

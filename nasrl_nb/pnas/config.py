@@ -3,7 +3,7 @@
 ``beam_size`` is K, the cells trained per expansion step. Left as None, :func:`beam_size_rule`
 spreads the budget over the steps as Liu et al. (2018, Sec. 3.1, Algorithm 1) spend theirs:
 all the one-operation cells first, then K cells at each of the ``B - 1`` later steps, so that
-``budget = |step 1| + K (B - 1)`` is solved for K. :func:`~nasrl_nb.search.factory.make_search`
+``budget = |step 1| + K (B - 1)`` is solved for K. :func:`~nasrl_nb.assembly.factory.make_search`
 fixes it when the search is made, so a resume with another budget changes nothing.
 """
 

@@ -8,7 +8,7 @@ Liu et al. (2018, Sec. 3, Algorithm 1) search cells from simple to complex:
    expansions by the predictor;
 4. keep the top K, train them, and go to 2 until the cells are full (6 edges).
 
-The loop (:class:`~nasrl_nb.search.loop.Search`) asks for batches; a PNAS step spans as many
+The loop (:class:`~nasrl_nb.run.loop.Search`) asks for batches; a PNAS step spans as many
 batches as its cells need (the last batch of a step may be smaller), and the next step
 starts only once the previous one is observed, so this strategy runs synchronously.
 
@@ -39,9 +39,9 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from ..search.strategy import SearchStrategy, check_batch, check_count
 from ..spaces.search_space import Architecture, SearchSpace
 from ..stats import spearman_rho
+from ..strategies.base import SearchStrategy, check_batch, check_count
 from ..validation import require_seed
 from .config import PNASConfig
 from .expansion import check_space, expand_all, one_edge_cells, pnas_beam_size

@@ -10,7 +10,7 @@ reject children above a budget. Every reward here is a :class:`RewardFunction`: 
 with ``reward(record) -> float`` and a ``failure_reward`` given to children that failed to
 build or train, so that the search loop never special-cases an objective.
 
-A *record* is what an evaluator returns (see :mod:`nasrl_nb.search.evaluation`): a dict with
+A *record* is what an evaluator returns (see :mod:`nasrl_nb.evaluators.base`): a dict with
 ``status`` (``"ok"`` | ``"failed"``), ``val_accuracy`` (fraction in [0, 1], after the last
 epoch), ``val_accuracies`` (one per epoch, when the evaluator trained the child), ``params``,
 ``flops`` and ``latency_ms``.
@@ -151,7 +151,7 @@ class ZophLeReward(RewardFunction):
         last_epochs: how many final epochs the maximum runs over (5 in the paper).
         power: the exponent (3 in the paper).
 
-    It reads ``record["val_accuracies"]`` (one per epoch; :class:`~nasrl_nb.search.evaluation.ChildEvaluator`
+    It reads ``record["val_accuracies"]`` (one per epoch; :class:`~nasrl_nb.evaluators.base.ChildEvaluator`
     records them). A record without a usable list -- a ``FunctionEvaluator`` or a lookup
     table that reports only the final ``val_accuracy`` -- falls back to ``val_accuracy ** power``,
     the same formula with a window of one epoch. Non-finite entries are ignored.

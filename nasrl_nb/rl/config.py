@@ -3,7 +3,7 @@
 :class:`~nasrl_nb.rl.policy_gradient.PolicyGradientTrainer` (REINFORCE, PPO), A2C, TRPO,
 discrete SAC and the factored bandits read their keyword defaults from these fields; a
 search's ``config.json`` stores them in its ``trainer``, ``a2c``, ``trpo``, ``sac`` and
-``bandit`` sections (:class:`~nasrl_nb.search.config.SearchConfig`).
+``bandit`` sections (:class:`~nasrl_nb.assembly.config.SearchConfig`).
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ baseline catches up with a policy that has settled. Dividing by the spread of *a
 (not the batch's) keeps that property and makes the learning rate independent of the reward's units
 (accuracy in [0, 1] or in percent, a table whose cells lie close together or far apart).
 
-Rank advantages (``rank_window=W``, REINFORCE's default in ``search.config.METHOD_DEFAULTS``)
+Rank advantages (``rank_window=W``, REINFORCE's default in ``assembly.config.METHOD_DEFAULTS``)
 replace steps 1-2 by fitness shaping (Wierstra et al., JMLR 2014, Sec. 3.1; Salimans et al. 2017):
 ``A_k = sqrt(12) (F(R_k) - 1/2)``, ``F`` the reward's mid-rank quantile among the last ``W``
 rewards, this batch's included (:func:`rank_advantages`). A z-score ``(R - b) / sigma`` is

@@ -57,7 +57,7 @@ def record_space(space: SearchSpace, record: Mapping) -> SearchSpace:
     """The space a history record's architecture was sampled in: its ``space`` spec, else ``space``.
 
     A record carries ``space`` when it was sampled in another space than the search's own
-    (a growing curriculum's shallower stages: :mod:`nasrl_nb.search.curriculum`).
+    (a growing curriculum's shallower stages: :mod:`nasrl_nb.strategies.curriculum`).
     """
     spec = record.get("space")
     return space if spec is None else _space_from_json(json.dumps(spec, sort_keys=True))

@@ -141,7 +141,7 @@ def plot_best_so_far(curves_by_method: Mapping[str, np.ndarray], ax=None, *, opt
 
 def plot_showdown(records: Sequence[Mapping], ax=None, *, optimum: float | None = None,
                   title: str = "The showdown: test accuracy of each method's pick") -> Figure:
-    """One column per method (the records of :func:`nasrl_nb.bench.showdown.run_showdown`):
+    """One column per method (the records of :func:`nasrl_nb.assembly.showdown.run_showdown`):
     a point per seed, the mean with a one-std error bar, the mean cost under the name;
     one-shot methods in orange, multi-trial ones in blue; ``optimum`` as a dashed line."""
     methods = list(dict.fromkeys(r["method"] for r in records))
@@ -168,7 +168,7 @@ def plot_showdown(records: Sequence[Mapping], ax=None, *, optimum: float | None 
 
 def plot_learning(curves_by_method: Mapping[str, Sequence], *, window: int = 10,
                   title: str = "What each search samples as it goes") -> Figure:
-    """Two panels from :class:`~nasrl_nb.bench.compare.LearningCurve` objects (several seeds per method).
+    """Two panels from :class:`~nasrl_nb.assembly.compare.LearningCurve` objects (several seeds per method).
 
     Left: the reward (validation accuracy) of the architectures evaluated, a moving average over
     ``window`` evaluations, mean over seeds with a 95% band: a search that learns samples better

@@ -1,7 +1,7 @@
 """Pictures of a DARTS search: the mixing weights as a heat map, and the collapse over epochs.
 
 Plain functions of plain data -- the per-epoch records a DARTS search writes into
-``steps.jsonl`` (:mod:`nasrl_nb.oneshot.darts_strategy`) -- that return a Figure and take an
+``steps.jsonl`` (:mod:`nasrl_nb.darts.strategy`) -- that return a Figure and take an
 ``ax``, so a notebook, a replay and a live widget draw the same pictures.
 
 The collapse (Zela et al., ICLR 2020, Sec. 3; NAS-Bench-201, Dong & Yang 2020, Sec. 5): as

@@ -21,7 +21,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 from matplotlib.path import Path
 
-from ..oneshot.ranking import ranking_quality
+from ..enas.ranking import ranking_quality
 from ..spaces.cell_space import CellSpace
 from ..spaces.macro_space import MacroSpace
 from ..spaces.search_space import Architecture

@@ -4,7 +4,7 @@
 step, in the kernel (``Step``) or in a background thread (``Run``), and redraws after each
 epoch: the heat map of softmax(alpha) per edge, the derived cell, and the skip /
 parameter-free share with the collapse warning. :class:`BilevelStepThrough` runs one
-bilevel step of a :class:`~nasrl_nb.oneshot.darts.BilevelOptimizer` and shows its terms:
+bilevel step of a :class:`~nasrl_nb.darts.architect.BilevelOptimizer` and shows its terms:
 the architecture gradient (and in second order its direct part and ``-xi * H v``), the
 alpha step, the weight step. Both only wire buttons to :mod:`nasrl_nb.viz.darts_plots`.
 """
@@ -27,7 +27,7 @@ class DartsMonitor:
     """Live view of a DARTS search: heat map, derived cell, collapse plot and warning.
 
     Args:
-        search: a :class:`~nasrl_nb.search.loop.Search` whose strategy is a DARTS strategy.
+        search: a :class:`~nasrl_nb.run.loop.Search` whose strategy is a DARTS strategy.
 
     ``step_button`` runs one search epoch; ``run_button`` runs to the budget in a thread
     (``stop_button`` ends it after the current epoch); :meth:`refresh` redraws from the

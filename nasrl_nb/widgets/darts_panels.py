@@ -1,6 +1,6 @@
 """The extra dashboard panels of a DARTS search, drawn from the run's steps and history alone.
 
-A DARTS search (``method="darts"``, :mod:`nasrl_nb.oneshot.darts_strategy`) records in each
+A DARTS search (``method="darts"``, :mod:`nasrl_nb.darts.strategy`) records in each
 step's ``stats`` the epochs it ran -- the mixing weights softmax(α) per edge, the cell derived
 after the epoch, its skip and parameter-free shares -- and the op and edge names; the
 history holds one record per epoch, the derived cell as the evaluator scored it. From those

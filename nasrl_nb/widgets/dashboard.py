@@ -33,7 +33,7 @@ class SearchDashboard:
     """Live views of ``search`` with Start / Pause / Step / Stop / Export and policy sliders.
 
     Args:
-        search: a :class:`nasrl_nb.search.loop.Search` (any strategy; the sliders act on RL ones).
+        search: a :class:`nasrl_nb.run.loop.Search` (any strategy; the sliders act on RL ones).
         max_redraws_per_second: throttle for the live redraws (the final state is always drawn).
         max_render_share: the most of the wall time that live redraws may take (they share
             the CPU and the GIL with the search); 5% keeps the dashboard's cost under 10%.
@@ -100,7 +100,7 @@ class SearchDashboard:
 
         ``method``, ``space``, ``dataset``, ``evaluator``, ``controller``, ``epsilon``,
         ``curriculum``, ``reward`` and ``settings`` (budget, seed, ...) are
-        :func:`~nasrl_nb.search.factory.make_search`'s; the menu offers every method that runs
+        :func:`~nasrl_nb.assembly.factory.make_search`'s; the menu offers every method that runs
         on this space and evaluator (RL optimisers, random, evolution, bandits; ENAS and
         random_ws with their own supernet; DARTS where the space has a relaxed supernet), the
         curriculum checkbox is enabled where it runs (the macro space, reinforce/ppo/a2c/trpo).
@@ -397,7 +397,7 @@ class SearchDashboard:
     def export(self, path=None) -> Path:
         """Write the search's result so far (its method's rule: best reward, DARTS's last derived
         cell, ENAS's derived architecture) as standalone PyTorch source; returns the path."""
-        from ..search.export import export_result, write_export
+        from ..assembly.export import export_result, write_export
 
         path = Path(path or self.export_path.value)
         return write_export(path, export_result(self.search))  # never replaces a file it did not write

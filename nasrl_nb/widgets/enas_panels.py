@@ -1,6 +1,6 @@
 """The extra dashboard panels of a shared-weight search (ENAS, random search with weight sharing).
 
-A search whose evaluator is a :class:`~nasrl_nb.oneshot.evaluator.SharedWeightEvaluator`
+A search whose evaluator is a :class:`~nasrl_nb.enas.evaluator.SharedWeightEvaluator`
 gets three more panels, drawn from the same :class:`~.panels.RunState` as the others:
 
 * ``supernet`` -- the supernet with the latest sampled architecture's subgraph highlighted
@@ -21,7 +21,7 @@ ENAS_PANELS = ("supernet", "supernet_loss", "shared_vs_true")
 
 def uses_shared_weights(search) -> bool:
     """Whether ``search`` scores its children with a shared-weight supernet."""
-    from ..oneshot.evaluator import SharedWeightEvaluator
+    from ..enas.evaluator import SharedWeightEvaluator
 
     return isinstance(getattr(search, "evaluator", None), SharedWeightEvaluator)
 

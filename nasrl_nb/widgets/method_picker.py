@@ -2,20 +2,20 @@
 
 The first row of a dashboard made with :meth:`~.dashboard.SearchDashboard.from_settings`:
 
-1. a ``method`` menu: every name of :data:`nasrl_nb.search.methods.METHODS` that can run on
+1. a ``method`` menu: every name of :data:`nasrl_nb.assembly.methods.METHODS` that can run on
    the dashboard's space and evaluator (:func:`applicable_methods`);
 2. a ``controller`` menu (``lstm``, ``gru``, ``attention``: the controller's core, for the RL
    methods and ENAS) and an ``epsilon-greedy`` slider (the probability of proposing a uniform
    random architecture instead of the controller's sample);
 3. a ``curriculum`` checkbox: grow the macro or zoph-le space's depth during the search (Zoph & Le 2017,
-   Sec. 4.1; :class:`~nasrl_nb.search.curriculum.CurriculumStrategy`), enabled only where
+   Sec. 4.1; :class:`~nasrl_nb.strategies.curriculum.CurriculumStrategy`), enabled only where
    ``make_search(curriculum=True)`` runs (:meth:`MethodPicker.curriculum_unavailable` says
    why not, also in the checkbox's tooltip);
-4. a ``reward`` menu: :data:`~nasrl_nb.search.config.REWARD_OBJECTIVES` (accuracy, zoph_le,
+4. a ``reward`` menu: :data:`~nasrl_nb.assembly.config.REWARD_OBJECTIVES` (accuracy, zoph_le,
    multi) less those the settings rule out (:func:`reward_options`).
 
 :meth:`MethodPicker.build` turns the current choice into a fresh
-:class:`~nasrl_nb.search.loop.Search` with :func:`~nasrl_nb.search.factory.make_search`,
+:class:`~nasrl_nb.run.loop.Search` with :func:`~nasrl_nb.assembly.factory.make_search`,
 the same names and settings as ``python -m nasrl_nb search --method ... --controller ...
 --epsilon ... --curriculum --reward ...``. The picker knows nothing of the dashboard: the
 dashboard observes it, and asks :meth:`MethodPicker.refusal` before it uses a change made in code.
@@ -28,15 +28,15 @@ from collections.abc import Mapping
 
 import ipywidgets as W
 
+from ..assembly.config import REWARD_OBJECTIVES, methods_reading
+from ..assembly.methods import BANDIT_METHODS, RL_METHODS
 from ..controllers.registry import CONTROLLERS
-from ..oneshot.enas import ONESHOT_METHODS
-from ..oneshot.relaxed_supernets import RELAXED_SUPERNETS
-from ..oneshot.supernet import SUPERNET_SPACES
-from ..search.config import REWARD_OBJECTIVES, methods_reading
-from ..search.curriculum import CURRICULUM_METHODS, GROWABLE_SPACES
-from ..search.methods import BANDIT_METHODS, RL_METHODS
+from ..darts.relaxed_supernets import RELAXED_SUPERNETS
+from ..enas.strategy import ONESHOT_METHODS
+from ..enas.supernet import SUPERNET_SPACES
 from ..spaces.registry import get_space, space_from_spec
 from ..spaces.search_space import SearchSpace
+from ..strategies.curriculum import CURRICULUM_METHODS, GROWABLE_SPACES
 from ..validation import require_choice, require_fraction
 
 CONTROLLER_METHODS: tuple[str, ...] = (*RL_METHODS, "enas")  # a controller, its core and epsilon-greedy
@@ -87,14 +87,14 @@ class MethodPicker:
     """The method, controller, epsilon-greedy, curriculum and reward widgets, and :meth:`build`.
 
     Args:
-        space, dataset, evaluator: as for :func:`~nasrl_nb.search.factory.make_search`; the
+        space, dataset, evaluator: as for :func:`~nasrl_nb.assembly.factory.make_search`; the
             same evaluator serves every search built, reset to its state of now before each.
         method, controller, epsilon, curriculum, reward: the first choice. ``curriculum=True``
             must be possible for ``method`` here, ``reward`` one of :func:`reward_options`
             (else a ValueError names the field and why).
         settings: the other ``make_search`` keywords (budget, seed, ...); those that only
             some methods take (``trainer_kwargs``, ``darts_kwargs``, ``supernet_train_steps``, ...
-            see :func:`~nasrl_nb.search.config.methods_reading`)
+            see :func:`~nasrl_nb.assembly.config.methods_reading`)
             go to those methods only, ``curriculum_kwargs`` only with the curriculum and
             ``reward_weights``, ``reference_params``, ``reference_latency_ms`` only with the
             ``multi`` reward. With ``reward_fn`` the reward menu is disabled. DARTS runs one
@@ -189,8 +189,8 @@ class MethodPicker:
         return {**settings, **chosen}
 
     def build(self):
-        """A fresh :class:`~nasrl_nb.search.loop.Search` of the current choice."""
-        from ..search.factory import make_search
+        """A fresh :class:`~nasrl_nb.run.loop.Search` of the current choice."""
+        from ..assembly.factory import make_search
 
         if self.evaluator is not None:
             self.evaluator.load_state_dict(copy.deepcopy(self._evaluator_state))  # as if never used

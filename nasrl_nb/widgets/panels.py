@@ -44,8 +44,8 @@ class RunState:
 
     @classmethod
     def load(cls, run_dir) -> RunState:
-        """Read a run folder written by a search (:func:`~nasrl_nb.search.run_folder.load_run`)."""
-        from ..search.run_folder import SUMMARY_NAME, load_run
+        """Read a run folder written by a search (:func:`~nasrl_nb.run.folder.load_run`)."""
+        from ..run.folder import SUMMARY_NAME, load_run
 
         if not (Path(run_dir) / SUMMARY_NAME).exists():
             raise ValueError(f"run_dir: {str(run_dir)!r} holds no summary.json; pass the --out folder of a search")
@@ -72,7 +72,7 @@ class RunState:
 
     def best_record(self) -> dict | None:
         """The record with the highest reward (ties: validation accuracy), as in ``summary.json``."""
-        from ..search.summary import best_by_reward
+        from ..run.summary import best_by_reward
 
         return best_by_reward(self.history)
 
@@ -151,7 +151,7 @@ def warnings_for(state: RunState) -> list[str]:
     """The diagnostics that apply to ``state`` (entropy collapse, reward plateau)."""
     import numpy as np
 
-    from ..search.diagnostics import entropy_collapse, reward_plateau
+    from ..run.diagnostics import entropy_collapse, reward_plateau
 
     messages = []
     policies = state.policies()

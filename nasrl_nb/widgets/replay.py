@@ -6,7 +6,7 @@ import html
 
 import ipywidgets as W
 
-from ..oneshot.enas import ONESHOT_METHODS
+from ..enas.strategy import ONESHOT_METHODS
 from .common import image, placeholder_png, report_errors
 from .enas_panels import default_benchmark
 from .panels import RunState

@@ -1,6 +1,6 @@
 """StepThroughWidget: one button press = one stage of a search step, shown as it happens.
 
-The stages are those of :meth:`nasrl_nb.search.loop.Search.stages`: sample -> build -> train ->
+The stages are those of :meth:`nasrl_nb.run.loop.Search.stages`: sample -> build -> train ->
 reward -> update. Each press runs the next stage (in a background thread, so the kernel
 stays free) and shows what it produced: the decisions with their probabilities, the
 child's summary, its training curve, the reward and the baseline, then the advantages the

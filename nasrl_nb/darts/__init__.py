@@ -1,0 +1,1 @@
+"""DARTS (layer 6): the continuous relaxation of a cell and its bilevel optimisation (Liu et al. 2019)."""

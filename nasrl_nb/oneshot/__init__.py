@@ -1,1 +1,0 @@
-"""One-shot NAS: shared-weight supernets trained once, children scored as their subgraphs (ENAS, DARTS)."""

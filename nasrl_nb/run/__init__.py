@@ -1,0 +1,1 @@
+"""One search run (layer 5): the loop over a strategy and an evaluator, its run folder, summary and result."""

@@ -1,1 +1,0 @@
-"""The search (layer 4): strategies, evaluators, the loop, its run folder and configuration."""

@@ -1,0 +1,103 @@
+"""Search strategies: who proposes the next architectures, and how they learn from rewards.
+
+A NAS method is a *search strategy* (Elsken et al. 2019, "Neural Architecture Search: A
+Survey", Sec. 3) plugged into one loop: propose a batch, evaluate it, reward it, observe
+the rewards. Every strategy here has the same small interface, so the loop
+(:class:`nasrl_nb.run.loop.Search`) never asks which one it runs:
+
+* ``propose(n) -> list[Architecture]``;
+* ``observe(architectures, results, rewards) -> dict`` of plain-number statistics (the RL
+  strategies add ``baseline`` and ``advantages``);
+* ``state_dict()`` / ``load_state_dict(state)``: tensors and plain containers only;
+* ``policy_snapshot()``: the controller's policy (RL) or None;
+* ``set_hyperparameters(lr=, entropy_weight=, temperature=)`` for dashboards (RL only);
+* ``result_rule``: which architecture the search hands over (see :mod:`nasrl_nb.run.result`).
+
+The strategies: :class:`~nasrl_nb.strategies.rl.PolicyGradientStrategy` (REINFORCE, PPO),
+:class:`~nasrl_nb.strategies.random_search.RandomSearch` and
+:class:`~nasrl_nb.strategies.evolution.RegularizedEvolution`; :func:`~nasrl_nb.assembly.methods.make_strategy` builds one by name.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+
+from ..spaces.search_space import Architecture, SearchSpace
+from ..validation import require_positive
+
+
+class SearchStrategy(ABC):
+    """Base class of the strategies; see the module docstring for the interface."""
+
+    method = "strategy"
+    # Which architecture is the search's result (:mod:`nasrl_nb.run.result`, read by the summary
+    # and by export): "best_reward" -- the evaluated child with the highest reward; "last" -- the
+    # last one proposed (DARTS: the cell derived from the final alphas); "derive" -- ranked afresh
+    # after the search (ENAS: candidates sampled from the trained policy, scored with the shared weights).
+    result_rule = "best_reward"
+
+    def __init__(self, space: SearchSpace):
+        if not isinstance(space, SearchSpace):
+            raise ValueError(f"space: expected a SearchSpace, got {type(space).__name__}")
+        self.space = space
+
+    @abstractmethod
+    def propose(self, n: int) -> list[Architecture]:
+        """The next ``n`` architectures to evaluate."""
+
+    def observe(self, architectures: Sequence[Architecture], results: Sequence[Mapping], rewards: Sequence[float]) -> dict:
+        """Learn from a evaluated batch; returns plain-number statistics (none by default)."""
+        return {}
+
+    @abstractmethod
+    def state_dict(self) -> dict:
+        """Everything needed to continue exactly: tensors and plain containers only."""
+
+    @abstractmethod
+    def load_state_dict(self, state: Mapping) -> None:
+        """Restore :meth:`state_dict`."""
+
+    def policy_snapshot(self):
+        """The current policy as a ``PolicySnapshot``; None for strategies without one."""
+        return None
+
+    def choice_probabilities(self, architectures: Sequence[Architecture]) -> list[list[dict]] | None:
+        """Per architecture, each decision's chosen option and its probability under the
+        current policy (``{"decision", "choice", "prob"}``); None without a policy."""
+        return None
+
+    def current_baseline(self) -> float | None:
+        """The baseline the next update will start from (None without one)."""
+        return None
+
+    def hyperparameters(self) -> dict:
+        """The run-time settable values (``lr``, ``entropy_weight``, ``temperature``); none here."""
+        return {}
+
+    def set_hyperparameters(self, *, lr=None, entropy_weight=None, temperature=None) -> None:
+        """Change run-time settings; strategies without a policy accept none of them."""
+        given = [name for name, value in (("lr", lr), ("entropy_weight", entropy_weight), ("temperature", temperature)) if value is not None]
+        if given:
+            raise ValueError(f"{given[0]}: the {self.method} strategy has no policy to tune; allowed for: reinforce, ppo, a2c, trpo, sac, enas")
+
+    def config(self) -> dict:
+        """Plain-JSON description of the strategy's settings."""
+        return {"method": self.method}
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.config().items() if k != "method")
+        return f"{type(self).__name__}({args})"
+
+
+def check_batch(architectures: Sequence, results: Sequence, rewards: Sequence) -> None:
+    """``observe`` arguments must have one result and one reward per architecture."""
+    if not (len(architectures) == len(results) == len(rewards)):
+        raise ValueError(
+            f"rewards: expected one result and one reward per architecture, got {len(architectures)} architectures, "
+            f"{len(results)} results and {len(rewards)} rewards"
+        )
+
+
+def check_count(n) -> int:
+    return require_positive("n", n, integer=True)
