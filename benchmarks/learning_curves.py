@@ -299,6 +299,8 @@ def main(argv=None) -> int:
                     print(f"{method} @ {budget}: pick {100 * s['final_mean']:.2f} ± {100 * s['final_se']:.2f}, "
                           f"val {100 * s['first_fifth']:.1f} -> {100 * s['last_fifth']:.1f}, "
                           f"entropy {s['entropy_first']} -> {s['entropy_last']}", file=sys.stderr, flush=True)
+                    if "steps" in s:  # PNAS: its steps as soon as they are measured
+                        print(pnas_markdown({(method, budget): s}, [budget]), file=sys.stderr, flush=True)
                 for name, settings in variants.items():  # REINFORCE with other settings, as extra rows
                     seeds = range(args.first_seed, args.first_seed + args.seeds)
                     runs = pool.map(run_one, [("reinforce", s, budget, False, settings) for s in seeds])

@@ -61,16 +61,13 @@ def one_edge_cells(space: CellSpace) -> list[Architecture]:
 def expand(arch: Architecture) -> list[Architecture]:
     """Every cell with one more non-``none`` edge than ``arch`` and all of its edges (edge, then op order)."""
     space = check_space(arch.space)
-    empty = space.ops.index(EMPTY)
-    children = []
-    for t, k in enumerate(arch.indices):
-        if k == empty:
-            for new in range(len(space.ops)):
-                if new != empty:
-                    indices = list(arch.indices)
-                    indices[t] = new
-                    children.append(space.from_indices(indices))
-    return children
+    return [space.from_indices(i) for i in expand_indices(arch.indices, space.ops.index(EMPTY), len(space.ops))]
+
+
+def expand_indices(indices: tuple, empty: int, num_ops: int) -> list[tuple]:
+    """:func:`expand` on index tuples: each ``empty`` entry set, in turn, to every other op."""
+    return [indices[:t] + (new,) + indices[t + 1:] for t, k in enumerate(indices) if k == empty
+            for new in range(num_ops) if new != empty]
 
 
 def expand_all(cells: Iterable[Architecture], exclude: Iterable[Architecture] = ()) -> list[Architecture]:

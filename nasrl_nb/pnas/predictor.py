@@ -32,12 +32,19 @@ from ..validation import require_seed
 from .config import PNASConfig
 
 
-def encode(cells: Sequence[Architecture]) -> torch.Tensor:
-    """One-hot tokens of the cells: ``(N, E * |ops|)`` float32, edge ``t``'s op at ``t * |ops| + k``."""
+def encode(cells: Sequence[Architecture | Sequence[int]], num_ops: int | None = None) -> torch.Tensor:
+    """One-hot tokens of the cells: ``(N, E * |ops|)`` float32, edge ``t``'s op at ``t * |ops| + k``.
+
+    ``cells`` are architectures, or their index tuples with ``num_ops`` (a search ranks
+    thousands of candidates; it need not build an Architecture for each)."""
     if not cells:
         raise ValueError("cells: expected at least one cell to encode")
-    num_ops = len(cells[0].space.decisions[0].choices)
-    indices = torch.tensor([c.indices for c in cells], dtype=torch.long)  # (N, E)
+    if isinstance(cells[0], Architecture):
+        num_ops = len(cells[0].space.decisions[0].choices)
+        cells = [c.indices for c in cells]
+    elif num_ops is None:
+        raise ValueError("num_ops: needed to encode index tuples (the number of ops per edge)")
+    indices = torch.tensor(cells, dtype=torch.long)  # (N, E)
     onehot = nn.functional.one_hot(indices, num_ops).float()  # (N, E, |ops|)
     return onehot.flatten(1)  # (N, E * |ops|)
 
@@ -76,19 +83,21 @@ class PredictorEnsemble:
     net: EnsembleMLP
     mean: float
     std: float
+    num_ops: int
 
     @torch.no_grad()
-    def predict_members(self, cells: Sequence[Architecture]) -> np.ndarray:
-        """Each member's prediction of each cell's accuracy, in the targets' units: ``(M, N)``."""
-        return (self.net(encode(cells)) * self.std + self.mean).numpy().astype(float)
+    def predict_members(self, cells: Sequence) -> np.ndarray:
+        """Each member's prediction of each cell's accuracy, in the targets' units: ``(M, N)``
+        (``cells``: architectures or their index tuples)."""
+        return (self.net(encode(cells, self.num_ops)) * self.std + self.mean).numpy().astype(float)
 
-    def predict(self, cells: Sequence[Architecture]) -> np.ndarray:
+    def predict(self, cells: Sequence) -> np.ndarray:
         """The members' mean prediction of each cell's accuracy: ``(N,)``."""
         return self.predict_members(cells).mean(0)
 
 
-def fit_ensemble(cells: Sequence[Architecture], targets: Sequence[float], *, seed: int,
-                 config: PNASConfig | None = None) -> PredictorEnsemble:
+def fit_ensemble(cells: Sequence, targets: Sequence[float], *, seed: int,
+                 config: PNASConfig | None = None, num_ops: int | None = None) -> PredictorEnsemble:
     """Fit ``config.ensemble_size`` MLPs to ``targets`` (one per cell), reproducibly from ``seed``.
 
     With fewer cells than twice the members, every member sees all of them (a fold would be
@@ -99,7 +108,9 @@ def fit_ensemble(cells: Sequence[Architecture], targets: Sequence[float], *, see
     if len(cells) != len(y) or len(y) < 1:
         raise ValueError(f"targets: expected one target per cell and at least one, got {len(y)} for {len(cells)} cells")
     require_seed("seed", seed)
-    x = encode(cells)  # (N, D)
+    if isinstance(cells[0], Architecture):
+        num_ops = len(cells[0].space.decisions[0].choices)
+    x = encode(cells, num_ops)  # (N, D)
     mean, std = float(y.mean()), float(y.std())
     std = std if std > 1e-12 else 1.0
     target = torch.tensor((y - mean) / std, dtype=torch.float32)  # (N,)
@@ -117,4 +128,4 @@ def fit_ensemble(cells: Sequence[Architecture], targets: Sequence[float], *, see
         loss = ((squared * mask).sum(1) / mask.sum(1)).sum()  # each member's mean squared error, summed
         loss.backward()
         optimizer.step()
-    return PredictorEnsemble(net, mean, std)
+    return PredictorEnsemble(net, mean, std, num_ops)

@@ -34,6 +34,7 @@ current step's numbers, so they reach ``steps.jsonl`` and a live display.
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Mapping, Sequence
 
@@ -44,7 +45,7 @@ from ..stats import spearman_rho
 from ..strategies.base import SearchStrategy, check_batch, check_count
 from ..validation import require_seed
 from .config import PNASConfig
-from .expansion import check_space, expand_all, one_edge_cells, pnas_beam_size
+from .expansion import EMPTY, check_space, expand_indices, one_edge_cells, pnas_beam_size
 from .predictor import PredictorEnsemble, fit_ensemble
 
 
@@ -86,13 +87,14 @@ class ProgressiveSearch(SearchStrategy):
         self.pairs: list[tuple[float, float]] = []  # this step's (prediction, reward) of the trained cells
         self.records: list[dict] = []  # one per step (see :meth:`_new_record`)
         self.predictor: PredictorEnsemble | None = None  # the last fit (not checkpointed: refit at every step)
-        self._canonical: dict[tuple, str] = {}
 
     # --- helpers -----------------------------------------------------------------------
     def canonical(self, indices: tuple) -> str:
-        if indices not in self._canonical:
-            self._canonical[indices] = self.space.canonical(self.space.from_indices(indices))
-        return self._canonical[indices]
+        """The cell's function (NAS-Bench-201's canonical form), cached for the space (all searches share it)."""
+        forms = canonical_cache(self.space)
+        if indices not in forms:
+            forms[indices] = self.space.canonical(self.space.from_indices(indices))
+        return forms[indices]
 
     def cells(self, indices: Sequence[tuple]) -> list[Architecture]:
         return [self.space.from_indices(i) for i in indices]
@@ -102,10 +104,10 @@ class ProgressiveSearch(SearchStrategy):
         """The number of steps that grow the cells: one per edge (6)."""
         return len(self.space.decisions)
 
-    def training_data(self) -> tuple[list[Architecture], list[float]]:
+    def training_data(self) -> tuple[list[tuple], list[float]]:
         """The predictor's data: every kept or trained cell whose function's accuracy is known."""
         keep = [i for i in self.seen if self.canonical(i) in self.known]
-        return self.cells(keep), [self.known[self.canonical(i)] for i in keep]
+        return keep, [self.known[self.canonical(i)] for i in keep]
 
     # --- one PNAS step -------------------------------------------------------------------
     def candidates(self) -> list[tuple]:
@@ -114,7 +116,9 @@ class ProgressiveSearch(SearchStrategy):
         if self.step == 1:
             return [c.indices for c in one_edge_cells(self.space)]
         if self.step <= self.num_steps:
-            return [c.indices for c in expand_all(self.cells(self.beam))]
+            empty, seen = self.space.ops.index(EMPTY), set()  # expand_all on index tuples
+            children = (child for cell in self.beam for child in expand_indices(cell, empty, len(self.space.ops)))
+            return [c for c in children if not (c in seen or seen.add(c))]
         every = itertools.product(*(range(len(d.choices)) for d in self.space.decisions))
         return [i for i in every if self.canonical(i) not in self.known]
 
@@ -127,8 +131,9 @@ class ProgressiveSearch(SearchStrategy):
         predictions = None
         cells, targets = self.training_data()
         if self.step > 1 and cells and candidates:
-            self.predictor = fit_ensemble(cells, targets, seed=int(self.rng.integers(2**31)), config=self.settings)
-            predictions = self.predictor.predict(self.cells(candidates))
+            self.predictor = fit_ensemble(cells, targets, seed=int(self.rng.integers(2**31)), config=self.settings,
+                                          num_ops=len(self.space.ops))
+            predictions = self.predictor.predict(candidates)
         order = range(len(candidates)) if predictions is None else np.argsort(-predictions, kind="stable")  # best first
         beam, queue, queued, free = [], [], set(), 0
         for i in order:
@@ -216,6 +221,12 @@ class ProgressiveSearch(SearchStrategy):
         return {"method": self.method, "beam_size": self.beam_size, "ensemble_size": self.settings.ensemble_size,
                 "predictor_hidden": self.settings.predictor_hidden, "predictor_epochs": self.settings.predictor_epochs,
                 "predictor_lr": self.settings.predictor_lr, "seed": self.seed}
+
+
+@functools.lru_cache(maxsize=4)
+def canonical_cache(space: SearchSpace) -> dict[tuple, str]:
+    """A dict of canonical forms by index tuple, one per space, filled as cells are met."""
+    return {}
 
 
 def step_spearman(pairs: Sequence[tuple[float, float]]) -> float | None:
