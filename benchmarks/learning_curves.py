@@ -44,7 +44,7 @@ import numpy as np
 
 from nasrl_nb.runtime import environment_report
 
-METHODS = ("random", "evolution", "reinforce", "ppo", "a2c", "trpo", "sac", "ucb", "thompson")
+METHODS = ("random", "evolution", "reinforce", "ppo", "a2c", "trpo", "sac", "ucb", "thompson", "pnas")
 _TABLE = {}
 
 
@@ -76,7 +76,7 @@ def run_one(job) -> dict:
     return {"method": method, "seed": seed, "budget": budget, "curve": curve.best.tolist(), "first_fifth": first,
             "last_fifth": last, "entropy_first": float(curve.entropy[0]) if len(curve.entropy) else None,
             "entropy_last": float(curve.entropy[-1]) if len(curve.entropy) else None,
-            "batch_size": curve.batch_size, "seconds": time.perf_counter() - start}
+            "batch_size": curve.batch_size, "seconds": time.perf_counter() - start, "records": curve.records}
 
 
 def summarize(runs: list[dict]) -> dict:
@@ -93,7 +93,44 @@ def summarize(runs: list[dict]) -> dict:
         "entropy_first": float(np.mean(ent0)) if ent0 else None, "entropy_last": float(np.mean(ent1)) if ent1 else None,
         "curve": np.mean([r["curve"] for r in runs], axis=0).tolist(),
         "seconds_per_run": float(np.mean([r["seconds"] for r in runs])),
+        **({"steps": step_summary(runs)} if runs[0].get("records") else {}),
     }
+
+
+def step_summary(runs: list[dict]) -> list[dict]:
+    """Per PNAS step over the runs: mean candidates and trained cells, and the predictor's Spearman
+    rho on the cells it chose (mean ± s.e. over the runs where the step was complete, >= 3 cells)."""
+    out = []
+    for step in range(1, 1 + max(len(r["records"]) for r in runs)):
+        rows = [r["records"][step - 1] for r in runs if len(r["records"]) >= step]
+        rhos = np.array([row["spearman"] for row in rows if row["spearman"] is not None], dtype=float)
+        out.append({"step": step, "edges": rows[0]["edges"], "runs": len(rows),
+                    "candidates": float(np.mean([row["candidates"] for row in rows])),
+                    "trained": float(np.mean([row["trained"] for row in rows])),
+                    "spearman_runs": len(rhos), "spearman": float(rhos.mean()) if len(rhos) else None,
+                    "spearman_se": float(rhos.std(ddof=1) / math.sqrt(len(rhos))) if len(rhos) > 1 else None})
+    return out
+
+
+def pnas_markdown(results: dict, budgets) -> str:
+    """PNAS's steps at each budget: candidates, cells trained, the predictor's Spearman rho."""
+    lines = ["### PNAS step by step (means over the seeds)", "",
+             "| budget | step | edges | candidates | trained | predictor's Spearman on the cells it chose (runs) |",
+             "|---:|---:|---:|---:|---:|---:|"]
+    for budget in budgets:
+        s = results.get(("pnas", budget))
+        if s is None or "steps" not in s:
+            continue
+        grow = [row for row in s["steps"] if row["edges"] is not None]
+        for row in s["steps"]:
+            rho = "—" if row["spearman"] is None else (
+                f"{row['spearman']:+.2f}" + ("" if row["spearman_se"] is None else f" ± {row['spearman_se']:.2f}")
+                + f" ({row['spearman_runs']})")
+            lines.append(f"| {budget} | {row['step']} | {row['edges'] or 'all'} | {row['candidates']:.0f} | "
+                         f"{row['trained']:.1f} | {rho} |")
+        lines.append(f"| {budget} | steps 1-6 | | {sum(r['candidates'] for r in grow):.0f} | "
+                     f"{sum(r['trained'] for r in grow):.1f} | trained vs a search that trains every candidate |")
+    return "\n".join(lines)
 
 
 def rank_table(table: str, path: Path) -> str:
@@ -267,6 +304,8 @@ def main(argv=None) -> int:
                     print(f"{method} @ {budget}: pick {100 * s['final_mean']:.2f} ± {100 * s['final_se']:.2f}, "
                           f"val {100 * s['first_fifth']:.1f} -> {100 * s['last_fifth']:.1f}, "
                           f"entropy {s['entropy_first']} -> {s['entropy_last']}", file=sys.stderr, flush=True)
+                    if "steps" in s:  # PNAS: its steps as soon as they are measured
+                        print(pnas_markdown({(method, budget): s}, [budget]), file=sys.stderr, flush=True)
                 for name, settings in variants.items():  # --variant-of's method with other settings, as extra rows
                     seeds = range(args.first_seed, args.first_seed + args.seeds)
                     runs = pool.map(run_one, [(args.variant_of, s, budget, False, settings) for s in seeds])
@@ -279,6 +318,8 @@ def main(argv=None) -> int:
             pool.join()
         shown = args.table if args.transform == "none" else f"{parse_args(argv).table}, accuracies replaced by rank / n"
         sections.append(markdown(results, args.budgets, f"### The defaults on {shown} ({args.seeds} seeds per cell)"))
+        if "pnas" in args.methods:
+            sections.append(pnas_markdown(results, args.budgets))
         dump["table"] = {f"{m}@{b}": s for (m, b), s in results.items()}
     if args.real:
         with context.Pool(args.workers, initializer=_init, initargs=(None,)) as pool:

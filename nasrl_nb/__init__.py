@@ -125,6 +125,8 @@ _EXPORTS = {
     "BilevelOptimizer": "darts.architect",
     "RelaxedCellSupernet": "darts.relaxed_cell",
     "DartsStrategy": "darts.strategy",
+    # ... and PNAS: cells grown edge by edge, ranked by a learned predictor
+    "ProgressiveSearch": "pnas.strategy",
     # layer 7: every method put together (configuration, factory, registry, export)
     "make_search": "assembly.factory",
     "resume_search": "assembly.factory",
@@ -156,6 +158,7 @@ _EXPORTS = {
     "darts_epochs": "viz.darts_plots",
     "draw_mixed_op": "viz.relaxation_drawing",
     "draw_relaxed_supernet": "viz.relaxation_drawing",
+    "plot_pnas_steps": "viz.pnas_plots",
     # layer 9: exercise checks (the widgets are nasrl_nb.widgets: they need ipywidgets)
     "CheckResult": "checks",
 }
@@ -163,7 +166,7 @@ _EXPORTS = {
 # subpackages and modules reachable as attributes (``nb.checks.check_space_size``) without an explicit import
 _SUBMODULES = frozenset({
     "runtime", "validation", "interrupts", "stats", "spaces", "checkpoint", "nn", "controllers", "rewards", "rl",
-    "strategies", "evaluators", "bench", "run", "enas", "darts", "zero", "assembly", "viz", "display", "widgets", "checks", "cli",
+    "strategies", "evaluators", "bench", "run", "enas", "darts", "pnas", "zero", "assembly", "viz", "display", "widgets", "checks", "cli",
 })
 
 __all__ = sorted(_EXPORTS)

@@ -142,6 +142,11 @@ _SOLUTIONS = {
             "A record is on the front when no other one is at least as good on both metrics and better on one; "
             "failed runs never count, runs over the budget do.",
         ),
+        Solution(
+            "expansion_count",
+            'answer = sum(op == "none" for op in arch.choices) * (len(arch.space.ops) - 1)',
+            "Each 'none' edge of the cell can take any op but 'none'; its other edges stay as they are.",
+        ),
     )
 }
 
@@ -1456,3 +1461,28 @@ def check_mnasnet_reward(record, answer, target_params: float, w: float = -0.07)
         if _near(value, candidate, rel=1e-6):
             return _hint(message)
     return _hint("reward = val_accuracy * (params / target) ** w, with w = -0.07 (MnasNet's soft constraint).")
+
+
+# --- 12_pnas -----------------------------------------------------------------------------
+
+
+def check_expansion_count(arch, answer) -> CheckResult:
+    """Is ``answer`` the number of PNAS expansions of the cell ``arch`` (cells with one more non-``none`` edge)?"""
+    from .pnas.expansion import expand
+
+    expected = len(expand(arch))
+    value = _as_int(answer)
+    if value is None:
+        return _not_a_count(answer)
+    ops = len(arch.space.ops)
+    free = sum(choice == "none" for choice in arch.choices)
+    if value == expected:
+        return _passed(f"{expected} expansions: each of the {free} 'none' edges can take any of the "
+                       f"{ops - 1} other ops, and the cell keeps its edges.")
+    if value == free * ops:
+        return _hint("An expansion adds an edge: setting a 'none' edge to 'none' again changes nothing.")
+    if value == len(arch.choices) * (ops - 1):
+        return _hint("PNAS keeps the cell's edges and adds one: only the edges that are still 'none' can change.")
+    if value == free:
+        return _hint("That is the number of edges that can be added; each can carry several ops.")
+    return _too_high_or_low(value, expected, "Count the 'none' edges, then the ops each of them could take instead.")

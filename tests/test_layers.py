@@ -29,6 +29,7 @@ LAYERS = {
     "run": 5,  # the loop over a strategy and an evaluator, its run folder and summary
     "enas": 6,  # weight sharing: supernet, shared-weight evaluator, ENAS strategy
     "darts": 6,  # the continuous relaxation: mixed op, relaxed supernets, architect, strategy
+    "pnas": 6,  # progressive search: expansion, predictor ensemble, PNAS strategy
     "zero": 6,  # AutoML-Zero: programs evolved on the run loop (beside the methods)
     "assembly": 7,  # every method together: configuration, factory, method registry, export
     "viz": 8,

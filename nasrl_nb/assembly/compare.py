@@ -35,7 +35,7 @@ from .methods import METHODS
 # Extra make_search keywords per method on a table: none. Every method runs with its defaults
 # (nasrl_nb.assembly.config.METHOD_DEFAULTS and the batch-size rule), the same values the CLI, the
 # dashboard and the notebooks get; a script may still pass its own (tune() starts from these).
-TABULAR_METHODS: tuple[str, ...] = ("random", "evolution", "reinforce", "ppo", "a2c", "trpo", "sac", "ucb", "thompson")
+TABULAR_METHODS: tuple[str, ...] = ("random", "evolution", "reinforce", "ppo", "a2c", "trpo", "sac", "ucb", "thompson", "pnas")
 TABULAR_SETTINGS: dict[str, dict] = {method: {} for method in TABULAR_METHODS}
 
 
@@ -61,7 +61,8 @@ def _run(bench: TabularBenchmark, method: str, seed: int, budget: int, settings:
 class LearningCurve:
     """What one seeded search learned: per evaluation, the validation accuracy it saw (``rewards``,
     failed children 0) and the test accuracy of its pick so far (``best``); per update, the
-    policy's ``entropy`` (nats, summed over decisions; empty for methods without a policy)."""
+    policy's ``entropy`` (nats, summed over decisions; empty for methods without a policy);
+    ``records``: the strategy's own per-step records, where it keeps them (PNAS's steps)."""
 
     method: str
     seed: int
@@ -69,13 +70,15 @@ class LearningCurve:
     best: np.ndarray
     entropy: np.ndarray
     batch_size: int
+    records: list = field(default_factory=list)
 
     @classmethod
     def of(cls, search) -> LearningCurve:
         """The curve of a finished :class:`~nasrl_nb.run.loop.Search` (on a table or on real children)."""
         rewards = np.array([r["val_accuracy"] if r.get("status") == "ok" else 0.0 for r in search.history])
         entropy = np.array([s.stats["entropy"] for s in search.steps if s.stats.get("entropy") is not None])
-        return cls(search.method, search.seed, rewards, best_so_far(search.history), entropy, search.batch_size)
+        records = [dict(r) for r in getattr(search.strategy, "records", [])]
+        return cls(search.method, search.seed, rewards, best_so_far(search.history), entropy, search.batch_size, records)
 
     def fifths(self) -> tuple[float, float]:
         """Mean reward of the first and of the last fifth of the evaluations: did it improve on its start?"""

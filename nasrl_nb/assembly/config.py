@@ -31,6 +31,7 @@ from ..enas.evaluator import SupernetConfig
 from ..enas.strategy import ONESHOT_DEFAULTS, ONESHOT_METHODS
 from ..evaluators.base import ChildConfig
 from ..nn.data import DataConfig
+from ..pnas.config import PNASConfig
 from ..rewards.objectives import REWARD_OBJECTIVES, RewardConfig  # noqa: F401 (REWARD_OBJECTIVES: the widgets' menu)
 from ..rl.config import A2CConfig, BanditConfig, SACConfig, TrainerConfig, TRPOConfig
 from ..rl.policy_gradient import Schedule
@@ -115,6 +116,7 @@ class SearchConfig:
     sac: SACConfig = field(default_factory=SACConfig)
     bandit: BanditConfig = field(default_factory=BanditConfig)
     curriculum: CurriculumConfig = field(default_factory=CurriculumConfig)
+    pnas: PNASConfig = field(default_factory=PNASConfig)
     rules: dict = field(default_factory=dict)  # the values a documented rule set: {"batch_size": "the rule"}
 
     def __post_init__(self):
@@ -301,6 +303,7 @@ SECTIONS = {
     "sac": SACConfig,
     "bandit": BanditConfig,
     "curriculum": CurriculumConfig,
+    "pnas": PNASConfig,
 }
 # make_search's keywords, generated from the fields: the one translation from a flat keyword to
 # a field, one keyword per field. A top-level field is its own keyword; a section's field is its
@@ -371,6 +374,7 @@ METHOD_SECTIONS: dict[str, tuple[str, ...]] = {
     "evolution": ("evolution",),
     "supernet": ONESHOT_METHODS,
     "darts": ("darts",),
+    "pnas": ("pnas",),
 }
 
 

@@ -17,6 +17,8 @@ from ..enas.strategy import ONESHOT_METHODS, wire_sampler
 from ..evaluators.base import ChildEvaluator, Evaluator, SerialEvaluator
 from ..evaluators.process import ParallelEvaluator
 from ..nn.data import load_dataset
+from ..pnas.config import BEAM_SIZE_RULE
+from ..pnas.expansion import pnas_beam_size
 from ..rewards.objectives import MultiObjectiveReward, RewardFunction, make_reward
 from ..rl.policy_gradient import Schedule
 from ..run.folder import RunFolder
@@ -106,6 +108,9 @@ def make_search(
     space = space_from_spec(config.space)
     if config.method == "darts" and config.darts.epochs is None:
         config.darts.epochs = config.budget  # fixed now, so that a resume with another budget changes nothing
+    if config.method == "pnas" and config.pnas.beam_size is None:  # fixed now, like darts.epochs
+        config.pnas.beam_size = pnas_beam_size(config.budget, space)
+        config.rules = {**config.rules, "beam_size": BEAM_SIZE_RULE}
     if config.curriculum.enabled and config.curriculum.grow_every is None:  # fixed now, like darts.epochs
         config.curriculum.grow_every = curriculum_stage_size(config, space)
     strategy = build_strategy(config, space, data, table=getattr(evaluator, "bench", None))
@@ -142,6 +147,8 @@ def build_strategy(config: SearchConfig, space: SearchSpace, data=None, *, table
         kwargs = {key: getattr(config.bandit, key) for key in (own, "std_floor")}
     elif config.method == "evolution":
         kwargs = dataclasses.asdict(config.evolution)
+    elif config.method == "pnas":
+        kwargs = {**dataclasses.asdict(config.pnas), "budget": config.budget}
     elif config.method == "darts":
         data = search_data(config.data.dataset, data=data, table=table, data_seed=config.data.data_seed,
                            max_samples=config.data.max_samples)
@@ -220,6 +227,9 @@ def parallelize(evaluator: Evaluator, config: SearchConfig) -> Evaluator:
     from ..evaluators.ray_evaluator import RayEvaluator
 
     options = config.parallel
+    if options.asynchronous and config.method == "pnas":
+        raise ValueError("asynchronous: method 'pnas' starts a step only once the previous one is back; "
+                         "allowed for the methods that update from any batch (reinforce, ppo, random, evolution, ...)")
     if options.asynchronous and config.method in (*ONESHOT_METHODS, "darts"):
         raise ValueError(f"asynchronous: method {config.method!r} trains one shared supernet step by step; "
                          "allowed for the methods that train separate children (reinforce, ppo, random, evolution, ...)")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..darts.strategy import DartsStrategy
 from ..enas.strategy import ONESHOT_METHODS, strategy_for
+from ..pnas.strategy import ProgressiveSearch
 from ..spaces.search_space import SearchSpace
 from ..strategies.bandit import BanditStrategy
 from ..strategies.base import SearchStrategy
@@ -14,13 +15,13 @@ from ..validation import require_choice
 
 RL_METHODS: tuple[str, ...] = ("reinforce", "ppo", "a2c", "trpo", "sac")  # a controller and a trainer (rl/registry.py)
 BANDIT_METHODS: tuple[str, ...] = ("ucb", "thompson")  # factored bandits (rl/bandits.py)
-METHODS: tuple[str, ...] = (*RL_METHODS, "random", "evolution", *BANDIT_METHODS, *ONESHOT_METHODS, "darts")
+METHODS: tuple[str, ...] = (*RL_METHODS, "random", "evolution", *BANDIT_METHODS, *ONESHOT_METHODS, "darts", "pnas")
 
 
 def make_strategy(method: str, space: SearchSpace, *, seed: int = 0, **kwargs) -> SearchStrategy:
     """Build a strategy by name, one of :data:`METHODS`: the RL optimisers (``reinforce``,
     ``ppo``, ``a2c``, ``trpo``, ``sac``), ``random``, ``evolution``, the bandits (``ucb``,
-    ``thompson``), the one-shot ``enas`` / ``random_ws`` and ``darts``.
+    ``thompson``), the one-shot ``enas`` / ``random_ws``, ``darts`` and ``pnas``.
 
     ``kwargs`` go to the strategy's constructor (e.g. ``controller_kwargs``,
     ``trainer_kwargs`` for the RL methods; ``population_size``, ``sample_size`` for
@@ -39,4 +40,6 @@ def make_strategy(method: str, space: SearchSpace, *, seed: int = 0, **kwargs) -
         return strategy_for(method, space, seed=seed, **kwargs)
     if method == "darts":  # kwargs: data and DartsStrategy's settings (see factory.build_strategy)
         return DartsStrategy(space, seed=seed, **kwargs)
+    if method == "pnas":  # kwargs: beam_size (or budget, for the rule) and the predictor's settings
+        return ProgressiveSearch(space, seed=seed, **kwargs)
     return RegularizedEvolution(space, seed=seed, **kwargs)

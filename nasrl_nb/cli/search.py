@@ -89,7 +89,8 @@ def add_commands(subparsers) -> None:
         description=(
             "Search a space with RL (reinforce, ppo, a2c, trpo, sac), factored bandits (ucb, thompson), random "
             "search (random), regularized evolution (evolution), with shared weights (enas, random_ws: one "
-            "supernet scores every child) or by a continuous relaxation (darts). Writes "
+            "supernet scores every child), by a continuous relaxation (darts) or progressively with a learned "
+            "predictor (pnas: cells grown edge by edge, the cell space only). Writes "
             "OUT/config.json, history.jsonl, steps.jsonl, checkpoint.pt and summary.json. Ctrl-C stops cleanly; "
             "--resume continues. Quick mode (the smaller defaults below: budget 16, batch 4, 1 epoch) is on when "
             "the environment variable NASRL_NB_QUICK is set, e.g. NASRL_NB_QUICK=1 nasrl-nb search ...; it has "

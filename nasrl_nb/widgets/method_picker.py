@@ -60,9 +60,12 @@ def applicable_methods(space: SearchSpace, *, dataset=None, evaluator=None) -> t
     random_ws bring their own evaluator (a shared-weight supernet, of the cell or macro
     space, trained on the dataset), so they need no ``evaluator`` given; DARTS needs a
     relaxed supernet of the space (cell, darts) and data to train it on: the dataset, or
-    the one a tabular evaluator's table was built on.
+    the one a tabular evaluator's table was built on. PNAS grows NAS-Bench-201 cells edge by
+    edge, so it runs on the cell space.
     """
     methods = [*RL_METHODS, "random", "evolution", *BANDIT_METHODS]
+    if space.name == "cell":
+        methods.append("pnas")
     if evaluator is None and space.name in SUPERNET_SPACES:
         methods += ONESHOT_METHODS
     has_data = evaluator is None or dataset is not None or getattr(evaluator, "bench", None) is not None

@@ -78,7 +78,7 @@ def test_the_menu_offers_every_method_that_runs_on_the_space_and_evaluator(digit
     toy = FunctionEvaluator(toy_accuracy(), cache=False)
     assert applicable_methods(TOY, evaluator=toy) == EVERYWHERE
     table = TabularEvaluator(digits_cell)
-    assert applicable_methods(nb.CellSpace(), evaluator=table) == (*EVERYWHERE, "darts")  # the table's data
+    assert applicable_methods(nb.CellSpace(), evaluator=table) == (*EVERYWHERE, "pnas", "darts")  # the table's data; PNAS grows cells
     assert set(applicable_methods(nb.CellSpace(), dataset="digits")) == set(METHODS)  # all: ENAS builds its supernet
     assert "darts" not in applicable_methods(nb.MacroSpace(), dataset="digits")  # no relaxed macro supernet
     dash = toy_dashboard()
