@@ -135,7 +135,9 @@ class SearchDashboard:
         self.shared_weights = uses_shared_weights(search)
         self.benchmark = None
         if self.shared_weights:
-            dataset = getattr(getattr(getattr(search, "config", None), "data", None), "dataset", "digits")
+            dataset = getattr(getattr(getattr(search, "config", None), "data", None), "dataset", None)
+            if dataset is None:  # a Dataset object handed to make_search: its own name (digits, mnist1d, ...)
+                dataset = getattr(getattr(search.evaluator, "data", None), "name", None)
             self.benchmark = default_benchmark(search.space, dataset) if self._given_benchmark is None else self._given_benchmark
         self.panel_names = panel_names(search.method, shared_weights=self.shared_weights, benchmark=self.benchmark)
         self.images = {name: image().add_class(f"nasrl-{name}") for name in self.panel_names}

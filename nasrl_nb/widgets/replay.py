@@ -34,7 +34,8 @@ class ReplayViewer:
         self.shared_weights = self.state.method in ONESHOT_METHODS or self.state.shared_weights
         self.benchmark = None
         if self.shared_weights:
-            dataset = ((RunFolder(run_dir).read_config() or {}).get("data") or {}).get("dataset", "digits")
+            # a run made from a Dataset object records no dataset name: digits, the default, as before
+            dataset = ((RunFolder(run_dir).read_config() or {}).get("data") or {}).get("dataset") or "digits"
             self.benchmark = default_benchmark(self.state.space, dataset) if benchmark is None else benchmark
         self.panel_names = panel_names(self.state.method, shared_weights=self.shared_weights, benchmark=self.benchmark)
         self.output = W.Output()

@@ -49,6 +49,17 @@ def test_the_dashboard_of_an_enas_search_shows_the_supernet_its_loss_and_the_ran
     assert true[0] == digits_cell.query(next(r["arch"] for r in search.history if r["arch"] in digits_cell))["val_accuracy"]
 
 
+def test_a_dataset_object_finds_its_own_table_as_the_dataset_name_does():
+    """Notebook 07 hands make_search a loaded Dataset, so config.data.dataset is None: the referee
+    comes from the data's own name (digits -> digits-cell, mnist1d -> mnist1d-cell)."""
+    settings = {k: v for k, v in TINY.items() if k not in ("dataset", "max_samples")}
+    digits = make_search("enas", "cell", nb.load_dataset("digits", max_samples=300), budget=4, seed=0, **settings)
+    assert tuple(SearchDashboard(digits, cooperative=False).images) == PANELS + ENAS_PANELS
+    assert SearchDashboard(digits, cooperative=False).benchmark.name == "digits-cell"
+    signals = make_search("enas", "cell", nb.load_dataset("mnist1d", max_samples=300), budget=4, seed=0, **settings)
+    assert SearchDashboard(signals, cooperative=False).benchmark.name == "mnist1d-cell"
+
+
 def test_the_macro_space_has_no_scatter_without_a_benchmark_and_other_methods_look_as_before():
     search = make_search("random_ws", "macro", budget=4, seed=0, **TINY)
     dash = SearchDashboard(search, cooperative=False)
