@@ -7,6 +7,9 @@ trains tiny nets, for which a second thread buys nothing, and on a busy 2-core m
 two spinning OpenMP threads per process made a small conv 50x slower. CLI subprocesses
 get the same setting through ``OMP_NUM_THREADS`` in their own environment only.
 
+A session started with SIGINT ignored (in the background of a non-interactive shell) gets
+Python's own SIGINT handler back, so that the Ctrl-C tests and their subprocesses see Ctrl-C.
+
 Each notebook runs once per session. ``tests/test_browser.py`` runs every notebook top to bottom in
 JupyterLab and fails on any error output, any traceback or any cell that did not run: everything
 ``--nbval-lax`` checks, and what a student sees besides. When both are collected (the README's
@@ -19,6 +22,7 @@ by cell, so a failure is still reported with the cell that raised.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -63,6 +67,10 @@ class NotebooksRunOnce:
 
 def pytest_configure(config):
     config.pluginmanager.register(NotebooksRunOnce(), "nasrl_nb_notebooks_run_once")
+    # A suite started in the background of a non-interactive shell inherits SIGINT ignored, and so
+    # would every child it starts: the Ctrl-C tests then test nothing. Give Python's own handler back.
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session", autouse=True)

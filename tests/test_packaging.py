@@ -271,7 +271,7 @@ def test_python_dash_m_help_lists_the_commands():
 
 
 def test_start_here_map_names_every_notebook_and_only_those():
-    """Notebook 00's map of the series lists what exists; what does not is marked as coming."""
+    """Notebook 00's map of the series lists every notebook that exists, and only those."""
     import nbformat
 
     start = nbformat.read(REPO / "notebooks" / "00_start_here.ipynb", as_version=4)
@@ -279,8 +279,6 @@ def test_start_here_map_names_every_notebook_and_only_those():
     stems = {p.stem for p in (REPO / "notebooks").glob("*.ipynb")}
     listed = set(re.findall(r"^\| `(\w+)` \|", table, re.M))
     assert listed == stems, f"map lists {sorted(listed - stems)} that do not exist, misses {sorted(stems - listed)}"
-    for planned in ("PNAS", "AutoML-Zero"):
-        assert planned not in table or "coming" in table.lower()
 
 
 def test_readme_notebook_map_names_every_notebook():

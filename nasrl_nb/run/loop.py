@@ -225,6 +225,18 @@ class Search:
 
     # --- properties ---------------------------------------------------------------------
     @property
+    def evaluator(self) -> Evaluator:
+        """What trains (or looks up) the children; set it between steps to swap it (e.g. for worker
+        processes): the batches then hand their children to the new one."""
+        return self._evaluator
+
+    @evaluator.setter
+    def evaluator(self, evaluator: Evaluator) -> None:
+        self._evaluator = evaluator
+        if hasattr(self, "_batches"):
+            self._batches.evaluator = evaluator
+
+    @property
     def method(self) -> str:
         return self.strategy.method
 
