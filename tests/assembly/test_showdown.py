@@ -104,6 +104,7 @@ def test_the_multi_trial_budget_is_the_mean_cost_of_the_one_shot_runs(bench, tin
     assert rows[0]["test_mean"] == pytest.approx(np.mean(random)) and rows[0]["test_std"] == pytest.approx(np.std(random, ddof=1))
     text = markdown_table(result)
     assert sum(line.startswith("| ") for line in text.splitlines()) == 4 and "| enas | one-shot | 2 |" in text and f"{100 * result.optimum:.2f}%" in text
+    assert f"(`{result.best_arch}`)" in text  # a code span: bare, the string's ~ pairs render as strikethrough
 
 
 def test_a_fixed_budget_runs_multi_trial_methods_alone(bench):
