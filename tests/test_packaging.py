@@ -352,6 +352,31 @@ def test_executed_copies_are_fresh():
         assert not unrun, f"{path.name}: cells {unrun} of the executed copy never ran"
 
 
+def test_full_budget_timing_reads_cpu_seconds_and_adds_a_column():
+    """``regenerate.py --full`` counts a kernel's CPU seconds from ``/proc`` (they grow with work done,
+    not with waiting), and the table gains a full-budget column only when such times exist."""
+    import importlib.util
+    import os
+    import time
+
+    spec = importlib.util.spec_from_file_location("regenerate", REPO / "notebooks" / "executed" / "regenerate.py")
+    regenerate = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(regenerate)
+    before = regenerate.kernel_cpu_seconds(os.getpid())
+    time.sleep(0.3)
+    slept = regenerate.kernel_cpu_seconds(os.getpid())
+    end = time.process_time() + 0.5
+    while time.process_time() < end:
+        pass
+    worked = regenerate.kernel_cpu_seconds(os.getpid())
+    assert slept - before < 0.2 and worked - slept >= 0.4
+    times = {"00_start_here.ipynb": {"seconds": 6.0, "words": 200, "exercises": 2}}
+    assert "full budget" not in regenerate.paths_table(times)
+    table = regenerate.paths_table(times, {"00_start_here.ipynb": {"wall_seconds": 73.4}})
+    assert "| `00_start_here` | lab | 6 | 73 | 200 | 2 | 11 |" in table
+    assert all(line.count("|") == table.splitlines()[0].count("|") for line in table.splitlines())
+
+
 def test_lab_path_in_readme_and_notebook_00_is_the_measured_one():
     """README's lab/homework table is the one ``regenerate.py --table`` makes from the measured
     ``times.json``, and notebook 00 names the same five lab notebooks."""
@@ -365,7 +390,9 @@ def test_lab_path_in_readme_and_notebook_00_is_the_measured_one():
     spec.loader.exec_module(regenerate)
     times = json.loads(regenerate.TIMES.read_text())
     assert sorted(times) == sorted(p.name for p in (REPO / "notebooks").glob("*.ipynb")), "times.json misses a notebook"
-    assert regenerate.paths_table(times) in (REPO / "README.md").read_text(), "README's lab table is stale"
+    full = json.loads(regenerate.FULL_TIMES.read_text()) if regenerate.FULL_TIMES.exists() else {}
+    assert set(full) <= set(times), "full_times.json names a notebook that does not exist"
+    assert regenerate.paths_table(times, full) in (REPO / "README.md").read_text(), "README's lab table is stale"
     lab_minutes = sum(regenerate.lab_minutes(times[f"{name}.ipynb"]) for name in regenerate.LAB_PATH)
     assert lab_minutes <= 90, f"the lab path takes {lab_minutes:.0f} minutes"
     start = "\n".join(c.source for c in nbformat.read(REPO / "notebooks" / "00_start_here.ipynb", as_version=4).cells)
