@@ -233,11 +233,16 @@ def cmd_rebuild_checkpoint(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    """Print or write the standalone PyTorch source of a search's best architecture."""
-    from ..assembly.export import describe_result, export_run
+    """Print or write the standalone PyTorch source of a search's result (its method's rule)."""
+    from ..assembly.result import SearchResult, check_export_path
+    from ..assembly.standalone import check_class_name
 
-    source, result = export_run(args.dir, class_name=args.class_name, out=args.out, force=args.force)
+    check_class_name(args.class_name)  # before any work: a bad --class-name or --out changes nothing
+    if args.out is not None:
+        check_export_path(args.out, force=args.force)
+    result = SearchResult.from_run(args.dir)
+    source = result.to_pytorch(args.out, class_name=args.class_name, force=args.force)
     if args.out is None:
         sys.stdout.write(source)
-    print(f"{'wrote ' + args.out + ': ' if args.out else 'exported '}{describe_result(result)}", file=sys.stderr)
+    print(f"{'wrote ' + args.out + ': ' if args.out else 'exported '}{result.describe()}", file=sys.stderr)
     return 0
