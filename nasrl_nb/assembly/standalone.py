@@ -233,7 +233,7 @@ def copied_definitions(module, roots) -> tuple[list[str], list[str]]:
 
     Every top-level statement that binds (or changes) a needed name is taken, and with it
     the names it reads, transitively, in the module's order; each definition keeps the
-    comment lines just above it. Relative imports (the rest of nasrl_nb) are never taken:
+    comment lines just above it (not a ``# ---`` section rule). Relative imports (the rest of nasrl_nb) are never taken:
     a needed name that only they bind is a ValueError, so the file cannot need nasrl_nb.
     """
     text = inspect.getsource(module)
@@ -255,7 +255,7 @@ def copied_definitions(module, roots) -> tuple[list[str], list[str]]:
             raise ValueError(f"{module.__name__}: {sorted(_bound_names(node))} come from nasrl_nb; a standalone file "
                              "cannot import them")
         first = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", []))]) - 1
-        while first > 0 and lines[first - 1].startswith("#"):
+        while first > 0 and lines[first - 1].startswith("#") and not lines[first - 1].startswith("# ---"):  # not a section rule
             first -= 1
         segment = "\n".join(lines[first:node.end_lineno])
         (imports if isinstance(node, (ast.Import, ast.ImportFrom)) else definitions).append(segment)
