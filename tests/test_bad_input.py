@@ -9,9 +9,9 @@ import pytest
 import torch
 from torch import nn
 
+from nasrl_nb.assembly.factory import make_search
 from nasrl_nb.assembly.result import SearchResult, write_export
 from nasrl_nb.assembly.standalone import standalone_source
-from nasrl_nb.assembly.factory import make_search
 from nasrl_nb.checkpoint import load_checkpoint
 from nasrl_nb.evaluators.base import FunctionEvaluator
 from nasrl_nb.nn.data import Dataset, dataset_from_tensors, dataset_from_uint8, load_dataset

@@ -29,6 +29,7 @@ from ..spaces.macro_space import LayerSpec, MacroSpace
 from ..spaces.search_space import Architecture
 from ..spaces.zoph_le_space import ZophLeSpace
 
+
 @dataclass
 class _Source:
     """The generated module under construction: layer lines, forward lines, name map, copied definitions."""

@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from nasrl_nb.assembly.config import SearchConfig
-from nasrl_nb.assembly.result import result
 from nasrl_nb.assembly.factory import make_search, resume_search
+from nasrl_nb.assembly.result import result
 from nasrl_nb.cli.commands import main
 from nasrl_nb.enas.evaluator import SharedWeightEvaluator
 from nasrl_nb.enas.ranking import ranking_quality

@@ -14,8 +14,8 @@ import runpy
 import pytest
 import torch
 
-from nasrl_nb.assembly.result import SearchResult, result
 from nasrl_nb.assembly.factory import make_search
+from nasrl_nb.assembly.result import result
 from nasrl_nb.bench import analysis
 from nasrl_nb.cli.commands import main
 from nasrl_nb.enas.strategy import derive
@@ -57,9 +57,9 @@ def test_darts_exports_the_cell_derived_from_the_final_alphas(darts_run, capsys)
     assert summary["best_evaluation"] == 0 and summary["best_arch"] == history[0]["arch"]
     assert summary["result"]["rule"] == "last" and summary["result"]["evaluation"] == 2
     assert summary["result"]["arch"] == history[-1]["arch"] == str(search.strategy.supernet.derive())
-    architecture, result = exported_architecture(result(out).to_pytorch())
+    architecture, metadata = exported_architecture(result(out).to_pytorch())
     assert architecture == history[-1]["arch"]
-    assert result["method"] == "darts" and result["rule"] == "last" and "final alphas" in result["description"]
+    assert metadata["method"] == "darts" and metadata["rule"] == "last" and "final alphas" in metadata["description"]
     assert main(["export", str(out), "--out", str(out / "net.py")]) == 0
     assert "the darts search's result: the last proposed architecture (DARTS: the cell derived from the final " \
            "alphas), evaluation 3" in capsys.readouterr().err
