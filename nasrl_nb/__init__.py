@@ -127,19 +127,15 @@ _EXPORTS = {
     "DartsStrategy": "darts.strategy",
     # ... and PNAS: cells grown edge by edge, ranked by a learned predictor
     "ProgressiveSearch": "pnas.strategy",
-    # layer 7: every method put together (configuration, factory, registry, export)
+    # layer 7: every method put together (configuration, factory, registry, the result)
     "make_search": "assembly.factory",
     "resume_search": "assembly.factory",
     "SearchConfig": "assembly.config",
     "METHODS": "assembly.methods",
     "make_strategy": "assembly.methods",
     "rebuild_checkpoint": "assembly.rebuild",
-    "export_search": "assembly.export",
-    "export_summary": "assembly.export",
-    "export_result": "assembly.export",
-    "run_result": "assembly.export",
-    "search_result": "assembly.export",
-    "export_pytorch": "assembly.standalone",
+    "result": "assembly.result",
+    "SearchResult": "assembly.result",
     "run_showdown": "assembly.showdown",
     # layer 8: plots (pure functions returning a Figure)
     "draw_architecture": "viz.drawing",

@@ -9,8 +9,9 @@ import pytest
 import torch
 from torch import nn
 
-from nasrl_nb.assembly.export import export_pytorch, export_summary, write_export
 from nasrl_nb.assembly.factory import make_search
+from nasrl_nb.assembly.result import SearchResult, write_export
+from nasrl_nb.assembly.standalone import standalone_source
 from nasrl_nb.checkpoint import load_checkpoint
 from nasrl_nb.evaluators.base import FunctionEvaluator
 from nasrl_nb.nn.data import Dataset, dataset_from_tensors, dataset_from_uint8, load_dataset
@@ -179,13 +180,13 @@ CASES = {
     "pareto unknown metric": (lambda: pareto_front([{"val_accuracy": 0.9, "params": 3}], metrics=("val_accuracy", "size")), r"metrics: 'size' is a number in no record; allowed values: params, val_accuracy"),
     "pareto metric not a name": (lambda: pareto_front([{"val_accuracy": 0.9, "params": 3}], metrics=("val_accuracy", 3)), r"metrics: expected metric names \(strings\)"),
     "data cut too small": (lambda: load_dataset(max_samples=12), r"max_samples: 12 samples are too few to split into train/val/test with val_fraction=0.2, test_fraction=0.2; allowed values: at least 21"),
-    "export class name a keyword": (lambda: export_pytorch(CellSpace().parse(GOOD_CELL), class_name="class"), r"class_name: 'class' is not allowed; allowed values: a Python identifier that is not a keyword"),
-    "export class name None keyword": (lambda: export_pytorch(CellSpace().parse(GOOD_CELL), class_name="None"), r"class_name: 'None' is not allowed"),
-    "export summary a list": (lambda: export_summary([]), r"summary: expected a search summary dict \(Search.summary\(\)\), got list"),
-    "export summary without a best": (lambda: export_summary({"best_arch": None}), r"summary: the search has no successful architecture yet"),
-    "export summary bad space": (lambda: export_summary({"best_arch": GOOD_CELL, "space": "cell", "evaluator": {"input_shape": [1, 8, 8], "num_classes": 10}}), r"summary: not a search summary of the expected shape"),
-    "export summary evaluator a string": (lambda: export_summary({"best_arch": GOOD_CELL, "space": {"space": "cell"}, "evaluator": "x"}), r"summary: 'evaluator' and its 'child_kwargs' must be objects"),
-    "export summary channels a string": (lambda: export_summary({"best_arch": GOOD_CELL, "space": {"space": "cell"}, "evaluator": {"input_shape": [1, 8, 8], "num_classes": 10, "child_kwargs": {"channels": "8"}}}), r"summary: .*channels: expected an integer, got '8'"),
+    "export class name a keyword": (lambda: standalone_source(CellSpace().parse(GOOD_CELL), class_name="class"), r"class_name: 'class' is not allowed; allowed values: a Python identifier that is not a keyword"),
+    "export class name None keyword": (lambda: standalone_source(CellSpace().parse(GOOD_CELL), class_name="None"), r"class_name: 'None' is not allowed"),
+    "export summary a list": (lambda: SearchResult.from_summary([]), r"summary: expected a search summary dict \(Search.summary\(\)\), got list"),
+    "export summary without a best": (lambda: SearchResult.from_summary({"best_arch": None}).to_pytorch(), r"summary: the search has no successful architecture yet"),
+    "export summary bad space": (lambda: SearchResult.from_summary({"best_arch": GOOD_CELL, "space": "cell", "evaluator": {"input_shape": [1, 8, 8], "num_classes": 10}}).to_pytorch(), r"summary: not a search summary of the expected shape"),
+    "export summary evaluator a string": (lambda: SearchResult.from_summary({"best_arch": GOOD_CELL, "space": {"space": "cell"}, "evaluator": "x"}).to_pytorch(), r"summary: 'evaluator' and its 'child_kwargs' must be objects"),
+    "export summary channels a string": (lambda: SearchResult.from_summary({"best_arch": GOOD_CELL, "space": {"space": "cell"}, "evaluator": {"input_shape": [1, 8, 8], "num_classes": 10, "child_kwargs": {"channels": "8"}}}).to_pytorch(), r"summary: .*channels: expected an integer, got '8'"),
     "write_export to empty name": (lambda: write_export("", "x = 1\n"), r"out: '' is not allowed; allowed values: a file name such as net.py"),
     "write_export to a folder": (lambda: write_export(Path(__file__).parent, "x = 1\n"), r"out: .* is a folder; allowed values: a file path"),
     "write_export in a missing folder": (lambda: write_export("/nonexistent-folder-h5/net.py", "x = 1\n"), r"out: the folder '/nonexistent-folder-h5' does not exist"),

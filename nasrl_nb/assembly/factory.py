@@ -75,6 +75,30 @@ def make_search(
             setting of a section the method does not read (``remedy`` for ``random``).
     """
     # 1. the configuration: defaults or ``config``, then the keywords; all checked here
+    config, data, evaluator = configure(method, space, dataset, config=config, reward_fn=reward_fn, evaluator=evaluator,
+                                        settings=settings)
+    # 2. the parts
+    space = space_from_spec(config.space)
+    fix_budget_rules(config, space)
+    strategy = build_strategy(config, space, data, table=getattr(evaluator, "bench", None))
+    if reward_fn is None:
+        reward_fn = build_reward(config)
+    if evaluator is None:
+        evaluator = build_evaluator(config, data)
+    wire_sampler(strategy, evaluator)  # enas, random_ws: the strategy samples the supernet's training architectures
+    evaluator = parallelize(evaluator, config)
+    return Search(
+        space, strategy, evaluator, reward_fn,
+        budget=config.budget, batch_size=config.batch_size, seed=config.seed, progress=config.progress,
+        policy_snapshots=config.policy_snapshots, config=config, out_dir=out_dir, resume=resume, overwrite=overwrite,
+        asynchronous=config.parallel.asynchronous,
+    )
+
+
+def configure(method, space, dataset, *, config: SearchConfig | None, reward_fn: RewardFunction | None,
+              evaluator: Evaluator | str | None, settings: dict) -> tuple[SearchConfig, object, Evaluator | None]:
+    """:func:`make_search`'s arguments as one checked :class:`SearchConfig`, the custom data (or None)
+    and the given evaluator (None where the config builds one: ``"serial"``, ``"process"``, ``"ray"``)."""
     if config is not None and not isinstance(config, SearchConfig):
         raise ValueError(f"config: expected a SearchConfig, got {type(config).__name__}")
     data = None if dataset is None or isinstance(dataset, str) else dataset
@@ -103,29 +127,19 @@ def make_search(
         config.evaluator = "SharedWeightEvaluator"  # built from config.supernet, like a ChildEvaluator from config.child
     if evaluator is None and data is None and config.data.dataset is None:
         raise ValueError("dataset: this run was made on custom data; pass dataset=<Dataset> or evaluator=...")
+    return config, data, evaluator
 
-    # 2. the parts
-    space = space_from_spec(config.space)
+
+def fix_budget_rules(config: SearchConfig, space: SearchSpace) -> None:
+    """Settings that follow a rule of the budget, fixed now, so that a resume with another budget changes nothing:
+    DARTS's epochs, PNAS's beam size and the curriculum's stage length."""
     if config.method == "darts" and config.darts.epochs is None:
-        config.darts.epochs = config.budget  # fixed now, so that a resume with another budget changes nothing
-    if config.method == "pnas" and config.pnas.beam_size is None:  # fixed now, like darts.epochs
+        config.darts.epochs = config.budget
+    if config.method == "pnas" and config.pnas.beam_size is None:
         config.pnas.beam_size = pnas_beam_size(config.budget, space)
         config.rules = {**config.rules, "beam_size": BEAM_SIZE_RULE}
-    if config.curriculum.enabled and config.curriculum.grow_every is None:  # fixed now, like darts.epochs
+    if config.curriculum.enabled and config.curriculum.grow_every is None:
         config.curriculum.grow_every = curriculum_stage_size(config, space)
-    strategy = build_strategy(config, space, data, table=getattr(evaluator, "bench", None))
-    if reward_fn is None:
-        reward_fn = build_reward(config)
-    if evaluator is None:
-        evaluator = build_evaluator(config, data)
-    wire_sampler(strategy, evaluator)  # enas, random_ws: the strategy samples the supernet's training architectures
-    evaluator = parallelize(evaluator, config)
-    return Search(
-        space, strategy, evaluator, reward_fn,
-        budget=config.budget, batch_size=config.batch_size, seed=config.seed, progress=config.progress,
-        policy_snapshots=config.policy_snapshots, config=config, out_dir=out_dir, resume=resume, overwrite=overwrite,
-        asynchronous=config.parallel.asynchronous,
-    )
 
 
 def build_strategy(config: SearchConfig, space: SearchSpace, data=None, *, table=None) -> SearchStrategy:

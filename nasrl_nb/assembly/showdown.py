@@ -293,13 +293,7 @@ def run_showdown(
         callback: called with each record as it is made.
     """
     bench = bench if isinstance(bench, TabularBenchmark) else TabularBenchmark.load(bench)
-    methods, seeds = list(methods), [require_seed("seeds", s) for s in seeds]
-    if not methods or not seeds:
-        raise ValueError("methods, seeds: need at least one method and one seed")
-    allowed = (*MULTI_TRIAL_METHODS, *ONE_SHOT_METHODS)
-    for method in methods:
-        if method not in allowed:
-            raise ValueError(f"methods: {method!r} is not allowed; allowed values: {', '.join(allowed)}")
+    methods, seeds = _checked_methods_and_seeds(methods, seeds)
     settings = settings or (OneShotSettings.quick() if quick_mode() else OneShotSettings())
     one_shot = [m for m in methods if m in ONE_SHOT_METHODS]
     if budget_seconds is None and not one_shot:
@@ -307,18 +301,11 @@ def run_showdown(
     best = bench.best("test_accuracy")
     optimum = float(best["test_accuracy"])
     data = search_data(None, table=bench) if one_shot else None
-    calibration = {}
-    if isinstance(time_scale, str):
-        if time_scale != "calibrate":
-            raise ValueError(f"time_scale: {time_scale!r} is not allowed; allowed values: 'calibrate' or a positive number")
-        if one_shot:
-            calibration = calibrate(bench, cells=calibration_cells, data=data, threads=threads)
-        time_scale = calibration.get("time_scale", 1.0)
-    time_scale = float(require_positive("time_scale", time_scale))
-
-    records = []
+    time_scale, calibration = _time_scale(bench, time_scale, calibrate_now=bool(one_shot), cells=calibration_cells,
+                                          data=data, threads=threads)
     if calibrate_after and not calibration:
         raise ValueError("calibrate_after: needs time_scale='calibrate' and a one-shot method")
+    records = []
 
     def keep(record: dict) -> None:
         records.append(record)
@@ -348,6 +335,31 @@ def run_showdown(
     records.sort(key=lambda r: (order[r["method"]], seeds.index(r["seed"])))
     return ShowdownResult(records, float(budget_seconds), time_scale, optimum, best["arch"], calibration,
                           {**asdict(settings), "threads": threads, "seeds": seeds})
+
+
+def _time_scale(bench, time_scale, *, calibrate_now: bool, cells: int, data, threads) -> tuple[float, dict]:
+    """``time_scale`` checked, or measured (``"calibrate"``, when there are one-shot runs to convert; else 1.0),
+    and the calibration's record ({} when none ran)."""
+    calibration = {}
+    if isinstance(time_scale, str):
+        if time_scale != "calibrate":
+            raise ValueError(f"time_scale: {time_scale!r} is not allowed; allowed values: 'calibrate' or a positive number")
+        if calibrate_now:
+            calibration = calibrate(bench, cells=cells, data=data, threads=threads)
+        time_scale = calibration.get("time_scale", 1.0)
+    return float(require_positive("time_scale", time_scale)), calibration
+
+
+def _checked_methods_and_seeds(methods: Sequence[str], seeds: Sequence[int]) -> tuple[list[str], list[int]]:
+    """``methods`` and ``seeds`` as lists, each checked: at least one, every method a showdown method."""
+    methods, seeds = list(methods), [require_seed("seeds", s) for s in seeds]
+    if not methods or not seeds:
+        raise ValueError("methods, seeds: need at least one method and one seed")
+    allowed = (*MULTI_TRIAL_METHODS, *ONE_SHOT_METHODS)
+    for method in methods:
+        if method not in allowed:
+            raise ValueError(f"methods: {method!r} is not allowed; allowed values: {', '.join(allowed)}")
+    return methods, seeds
 
 
 def summarize(records: Sequence[Mapping]) -> list[dict]:

@@ -1,56 +1,43 @@
 """An architecture as a standalone PyTorch file: readable source that needs only ``torch``.
 
 DARTS (Liu et al. 2019) made the *genotype* the only contract between search and
-evaluation. :func:`export_pytorch` writes the :class:`~nasrl_nb.nn.child_network.ChildNetwork`
+evaluation. :func:`standalone_source` writes the :class:`~nasrl_nb.nn.child_network.ChildNetwork`
 of an architecture as source: every layer is one explicit line in ``__init__`` and the
-forward pass is written out node by node (no interpreter of the architecture string). The
-file also carries a map from its flat layer names to ChildNetwork's parameter names, so
-weights trained inside nasrl_nb load with ``net.load_child_state_dict(child.state_dict())``.
-:mod:`nasrl_nb.assembly.export` decides *which* architecture a search hands over.
-"""
+forward pass is written out node by node (no interpreter of the architecture string).
 
+The layers are built by the package's own op registry, copied into the file from its source
+(:func:`copied_definitions` of :mod:`nasrl_nb.nn.operations`: ``OPS``, ``ACTIVATIONS``,
+``NORMALIZATIONS`` and the classes they build; and the child network's few helpers), so an
+op added to the registry is in every exported file without a second edit, and the file's
+modules are the child's own classes. The file also carries a map from its flat layer names
+to ChildNetwork's parameter names, so weights trained inside nasrl_nb load with
+``net.load_child_state_dict(child.state_dict())``. :mod:`nasrl_nb.assembly.result` decides
+*which* architecture a search hands over.
+"""
 from __future__ import annotations
 
+import ast
+import inspect
 import json
 import keyword
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from ..nn.operations import group_norm_groups
 from ..spaces.cell_space import CellSpace
 from ..spaces.darts_space import DartsSpace
 from ..spaces.macro_space import LayerSpec, MacroSpace
 from ..spaces.search_space import Architecture
 from ..spaces.zoph_le_space import ZophLeSpace
 
-_ACTIVATIONS = {"relu": "nn.ReLU()", "tanh": "nn.Tanh()", "sigmoid": "nn.Sigmoid()", "swish": "nn.SiLU()", "gelu": "nn.GELU()"}
-
-
-def _normalization(name: str, C: int) -> str:
-    return {
-        "batch_norm": f"nn.BatchNorm2d({C})",
-        "layer_norm": f"nn.GroupNorm(1, {C})",
-        "instance_norm": f"nn.InstanceNorm2d({C}, affine=True)",
-        "group_norm": f"nn.GroupNorm({group_norm_groups(C)}, {C})",
-    }[name]
-
-
-def _relu_conv_bn(C_in: int, C_out: int, k: int, stride: int) -> str:
-    conv = f"nn.Conv2d({C_in}, {C_out}, {k}, {stride}, {k // 2}, bias=False)"
-    return f"nn.Sequential(nn.ReLU(), {conv}, nn.BatchNorm2d({C_out}))"
-
-
-def _projection(C_in: int, C_out: int) -> str:
-    return "nn.Identity()" if C_in == C_out else f"nn.Conv2d({C_in}, {C_out}, 1, bias=False)"
-
 
 @dataclass
 class _Source:
-    """The generated module under construction: layer lines, forward lines, name map."""
+    """The generated module under construction: layer lines, forward lines, name map, copied definitions."""
 
     layers: list[str] = field(default_factory=list)
     forward: list[str] = field(default_factory=list)
     child_names: dict[str, str] = field(default_factory=dict)
+    child_network_names: tuple[str, ...] = ()  # definitions copied from nn/child_network.py besides the op registry
 
     def layer(self, name: str, code: str, child_name: str, comment: str = "") -> None:
         suffix = f"  # {comment}" if comment else ""
@@ -61,6 +48,11 @@ class _Source:
         self.forward.append(code)
 
 
+def _op(name: str, C_in: int, C_out: int, stride) -> str:
+    """A call of the op registry (its source is copied into the file): ``OPS[name](C_in, C_out, stride)``."""
+    return f"OPS[{name!r}]({C_in}, {C_out}, {stride!r})"
+
+
 # --- macro space ------------------------------------------------------------------------------
 def _macro_layer(src: _Source, i: int, spec: LayerSpec, source_channels: list[int], hw: str) -> None:
     """One MacroLayer: gather, skips, op -> norm -> activation, residual shortcut."""
@@ -69,42 +61,29 @@ def _macro_layer(src: _Source, i: int, spec: LayerSpec, source_channels: list[in
     skips = f", skips from layers {list(spec.skips)}" if spec.skips else ""
     src.line(f"# layer {i}: {spec.layer_type} -> {spec.normalization} -> {spec.activation}, {spec.connectivity}{skips}")
     earlier = ", ".join(f"x{k}" for k in range(len(source_channels)))
-    if len(source_channels) > 1 and spec.connectivity == "dense":
-        src.layer(f"{prefix}_dense", f"nn.Conv2d({sum(source_channels)}, {C_in}, 1, bias=False)", f"{child}.gather.project")
-        src.line(f"h = self.{prefix}_dense(torch.cat([{earlier}], dim=1))  # (B, {C_in}, {hw})")
-    elif len(source_channels) > 1 and spec.connectivity == "attention":
-        src.layers.append(f"self.{prefix}_mix_logits = nn.Parameter(torch.zeros({len(source_channels)}))")
-        src.child_names[f"{prefix}_mix_logits"] = f"{child}.gather.logits"
-        for k, c in enumerate(source_channels):
-            src.layer(f"{prefix}_mix{k}", _projection(c, C_in), f"{child}.gather.projections.{k}")
-        projected = ", ".join(f"self.{prefix}_mix{k}(x{k})" for k in range(len(source_channels)))
-        src.line(f"mix = torch.softmax(self.{prefix}_mix_logits, dim=0)  # ({len(source_channels)},)")
-        src.line(f"h = torch.tensordot(mix, torch.stack([{projected}]), dims=1)  # (B, {C_in}, {hw})")
+    gather = {"dense": "DenseInput", "attention": "AttentionInput"}.get(spec.connectivity)
+    if len(source_channels) > 1 and gather:
+        src.layer(f"{prefix}_gather", f"{gather}({source_channels}, {C_in})", f"{child}.gather")
+        src.line(f"h = self.{prefix}_gather([{earlier}])  # (B, {C_in}, {hw})")
     else:
         src.line(f"h = x{len(source_channels) - 1}")
     for k, j in enumerate(spec.skips):
-        src.layer(f"{prefix}_skip{j}", _projection(source_channels[j + 1], C_in), f"{child}.skip_projections.{k}")
+        src.layer(f"{prefix}_skip{j}", f"_project({source_channels[j + 1]}, {C_in})", f"{child}.skip_projections.{k}")
         src.line(f"h = h + self.{prefix}_skip{j}(x{j + 1})  # anchor-point skip from layer {j}")
-    if spec.layer_type.startswith("conv"):
-        k = int(spec.layer_type[4])
-        op = f"nn.Conv2d({C_in}, {C_out}, {k}, 1, {k // 2}, bias=False)"
-    else:
-        pool = "nn.MaxPool2d(3, 1, 1)" if spec.layer_type == "maxpool3x3" else "nn.AvgPool2d(3, 1, 1, count_include_pad=False)"
-        op = pool if C_in == C_out else f"nn.Sequential(nn.Conv2d({C_in}, {C_out}, 1, bias=False), {pool})"
-    src.layer(f"{prefix}_op", op, f"{child}.op")
-    src.layer(f"{prefix}_norm", _normalization(spec.normalization, C_out), f"{child}.norm")
-    src.layer(f"{prefix}_act", _ACTIVATIONS[spec.activation], f"{child}.act")
+    src.layer(f"{prefix}_op", _op(spec.layer_type, C_in, C_out, 1), f"{child}.op")
+    src.layer(f"{prefix}_norm", f"NORMALIZATIONS[{spec.normalization!r}]({C_out})", f"{child}.norm")
+    src.layer(f"{prefix}_act", f"ACTIVATIONS[{spec.activation!r}]()", f"{child}.act")
     out = f"x{len(source_channels)}"
     src.line(f"{out} = self.{prefix}_act(self.{prefix}_norm(self.{prefix}_op(h)))  # (B, {C_out}, {hw})")
     if spec.connectivity == "residual":
-        src.layer(f"{prefix}_shortcut", _projection(C_in, C_out), f"{child}.shortcut")
+        src.layer(f"{prefix}_shortcut", f"_project({C_in}, {C_out})", f"{child}.shortcut")
         src.line(f"{out} = {out} + self.{prefix}_shortcut(h)")
 
 
 def _macro_source(arch: Architecture, in_channels: int, channels: int, H: int, W: int) -> tuple[_Source, int]:
     """Stem, then the layers; every layer keeps the resolution (stride 1)."""
     space: MacroSpace = arch.space
-    src = _Source()
+    src = _Source(child_network_names=("DenseInput", "AttentionInput", "_project"))
     src.layer("stem_conv", f"nn.Conv2d({in_channels}, {channels}, 3, 1, 1, bias=False)", "features.stem.0")
     src.layer("stem_bn", f"nn.BatchNorm2d({channels})", "features.stem.1")
     src.line(f"x0 = self.stem_bn(self.stem_conv(x))  # (B, {channels}, {H}, {W})")
@@ -117,23 +96,11 @@ def _macro_source(arch: Architecture, in_channels: int, channels: int, H: int, W
 
 
 # --- Zoph & Le's space -------------------------------------------------------------------------------
-_CONCAT_PADDED = '''def concat_padded(tensors):
-    """Depth concatenation, smaller maps zero-padded to the largest (Zoph & Le 2017, Sec. 3.3)."""
-    H = max(t.shape[2] for t in tensors)
-    W = max(t.shape[3] for t in tensors)
-    padded = []
-    for t in tensors:
-        dh, dw = H - t.shape[2], W - t.shape[3]
-        padded.append(nn.functional.pad(t, (dw // 2, dw - dw // 2, dh // 2, dh - dh // 2)))
-    return torch.cat(padded, dim=1)
-'''
-
-
 def _zoph_le_source(arch: Architecture, in_channels: int, H: int, W: int) -> tuple[_Source, int]:
     """One conv-BN-ReLU per layer on its chosen inputs (the image when none); unread outputs concatenated."""
     space: ZophLeSpace = arch.space
     layers = space.layers(arch)
-    src = _Source()
+    src = _Source(child_network_names=("concat_padded",))
     widths, sizes = [], []  # per layer: filters, (H, W) of its output
     for i, layer in enumerate(layers):
         (kh, kw), (sh, sw) = (layer.filter_height, layer.filter_width), layer.stride
@@ -146,9 +113,8 @@ def _zoph_le_source(arch: Architecture, in_channels: int, H: int, W: int) -> tup
         else:
             C_in, (h_in, w_in), source, reads = in_channels, (H, W), "x", "the image"
         h_out, w_out = -(-h_in // sh), -(-w_in // sw)
-        conv = f"nn.Conv2d({C_in}, {layer.num_filters}, ({kh}, {kw}), ({sh}, {sw}), ({kh // 2}, {kw // 2}), bias=False)"
         src.line(f"# layer {i}: {kh}x{kw} conv, {layer.num_filters} filters, stride {sh}x{sw}, reads {reads}")
-        src.layer(f"layer{i}", f"nn.Sequential({conv}, nn.BatchNorm2d({layer.num_filters}), nn.ReLU())", f"features.layers.{i}")
+        src.layer(f"layer{i}", _op(layer.op, C_in, layer.num_filters, layer.stride), f"features.layers.{i}")
         src.line(f"x{i} = self.layer{i}({source})  # (B, {layer.num_filters}, {h_out}, {w_out})")
         widths.append(layer.num_filters)
         sizes.append((h_out, w_out))
@@ -170,16 +136,8 @@ def _cell(src: _Source, space: CellSpace, edge_ops: dict, C: int, name: str, chi
         live = [j for j in range(i) if edge_ops[(i, j)] != "none"]
         terms = []
         for m, j in enumerate(live):
-            op = edge_ops[(i, j)]
-            layer_name = f"{name}_e{j}to{i}"
-            if op == "skip_connect":
-                code = "nn.Identity()"
-            elif op == "avg_pool_3x3":
-                code = "nn.AvgPool2d(3, 1, 1, count_include_pad=False)"
-            else:
-                k = 1 if op == "nor_conv_1x1" else 3
-                code = _relu_conv_bn(C, C, k, 1)
-            src.layer(layer_name, code, f"{child}.edges.{i - 1}.{m}", comment=f"{op}, node {j} -> node {i}")
+            op, layer_name = edge_ops[(i, j)], f"{name}_e{j}to{i}"
+            src.layer(layer_name, _op(op, C, C, 1), f"{child}.edges.{i - 1}.{m}", comment=f"node {j} -> node {i}")
             terms.append(f"self.{layer_name}({name}_n{j})")
         value = " + ".join(terms) if terms else "torch.zeros_like(x)  # every edge into this node is 'none'"
         src.line(f"{name}_n{i} = {value}")
@@ -198,8 +156,8 @@ def _cell_source(arch: Architecture, in_channels: int, C: int, cells_per_stage: 
         if stage > 1:
             name, child = f"reduce{stage}", f"features.{index}"
             src.line(f"# reduction to stage {stage}: ResNet basic block, stride 2, {width // 2} -> {width} channels")
-            src.layer(f"{name}_conv_a", _relu_conv_bn(width // 2, width, 3, 2), f"{child}.conv_a")
-            src.layer(f"{name}_conv_b", _relu_conv_bn(width, width, 3, 1), f"{child}.conv_b")
+            src.layer(f"{name}_conv_a", f"ReLUConvBN({width // 2}, {width}, 3, 2)", f"{child}.conv_a")
+            src.layer(f"{name}_conv_b", f"ReLUConvBN({width}, {width}, 3, 1)", f"{child}.conv_b")
             src.layer(
                 f"{name}_shortcut",
                 f"nn.Sequential(nn.AvgPool2d(2, 2), nn.Conv2d({width // 2}, {width}, 1, bias=False))",
@@ -218,34 +176,6 @@ def _cell_source(arch: Architecture, in_channels: int, C: int, cells_per_stage: 
 
 
 # --- DARTS space --------------------------------------------------------------------------------------
-def _factorized_reduce(src: _Source, name: str, child: str, C_in: int, C_out: int, x: str) -> str:
-    """A factorized reduction (ReLU, two 1x1 stride-2 convs on offset grids, concatenated, BN); returns its expression."""
-    half = C_out // 2
-    src.layer(f"{name}_conv0", f"nn.Conv2d({C_in}, {half}, 1, 2, bias=False)", f"{child}.convs.0")
-    src.layer(f"{name}_conv1", f"nn.Conv2d({C_in}, {C_out - half}, 1, 2, bias=False)", f"{child}.convs.1")
-    src.layer(f"{name}_bn", f"nn.BatchNorm2d({C_out})", f"{child}.bn")
-    x = f"torch.relu({x})"
-    shifted = f"nn.functional.pad({x}, (0, 1, 0, 1))[:, :, 1:, 1:]"  # the offset grid sees the other pixels
-    return f"self.{name}_bn(torch.cat([self.{name}_conv0({x}), self.{name}_conv1({shifted})], dim=1))"
-
-
-def _darts_op(op: str, C: int, stride: int) -> str:
-    """Source of the registry's DARTS op ``op`` at width ``C`` (skip_connect with stride 2 is built apart)."""
-    if op == "skip_connect":
-        return "nn.Identity()"
-    if op in ("max_pool_3x3", "avg_pool_3x3"):
-        return f"nn.MaxPool2d(3, {stride}, 1)" if op == "max_pool_3x3" else f"nn.AvgPool2d(3, {stride}, 1, count_include_pad=False)"
-    k = int(op[-1])
-
-    def block(s: int, dilation: int) -> str:
-        dw = f"nn.Conv2d({C}, {C}, {k}, {s}, {dilation * (k // 2)}, {dilation}, groups={C}, bias=False)"
-        return f"nn.Sequential(nn.ReLU(), {dw}, nn.Conv2d({C}, {C}, 1, bias=False), nn.BatchNorm2d({C}))"
-
-    if op.startswith("dil_conv"):
-        return block(stride, 2)
-    return f"nn.Sequential({block(stride, 1)}, {block(1, 1)})"  # sep_conv: the separable conv twice
-
-
 def _darts_source(arch: Architecture, in_channels: int, C: int, cells_per_stage: int, H: int, W: int) -> tuple[_Source, int]:
     """Stem (3C), then the cells; each cell's two inputs preprocessed, its nodes written out, concatenated."""
     from ..nn.darts_network import STEM_MULTIPLIER, darts_layout, edge_stride, num_cells_for
@@ -256,27 +186,24 @@ def _darts_source(arch: Architecture, in_channels: int, C: int, cells_per_stage:
     src = _Source()
     src.layer("stem_conv", f"nn.Conv2d({in_channels}, {STEM_MULTIPLIER * C}, 3, 1, 1, bias=False)", "features.stem.0")
     src.layer("stem_bn", f"nn.BatchNorm2d({STEM_MULTIPLIER * C})", "features.stem.1")
+    src.line("x = x.contiguous(memory_format=torch.channels_last)  # the child's layout: the same numbers")
     src.line(f"s0 = s1 = self.stem_bn(self.stem_conv(x))  # (B, {STEM_MULTIPLIER * C}, {H}, {W})")
     for k, plan in enumerate(plans):
         name, child, kind = f"cell{k}", f"features.cells.{k}", "reduce" if plan.reduction else "normal"
         src.line(f"# cell {k}: {kind} cell at {plan.C} channels")
         if plan.reduction_prev:  # s0 still has twice the resolution of s1
-            expr = _factorized_reduce(src, f"{name}_pre0", f"{child}.preprocess0", plan.C_prev_prev, plan.C, "s0")
-            src.line(f"{name}_0 = {expr}")
+            src.layer(f"{name}_pre0", f"FactorizedReduce({plan.C_prev_prev}, {plan.C}, 2)", f"{child}.preprocess0")
         else:
-            src.layer(f"{name}_pre0", _relu_conv_bn(plan.C_prev_prev, plan.C, 1, 1), f"{child}.preprocess0")
-            src.line(f"{name}_0 = self.{name}_pre0(s0)")
-        src.layer(f"{name}_pre1", _relu_conv_bn(plan.C_prev, plan.C, 1, 1), f"{child}.preprocess1")
-        src.line(f"{name}_1 = self.{name}_pre1(s1)")
+            src.layer(f"{name}_pre0", f"ReLUConvBN({plan.C_prev_prev}, {plan.C}, 1, 1)", f"{child}.preprocess0")
+        src.layer(f"{name}_pre1", f"ReLUConvBN({plan.C_prev}, {plan.C}, 1, 1)", f"{child}.preprocess1")
+        src.line(f"{name}_0, {name}_1 = self.{name}_pre0(s0), self.{name}_pre1(s1)")
         for n, node in enumerate(cells[kind]):
             terms = []
             for t, (op, i) in enumerate(zip(node.ops, node.inputs, strict=True)):
-                layer, stride = f"{name}_n{node.node}_from{i}", edge_stride(plan, i)
-                if op == "skip_connect" and stride == 2:
-                    terms.append(_factorized_reduce(src, layer, f"{child}.ops.{n}.{t}", plan.C, plan.C, f"{name}_{i}"))
-                else:
-                    src.layer(layer, _darts_op(op, plan.C, stride), f"{child}.ops.{n}.{t}", comment=f"{op}, state {i} -> node {node.node}")
-                    terms.append(f"self.{layer}({name}_{i})")
+                layer = f"{name}_n{node.node}_from{i}"
+                src.layer(layer, _op(op, plan.C, plan.C, edge_stride(plan, i)), f"{child}.ops.{n}.{t}",
+                          comment=f"state {i} -> node {node.node}")
+                terms.append(f"self.{layer}({name}_{i})")
             src.line(f"{name}_{node.node} = {' + '.join(terms)}")
         if plan.reduction:
             H, W = -(-H // 2), -(-W // 2)
@@ -286,8 +213,76 @@ def _darts_source(arch: Architecture, in_channels: int, C: int, cells_per_stage:
     return src, C_out
 
 
+# --- the definitions copied from the package's source ------------------------------------------------
+def _bound_names(node: ast.stmt) -> set[str]:
+    """Names a top-level statement defines, or changes (``OPS.update(...)`` changes ``OPS``)."""
+    if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+        return {node.name}
+    if isinstance(node, (ast.Import, ast.ImportFrom)):
+        return {(alias.asname or alias.name).split(".")[0] for alias in node.names}
+    if isinstance(node, (ast.Assign, ast.AnnAssign)):
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+        return {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}
+    if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call) and isinstance(node.value.func, ast.Attribute):
+        target = node.value.func.value
+        return {target.id} if isinstance(target, ast.Name) else set()
+    return set()
+
+
+def copied_definitions(module, roots) -> tuple[list[str], list[str]]:
+    """The import lines and the definitions of ``module`` that ``roots`` need, as its own source.
+
+    Every top-level statement that binds (or changes) a needed name is taken, and with it
+    the names it reads, transitively, in the module's order; each definition keeps the
+    comment lines just above it (not a ``# ---`` section rule). Relative imports (the rest of nasrl_nb) are never taken:
+    a needed name that only they bind is a ValueError, so the file cannot need nasrl_nb.
+    """
+    text = inspect.getsource(module)
+    lines, body = text.splitlines(), ast.parse(text).body
+    binders: dict[str, list[int]] = {}
+    for k, node in enumerate(body):
+        for name in _bound_names(node):
+            binders.setdefault(name, []).append(k)
+    keep, todo = set(), list(roots)
+    while todo:
+        for k in binders.get(todo.pop(), []):
+            if k not in keep and not (isinstance(body[k], ast.ImportFrom) and body[k].module == "__future__"):
+                keep.add(k)
+                todo.extend(n.id for n in ast.walk(body[k]) if isinstance(n, ast.Name))
+    imports, definitions = [], []
+    for k in sorted(keep):
+        node = body[k]
+        if isinstance(node, ast.ImportFrom) and node.level:
+            raise ValueError(f"{module.__name__}: {sorted(_bound_names(node))} come from nasrl_nb; a standalone file "
+                             "cannot import them")
+        first = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", []))]) - 1
+        while first > 0 and lines[first - 1].startswith("#") and not lines[first - 1].startswith("# ---"):  # not a section rule
+            first -= 1
+        segment = "\n".join(lines[first:node.end_lineno])
+        (imports if isinstance(node, (ast.Import, ast.ImportFrom)) else definitions).append(segment)
+    return imports, definitions
+
+
+def _definitions_block(child_network_names: tuple[str, ...]) -> str:
+    """The op registry's source (``OPS``, ``ACTIVATIONS``, ``NORMALIZATIONS`` and all they use) and
+    the child network's helpers the file needs, each copied from its module."""
+    from ..nn import child_network, operations
+
+    imports, parts = ["from __future__ import annotations", ""], []
+    for module, roots in ((operations, ("OPS", "ACTIVATIONS", "NORMALIZATIONS")), (child_network, child_network_names)):
+        if not roots:
+            continue
+        module_imports, definitions = copied_definitions(module, roots)
+        imports += [line for line in module_imports if line not in imports]
+        path = module.__name__.replace(".", "/") + ".py"
+        header = f"# --- copied from {path}: {', '.join(roots)} and what they use " + "-" * 20
+        parts.append(header + "\n" + "\n\n\n".join(definitions))
+    imports.sort(key=lambda line: "torch" in line)  # the standard library first, then torch (a stable sort)
+    return "\n".join(imports) + "\n\n\n" + "\n\n\n".join(parts)
+
+
 # --- the file ----------------------------------------------------------------------------------------
-def export_pytorch(
+def standalone_source(
     arch: Architecture,
     *,
     input_shape: Sequence[int] = (1, 8, 8),
@@ -316,14 +311,12 @@ def export_pytorch(
             "a height of 2 or more (save the ChildNetwork's state_dict instead)"
         )
     check_class_name(class_name)
-    helpers = ""
     if isinstance(space, MacroSpace):
         src, feature_channels = _macro_source(arch, C_in, channels, H, W)
         description = f"macro space, {space.num_layers} layers, stem width {channels}"
     elif isinstance(space, ZophLeSpace):
         src, feature_channels = _zoph_le_source(arch, C_in, H, W)
         description = f"Zoph & Le's space (2017, Sec. 3.3), {space.num_layers} layers"
-        helpers = _CONCAT_PADDED
     elif isinstance(space, DartsSpace):
         src, feature_channels = _darts_source(arch, C_in, channels, cells_per_stage, H, W)
         description = f"DARTS space, {len(reference.features.cells)} cells (2 reductions), initial width {channels}"
@@ -332,11 +325,11 @@ def export_pytorch(
         description = f"NAS-Bench-201 cell space, {cells_per_stage} cell(s) per stage, widths {channels}/{2 * channels}/{4 * channels}"
     src.layer("classifier", f"nn.Linear({feature_channels}, {num_classes})", "classifier")
     src.line(f"return self.classifier(features.mean(dim=(2, 3)))  # global average pool -> (B, {num_classes})")
-    return _render(arch, src, class_name, description, (C_in, H, W), num_classes, result, helpers)
+    return _render(arch, src, class_name, description, (C_in, H, W), num_classes, result)
 
 
 def _render(arch, src: _Source, class_name: str, description: str, input_shape, num_classes: int,
-            result: Mapping | None = None, helpers: str = "") -> str:
+            result: Mapping | None = None) -> str:
     text = str(arch)
     indent8 = "\n        "
     names = "".join(f"\n    {name!r}: {child!r}," for name, child in src.child_names.items())
@@ -352,8 +345,8 @@ Needs only PyTorch. Load weights trained with nasrl_nb's ChildNetwork with
 ``net.load_child_state_dict(child.state_dict())``.
 """
 
-import torch
-from torch import nn
+{_definitions_block(src.child_network_names)}
+
 
 ARCHITECTURE = {json.dumps(text)}
 INPUT_SHAPE = {tuple(input_shape)!r}
@@ -363,7 +356,7 @@ SEARCH_RESULT = {None if result is None else dict(result)!r}  # which result of 
 # layer name here -> parameter prefix in nasrl_nb.nn.child_network.ChildNetwork
 CHILD_NETWORK_NAMES = {{{names}
 }}
-{"" if not helpers else chr(10) + chr(10) + helpers}
+
 
 class {class_name}(nn.Module):
     """{arch.space.name} architecture: {text}"""

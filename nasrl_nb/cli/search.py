@@ -61,23 +61,34 @@ def add_setting_options(parser: argparse.ArgumentParser) -> None:
         options = [f"--{keyword.replace('_', '-')}"]
         if keyword in OPTION_NAMES:
             options.insert(0, OPTION_NAMES[keyword])
-        kwargs = {"dest": keyword, "default": None, "help": help_text.replace("%", "%%")}
-        base = str(spec.type).replace(" | None", "")
-        if base == "bool":
-            kwargs["action"] = argparse.BooleanOptionalAction
-        elif "choices" in spec.metadata:
-            kwargs["choices"] = spec.metadata["choices"]
-        elif base in ("int", "float"):
-            kwargs["type"] = int if base == "int" else float
-        elif base == "list":
-            kwargs.update(type=float, nargs=spec.metadata.get("nargs", "+"), metavar=spec.metadata.get("metavar"))
-        elif base == "dict":
-            kwargs.update(type=json.loads, metavar="JSON")
-        parser.add_argument(*options, **kwargs)
+        parser.add_argument(*options, dest=keyword, default=None, help=help_text.replace("%", "%%"), **_value_kwargs(spec))
+
+
+def _value_kwargs(spec) -> dict:
+    """How argparse reads a dataclass field's value: its type, choices or number of values."""
+    base = str(spec.type).replace(" | None", "")
+    if base == "bool":
+        return {"action": argparse.BooleanOptionalAction}
+    if "choices" in spec.metadata:
+        return {"choices": spec.metadata["choices"]}
+    if base in ("int", "float"):
+        return {"type": int if base == "int" else float}
+    if base == "list":
+        return {"type": float, "nargs": spec.metadata.get("nargs", "+"), "metavar": spec.metadata.get("metavar")}
+    if base == "dict":
+        return {"type": json.loads, "metavar": "JSON"}
+    return {}
 
 
 def add_commands(subparsers) -> None:
-    """Add ``search`` and ``export`` to the ``nasrl-nb`` parser."""
+    """Add ``search``, ``export`` and ``rebuild-checkpoint`` to the ``nasrl-nb`` parser."""
+    add_search_command(subparsers)
+    add_export_command(subparsers)
+    add_rebuild_command(subparsers)
+
+
+def add_search_command(subparsers) -> None:
+    """``search``: the method, space and dataset by hand, every other option generated from the config's fields."""
     from ..assembly.methods import METHODS
     from ..nn.data import DATASETS
     from ..spaces.registry import SPACES
@@ -113,6 +124,9 @@ def add_commands(subparsers) -> None:
     search.add_argument("--quiet", action="store_true", help="no progress bar")
     search.set_defaults(func=cmd_search)
 
+
+def add_export_command(subparsers) -> None:
+    """``export DIR``: the run's result (:class:`~nasrl_nb.assembly.result.SearchResult`) as a PyTorch file."""
     export = subparsers.add_parser(
         "export",
         help="write the result of a search as a standalone PyTorch file",
@@ -126,6 +140,9 @@ def add_commands(subparsers) -> None:
     export.add_argument("--force", action="store_true", help="replace an --out file that export did not write")
     export.set_defaults(func=cmd_export)
 
+
+def add_rebuild_command(subparsers) -> None:
+    """``rebuild-checkpoint DIR``: replay the history into a new checkpoint."""
     rebuild = subparsers.add_parser(
         "rebuild-checkpoint",
         help="rebuild the checkpoint of a search from its history (no training), then --resume",
@@ -233,11 +250,16 @@ def cmd_rebuild_checkpoint(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    """Print or write the standalone PyTorch source of a search's best architecture."""
-    from ..assembly.export import describe_result, export_run
+    """Print or write the standalone PyTorch source of a search's result (its method's rule)."""
+    from ..assembly.result import SearchResult, check_export_path
+    from ..assembly.standalone import check_class_name
 
-    source, result = export_run(args.dir, class_name=args.class_name, out=args.out, force=args.force)
+    check_class_name(args.class_name)  # before any work: a bad --class-name or --out changes nothing
+    if args.out is not None:
+        check_export_path(args.out, force=args.force)
+    result = SearchResult.from_run(args.dir)
+    source = result.to_pytorch(args.out, class_name=args.class_name, force=args.force)
     if args.out is None:
         sys.stdout.write(source)
-    print(f"{'wrote ' + args.out + ': ' if args.out else 'exported '}{describe_result(result)}", file=sys.stderr)
+    print(f"{'wrote ' + args.out + ': ' if args.out else 'exported '}{result.describe()}", file=sys.stderr)
     return 0

@@ -15,8 +15,8 @@ Each strategy declares its rule as ``result_rule`` (:class:`~nasrl_nb.strategies
   candidates the same way).
 
 :func:`summary_result` is the ``result`` entry of ``summary.json``: the rule, what it means,
-and the record it picks (for ``"derive"`` no record: :func:`~nasrl_nb.assembly.export.run_result`
-derives it from the run folder's checkpoint).
+and the record it picks (for ``"derive"`` no record: :meth:`~nasrl_nb.assembly.result.SearchResult.from_run`
+derives it from the run folder's checkpoint; :class:`~nasrl_nb.assembly.result.SearchResult` is the result as one object).
 """
 
 from __future__ import annotations

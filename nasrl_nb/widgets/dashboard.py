@@ -400,10 +400,11 @@ class SearchDashboard:
     def export(self, path=None) -> Path:
         """Write the search's result so far (its method's rule: best reward, DARTS's last derived
         cell, ENAS's derived architecture) as standalone PyTorch source; returns the path."""
-        from ..assembly.export import export_result, write_export
+        from ..assembly.result import SearchResult
 
         path = Path(path or self.export_path.value)
-        return write_export(path, export_result(self.search))  # never replaces a file it did not write
+        SearchResult.from_search(self.search).to_pytorch(path)  # never replaces a file it did not write
+        return path
 
 
 def _running_loop():

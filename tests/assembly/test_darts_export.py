@@ -11,7 +11,7 @@ import re
 import pytest
 import torch
 
-from nasrl_nb.assembly.standalone import export_pytorch
+from nasrl_nb.assembly.standalone import standalone_source
 from nasrl_nb.nn.child_network import ChildNetwork
 from nasrl_nb.spaces.darts_space import DARTS_V2, DartsSpace
 
@@ -19,7 +19,7 @@ SPACE = DartsSpace()
 
 
 def _exported(arch, shape, cells_per_stage):
-    source = export_pytorch(arch, input_shape=shape, num_classes=10, channels=4, cells_per_stage=cells_per_stage)
+    source = standalone_source(arch, input_shape=shape, num_classes=10, channels=4, cells_per_stage=cells_per_stage)
     namespace: dict = {}
     exec(compile(source, "<exported>", "exec"), namespace)  # the file needs only torch
     return namespace["ExportedNet"](), source

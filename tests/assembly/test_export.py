@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 import torch
 
-from nasrl_nb.assembly.export import export_pytorch, export_summary
+from nasrl_nb.assembly.result import result
+from nasrl_nb.assembly.standalone import standalone_source
 from nasrl_nb.nn.child_network import ChildNetwork
 from nasrl_nb.spaces.macro_space import MacroSpace
 from nasrl_nb.spaces.registry import get_space
@@ -80,7 +81,7 @@ def test_exported_source_reproduces_the_child_network_without_nasrl_nb(tmp_path)
         x = torch.randn(5, 1, 8, 8)
         with torch.no_grad():
             expected = child(x)
-        source = export_pytorch(arch, input_shape=(1, 8, 8), num_classes=10, class_name=f"Net_{name}", **kwargs)
+        source = standalone_source(arch, input_shape=(1, 8, 8), num_classes=10, class_name=f"Net_{name}", **kwargs)
         assert "nasrl_nb import" not in source and "import nasrl_nb" not in source
         assert str(arch) in source  # the architecture string is in the docstring
         namespace: dict = {}
@@ -104,7 +105,7 @@ def test_exported_source_reproduces_the_child_network_without_nasrl_nb(tmp_path)
 
 def test_one_layer_per_line_not_an_interpreter():
     arch = get_space("cell").parse("|nor_conv_3x3~0|+|skip_connect~0|nor_conv_3x3~1|+|skip_connect~0|none~1|nor_conv_3x3~2|")
-    source = export_pytorch(arch, channels=4)
+    source = standalone_source(arch, channels=4).split("class ExportedNet")[1]  # the network, after the copied ops
     init = source.split("def __init__")[1].split("def forward")[0]
     forward = source.split("def forward")[1].split("def load_child_state_dict")[0]
     layer_lines = [line for line in init.splitlines() if line.strip().startswith("self.")]
@@ -117,26 +118,28 @@ def test_one_layer_per_line_not_an_interpreter():
 def test_bad_arguments():
     arch = get_space("cell").sample(np.random.default_rng(0))
     with pytest.raises(ValueError, match="class_name: '1abc' is not allowed"):
-        export_pytorch(arch, class_name="1abc")
+        standalone_source(arch, class_name="1abc")
     with pytest.raises(ValueError, match="channels: must be a positive integer"):
-        export_pytorch(arch, channels=0)
+        standalone_source(arch, channels=0)
     with pytest.raises(ValueError, match="no network builder"):
-        export_pytorch(custom_space({"x": [1, 2]}).from_choices([2]))
+        standalone_source(custom_space({"x": [1, 2]}).from_choices([2]))
 
 
 def test_group_norm_is_exported_with_the_child_networks_group_count():
     space = MacroSpace(num_layers=2, vocab={"normalization": ["batch_norm", "group_norm"]}, filters=8)
     arch = space.from_choices(["group_norm", "group_norm"])
-    assert "nn.GroupNorm(4, 8)" in export_pytorch(arch, channels=8)  # 4 groups: not instance norm's 8
+    namespace: dict = {}
+    exec(compile(standalone_source(arch, channels=8), "exported", "exec"), namespace)
+    assert namespace["ExportedNet"]().layer0_norm.num_groups == 4  # 4 groups: not instance norm's 8
     assert ChildNetwork(arch, channels=8).features.layers[0].norm.num_groups == 4
 
 
-def test_export_summary_exports_the_best_by_reward_not_the_most_accurate():
+def test_a_summarys_result_exports_the_best_by_reward_not_the_most_accurate():
     space = MacroSpace(num_layers=2, vocab={"layer_type": ["conv1x1", "conv5x5"]})
     small, big = space.from_choices(["conv1x1"] * 2), space.from_choices(["conv5x5"] * 2)
     summary = {"space": space.spec(), "best_arch": str(small), "most_accurate_arch": str(big),
                "evaluator": {"input_shape": [1, 8, 8], "num_classes": 10, "child_kwargs": {"channels": 8}}}
-    source = export_summary(summary)
+    source = result(summary).to_pytorch()
     assert f"ARCHITECTURE = {json.dumps(str(small))}" in source
     assert str(big) not in source
 
@@ -164,7 +167,7 @@ def test_summary_export_and_dashboard_name_the_rewards_choice_under_a_budget(tmp
     most_accurate = max(search.history, key=lambda r: r["val_accuracy"])
     assert most_accurate["params"] > 5_000 and summary["best_arch"] != most_accurate["arch"]  # a real choice
     assert summary["best_params"] <= 5_000
-    source = export_summary(summary)
+    source = result(summary).to_pytorch()
     assert f"ARCHITECTURE = {json.dumps(summary['best_arch'])}" in source
     dash = SearchDashboard(search)
     assert html.escape(summary["best_arch"]) in dash.status.value

@@ -369,15 +369,15 @@ def test_export_refuses_a_foreign_file_replaces_its_own_and_force_replaces_any(w
 
 
 def test_export_api_refuses_a_foreign_file_unless_forced(workdir):
-    from nasrl_nb.assembly.export import export_search, write_export
+    from nasrl_nb.assembly.result import result, write_export
 
     mine = workdir / "mine.py"
     with pytest.raises(ValueError, match=r"out: .*exists and was not written by nasrl_nb export; pass --force \(force=True\)"):
-        export_search(workdir / "run", out=mine)
+        result(workdir / "run").to_pytorch(mine)
     with pytest.raises(ValueError, match=r"out: .*force=True"):
         write_export(mine, "x = 1\n")
     assert mine.read_text() == "print('a file the user wrote')\n"
-    source = export_search(workdir / "run", out=mine, force=True)
+    source = result(workdir / "run").to_pytorch(mine, force=True)
     assert mine.read_text() == source
 
 

@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from nasrl_nb.assembly.config import SearchConfig
-from nasrl_nb.assembly.export import run_result
 from nasrl_nb.assembly.factory import make_search, resume_search
+from nasrl_nb.assembly.result import result
 from nasrl_nb.cli.commands import main
 from nasrl_nb.enas.evaluator import SharedWeightEvaluator
 from nasrl_nb.enas.ranking import ranking_quality
@@ -155,7 +155,7 @@ def test_cli_search_enas_writes_the_run_folder_resumes_and_exports(tmp_path, cap
     assert len((tmp_path / "run" / "history.jsonl").read_text().splitlines()) == 4
     assert main(["export", out]) == 0
     source = capsys.readouterr().out
-    assert "class ExportedNet" in source and f"ARCHITECTURE = {json.dumps(run_result(out)['arch'])}" in source  # derived
+    assert "class ExportedNet" in source and f"ARCHITECTURE = {json.dumps(result(out).arch)}" in source  # derived
 
 
 def test_ranking_quality_reports_kendall_and_spearman():

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nasrl_nb.assembly.standalone import export_pytorch
+from nasrl_nb.assembly.standalone import standalone_source
 from nasrl_nb.bench.build import DATASET_DEFAULTS, BuildSettings, train_cell
 from nasrl_nb.darts.relaxed_supernets import build_relaxed_supernet
 from nasrl_nb.enas.supernet import build_shared_supernet
@@ -149,7 +149,7 @@ def test_relaxed_supernets_run_on_a_signal_with_1d_kernels(space_name):
 
 def test_export_refuses_a_signal_with_a_clear_error():
     with pytest.raises(ValueError, match=r"input_shape: a height of 1 .* is not exported; allowed values: a height of 2"):
-        export_pytorch(get_space("cell").parse(ALL_CONV), input_shape=SIGNAL)
+        standalone_source(get_space("cell").parse(ALL_CONV), input_shape=SIGNAL)
 
 
 @pytest.mark.slow

@@ -14,14 +14,8 @@ import runpy
 import pytest
 import torch
 
-from nasrl_nb.assembly.export import (
-    export_result,
-    export_search,
-    export_summary,
-    run_result,
-    search_result,
-)
 from nasrl_nb.assembly.factory import make_search
+from nasrl_nb.assembly.result import result
 from nasrl_nb.bench import analysis
 from nasrl_nb.cli.commands import main
 from nasrl_nb.enas.strategy import derive
@@ -63,9 +57,9 @@ def test_darts_exports_the_cell_derived_from_the_final_alphas(darts_run, capsys)
     assert summary["best_evaluation"] == 0 and summary["best_arch"] == history[0]["arch"]
     assert summary["result"]["rule"] == "last" and summary["result"]["evaluation"] == 2
     assert summary["result"]["arch"] == history[-1]["arch"] == str(search.strategy.supernet.derive())
-    architecture, result = exported_architecture(export_search(out))
+    architecture, metadata = exported_architecture(result(out).to_pytorch())
     assert architecture == history[-1]["arch"]
-    assert result["method"] == "darts" and result["rule"] == "last" and "final alphas" in result["description"]
+    assert metadata["method"] == "darts" and metadata["rule"] == "last" and "final alphas" in metadata["description"]
     assert main(["export", str(out), "--out", str(out / "net.py")]) == 0
     assert "the darts search's result: the last proposed architecture (DARTS: the cell derived from the final " \
            "alphas), evaluation 3" in capsys.readouterr().err
@@ -85,7 +79,7 @@ def test_other_methods_hand_over_the_best_by_reward():
                          budget=4, batch_size=2, progress=False)
     summary = search.run()
     assert summary["result"]["rule"] == "best_reward" and summary["result"]["arch"] == summary["best_arch"]
-    assert search_result(search)["arch"] == summary["best_arch"]
+    assert result(search).arch == summary["best_arch"]
 
 
 # --- ENAS: derived from the trained supernet ----------------------------------------------------------------------
@@ -97,16 +91,17 @@ def test_enas_export_writes_the_derived_architecture(tmp_path, capsys):
     summary = search.run()
     assert summary["result"]["rule"] == "derive" and summary["result"]["arch"] is None
     expected = derive(search, num_candidates=100, seed=0)[0]
-    result = run_result(out)  # rebuilt from config.json and checkpoint.pt
-    assert result["arch"] == str(expected["arch"]) and result["shared_accuracy"] == expected["shared_accuracy"]
-    assert search_result(search)["arch"] == result["arch"]
+    derived = result(out)  # rebuilt from config.json and checkpoint.pt
+    assert derived.arch == str(expected["arch"]) and derived.record["shared_accuracy"] == expected["shared_accuracy"]
+    assert derived.top[0] == {"arch": derived.arch, "shared_accuracy": expected["shared_accuracy"]}
+    assert result(search).arch == derived.arch
     before = {p.name: p.read_bytes() for p in out.iterdir()}
-    architecture, metadata = exported_architecture(export_search(out))
-    assert architecture == result["arch"] and metadata["rule"] == "derive" and metadata["candidates"] >= 1
+    architecture, metadata = exported_architecture(result(out).to_pytorch())
+    assert architecture == derived.arch and metadata["rule"] == "derive" and metadata["candidates"] >= 1
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # deriving changed nothing in the folder
-    assert exported_architecture(export_result(search))[0] == result["arch"]
+    assert exported_architecture(result(search).to_pytorch())[0] == derived.arch
     with pytest.raises(ValueError, match="the result of the enas search is ranked after the search .* needs the trained"):
-        export_summary(summary)
+        result(summary).to_pytorch()
     assert main(["export", str(out)]) == 0
     assert "the enas search's result: ranked after the search" in capsys.readouterr().err
 
@@ -137,10 +132,10 @@ def test_curriculum_records_carry_their_stage_space(curriculum_run):
 def test_a_shallow_best_child_of_a_curriculum_exports(curriculum_run, tmp_path):
     out, _ = curriculum_run
     summary = json.loads((out / "summary.json").read_text())
-    architecture, _ = exported_architecture(export_search(out))
+    architecture, _ = exported_architecture(result(out).to_pytorch())
     assert architecture == summary["best_arch"]
     path = tmp_path / "net.py"
-    path.write_text(export_search(out))
+    result(out).to_pytorch(path)
     net = runpy.run_path(str(path))["ExportedNet"]().eval()  # the file needs only torch
     assert tuple(net(torch.randn(2, 1, 8, 8)).shape) == (2, 10)
     assert "self.layer0_op" in path.read_text() and "self.layer1_op" not in path.read_text()
@@ -168,6 +163,6 @@ def test_a_live_export_is_what_the_cli_writes_for_a_reward_ranked_search(tmp_pat
     search = make_search("random", MacroSpace(num_layers=2), "digits", budget=2, batch_size=2, epochs=1,
                          max_samples=100, channels=4, progress=False, out_dir=out)
     search.run()
-    source = export_result(search)  # the dashboard's Export
-    assert source == export_search(out) == export_summary(search.summary())  # `nasrl-nb export` and the summary
+    source = result(search).to_pytorch()  # the dashboard's Export
+    assert source == result(out).to_pytorch() == result(search.summary()).to_pytorch()  # `nasrl-nb export`, the summary
     assert exported_architecture(source)[1]["rule"] == "best_reward"

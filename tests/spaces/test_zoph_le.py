@@ -9,7 +9,7 @@ import torch
 
 import nasrl_nb.cli.commands as cli_main
 from nasrl_nb.assembly.factory import make_search
-from nasrl_nb.assembly.standalone import export_pytorch
+from nasrl_nb.assembly.standalone import standalone_source
 from nasrl_nb.controllers.lstm import NASController
 from nasrl_nb.nn.child_network import ChildNetwork, concat_padded
 from nasrl_nb.nn.complexity import count_flops, count_parameters
@@ -215,7 +215,7 @@ def test_export_computes_what_the_child_computes():
             seed_everything(seed)
             child = ChildNetwork(arch).eval()
             namespace = {}
-            exec(compile(export_pytorch(arch), "exported", "exec"), namespace)
+            exec(compile(standalone_source(arch), "exported", "exec"), namespace)
             net = namespace["ExportedNet"]().eval()
             net.load_child_state_dict(child.state_dict())
             x = torch.randn(3, 1, 8, 8)
