@@ -149,21 +149,21 @@ _SOLUTIONS = {
         ),
         Solution(
             "beam_size",
-            "answer = (300 - 9) // (6 - 1)",
+            "answer = (300 - functions) // (6 - 1)  # (300 - 9) // 5 = 58",
             "budget = |step 1| + K (B - 1): step 1 trains the 9 distinct one-edge functions, the 5 expansion "
             "steps share the rest, rounded down to stay within the budget.",
         ),
         Solution(
             "learn_rule",
-            'answer = ["s_sub s2 s0 s1", "sv_mul v0 s2 v0", "v_add v1 v1 v0"]',
+            'answer = ["s_sub s2 s0 s1",   # s2 = label - sigmoid(w.x): the error\n'
+            '          "sv_mul v0 s2 v0",  # v0 = s2 * x (x is loaded again before the next Predict)\n'
+            '          "v_add v1 v1 v0"]   # w = w + (label - p) x',
             "The error label - sigmoid(w.x) (s0 - s1), times the features, added to the weights: "
             "w += (label - p) x, a gradient step on the logistic loss with learning rate 1.",
         ),
         Solution(
             "fec_collisions",
-            "from nasrl_nb.zero.evaluate import probe_hash\n"
-            "key = probe_hash(reference, layout, evaluator.probe)\n"
-            "answer = {name for name, p in candidates.items() if probe_hash(p, layout, evaluator.probe) == key}",
+            'answer = {"a", "b", "e", "f"}',
             "Programs that make the same predictions on the probe hash alike, whatever their text; a dead line or "
             "commuted inputs change nothing, a new step size or a stale value changes every later prediction.",
         ),

@@ -54,7 +54,7 @@ def test_beam_size_hints():
 
 
 def test_beam_size_solution_passes():
-    namespace: dict = {}
+    namespace: dict = {"functions": 9}  # notebook 12's distinct functions among the one-edge cells
     exec(solution("beam_size").code, namespace)
     assert check_beam_size(300, namespace["answer"])
 
