@@ -70,3 +70,10 @@ def test_rebuild_checkpoint_refuses_a_zero_run_in_one_line(zero_run):
     with pytest.raises(ValueError, match="AutoML-Zero run, whose functional-equivalence cache") as info:
         rebuild_checkpoint(out, force=True)
     assert "\n" not in str(info.value)
+
+
+def test_a_built_in_space_name_cannot_be_registered_again():
+    from nasrl_nb.spaces.registry import register_spec_reader
+
+    with pytest.raises(ValueError, match=r"name: 'cell' is a built-in space; allowed values: another name"):
+        register_spec_reader("cell", ProgramSpace.from_spec)
