@@ -147,6 +147,26 @@ _SOLUTIONS = {
             'answer = sum(op == "none" for op in arch.choices) * (len(arch.space.ops) - 1)',
             "Each 'none' edge of the cell can take any op but 'none'; its other edges stay as they are.",
         ),
+        Solution(
+            "beam_size",
+            "answer = (300 - functions) // (6 - 1)  # (300 - 9) // 5 = 58",
+            "budget = |step 1| + K (B - 1): step 1 trains the 9 distinct one-edge functions, the 5 expansion "
+            "steps share the rest, rounded down to stay within the budget.",
+        ),
+        Solution(
+            "learn_rule",
+            'answer = ["s_sub s2 s0 s1",   # s2 = label - sigmoid(w.x): the error\n'
+            '          "sv_mul v0 s2 v0",  # v0 = s2 * x (x is loaded again before the next Predict)\n'
+            '          "v_add v1 v1 v0"]   # w = w + (label - p) x',
+            "The error label - sigmoid(w.x) (s0 - s1), times the features, added to the weights: "
+            "w += (label - p) x, a gradient step on the logistic loss with learning rate 1.",
+        ),
+        Solution(
+            "fec_collisions",
+            'answer = {"a", "b", "e", "f"}',
+            "Programs that make the same predictions on the probe hash alike, whatever their text; a dead line or "
+            "commuted inputs change nothing, a new step size or a stale value changes every later prediction.",
+        ),
     )
 }
 
@@ -1486,3 +1506,164 @@ def check_expansion_count(arch, answer) -> CheckResult:
     if value == free:
         return _hint("That is the number of edges that can be added; each can carry several ops.")
     return _too_high_or_low(value, expected, "Count the 'none' edges, then the ops each of them could take instead.")
+
+
+def check_beam_size(budget, answer, first_step: int = 9, edges: int = 6) -> CheckResult:
+    """Is ``answer`` K, PNAS's cells trained per expansion step, from :data:`~nasrl_nb.pnas.config.BEAM_SIZE_RULE`?
+
+    ``budget = |step 1| + K (B - 1)`` solved for K (Liu et al. 2018, Sec. 3.1), with ``first_step``
+    cells trained at step 1 (the distinct functions among the one-edge cells, 9 on the cell space)
+    and ``edges`` steps in all; K is rounded down so that the steps stay within the budget.
+    """
+    from .pnas.config import beam_size_rule
+
+    expected = beam_size_rule(budget, first_step, edges)
+    value = _as_int(answer)
+    if value is None:
+        return _not_a_count(answer)
+    if value == expected:
+        return _passed(f"K = {expected}: step 1 trains {first_step} cells, and the {edges - 1} expansion steps "
+                       f"share the other {budget - first_step} evaluations.")
+    if value == budget // (edges - 1) or value == math.ceil(budget / (edges - 1)):
+        return _hint("Step 1 spends part of the budget before any expansion: take its cells off first.")
+    if value == (budget - 24) // (edges - 1):
+        return _hint("Step 1 trains one cell per distinct function, not all 24 one-edge cells: equivalent cells "
+                     "are trained once.")
+    if value in (budget // edges, (budget - first_step) // edges):
+        return _hint(f"Step 1 is not an expansion step: after it, {edges - 1} steps share what is left.")
+    if value == math.ceil((budget - first_step) / (edges - 1)):
+        return _hint("Round down: with K rounded up the expansion steps would need more evaluations than the "
+                     "budget has left.")
+    return _too_high_or_low(value, expected, "Solve budget = |step 1| + K (B - 1) for K, rounding down.")
+
+
+# --- 13_automl_zero ------------------------------------------------------------------------
+
+
+def _zero_defaults(layout, tasks):
+    from .zero.program import MemoryLayout
+    from .zero.tasks import projected_binary_tasks
+
+    layout = MemoryLayout(scalars=4, vectors=2, matrices=0, dim=8) if layout is None else layout
+    tasks = projected_binary_tasks(4, dim=layout.dim, seed=0) if tasks is None else tasks
+    return layout, tasks
+
+
+def _as_program(answer, predict):
+    """``answer`` as a Program (a Program, its text, Learn's text, or a list of Instructions/texts as Learn),
+    or a hint string saying why not."""
+    from .zero.program import Instruction, Program
+
+    try:
+        if isinstance(answer, Program):
+            return answer
+        if isinstance(answer, str):
+            if ":" in answer:
+                return Program.parse(answer)
+            return Program(predict=predict, learn=tuple(Instruction.parse(t) for t in answer.split(";") if t.strip()))
+        if isinstance(answer, (list, tuple)):
+            learn = tuple(a if isinstance(a, Instruction) else Instruction.parse(a) for a in answer)
+            return Program(predict=predict, learn=learn)
+    except ValueError as error:
+        return f"Your program could not be read: {error}"
+    return (f"Give Learn as a list of Instructions (or their text, e.g. 's_sub s2 s0 s1'), or a whole Program, "
+            f"not {type(answer).__name__} {answer!r}.")
+
+
+def _same_function(a, b, layout, tasks) -> bool:
+    """Do programs ``a`` and ``b`` make the same predictions, training and held-out, on ``tasks``?"""
+    import numpy as np
+
+    from .zero.interpreter import execute
+
+    runs = [execute(p, layout, tasks.x_train, tasks.y_train, tasks.x_valid, rng=np.random.default_rng(0))
+            for p in (a, b)]
+    with np.errstate(all="ignore"):
+        return all(np.allclose(getattr(runs[0], f), getattr(runs[1], f), rtol=1e-9, atol=1e-9, equal_nan=True)
+                   for f in ("train_predictions", "valid_logits"))
+
+
+def check_learn_rule(answer, layout=None, tasks=None) -> CheckResult:
+    """Is ``answer`` the Learn function of logistic regression trained by SGD with learning rate 1?
+
+    ``answer``: Learn as a list of :class:`~nasrl_nb.zero.program.Instruction` (or their texts, or
+    one text with ``;``), run after the reference Predict ``s1 = dot(v1, v0)``; or a whole
+    :class:`~nasrl_nb.zero.program.Program`. Every program that learns what
+    :func:`~nasrl_nb.zero.examples.logistic_regression` learns passes (another scratch scalar,
+    commuted inputs, extra dead lines): the check runs both on ``tasks`` over ``layout`` (default:
+    4 scalars, 2 vectors, no matrix, dimension 8; 4 tasks of seed 0) and compares every prediction.
+    """
+    from .zero.examples import hebbian, logistic_regression
+    from .zero.program import Instruction, Program
+
+    layout, tasks = _zero_defaults(layout, tasks)
+    reference = logistic_regression()
+    program = _as_program(answer, reference.predict)
+    if isinstance(program, str):
+        return _hint(program)
+    try:
+        program.check(layout)
+    except ValueError as error:
+        return _hint(f"{error} (the memory has {layout.scalars} scalars and {layout.vectors} vectors).")
+    if _same_function(program, reference, layout, tasks):
+        return _passed("Your Learn is w += (label - sigmoid(w.x)) x: the gradient step of the logistic loss, "
+                       "with the error term label - prediction.")
+    if not _same_function(reference.replace("predict", program.predict), reference, layout, tasks):
+        return _hint("Keep Predict as s1 = dot(v1, v0): Learn must train the weights that Predict reads (v1).")
+    wrong = [
+        (Program(predict=program.predict), "Your Learn leaves the weights v1 as they are: add a step to them."),
+        (hebbian().replace("predict", program.predict),
+         "There is no error term: w += label * x is the Hebbian rule. Scale x by label - prediction (s0 - s1)."),
+        (reference.replace("learn", (Instruction("s_sub", 2, (1, 0)), *reference.learn[1:])).replace(
+            "predict", program.predict),
+         "Check the sign: the gradient of the loss is (prediction - label) x, and descent steps against it."),
+        (reference.replace("learn", (reference.learn[0], Instruction("sv_mul", 1, (2, 0)))).replace(
+            "predict", program.predict),
+         "The weights are replaced by the last correction instead of accumulated: add the step to w (v_add)."),
+    ]
+    for candidate, message in wrong:
+        if _same_function(program, candidate, layout, tasks):
+            return _hint(message)
+    if not any(i.op == "s_sub" and i.inputs == (0, 1) for i in program.learn):
+        return _hint("The step is the error label - prediction (s0 - s1, a scalar) times the features v0, "
+                     "added to the weights v1.")
+    if program.setup:
+        return _hint("Setup runs once, before any example: this rule needs none (learning rate 1, no constant).")
+    return _hint("The order matters: compute the error first, then scale v0 by it, then add the result to v1; "
+                 "use a learning rate of 1 (no constant).")
+
+
+def check_fec_collisions(reference, candidates: dict, answer, evaluator=None, layout=None) -> CheckResult:
+    """Is ``answer`` the names of ``candidates`` whose probe hash equals ``reference``'s?
+
+    Those are the programs the functional-equivalence cache would answer with ``reference``'s
+    fitness (:func:`~nasrl_nb.zero.evaluate.probe_hash` on ``evaluator.probe``; default: a
+    :class:`~nasrl_nb.zero.evaluate.ProgramEvaluator` with 4 search tasks). ``answer``: any
+    iterable of names (a list, set, tuple), or one name as a string.
+    """
+    from .zero.evaluate import ProgramEvaluator, probe_hash
+
+    if not candidates:
+        raise ValueError("candidates: need at least one named program")
+    evaluator = ProgramEvaluator(num_tasks=4, test_tasks=0) if evaluator is None else evaluator
+    layout, _ = _zero_defaults(layout, evaluator.probe)
+    key = probe_hash(reference, layout, evaluator.probe, seed=evaluator.seed)
+    expected = {name for name, p in candidates.items() if probe_hash(p, layout, evaluator.probe, seed=evaluator.seed) == key}
+    if isinstance(answer, str):
+        answer = [answer]
+    try:
+        chosen = {str(a) for a in answer}
+    except TypeError:
+        return _hint(f"Give the names of the programs (a list or set of strings), not {type(answer).__name__} {answer!r}.")
+    unknown = chosen - set(candidates)
+    if unknown:
+        return _hint(f"{', '.join(sorted(unknown))}: not a program's name here; allowed values: "
+                     f"{', '.join(candidates)}.")
+    if chosen == expected:
+        return _passed(f"{len(expected)} of the {len(candidates)} programs hash alike: the cache compares what "
+                       "programs predict, not their text, so a line nobody reads changes nothing.")
+    if chosen - expected:
+        return _hint("Some programs you chose learn differently (another step size, or a value used before it is "
+                     "computed): any change of a prediction on the probe changes the hash.")
+    return _hint("Some programs you left out differ from the reference only in their text (a line whose result "
+                 "nobody reads, inputs in another order): the cache hashes predictions, not text.")

@@ -440,7 +440,7 @@ def _notebook_cells(name: str):
 
 OWN_NOTEBOOKS = ["00_start_here.ipynb", "01_search_space.ipynb", "02_child_network.ipynb", "03_controller.ipynb",
                  "04_reinforce.ipynb", "05_multi_objective.ipynb", "07_enas.ipynb", "09_scale_out.ipynb",
-                 "11_rl_algorithms.ipynb"]
+                 "11_rl_algorithms.ipynb", "12_pnas.ipynb", "13_automl_zero.ipynb"]
 
 
 @pytest.mark.parametrize("name", OWN_NOTEBOOKS)

@@ -109,6 +109,10 @@ def rebuild_checkpoint(out_dir, *, evaluator: Evaluator | None = None, reward_fn
     saved = folder.read_config()
     if saved is None:
         raise ValueError(f"out_dir: no search in {str(folder.path)!r} (no config.json); nothing to rebuild")
+    if saved.get("method") == "zero":
+        raise ValueError(f"out_dir: {str(folder.path)!r} holds an AutoML-Zero run, whose functional-equivalence cache "
+                         "history.jsonl does not hold, so its checkpoint cannot be rebuilt exactly; start it again "
+                         "with `python -m nasrl_nb zero --out` in another folder")
     config = SearchConfig.from_dict(saved)
     _check_replayable(folder, config, evaluator, force)
     if reward_fn is None and config.reward.custom is not None:

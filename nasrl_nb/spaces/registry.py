@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import inspect
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from ..validation import require_choice
 from .cell_space import CellSpace
@@ -15,6 +15,22 @@ from .search_space import Architecture, SearchSpace, custom_space
 from .zoph_le_space import ZophLeSpace
 
 SPACES: dict[str, type[SearchSpace]] = {"macro": MacroSpace, "cell": CellSpace, "darts": DartsSpace, "zoph-le": ZophLeSpace}
+
+# spaces defined above this layer (AutoML-Zero's programs): name -> a function from the spec (without its
+# "space" key) to the space; each registers itself when its module is imported (register_spec_reader)
+SPEC_READERS: dict[str, Callable[[dict], SearchSpace]] = {}
+
+
+def register_spec_reader(name: str, reader: Callable[[dict], SearchSpace]) -> None:
+    """Let :func:`space_from_spec` rebuild the spaces named ``name`` with ``reader(spec)``.
+
+    For spaces that live in a higher layer than this registry (``"zero"``:
+    :class:`~nasrl_nb.zero.space.ProgramSpace`, registered by :mod:`nasrl_nb.zero.space`), so that
+    a run folder of theirs is read by the same functions as every other run folder.
+    """
+    if name in SPACES or name == "custom":
+        raise ValueError(f"name: {name!r} is a built-in space; allowed values: another name")
+    SPEC_READERS[name] = reader
 
 
 def get_space(name: str, **kwargs) -> SearchSpace:
@@ -44,6 +60,11 @@ def space_from_spec(spec: Mapping) -> SearchSpace:
         if set(spec) != {"vocab"}:
             raise ValueError(f"space 'custom': expected exactly the key 'vocab', got {sorted(spec)}")
         return custom_space(spec["vocab"])
+    if kind in SPEC_READERS:
+        return SPEC_READERS[kind](spec)
+    if kind not in SPACES:
+        raise ValueError(f"space: {kind!r} is not allowed; allowed values: {', '.join([*SPACES, 'custom', *SPEC_READERS])}"
+                         + (" (import nasrl_nb.zero first to read an AutoML-Zero run)" if kind == "zero" else ""))
     return get_space(kind, **spec)
 
 

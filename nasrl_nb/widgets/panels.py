@@ -46,6 +46,7 @@ class RunState:
     def load(cls, run_dir) -> RunState:
         """Read a run folder written by a search (:func:`~nasrl_nb.run.folder.load_run`)."""
         from ..run.folder import SUMMARY_NAME, load_run
+        from ..zero import space as _programs  # noqa: F401  registers the "zero" space: AutoML-Zero runs read alike
 
         if not (Path(run_dir) / SUMMARY_NAME).exists():
             raise ValueError(f"run_dir: {str(run_dir)!r} holds no summary.json; pass the --out folder of a search")

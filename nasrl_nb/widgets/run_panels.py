@@ -15,12 +15,15 @@ from .enas_panels import ENAS_PANELS, render_enas_panels
 from .panels import PANELS, RunState, render_panels, warnings_for
 
 DARTS_RUN_PANELS = DARTS_PANELS + ("rewards", "tradeoff")  # the derived cell replaces "architecture"
+ZERO_RUN_PANELS = ("rewards",)  # an AutoML-Zero run's fitness per step (its programs are text: summary.json's best)
 
 
 def panel_names(method: str, *, shared_weights: bool, benchmark=None) -> tuple[str, ...]:
     """The panels of a run of ``method``; ``shared_vs_true`` only with a ``benchmark`` to compare with."""
     if is_darts(method):
         return DARTS_RUN_PANELS
+    if method == "zero":  # AutoML-Zero: programs, not networks; no policy, no cost
+        return ZERO_RUN_PANELS
     if shared_weights:
         return PANELS + tuple(n for n in ENAS_PANELS if n != "shared_vs_true" or benchmark is not None)
     return PANELS

@@ -39,7 +39,7 @@ class ZeroConfig:
     matrices: int = 0  # memory: m0.. (the full op set needs at least one)
     max_setup: int = 0  # instructions at most in Setup
     max_predict: int = 1  # ... in Predict
-    max_learn: int = 3  # ... in Learn
+    max_learn: int = 4  # ... in Learn (4 rediscovers SGD about twice as often as 3: BENCHMARKS.md, AutoML-Zero)
     num_tasks: int = 8  # search tasks (digit pairs); fitness is their mean held-out accuracy
     test_tasks: int = 8  # unseen tasks for test_accuracy
     n_train: int = 100  # training examples per task (one pass)

@@ -11,6 +11,7 @@ it: only :class:`~nasrl_nb.zero.strategy.ProgramEvolution` proposes its members.
 
 from __future__ import annotations
 
+from ..spaces.registry import register_spec_reader
 from ..spaces.search_space import Architecture, SearchSpace
 from .ops import OP_SETS, OPS
 from .program import COMPONENTS, MemoryLayout, Program
@@ -59,6 +60,10 @@ class ProgramSpace(SearchSpace):
 
     @classmethod
     def from_spec(cls, spec) -> ProgramSpace:
+        """The inverse of :meth:`spec` (with or without its ``"space"`` key); a missing key is a ``ValueError``."""
+        missing = [k for k in ("layout", "ops", "max_sizes") if k not in spec]
+        if missing:
+            raise ValueError(f"space 'zero': missing keys {missing}; allowed keys: ['layout', 'max_sizes', 'ops', 'space']")
         return cls(MemoryLayout(**spec["layout"]), spec["ops"], spec["max_sizes"])
 
     def __repr__(self) -> str:
@@ -95,3 +100,6 @@ class ProgramSpace(SearchSpace):
 
     def from_indices(self, indices):
         raise ValueError("indices: a program space has no decisions; build members with wrap(program) or parse(text)")
+
+
+register_spec_reader(ProgramSpace.name, ProgramSpace.from_spec)  # run folders of programs read like any other
