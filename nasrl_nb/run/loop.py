@@ -58,7 +58,7 @@ from ..interrupts import deferred_interrupt
 from ..rewards.objectives import AccuracyReward, RewardFunction
 from ..spaces.search_space import Architecture, SearchSpace
 from ..strategies import hooks
-from ..strategies.base import SearchStrategy
+from ..strategies.base import SearchStrategy, proposal_stats
 from ..validation import require_positive, require_seed
 from .control import SearchControl
 from .folder import CHECKPOINT_NAME, CONFIG_NAME, RunFolder, history_row, step_line
@@ -349,7 +349,8 @@ class Search:
         with self._rng.active(restart=True):
             if pending:
                 self.strategy.set_hyperparameters(**pending)
-            architectures = list(self.strategy.propose(n)) if n else []
+            proposal = self.strategy.propose(n) if n else []
+            architectures, proposed = list(proposal), proposal_stats(proposal)  # DARTS: its search epochs
             before = hooks.choice_probabilities(self.strategy, architectures) if describe else None
         yield Stage("sample", {"architectures": architectures, "probabilities": before})
         # 2. build (display only: the evaluator builds its own children)
@@ -370,7 +371,8 @@ class Search:
         yield Stage("reward", {"rewards": rewards, "constraint_violated": violated, "baseline": baseline})
         # 5. policy update
         with self._rng.active():
-            stats = {**(self.strategy.observe(architectures, results, rewards) or {}), **self._batches.update_stats(results)}
+            observed = self.strategy.observe(architectures, results, rewards) or {}
+            stats = {**proposed, **observed, **self._batches.update_stats(results)}
             policy = hooks.policy_snapshot(self.strategy) if self.policy_snapshots else None
             after = hooks.choice_probabilities(self.strategy, architectures) if describe else None
         # 6. commit: memory, then disk (records before the checkpoint), shielded from Ctrl-C

@@ -5,7 +5,9 @@ Survey", Sec. 3) plugged into one loop: propose a batch, evaluate it, reward it,
 the rewards. Every strategy here has the same small interface, so the loop
 (:class:`nasrl_nb.run.loop.Search`) never asks which one it runs:
 
-* ``propose(n) -> list[Architecture]``;
+* ``propose(n) -> list[Architecture]``; a strategy whose proposing has statistics of its own
+  (DARTS: the search epochs that derived the cells) returns them with the batch as a
+  :class:`Proposal`, which the loop records beside ``observe``'s;
 * ``observe(architectures, results, rewards) -> dict`` of plain-number statistics (the RL
   strategies add ``baseline`` and ``advantages``);
 * ``state_dict()`` / ``load_state_dict(state)``: tensors and plain containers only;
@@ -27,6 +29,23 @@ from collections.abc import Mapping, Sequence
 
 from ..spaces.search_space import Architecture, SearchSpace
 from ..validation import require_positive
+
+
+class Proposal(list):
+    """A proposed batch (a list of architectures) with the statistics of proposing it.
+
+    ``stats``: plain numbers and containers, recorded in the step's statistics before those
+    ``observe`` returns (``steps.jsonl``). A plain list is a proposal without statistics.
+    """
+
+    def __init__(self, architectures: Sequence[Architecture] = (), stats: Mapping | None = None):
+        super().__init__(architectures)
+        self.stats = dict(stats or {})
+
+
+def proposal_stats(proposal: Sequence[Architecture]) -> dict:
+    """The statistics proposing ``proposal`` produced ({} for a plain list)."""
+    return dict(proposal.stats) if isinstance(proposal, Proposal) else {}
 
 
 class SearchStrategy(ABC):
