@@ -11,7 +11,7 @@ from torch.distributions import Categorical
 
 from nasrl_nb.controllers.attention import AttentionController
 from nasrl_nb.controllers.gru import GRUController
-from nasrl_nb.controllers.lstm import LSTMController
+from nasrl_nb.controllers.lstm import Controller, LSTMController
 from nasrl_nb.controllers.registry import CONTROLLERS, make_controller
 from nasrl_nb.rl.policy_gradient import PolicyGradientTrainer
 from nasrl_nb.runtime import seed_everything
@@ -113,6 +113,9 @@ def test_every_controller_learns_with_reinforce(kind):
 
 def test_registry_and_bad_input():
     assert CONTROLLERS == {"lstm": LSTMController, "gru": GRUController, "attention": AttentionController}
+    assert all(issubclass(kind, Controller) and kind is not Controller for kind in CONTROLLERS.values())
+    with pytest.raises(NotImplementedError, match="Controller: a controller needs a recurrent core"):
+        Controller(CellSpace())  # the base has none of its own
     with pytest.raises(ValueError, match="kind: 'transformer' is not allowed; allowed values: lstm, gru, attention"):
         make_controller(CellSpace(), kind="transformer")
     with pytest.raises(ValueError, match="num_heads: must divide hidden_size=16"):
