@@ -1,6 +1,6 @@
 """Controller sampling: one batched pass vs one architecture at a time.
 
-``NASController.sample(B)`` runs the LSTM once over the D decisions for the whole batch
+``LSTMController.sample(B)`` runs the LSTM once over the D decisions for the whole batch
 (a Python loop over decisions, none over architectures). This script samples ``--n``
 architectures (1,000 by default) from the NAS-Bench-201 cell space (D = 6), the default
 macro space (4 layers x 4 vocabularies, D = 16) and a macro space with anchor-point skip
@@ -31,7 +31,7 @@ import time
 import torch
 
 from benchmarks import machine
-from nasrl_nb.controllers.lstm import NASController
+from nasrl_nb.controllers.lstm import Controller, LSTMController
 from nasrl_nb.runtime import resolve_device, seed_everything
 from nasrl_nb.spaces.cell_space import CellSpace
 from nasrl_nb.spaces.macro_space import MacroSpace
@@ -43,11 +43,11 @@ SPACES = {
 }
 
 
-def batched(controller: NASController, n: int) -> int:
+def batched(controller: Controller, n: int) -> int:
     return len(controller.sample(n).architectures)
 
 
-def one_at_a_time(controller: NASController, n: int) -> int:
+def one_at_a_time(controller: Controller, n: int) -> int:
     return sum(len(controller.sample(1).architectures) for _ in range(n))
 
 
@@ -65,7 +65,7 @@ def timed(fn, controller, n: int, grad: bool) -> float:
 
 def run(space_name: str, args, grad: bool) -> None:
     seed_everything(0)
-    controller = NASController(SPACES[space_name](), hidden_size=args.hidden_size).to(args.device)
+    controller = LSTMController(SPACES[space_name](), hidden_size=args.hidden_size).to(args.device)
     decisions = len(controller.space.decisions)
     timed(batched, controller, args.n, grad)  # warm-up
     timed(one_at_a_time, controller, min(args.n, 100), grad)

@@ -80,7 +80,6 @@ import sys
 import time
 
 import torch
-from torch import nn
 
 from benchmarks import REPO
 from nasrl_nb.darts.architect import BilevelOptimizer
@@ -93,6 +92,7 @@ from nasrl_nb.darts.reference import (
     W_WD,
     RefArchitect,
     RefNetwork,
+    search_iteration,
 )
 from nasrl_nb.darts.supernet import DartsSupernet
 from nasrl_nb.runtime import environment_report
@@ -111,19 +111,10 @@ class RefSearch:
                                 in_channels=args.in_channels, compute_none=variant in ("reference", "reference-cl"),
                                 channels_last=variant == "reference-cl")
         self.optimizer = torch.optim.SGD(self.model.parameters(), W_LR, momentum=W_MOMENTUM, weight_decay=W_WD)
-        self.alpha_grad = variant in ("alpha-grad", "in-place")
-        self.architect = RefArchitect(self.model, alpha_grad=self.alpha_grad, in_place=variant == "in-place")
+        self.architect = RefArchitect(self.model, alpha_grad=variant in ("alpha-grad", "in-place"), in_place=variant == "in-place")
 
     def step(self, train, val, second_order):
-        self.architect.step(train, val, W_LR, self.optimizer, unrolled=second_order)
-        self.optimizer.zero_grad()
-        loss = self.model._loss(*train)
-        if self.alpha_grad:
-            loss.backward(inputs=list(self.model.parameters()))
-        else:
-            loss.backward()
-        nn.utils.clip_grad_norm_(self.model.parameters(), GRAD_CLIP)
-        self.optimizer.step()
+        search_iteration(self.model, self.architect, self.optimizer, train, val, second_order)
 
 
 class OurSearch:

@@ -177,11 +177,11 @@ def child_throughput(device: torch.device, args, precision: str) -> list[dict]:
 
 
 def controller_update(args) -> dict:
-    from nasrl_nb.controllers.lstm import NASController
+    from nasrl_nb.controllers.lstm import LSTMController
     from nasrl_nb.rl.policy_gradient import PolicyGradientTrainer
 
     space = get_space("cell")
-    trainer = PolicyGradientTrainer(NASController(space), algorithm="reinforce")
+    trainer = PolicyGradientTrainer(LSTMController(space), algorithm="reinforce")
     rewards = torch.rand(args.controller_batch, generator=torch.Generator().manual_seed(0)).tolist()
 
     def step():

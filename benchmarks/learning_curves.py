@@ -184,18 +184,18 @@ def step_sizes(initialisations: int = 5) -> list[float]:
     """
     import torch
 
-    from nasrl_nb.controllers.lstm import NASController
+    from nasrl_nb.controllers.lstm import LSTMController
     from nasrl_nb.spaces.registry import get_space
 
     ratios = []
     for seed in range(initialisations):
         torch.manual_seed(seed)
-        ctrl = NASController(get_space("cell"), seed=seed)
+        ctrl = LSTMController(get_space("cell"), seed=seed)
         out = ctrl(ctrl.sample(1).indices)
         row = []
-        for t in range(out.log_probs.shape[1]):
-            grads = torch.autograd.grad(out.log_probs[0, t], list(ctrl.parameters()), retain_graph=True, allow_unused=True)
-            bias = torch.autograd.grad(out.log_probs[0, t], [ctrl.heads[str(t)].bias], retain_graph=True)[0]
+        for t in range(out.decision_log_probs.shape[1]):
+            grads = torch.autograd.grad(out.decision_log_probs[0, t], list(ctrl.parameters()), retain_graph=True, allow_unused=True)
+            bias = torch.autograd.grad(out.decision_log_probs[0, t], [ctrl.heads[str(t)].bias], retain_graph=True)[0]
             row.append(sum(float((g ** 2).sum()) for g in grads if g is not None) / float((bias ** 2).sum()))
         ratios.append(row)
     return np.mean(ratios, axis=0).tolist()

@@ -5,7 +5,7 @@ weight sharing, ENAS and DARTS (plain and remedied) train real supernets on the 
 split. The one-shot methods' CPU time (process time), converted to the table's training seconds by a
 calibration (cells trained now with the build's settings, against the table's seconds for the
 same runs, before and after the one-shot runs), sets the multi-trial budget: each multi-trial
-search may spend the one-shot runs' mean cost (see ``nasrl_nb/assembly/showdown.py``). Every pick
+search may spend the one-shot runs' mean cost (see ``nasrl_nb/assembly/comparable_cost.py``). Every pick
 is scored by its table test accuracy (mean over the table's seeds) and its regret to the best.
 
     python -m benchmarks.showdown                                   # 5 seeds, 20 supernet epochs, 16 channels
@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 from benchmarks import REPO
-from nasrl_nb.assembly.showdown import (
+from nasrl_nb.assembly.comparable_cost import (
     MULTI_TRIAL_METHODS,
     ONE_SHOT_METHODS,
     SHOWDOWN_METHODS,

@@ -57,7 +57,7 @@ _EXPORTS = {
     "count_parameters": "nn.complexity",
     "count_flops": "nn.complexity",
     "measure_latency_ms": "nn.complexity",
-    "NASController": "controllers.lstm",
+    "LSTMController": "controllers.lstm",
     "ControllerSample": "controllers.lstm",
     "PolicySnapshot": "controllers.lstm",
     "max_entropy": "controllers.lstm",
@@ -136,7 +136,7 @@ _EXPORTS = {
     "rebuild_checkpoint": "assembly.rebuild",
     "result": "assembly.result",
     "SearchResult": "assembly.result",
-    "run_showdown": "assembly.showdown",
+    "run_showdown": "assembly.comparable_cost",
     # layer 8: plots (pure functions returning a Figure)
     "draw_architecture": "viz.drawing",
     "architecture_graph": "viz.drawing",

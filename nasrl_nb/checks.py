@@ -412,13 +412,13 @@ def check_max_entropy(space: SearchSpace, answer) -> CheckResult:
 
 
 def _tiny_controller(seed: int):
-    """A small NASController on the NAS-Bench-201 cell space (fast, 6 decisions)."""
-    from .controllers.lstm import NASController
+    """A small LSTMController on the NAS-Bench-201 cell space (fast, 6 decisions)."""
+    from .controllers.lstm import LSTMController
     from .spaces.cell_space import CellSpace
 
     with torch.random.fork_rng():  # leave the student's seeded global RNG untouched
         torch.manual_seed(seed)
-        return NASController(CellSpace(), hidden_size=16)
+        return LSTMController(CellSpace(), hidden_size=16)
 
 
 def check_reinforce_loss(
@@ -533,7 +533,7 @@ def check_baseline_update(
 ) -> CheckResult:
     """Does ``student_fn(baseline, rewards, decay)`` return the next moving-average baseline?
 
-    Compared with :meth:`PolicyGradientTrainer.compute_baseline`
+    Compared with :meth:`PolicyGradientTrainer.update_baseline`
     (``b <- decay * b + (1 - decay) * mean(R)``) from random previous baselines and
     reward batches.
     """
@@ -545,7 +545,7 @@ def check_baseline_update(
         previous = float(torch.rand(1, generator=generator))
         rewards = torch.rand(6, generator=generator, dtype=torch.float64)
         trainer.baseline = previous
-        expected = trainer.compute_baseline(rewards)
+        expected = trainer.update_baseline(rewards)
         try:
             answer = student_fn(previous, rewards.clone(), decay)
             value = float(answer)
@@ -561,7 +561,7 @@ def check_baseline_update(
         if _close(value, decay * previous + (1 - decay) * float(rewards.sum())):
             return _hint("Use the batch's mean reward, not its sum.")
         return _hint("Blend the old baseline and the batch's mean reward; the two weights add up to 1.")
-    return _passed("Your update matches PolicyGradientTrainer.compute_baseline.")
+    return _passed("Your update matches PolicyGradientTrainer.update_baseline.")
 
 
 # --- 05_multi_objective ------------------------------------------------------------------------
@@ -989,7 +989,7 @@ def check_parallel_speedup(student_fn: Callable[[float, float, int, int], float]
 def check_equal_cost_evaluations(result, bench, answer) -> CheckResult:
     """Is ``answer`` the number of evaluations the showdown's multi-trial budget buys?
 
-    ``result`` is :func:`~nasrl_nb.assembly.showdown.run_showdown`'s result. The budget is the mean
+    ``result`` is :func:`~nasrl_nb.assembly.comparable_cost.run_showdown`'s result. The budget is the mean
     one-shot cost in table seconds (CPU seconds / ``time_scale``); with every child charged the
     table's mean ``train_seconds``, a search evaluates until its spending *reaches* the budget
     (the evaluation that crosses it counts): ``ceil(budget / mean child seconds)``.

@@ -50,7 +50,7 @@ MUTATIONS: dict[str, Mutation] = {
     # epsilon-greedy: the mixture's samples scored with log pi alone (no pi / mu weight)
     "epsilon-greedy without its importance weight": Mutation(
         "rl/policy_gradient.py",
-        "advantages = advantages * self.behaviour_weights(out.log_probs)[:, None]  # (B, D)",
+        "advantages = advantages * self.behaviour_weights(out.decision_log_probs)[:, None]  # (B, D)",
         "advantages = advantages  # (B, D)",
         ("tests/rl/test_policy_gradient.py::test_epsilon_greedy_expected_update_is_the_policy_gradient",),
     ),

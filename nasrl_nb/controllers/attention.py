@@ -6,7 +6,7 @@ embedding): a small decoder-only transformer (Vaswani et al., NeurIPS 2017, Sec.
 causal mask of GPT) run one position at a time with a cache of the earlier positions, so
 that sampling is still one pass over the decisions for the whole batch. Everything else --
 heads, skip attention, temperature, tanh clipping, the own generator -- is
-:class:`~nasrl_nb.controllers.lstm.NASController`'s.
+:class:`~nasrl_nb.controllers.lstm.Controller`'s.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from .config import ControllerConfig
-from .lstm import NASController
+from .lstm import Controller
 
 
 class CausalBlock(nn.Module):
@@ -59,8 +59,8 @@ class AttentionCore(nn.Module):
         self.blocks = nn.ModuleList(CausalBlock(hidden_size, num_heads) for _ in range(num_layers))
 
 
-class AttentionController(NASController):
-    """:class:`NASController` whose core is causal self-attention over the earlier decisions.
+class AttentionController(Controller):
+    """:class:`Controller` whose core is causal self-attention over the earlier decisions.
 
     Step ``t``: ``z^0_t = x_t + p_t`` (input plus position embedding); each block ``l``
     appends ``z^{l-1}_t`` to its cache and computes ``z^l_t`` from it; the top ``z_t`` is
@@ -68,7 +68,7 @@ class AttentionController(NASController):
 
     Args:
         num_heads: attention heads per block (must divide ``hidden_size``); the other
-            arguments are :class:`NASController`'s (``num_layers`` = blocks).
+            arguments are :class:`Controller`'s (``num_layers`` = blocks).
     """
 
     def __init__(self, space, *, num_heads: int = ControllerConfig.num_heads, **kwargs):

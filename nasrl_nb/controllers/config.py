@@ -16,7 +16,7 @@ CONTROLLER_KINDS: tuple[str, ...] = ("lstm", "gru", "attention")  # the keys of 
 
 @dataclass
 class ControllerConfig:
-    """The RNN controller of the RL methods and enas (:class:`~nasrl_nb.controllers.lstm.NASController`)."""
+    """The RNN controller of the RL methods and enas (:class:`~nasrl_nb.controllers.lstm.Controller`)."""
 
     hidden_size: int = 64  # LSTM width
     num_layers: int = 1  # stacked LSTM layers

@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch
 
 from ..spaces.search_space import SearchSpace
-from .lstm import NASController
+from .lstm import Controller
 
 
 def extends(small: SearchSpace, big: SearchSpace) -> bool:
@@ -28,7 +28,7 @@ def extends(small: SearchSpace, big: SearchSpace) -> bool:
     )
 
 
-def grow_controller(controller: NASController, space: SearchSpace, *, skip_attention: bool | None = None) -> NASController:
+def grow_controller(controller: Controller, space: SearchSpace, *, skip_attention: bool | None = None) -> Controller:
     """A controller of ``controller``'s class over ``space`` (which extends its space) with its shared weights.
 
     ``skip_attention``: for the grown controller (None: as the old one, or on when the old

@@ -4,7 +4,7 @@ The GRU (Cho et al. 2014, Sec. 2.3) keeps one state vector instead of the LSTM's
 gates it with a reset and an update gate: fewer parameters (3 H^2 per matrix set instead of
 4 H^2) for the same sequence of decisions. Everything else -- start token, one embedding per
 decision, one head per decision, skip attention, temperature and tanh clipping, the own
-generator -- is :class:`~nasrl_nb.controllers.lstm.NASController`'s; only the recurrent core
+generator -- is :class:`~nasrl_nb.controllers.lstm.Controller`'s; only the recurrent core
 differs.
 """
 
@@ -13,11 +13,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .lstm import NASController
+from .lstm import Controller
 
 
-class GRUController(NASController):
-    """:class:`NASController` with ``num_layers`` stacked ``GRUCell``\\ s as its core.
+class GRUController(Controller):
+    """:class:`Controller` with ``num_layers`` stacked ``GRUCell``\\ s as its core.
 
     Step ``t``: ``h^1_t = GRU_1(x_t, h^1_{t-1})``, ``h^l_t = GRU_l(h^{l-1}_t, h^l_{t-1})``; the
     top ``h_t`` (B, H) feeds the heads exactly as the LSTM's does.

@@ -50,16 +50,17 @@ class ControllerSample:
 
 @dataclass
 class ControllerOutput:
-    """What :meth:`NASController.forward` returns for a batch of given choices.
+    """What :meth:`Controller.forward` returns for a batch of given choices.
 
     ``logits[t]`` is (B, K_t): the step-``t`` logits after temperature and tanh clipping,
     so ``Categorical(logits=logits[t])`` is the policy for decision ``t``.
-    ``log_probs``/``entropies`` are (B, D) per-decision log pi(a_t | a_<t) and entropies;
-    ``hidden`` is (B, D, H), the top LSTM layer's state at each step (a critic can read it).
+    ``decision_log_probs``/``entropies`` are (B, D) per-decision log pi(a_t | a_<t) and
+    entropies (their sums over D are :meth:`Controller.log_prob`'s (B,) log pi(a) and entropy);
+    ``hidden`` is (B, D, H), the top core layer's state at each step (a critic can read it).
     """
 
     logits: list[torch.Tensor]
-    log_probs: torch.Tensor
+    decision_log_probs: torch.Tensor  # (B, D)
     entropies: torch.Tensor
     hidden: torch.Tensor
 
@@ -101,8 +102,13 @@ class PolicySnapshot:
         )
 
 
-class NASController(nn.Module):
-    """LSTM policy over the decisions of ``space`` (Zoph & Le 2017; ENAS tricks).
+class Controller(nn.Module):
+    """A recurrent policy over the decisions of ``space`` (Zoph & Le 2017; ENAS tricks).
+
+    The base of the controllers: everything but the recurrent core, which a subclass supplies
+    (:meth:`_make_core`, :meth:`_initial_state`, :meth:`_advance`): :class:`LSTMController`
+    (Zoph & Le's), :class:`~nasrl_nb.controllers.gru.GRUController` and
+    :class:`~nasrl_nb.controllers.attention.AttentionController`.
 
     Decision format: step ``t`` picks option ``a_t`` in ``0..K_t-1`` of
     ``space.decisions[t]``; an architecture is the index row ``(a_0, ..., a_{D-1})``
@@ -112,7 +118,8 @@ class NASController(nn.Module):
 
     1. input ``x_t`` (B, H) = the learned start token for ``t = 0``, else
        ``embedding_{t-1}(a_{t-1})`` (one embedding table per decision);
-    2. ``h_t`` = stacked ``LSTMCell``\\ s (``num_layers`` of them) applied to ``x_t``;
+    2. ``h_t`` = the recurrent core applied to ``x_t`` (:class:`LSTMController`: ``num_layers``
+       stacked ``LSTMCell``\\ s);
     3. raw logits: ``head_t(h_t)`` (one ``nn.Linear(H, K_t)`` per decision), except for a
        skip decision "layer i takes layer j's output" when ``skip_attention``: its score is
        ``s = v^T tanh(W_prev h_j + W_curr h_i)`` (Zoph & Le Sec. 3.3), with raw logits
@@ -164,7 +171,7 @@ class NASController(nn.Module):
         H = self.hidden_size
 
         self.start = nn.Parameter(torch.empty(1, H))  # the start token's input
-        self.cells = self._make_core()  # the recurrent core: stacked LSTM cells here (see _advance)
+        self.cells = self._make_core()  # the recurrent core: the subclass's (LSTMController: stacked LSTM cells)
         # embeddings[t] embeds decision t's choice as the input of step t + 1
         self.embeddings = nn.ModuleList(nn.Embedding(len(d.choices), H) for d in decisions[:-1])
         attended = {t for t, d in enumerate(decisions) if d.kind == "skip" and self.skip_attention}
@@ -186,24 +193,18 @@ class NASController(nn.Module):
         self.seed = seed
         self.generator = torch.Generator().manual_seed(seed)  # CPU: the same stream on every device
 
-    # --- the recurrent core (a subclass may swap it: controllers/gru.py, controllers/attention.py) ---
+    # --- the recurrent core: each subclass's (LSTMController below, controllers/gru.py, controllers/attention.py) ---
     def _make_core(self) -> nn.Module:
-        """``num_layers`` stacked ``LSTMCell(H, H)`` (Zoph & Le's two-layer LSTM has two)."""
-        return nn.ModuleList(nn.LSTMCell(self.hidden_size, self.hidden_size) for _ in range(self.num_layers))
+        """The core's modules (``self.cells``), built once in ``__init__``."""
+        raise NotImplementedError(f"{type(self).__name__}: a controller needs a recurrent core (see LSTMController)")
 
     def _initial_state(self, batch_size: int):
-        """The core's state before the first decision: zero (h, c) per layer, each (B, H)."""
-        zeros = torch.zeros(batch_size, self.hidden_size, device=self.device)
-        return [(zeros, zeros)] * self.num_layers
+        """The core's state before the first decision, for a batch of ``batch_size``."""
+        raise NotImplementedError(f"{type(self).__name__}: a controller needs a recurrent core (see LSTMController)")
 
     def _advance(self, x: torch.Tensor, state):
         """One step of the core: input ``x`` (B, H) -> (top state ``h`` (B, H), new state)."""
-        new_state = []
-        for cell, (h, c) in zip(self.cells, state, strict=True):
-            h, c = cell(x, (h, c))  # (B, H) each
-            new_state.append((h, c))
-            x = h
-        return x, new_state
+        raise NotImplementedError(f"{type(self).__name__}: a controller needs a recurrent core (see LSTMController)")
 
     def _anchor_steps(self) -> dict[int, int]:
         """{step: layer} for the anchor of every layer that a skip decision attends to."""
@@ -236,7 +237,7 @@ class NASController(nn.Module):
     def device(self) -> torch.device:
         return self.start.device
 
-    def manual_seed(self, seed: int) -> NASController:
+    def manual_seed(self, seed: int) -> Controller:
         """Restart the sampling stream from ``seed`` (torch's global RNG is not touched)."""
         if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
             raise ValueError(f"seed: must be an integer >= 0, got {seed!r}")
@@ -343,7 +344,7 @@ class NASController(nn.Module):
     def log_prob(self, architectures) -> tuple[torch.Tensor, torch.Tensor]:
         """(log pi(arch) (B,), entropy along its path (B,)) by batched teacher forcing."""
         out = self.forward(architectures)
-        return out.log_probs.sum(1), out.entropies.sum(1)
+        return out.decision_log_probs.sum(1), out.entropies.sum(1)
 
     def sample_architecture(self) -> tuple[Architecture, torch.Tensor, torch.Tensor]:
         """One architecture with its log pi and entropy (0-dim tensors with gradients)."""
@@ -399,6 +400,33 @@ class NASController(nn.Module):
                 raise ValueError(f"actions: architecture {arch!r} is not from this controller's space {self.space!r}")
             rows.append(arch.indices)
         return torch.tensor(rows, dtype=torch.long, device=self.device)
+
+
+class LSTMController(Controller):
+    """Zoph & Le's controller (Sec. 3.1): :class:`Controller` with ``num_layers`` stacked
+    ``LSTMCell``\\ s as its core (their two-layer LSTM has two; ENAS's one).
+
+    Step ``t``: ``(h^1_t, c^1_t) = LSTM_1(x_t, (h^1_{t-1}, c^1_{t-1}))``, each later layer reads
+    the one below; the top ``h_t`` (B, H) feeds the heads.
+    """
+
+    def _make_core(self) -> nn.Module:
+        """``num_layers`` stacked ``LSTMCell(H, H)``."""
+        return nn.ModuleList(nn.LSTMCell(self.hidden_size, self.hidden_size) for _ in range(self.num_layers))
+
+    def _initial_state(self, batch_size: int):
+        """The core's state before the first decision: zero (h, c) per layer, each (B, H)."""
+        zeros = torch.zeros(batch_size, self.hidden_size, device=self.device)
+        return [(zeros, zeros)] * self.num_layers
+
+    def _advance(self, x: torch.Tensor, state):
+        """One step of the core: input ``x`` (B, H) -> (top state ``h`` (B, H), new state)."""
+        new_state = []
+        for cell, (h, c) in zip(self.cells, state, strict=True):
+            h, c = cell(x, (h, c))  # (B, H) each
+            new_state.append((h, c))
+            x = h
+        return x, new_state
 
 
 def _sample_categorical(logits: torch.Tensor, generator: torch.Generator) -> torch.Tensor:

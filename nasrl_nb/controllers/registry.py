@@ -7,14 +7,14 @@ from ..validation import require_choice
 from .attention import AttentionController
 from .config import CONTROLLER_KINDS, ControllerConfig
 from .gru import GRUController
-from .lstm import NASController
+from .lstm import Controller, LSTMController
 
-CONTROLLERS: dict[str, type[NASController]] = dict(zip(CONTROLLER_KINDS, (NASController, GRUController,
+CONTROLLERS: dict[str, type[Controller]] = dict(zip(CONTROLLER_KINDS, (LSTMController, GRUController,
                                                                            AttentionController)))
 
 
-def make_controller(space: SearchSpace, *, kind: str = ControllerConfig.kind, **kwargs) -> NASController:
-    """The ``kind`` controller over ``space``; ``kwargs`` are :class:`NASController`'s
+def make_controller(space: SearchSpace, *, kind: str = ControllerConfig.kind, **kwargs) -> Controller:
+    """The ``kind`` controller over ``space``; ``kwargs`` are :class:`Controller`'s
     (``hidden_size``, ``num_layers``, ``temperature``, ``tanh_constant``, ``skip_attention``,
     ``seed``; ``num_heads`` for attention)."""
     kind = require_choice("kind", kind, CONTROLLERS)

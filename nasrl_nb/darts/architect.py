@@ -65,7 +65,7 @@ import torch
 from torch import nn
 
 from ..spaces.search_space import Architecture
-from ..validation import require_nonnegative, require_positive
+from ..validation import require_fraction, require_nonnegative, require_positive
 from .config import DartsConfig
 
 Batch = tuple[torch.Tensor, torch.Tensor]  # (X, y)
@@ -84,6 +84,27 @@ class RelaxedSupernet(Protocol):
     def edge_names(self) -> dict[str, list[str]]: ...
     def derive(self) -> Architecture: ...
     def skip_share(self) -> float: ...
+
+
+class RelaxedSupernetBase(nn.Module):
+    """What every relaxed supernet of the package shares, whatever its cells: the split of its
+    parameters into weights and alphas, and DARTS-'s auxiliary skip ``beta`` (0: off).
+
+    A subclass defines ``arch_parameters()`` and the rest of :class:`RelaxedSupernet`
+    (:class:`~nasrl_nb.darts.relaxed_cell.RelaxedCellSupernet`,
+    :class:`~nasrl_nb.darts.supernet.DartsSupernet`).
+    """
+
+    aux_skip_weight = 0.0  # DARTS- (Chu et al. 2021, Sec. 3.2): beta * x added on every edge, outside the softmax
+
+    def weight_parameters(self) -> list[nn.Parameter]:
+        """Every parameter but the alphas: the weights ``w`` the training loss trains."""
+        alphas = {id(a) for a in self.arch_parameters()}
+        return [p for p in self.parameters() if id(p) not in alphas]
+
+    def set_aux_skip_weight(self, beta: float) -> None:
+        """DARTS-'s auxiliary skip weight ``beta`` (0 turns it off)."""
+        self.aux_skip_weight = require_fraction("aux_skip_weight", beta, low=0.0, high=float("inf"))
 
 
 @dataclass

@@ -284,3 +284,25 @@ class RefArchitect:
         for p, v in zip(params, vector, strict=True):
             p.data.add_(v, alpha=float(R))
         return [(x - y).div_(2 * R) for x, y in zip(grads_p, grads_n, strict=True)]
+
+
+def search_iteration(model, architect: RefArchitect, w_optimizer, train, val, unrolled: bool) -> list[torch.Tensor]:
+    """One iteration of ``train_search.py``'s loop (Algorithm 1): the architecture step on the
+    validation batch, then the weight step (clipped SGD) on the training batch.
+
+    Returns ``grad_alpha`` as the architecture step left it (cloned: the weight step's backward
+    adds to the alphas' ``.grad``); None for an alpha without one. ``w_optimizer`` is the
+    weights' SGD at :data:`W_LR`; with the architect's ``alpha_grad`` the weight step, too,
+    asks autograd for the weights' gradients only.
+    """
+    architect.step(train, val, W_LR, w_optimizer, unrolled=unrolled)
+    grad_alpha = [None if a.grad is None else a.grad.clone() for a in model.arch_parameters()]
+    w_optimizer.zero_grad()
+    loss = model._loss(*train)
+    if architect.alpha_grad:
+        loss.backward(inputs=list(model.parameters()))
+    else:
+        loss.backward()
+    nn.utils.clip_grad_norm_(model.parameters(), GRAD_CLIP)
+    w_optimizer.step()
+    return grad_alpha

@@ -27,7 +27,8 @@ from ..nn.child_network import ReductionBlock
 from ..nn.operations import along_signal
 from ..spaces.cell_space import CellSpace
 from ..spaces.search_space import Architecture
-from ..validation import require_choice, require_fraction, require_positive
+from ..validation import require_choice, require_positive
+from .architect import RelaxedSupernetBase
 from .mixed_op import BATCH_NORMS, ZERO_OP, FusedMixedOp, MixedOp, mixing_weights
 
 SKIP_OP = "skip_connect"
@@ -64,7 +65,7 @@ class RelaxedCell(nn.Module):
         return nodes[-1]
 
 
-class RelaxedCellSupernet(nn.Module):
+class RelaxedCellSupernet(RelaxedSupernetBase):
     """DARTS's relaxed supernet of the cell space (the contract of :mod:`nasrl_nb.darts.architect`).
 
     Args:
@@ -109,7 +110,6 @@ class RelaxedCellSupernet(nn.Module):
         cells_per_stage = require_positive("cells_per_stage", cells_per_stage, integer=True)
         self.space = space
         self.op_names = tuple(space.ops)
-        self.aux_skip_weight = 0.0
         in_channels = int(input_shape[0])
         self.stem = nn.Sequential(nn.Conv2d(in_channels, C, 3, 1, 1, bias=False), nn.BatchNorm2d(C))
         blocks: list[nn.Module] = []
@@ -136,9 +136,6 @@ class RelaxedCellSupernet(nn.Module):
         return self.classifier(h.mean(dim=(2, 3)))  # (B, num_classes)
 
     # --- the contract -------------------------------------------------------------------------------
-    def weight_parameters(self) -> list[nn.Parameter]:
-        return [p for name, p in self.named_parameters() if name != "alphas"]
-
     def arch_parameters(self) -> list[torch.Tensor]:
         return [self.alphas]
 
@@ -191,17 +188,6 @@ class RelaxedCellSupernet(nn.Module):
         mass = mixing_weights(self.alphas.detach())[:, free].sum(dim=1).mean()  # (E, K) -> scalar
         return float(mass), len(free) / len(self.op_names)
 
-    def set_aux_skip_weight(self, beta: float) -> None:
-        """DARTS-'s auxiliary skip weight ``beta`` (0 turns it off)."""
-        self.aux_skip_weight = require_fraction("aux_skip_weight", beta, low=0.0, high=float("inf"))
-
     def extra_repr(self) -> str:
         return (f"ops={list(self.op_names)}, edges={len(self.space.edges)}, batch_norm={self.batch_norm!r}, "
                 f"derive_rule={self.derive_rule!r}")
-
-
-def build_cell_supernet(space: CellSpace, input_shape, num_classes: int, *, channels: int = 16,
-                        cells_per_stage: int = 1, batch_norm: str = "darts") -> RelaxedCellSupernet:
-    """The :data:`~nasrl_nb.darts.relaxed_supernets.RELAXED_SUPERNETS` builder of the ``cell`` space."""
-    return RelaxedCellSupernet(space, input_shape, num_classes, channels=channels, cells_per_stage=cells_per_stage,
-                               batch_norm=batch_norm)

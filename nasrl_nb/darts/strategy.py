@@ -10,8 +10,9 @@ The loop (:class:`~nasrl_nb.run.loop.Search`) proposes, evaluates and observes; 
 2. the evaluator scores that cell like any other child (trained from scratch by a
    :class:`~nasrl_nb.evaluators.base.ChildEvaluator`, or looked up in the digits-cell table
    by a :class:`~nasrl_nb.bench.evaluator.TabularEvaluator`: the ground truth);
-3. ``observe`` learns nothing from the rewards (DARTS does not use them) and returns the
-   epochs' statistics for ``steps.jsonl``: the supernet's validation accuracy, the losses,
+3. ``observe`` learns nothing from the rewards (DARTS does not use them). The epochs'
+   statistics come back with the cells, as the :class:`~nasrl_nb.strategies.base.Proposal`'s
+   ``stats``, which the loop writes to ``steps.jsonl``: the supernet's validation accuracy, the losses,
    the mixing weights (softmax per edge), the share of skip connections and of parameter-free
    ops in the derived cell, and the softmax mass on parameter-free ops against its chance value
    (``parameter_free_weight``, ``parameter_free_chance``: the drift before any argmax).
@@ -51,7 +52,7 @@ from ..bench.tabular import TabularBenchmark
 from ..nn.data import Dataset, load_dataset
 from ..runtime import resolve_device
 from ..spaces.search_space import Architecture, SearchSpace
-from ..strategies.base import SearchStrategy, check_count
+from ..strategies.base import Proposal, SearchStrategy, check_count
 from ..validation import require_seed
 from .architect import BilevelOptimizer
 from .config import DartsConfig
@@ -204,7 +205,6 @@ class DartsStrategy(SearchStrategy):
         self.w_half, self.alpha_half = perm[: n // 2], perm[n // 2: 2 * (n // 2)]
         self.epoch = 0  # search epochs run
         self.stopped_at: int | None = None  # DARTS+: the epoch after which the search stopped
-        self._last_stats: list[dict] = []
 
     # --- one search epoch -------------------------------------------------------------------------------
     def scheduled_w_lr(self, epoch: int) -> float:
@@ -225,7 +225,9 @@ class DartsStrategy(SearchStrategy):
         return [order[k * size:(k + 1) * size].to(self.device) for k in range(steps)]
 
     def run_epoch(self) -> dict:
-        """One epoch of Algorithm 1 over the two halves; returns its statistics (plain numbers)."""
+        """One epoch of Algorithm 1 over the two halves; returns its statistics (plain numbers).
+
+        With ``remedy="darts+"`` it also applies DARTS+'s stop (``stopped_at``, ``"stopped"``)."""
         net, X, y = self.supernet, self.data.X_train, self.data.y_train
         self.optimizer.w_lr = self.scheduled_w_lr(self.epoch)
         beta = self.scheduled_aux_skip_weight(self.epoch)
@@ -241,6 +243,8 @@ class DartsStrategy(SearchStrategy):
                     totals[key] = totals.get(key, 0.0) + stats[key]
         self.epoch += 1
         derived = net.derive()
+        if self.remedy == "darts+" and self._skip_count() >= self.max_skips:  # DARTS+'s criterion 1: stop here
+            self.stopped_at = self.epoch
         return {
             "epoch": self.epoch,
             "derived": str(derived),
@@ -253,7 +257,7 @@ class DartsStrategy(SearchStrategy):
             "aux_skip_weight": beta,
             "steps": len(pairs),
             "weights": {k: w.cpu().tolist() for k, w in net.arch_weights().items()},  # softmax per edge
-            "stopped": False,
+            "stopped": self.stopped_at is not None,
         }
 
     @torch.no_grad()
@@ -272,23 +276,27 @@ class DartsStrategy(SearchStrategy):
         return correct / len(y)
 
     # --- the strategy interface -----------------------------------------------------------------------
-    def propose(self, n: int) -> list[Architecture]:
-        """Run ``n`` search epochs; the cell derived after each (DARTS+: frozen once stopped)."""
-        architectures, self._last_stats = [], []
+    def propose(self, n: int) -> Proposal:
+        """Run ``n`` search epochs; the cell derived after each (DARTS+: frozen once stopped),
+        with the epochs' statistics as the proposal's ``stats``."""
+        architectures, epochs = [], []
         for _ in range(check_count(n)):
-            if self.stopped_at is None:
-                stats = self.run_epoch()
-                if self.remedy == "darts+" and self._skip_count() >= self.max_skips:
-                    self.stopped_at = self.epoch
-                    stats["stopped"] = True
-            else:
-                stats = {"epoch": self.epoch, "derived": str(self.supernet.derive()), "stopped": True,
-                         "skip_share": float(self.supernet.skip_share()),
-                         "parameter_free_share": _parameter_free_share(self.supernet),
-                         **_parameter_free_weight(self.supernet)}
-            self._last_stats.append(stats)
+            epochs.append(self.run_epoch() if self.stopped_at is None else self.stopped_epoch())
             architectures.append(self.supernet.derive())
-        return architectures
+        last = epochs[-1]
+        return Proposal(architectures, {
+            "epochs": epochs,
+            "skip_share": last.get("skip_share"),
+            "parameter_free_share": last.get("parameter_free_share"),
+            "supernet_val_accuracy": last.get("supernet_val_accuracy"),
+        })
+
+    def stopped_epoch(self) -> dict:
+        """The record of an epoch not run: DARTS+ stopped, the derived cell stays as it was."""
+        return {"epoch": self.epoch, "derived": str(self.supernet.derive()), "stopped": True,
+                "skip_share": float(self.supernet.skip_share()),
+                "parameter_free_share": _parameter_free_share(self.supernet),
+                **_parameter_free_weight(self.supernet)}
 
     def _skip_count(self) -> int:
         """Skip connections in the derived cell (a supernet may define ``skip_count``: DARTS's normal cell)."""
@@ -296,18 +304,8 @@ class DartsStrategy(SearchStrategy):
         return int(count()) if callable(count) else sum(c == "skip_connect" for c in self.supernet.derive().choices)
 
     def observe(self, architectures: Sequence[Architecture], results: Sequence[Mapping], rewards: Sequence[float]) -> dict:
-        """DARTS learns nothing from rewards; the statistics of the epochs just run (for ``steps.jsonl``)."""
-        last = self._last_stats[-1] if self._last_stats else {}
-        names = self.supernet.edge_names()
-        return {
-            "epochs": list(self._last_stats),
-            "skip_share": last.get("skip_share"),
-            "parameter_free_share": last.get("parameter_free_share"),
-            "supernet_val_accuracy": last.get("supernet_val_accuracy"),
-            "ops": list(self.supernet.op_names),
-            "edges": names,
-            "stopped_at": self.stopped_at,
-        }
+        """DARTS learns nothing from rewards; the supernet's ops and edges and the stop (for ``steps.jsonl``)."""
+        return {"ops": list(self.supernet.op_names), "edges": self.supernet.edge_names(), "stopped_at": self.stopped_at}
 
     def choice_probabilities(self, architectures: Sequence[Architecture]) -> list[list[dict]] | None:
         """Each decision's chosen op and its mixing weight (the cell space: one decision per edge)."""

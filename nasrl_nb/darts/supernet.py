@@ -38,7 +38,8 @@ from ..nn.darts_network import (
 from ..nn.operations import along_signal
 from ..spaces.darts_space import CELL_TYPES, DartsSpace
 from ..spaces.search_space import Architecture
-from ..validation import require_choice, require_fraction, require_positive
+from ..validation import require_choice, require_positive
+from .architect import RelaxedSupernetBase
 from .mixed_op import BATCH_NORMS, ZERO_OP, FusedMixedOp, MixedOp, mixing_weights
 
 SKIP_OP = "skip_connect"
@@ -80,7 +81,7 @@ class RelaxedDartsCell(nn.Module):
         return torch.cat(states[2:], dim=1)  # (B, num_nodes * C, H', W')
 
 
-class DartsSupernet(nn.Module):
+class DartsSupernet(RelaxedSupernetBase):
     """The relaxed supernet of a :class:`DartsSpace` (the contract of :mod:`nasrl_nb.darts.architect`).
 
     Args:
@@ -125,7 +126,6 @@ class DartsSupernet(nn.Module):
         cells_per_stage = require_positive("cells_per_stage", cells_per_stage, integer=True)
         self.space = space
         self.op_names = (ZERO_OP, *space.ops)
-        self.aux_skip_weight = 0.0
         self.channels_last = True  # run in the NHWC layout (faster depthwise convs on CPU); False: NCHW
         plans, C_out = darts_layout(C, num_cells_for(cells_per_stage), space.num_nodes)
         C_stem = STEM_MULTIPLIER * C
@@ -153,9 +153,6 @@ class DartsSupernet(nn.Module):
         return self.classifier(s1.mean(dim=(2, 3)))  # global average pool -> (B, num_classes)
 
     # --- the contract -------------------------------------------------------------------------------
-    def weight_parameters(self) -> list[nn.Parameter]:
-        return [p for name, p in self.named_parameters() if not name.startswith("alphas_")]
-
     def arch_parameters(self) -> list[torch.Tensor]:
         return [self.alphas_normal, self.alphas_reduce]
 
@@ -204,10 +201,6 @@ class DartsSupernet(nn.Module):
         mass = mixing_weights(self.alphas_normal.detach())[:, free].sum(dim=1).mean()  # (E, K) -> scalar
         return float(mass), len(free) / len(self.op_names)
 
-    def set_aux_skip_weight(self, beta: float) -> None:
-        """DARTS-'s auxiliary skip weight ``beta`` (0 turns it off)."""
-        self.aux_skip_weight = require_fraction("aux_skip_weight", beta, low=0.0, high=float("inf"))
-
     # --- weight inheritance -----------------------------------------------------------------------------
     def child_state_dict(self, arch: Architecture) -> dict[str, torch.Tensor]:
         """The supernet's weights under the names of ``ChildNetwork(arch, ...)``'s parameters and buffers.
@@ -238,10 +231,3 @@ class DartsSupernet(nn.Module):
     def extra_repr(self) -> str:
         return (f"ops={list(self.op_names)}, edges per cell={len(self.edges)}, cells={len(self.cells)}, "
                 f"batch_norm={self.batch_norm!r}")
-
-
-def build_darts_supernet(space: DartsSpace, input_shape, num_classes: int, *, channels: int = 16,
-                         cells_per_stage: int = 1, batch_norm: str = "darts") -> DartsSupernet:
-    """The :data:`~nasrl_nb.darts.relaxed_supernets.RELAXED_SUPERNETS` builder of the ``darts`` space."""
-    return DartsSupernet(space, input_shape, num_classes, channels=channels, cells_per_stage=cells_per_stage,
-                         batch_norm=batch_norm)

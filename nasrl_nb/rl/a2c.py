@@ -41,7 +41,7 @@ from collections.abc import Mapping
 import torch
 from torch import nn
 
-from ..controllers.lstm import NASController
+from ..controllers.lstm import Controller
 from ..validation import require_fraction, require_positive
 from .config import A2CConfig
 from .policy_gradient import PolicyGradientTrainer, UpdateStats, reinforce_loss
@@ -77,7 +77,7 @@ class A2CTrainer(PolicyGradientTrainer):
             defaults to Adam (actor and critic share it).
     """
 
-    def __init__(self, controller: NASController, *, value_coef: float = A2CConfig.value_coef,
+    def __init__(self, controller: Controller, *, value_coef: float = A2CConfig.value_coef,
                  gae_lambda: float = A2CConfig.gae_lambda, **kwargs):
         for name in ("algorithm", "value_baseline", "ppo_clip", "ppo_epochs", "target_kl", "value_lr", "baseline_decay"):
             if name in kwargs:
@@ -116,10 +116,10 @@ class A2CTrainer(PolicyGradientTrainer):
         advantages = gae_advantages(values.detach(), rewards, self.gae_lambda)  # (B, D)
         targets = advantages + values.detach()  # (B, D): G_t = A_t + V_t
         advantages = self.scale(advantages, rewards)
-        advantages = advantages * self.behaviour_weights(out.log_probs)[:, None]  # epsilon-greedy's pi / mu
+        advantages = advantages * self.behaviour_weights(out.decision_log_probs)[:, None]  # epsilon-greedy's pi / mu
         # 3. one step on the shared loss: actor + c_v * critic - entropy bonus (added in _step)
         value_loss = ((values - targets) ** 2).mean()
-        loss, grad_norm = self._step(reinforce_loss(out.log_probs, advantages) + self.value_coef * value_loss, out)
+        loss, grad_norm = self._step(reinforce_loss(out.decision_log_probs, advantages) + self.value_coef * value_loss, out)
         baseline = float(values[0, 0].detach())
         self.baseline = self.start_value()
         return self._finish_update(

@@ -46,7 +46,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from ..controllers.lstm import NASController
+from ..controllers.lstm import Controller
 from ..validation import require_choice, require_fraction, require_positive
 from .config import ADVANTAGE_STDS, OPTIMIZERS, TrainerConfig
 from .live_settings import LiveSettings
@@ -174,7 +174,7 @@ def rank_advantages(rewards: torch.Tensor, window: torch.Tensor) -> torch.Tensor
 
 
 class PolicyGradientTrainer(LiveSettings):
-    """Updates a :class:`NASController` from (architecture, reward) batches.
+    """Updates a :class:`Controller` from (architecture, reward) batches.
 
     Args:
         controller: the policy.
@@ -220,7 +220,7 @@ class PolicyGradientTrainer(LiveSettings):
 
     def __init__(
         self,
-        controller: NASController,
+        controller: Controller,
         *,
         algorithm: str = "reinforce",
         lr: float = TrainerConfig.lr,
@@ -240,8 +240,8 @@ class PolicyGradientTrainer(LiveSettings):
         schedule: Schedule | None = TrainerConfig.schedule,
         rank_window: int | None = TrainerConfig.rank_window,
     ):
-        if not isinstance(controller, NASController):
-            raise ValueError(f"controller: expected a NASController, got {type(controller).__name__}")
+        if not isinstance(controller, Controller):
+            raise ValueError(f"controller: expected a Controller, got {type(controller).__name__}")
         self.controller = controller
         self.algorithm = require_choice("algorithm", algorithm, ALGORITHMS)
         require_positive("lr", lr)
@@ -342,7 +342,7 @@ class PolicyGradientTrainer(LiveSettings):
             return self.baseline
         return float(torch.as_tensor(rewards, dtype=torch.float64).mean())
 
-    def compute_baseline(self, rewards) -> float:
+    def update_baseline(self, rewards) -> float:
         """Update and return the EMA baseline ``b <- d b + (1 - d) mean(R)``.
 
         :meth:`update_policy` calls it after the loss is formed, so it is the baseline of
@@ -398,18 +398,18 @@ class PolicyGradientTrainer(LiveSettings):
             baseline = float(values[0, 0].detach())  # V(start state), the same for every architecture
         else:
             baseline = self.batch_baseline(rewards)
-            advantages = (rewards - baseline)[:, None].expand(B, out.log_probs.shape[1])
+            advantages = (rewards - baseline)[:, None].expand(B, out.decision_log_probs.shape[1])
         # 3. optional scale normalisation (kept centred on the baseline), or rank advantages; epsilon-greedy's pi / mu
         if self.rank_window is not None:  # ranks in the recent window: its median plays the baseline's part
             self.reward_stats.add(rewards.tolist())
             ranked, baseline = self.rank_advantages(rewards)
-            advantages = ranked[:, None].expand(B, out.log_probs.shape[1])
+            advantages = ranked[:, None].expand(B, out.decision_log_probs.shape[1])
         else:
             advantages = self.scale(advantages, rewards)
-        advantages = advantages * self.behaviour_weights(out.log_probs)[:, None]  # (B, D)
+        advantages = advantages * self.behaviour_weights(out.decision_log_probs)[:, None]  # (B, D)
         # 4. policy step(s) on exactly these advantages: REINFORCE once, PPO up to ppo_epochs times
         if self.algorithm == "reinforce":
-            loss, grad_norm = self._step(reinforce_loss(out.log_probs, advantages), out)
+            loss, grad_norm = self._step(reinforce_loss(out.decision_log_probs, advantages), out)
             kl = clip_fraction = kl_stopped = None
             epochs = 1
         else:
@@ -417,7 +417,7 @@ class PolicyGradientTrainer(LiveSettings):
                 ctrl, self._step, indices, out, advantages, clip=self.ppo_clip, epochs=self.ppo_epochs,
                 target_kl=self.target_kl)
         # 5. only now the EMA takes in this batch; fit the critic; advance the schedule
-        self.compute_baseline(rewards)
+        self.update_baseline(rewards)
         value_loss = self._fit_values(out.hidden, rewards) if self.value_baseline else None
         return self._finish_update(
             loss=loss, baseline=baseline, advantages=advantages, rewards=rewards, out=out, grad_norm=grad_norm,
@@ -519,7 +519,7 @@ class PolicyGradientTrainer(LiveSettings):
 
 
 @torch.no_grad()
-def propose_epsilon_greedy(controller: NASController, batch_size: int, epsilon: float) -> list:
+def propose_epsilon_greedy(controller: Controller, batch_size: int, epsilon: float) -> list:
     """``batch_size`` architectures: controller samples, each replaced by a uniform one with probability ``epsilon``.
 
     Every draw comes from the controller's own generator (a CPU generator), never torch's global RNG.

@@ -74,7 +74,7 @@ def ppo_update(controller, step: Callable, indices: torch.Tensor, out, advantage
     them before any step; ``advantages`` (B, D). ``step(policy_loss, out)`` adds the entropy
     bonus, steps the optimiser and returns (loss, grad norm before clipping).
     """
-    old_log_probs = out.log_probs.detach()  # (B, D), computed before any step
+    old_log_probs = out.decision_log_probs.detach()  # (B, D), computed before any step
     bound = None if target_kl is None else KL_STOP_FACTOR * target_kl
     params = list(controller.parameters())
     losses, norms, clips = [], [], []
@@ -82,7 +82,7 @@ def ppo_update(controller, step: Callable, indices: torch.Tensor, out, advantage
     for epoch in range(epochs):
         if epoch > 0:
             out = controller(indices)
-        surrogate, clipped = ppo_loss(out.log_probs, old_log_probs, advantages, clip)
+        surrogate, clipped = ppo_loss(out.decision_log_probs, old_log_probs, advantages, clip)
         clips.append(float(clipped))
         before = [p.detach().clone() for p in params]  # inside the trust region
         loss, grad_norm = step(surrogate, out)
@@ -98,7 +98,7 @@ def ppo_update(controller, step: Callable, indices: torch.Tensor, out, advantage
 @torch.no_grad()
 def policy_kl(controller, indices: torch.Tensor, old_log_probs: torch.Tensor) -> float:
     """:func:`approx_kl` of the controller's current policy on ``indices`` against ``old_log_probs``."""
-    return approx_kl(controller(indices).log_probs, old_log_probs)
+    return approx_kl(controller(indices).decision_log_probs, old_log_probs)
 
 
 @torch.no_grad()

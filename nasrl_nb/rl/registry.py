@@ -17,7 +17,7 @@ rewards) -> UpdateStats``, ``state_dict()`` / ``load_state_dict()``, and the run
 
 from __future__ import annotations
 
-from ..controllers.lstm import NASController
+from ..controllers.lstm import Controller
 from ..validation import require_choice
 from .a2c import A2CTrainer
 from .policy_gradient import PolicyGradientTrainer
@@ -28,7 +28,7 @@ OPTIMISERS: tuple[str, ...] = ("reinforce", "ppo", "a2c", "trpo", "sac")
 _CLASSES = {"a2c": A2CTrainer, "trpo": TRPOTrainer, "sac": SoftActorCritic}
 
 
-def make_trainer(controller: NASController, algorithm: str = "reinforce", **kwargs) -> PolicyGradientTrainer | SoftActorCritic:
+def make_trainer(controller: Controller, algorithm: str = "reinforce", **kwargs) -> PolicyGradientTrainer | SoftActorCritic:
     """The ``algorithm``'s trainer for ``controller``; ``kwargs`` are that trainer's options."""
     algorithm = require_choice("algorithm", algorithm, OPTIMISERS)
     if algorithm in ("reinforce", "ppo"):

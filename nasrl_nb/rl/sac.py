@@ -39,7 +39,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..controllers.lstm import NASController, max_entropy
+from ..controllers.lstm import Controller, max_entropy
 from ..validation import require_fraction, require_nonnegative, require_positive
 from .config import SACConfig, TrainerConfig
 from .live_settings import LiveSettings
@@ -110,7 +110,7 @@ class SoftActorCritic(LiveSettings):
     value_head = None
     schedule = None
 
-    def __init__(self, controller: NASController, *, critic_hidden: int = SACConfig.critic_hidden,
+    def __init__(self, controller: Controller, *, critic_hidden: int = SACConfig.critic_hidden,
                  critic_lr: float = SACConfig.critic_lr, critic_steps: int = SACConfig.critic_steps,
                  policy_steps: int = SACConfig.policy_steps, policy_samples: int = SACConfig.policy_samples,
                  target_entropy: float = SACConfig.target_entropy, alpha: float = SACConfig.alpha,
@@ -120,8 +120,8 @@ class SoftActorCritic(LiveSettings):
                 raise ValueError(f"{name}: not an option of SAC; its own are critic_hidden, critic_lr, critic_steps, "
                                  "policy_steps, policy_samples, target_entropy, alpha, alpha_lr, reward_std_floor, and "
                                  "lr, grad_clip, epsilon")
-        if not isinstance(controller, NASController):
-            raise ValueError(f"controller: expected a NASController, got {type(controller).__name__}")
+        if not isinstance(controller, Controller):
+            raise ValueError(f"controller: expected a Controller, got {type(controller).__name__}")
         self.controller = controller
         grad_clip = kwargs.get("grad_clip", TrainerConfig.grad_clip)
         self.grad_clip = None if grad_clip is None else float(require_positive("grad_clip", grad_clip))

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 import torch
 from torch.nn.utils import parameters_to_vector, vector_to_parameters
 
-from ..controllers.lstm import NASController
+from ..controllers.lstm import Controller
 from ..validation import require_positive
 from .config import TRPOConfig
 from .policy_gradient import PolicyGradientTrainer, UpdateStats
@@ -95,7 +95,7 @@ class TRPOTrainer(PolicyGradientTrainer):
             ``advantage_std_floor``, ``epsilon``, ``schedule``.
     """
 
-    def __init__(self, controller: NASController, *, max_kl: float = TRPOConfig.max_kl,
+    def __init__(self, controller: Controller, *, max_kl: float = TRPOConfig.max_kl,
                  cg_iterations: int = TRPOConfig.cg_iterations, cg_damping: float = TRPOConfig.cg_damping,
                  backtracks: int = TRPOConfig.backtracks, **kwargs):
         for name in ("algorithm", "value_baseline", "ppo_clip", "ppo_epochs", "target_kl", "value_lr", "grad_clip"):
@@ -153,7 +153,7 @@ class TRPOTrainer(PolicyGradientTrainer):
     def _surrogate(self, indices, old_log_probs, advantages) -> tuple[torch.Tensor, object]:
         """``mean_b sum_t r_bt A_bt + w mean entropy`` (to maximise) and the controller's output."""
         out = self.controller(indices)
-        ratio = torch.exp(out.log_probs - old_log_probs)  # (B, D)
+        ratio = torch.exp(out.decision_log_probs - old_log_probs)  # (B, D)
         gain = (ratio * advantages).sum(1).mean() + self.entropy_weight * out.entropies.sum(1).mean()
         return gain, out
 
@@ -170,7 +170,7 @@ class TRPOTrainer(PolicyGradientTrainer):
         params = self._params()
         with torch.no_grad():
             old = ctrl(indices)
-        old_log_probs, old_logits = old.log_probs, [logits.detach() for logits in old.logits]
+        old_log_probs, old_logits = old.decision_log_probs, [logits.detach() for logits in old.logits]
         advantages = advantages * self.behaviour_weights(old_log_probs)[:, None]  # epsilon-greedy's pi / mu
         # 2. the policy gradient g of the surrogate at theta_old
         gain_old, out = self._surrogate(indices, old_log_probs, advantages)
@@ -195,7 +195,7 @@ class TRPOTrainer(PolicyGradientTrainer):
             else:
                 vector_to_parameters(theta_old, params)  # no acceptable step: stay at theta_old
         # 6. only now the EMA takes in this batch
-        self.compute_baseline(rewards)
+        self.update_baseline(rewards)
         return self._finish_update(
             TRPOStats, loss=-float(gain_old.detach()), baseline=baseline, advantages=advantages, rewards=rewards,
             out=out, grad_norm=float(g.norm()), kl=kl, kl_stopped=fraction == 0.0, step_fraction=fraction,

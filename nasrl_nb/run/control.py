@@ -22,6 +22,7 @@ import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
+from ..strategies import hooks
 from ..strategies.base import SearchStrategy
 from ..validation import require_positive
 
@@ -84,9 +85,10 @@ class SearchControl:
         Returns the changes still pending.
         """
         given = {k: v for k, v in given.items() if v is not None}
-        if given and not strategy.hyperparameters():
+        if given and not hooks.is_tunable(strategy):
             name = next(iter(given))
-            raise ValueError(f"{name}: the {strategy.method} strategy has no policy to tune; allowed for: reinforce, ppo, a2c, trpo, sac, enas")
+            raise ValueError(f"{name}: the {strategy.method} strategy has no policy to tune; allowed for: "
+                             "a strategy with run-time settings (nasrl_nb.strategies.hooks.Tunable)")
         if "lr" in given:
             given["lr"] = float(require_positive("lr", given["lr"]))
         if "temperature" in given:
@@ -108,7 +110,7 @@ class SearchControl:
     def hyperparameters(self, strategy: SearchStrategy) -> dict:
         """The strategy's current settings with pending changes on top."""
         with self._hparam_lock:
-            return {**strategy.hyperparameters(), **self._pending}
+            return {**hooks.hyperparameters(strategy), **self._pending}
 
     def applied(self, changes: Mapping) -> None:
         """Forget ``changes`` once the step that applied them is committed (unless re-requested since)."""

@@ -57,7 +57,8 @@ from ..evaluators.base import Evaluator
 from ..interrupts import deferred_interrupt
 from ..rewards.objectives import AccuracyReward, RewardFunction
 from ..spaces.search_space import Architecture, SearchSpace
-from ..strategies.base import SearchStrategy
+from ..strategies import hooks
+from ..strategies.base import SearchStrategy, proposal_stats
 from ..validation import require_positive, require_seed
 from .control import SearchControl
 from .folder import CHECKPOINT_NAME, CONFIG_NAME, RunFolder, history_row, step_line
@@ -348,8 +349,9 @@ class Search:
         with self._rng.active(restart=True):
             if pending:
                 self.strategy.set_hyperparameters(**pending)
-            architectures = list(self.strategy.propose(n)) if n else []
-            before = self.strategy.choice_probabilities(architectures) if describe else None
+            proposal = self.strategy.propose(n) if n else []
+            architectures, proposed = list(proposal), proposal_stats(proposal)  # DARTS: its search epochs
+            before = hooks.choice_probabilities(self.strategy, architectures) if describe else None
         yield Stage("sample", {"architectures": architectures, "probabilities": before})
         # 2. build (display only: the evaluator builds its own children)
         if describe:
@@ -365,13 +367,14 @@ class Search:
         # 4. rewards (a failed child gets the reward function's failure penalty)
         rewards = [float(self.reward_fn.reward(r)) for r in results]
         violated = [bool(self.reward_fn.constraint_violated(r)) for r in results]
-        baseline = self.strategy.current_baseline()  # the advantages the loss uses come with the update
+        baseline = hooks.current_baseline(self.strategy)  # the advantages the loss uses come with the update
         yield Stage("reward", {"rewards": rewards, "constraint_violated": violated, "baseline": baseline})
         # 5. policy update
         with self._rng.active():
-            stats = {**(self.strategy.observe(architectures, results, rewards) or {}), **self._batches.update_stats(results)}
-            policy = self.strategy.policy_snapshot() if self.policy_snapshots else None
-            after = self.strategy.choice_probabilities(architectures) if describe else None
+            observed = self.strategy.observe(architectures, results, rewards) or {}
+            stats = {**proposed, **observed, **self._batches.update_stats(results)}
+            policy = hooks.policy_snapshot(self.strategy) if self.policy_snapshots else None
+            after = hooks.choice_probabilities(self.strategy, architectures) if describe else None
         # 6. commit: memory, then disk (records before the checkpoint), shielded from Ctrl-C
         rows = [history_row(*row, space=self.space) for row in zip(architectures, results, rewards, violated, strict=True)]
         with deferred_interrupt():

@@ -14,7 +14,7 @@ layer by layer. Per layer the controller picks (Sec. 3.1, Fig. 2; Sec. 4.1):
   ``"skip"`` named ``layer_{i}.input_{j}``; the anchor point opens layer ``i`` (its input
   decisions come before the layer's filter decisions).
 
-The controller (:class:`~nasrl_nb.controllers.lstm.NASController`, ``skip_attention=True``,
+The controller (:class:`~nasrl_nb.controllers.lstm.Controller`, ``skip_attention=True``,
 the default) scores these decisions with exactly that sigmoid. Two details differ from the
 paper's description, both from reusing the controller's one attention mechanism: each input
 decision is its own LSTM step (``h_i`` is the state at that step, not one state shared by the

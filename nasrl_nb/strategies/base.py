@@ -5,13 +5,17 @@ Survey", Sec. 3) plugged into one loop: propose a batch, evaluate it, reward it,
 the rewards. Every strategy here has the same small interface, so the loop
 (:class:`nasrl_nb.run.loop.Search`) never asks which one it runs:
 
-* ``propose(n) -> list[Architecture]``;
+* ``propose(n) -> list[Architecture]``; a strategy whose proposing has statistics of its own
+  (DARTS: the search epochs that derived the cells) returns them with the batch as a
+  :class:`Proposal`, which the loop records beside ``observe``'s;
 * ``observe(architectures, results, rewards) -> dict`` of plain-number statistics (the RL
   strategies add ``baseline`` and ``advantages``);
 * ``state_dict()`` / ``load_state_dict(state)``: tensors and plain containers only;
-* ``policy_snapshot()``: the controller's policy (RL) or None;
-* ``set_hyperparameters(lr=, entropy_weight=, temperature=)`` for dashboards (RL only);
 * ``result_rule``: which architecture the search hands over (see :mod:`nasrl_nb.run.result`).
+
+A strategy with a policy may also show it (its snapshot, each choice's probability, its
+baseline, the settings a dashboard may change): those optional hooks are small protocols in
+:mod:`nasrl_nb.strategies.hooks`, which this base class knows nothing of.
 
 The strategies: :class:`~nasrl_nb.strategies.rl.PolicyGradientStrategy` (REINFORCE, PPO),
 :class:`~nasrl_nb.strategies.random_search.RandomSearch` and
@@ -25,6 +29,23 @@ from collections.abc import Mapping, Sequence
 
 from ..spaces.search_space import Architecture, SearchSpace
 from ..validation import require_positive
+
+
+class Proposal(list):
+    """A proposed batch (a list of architectures) with the statistics of proposing it.
+
+    ``stats``: plain numbers and containers, recorded in the step's statistics before those
+    ``observe`` returns (``steps.jsonl``). A plain list is a proposal without statistics.
+    """
+
+    def __init__(self, architectures: Sequence[Architecture] = (), stats: Mapping | None = None):
+        super().__init__(architectures)
+        self.stats = dict(stats or {})
+
+
+def proposal_stats(proposal: Sequence[Architecture]) -> dict:
+    """The statistics proposing ``proposal`` produced ({} for a plain list)."""
+    return dict(proposal.stats) if isinstance(proposal, Proposal) else {}
 
 
 class SearchStrategy(ABC):
@@ -57,29 +78,6 @@ class SearchStrategy(ABC):
     @abstractmethod
     def load_state_dict(self, state: Mapping) -> None:
         """Restore :meth:`state_dict`."""
-
-    def policy_snapshot(self):
-        """The current policy as a ``PolicySnapshot``; None for strategies without one."""
-        return None
-
-    def choice_probabilities(self, architectures: Sequence[Architecture]) -> list[list[dict]] | None:
-        """Per architecture, each decision's chosen option and its probability under the
-        current policy (``{"decision", "choice", "prob"}``); None without a policy."""
-        return None
-
-    def current_baseline(self) -> float | None:
-        """The baseline the next update will start from (None without one)."""
-        return None
-
-    def hyperparameters(self) -> dict:
-        """The run-time settable values (``lr``, ``entropy_weight``, ``temperature``); none here."""
-        return {}
-
-    def set_hyperparameters(self, *, lr=None, entropy_weight=None, temperature=None) -> None:
-        """Change run-time settings; strategies without a policy accept none of them."""
-        given = [name for name, value in (("lr", lr), ("entropy_weight", entropy_weight), ("temperature", temperature)) if value is not None]
-        if given:
-            raise ValueError(f"{given[0]}: the {self.method} strategy has no policy to tune; allowed for: reinforce, ppo, a2c, trpo, sac, enas")
 
     def config(self) -> dict:
         """Plain-JSON description of the strategy's settings."""

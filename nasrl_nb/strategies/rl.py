@@ -1,6 +1,6 @@
 """NAS with reinforcement learning as a search strategy (Zoph & Le, ICLR 2017, Sec. 3).
 
-An RNN controller (:class:`~nasrl_nb.controllers.lstm.NASController`) samples a batch of
+An RNN controller (:class:`~nasrl_nb.controllers.lstm.Controller`) samples a batch of
 architectures; their rewards update it by policy gradient
 (:class:`~nasrl_nb.rl.policy_gradient.PolicyGradientTrainer`, REINFORCE with a moving-average
 baseline, or PPO). This module only adapts the two to the strategy interface of
@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 
 import torch
 
-from ..controllers.lstm import NASController
+from ..controllers.lstm import Controller
 from ..controllers.registry import make_controller
 from ..rl.policy_gradient import PolicyGradientTrainer
 from ..rl.registry import OPTIMISERS, make_trainer
@@ -52,7 +52,7 @@ class PolicyGradientStrategy(SearchStrategy):
         algorithm: str = "reinforce",
         controller_kwargs: Mapping | None = None,
         trainer_kwargs: Mapping | None = None,
-        controller: NASController | None = None,
+        controller: Controller | None = None,
         trainer: PolicyGradientTrainer | None = None,
     ):
         super().__init__(space)
@@ -94,7 +94,7 @@ class PolicyGradientStrategy(SearchStrategy):
         """pi(a_t | a_<t) of every chosen option, by teacher forcing (no gradients)."""
         with torch.no_grad():
             out = self.controller(list(architectures))
-        probs = out.log_probs.exp()  # (B, D)
+        probs = out.decision_log_probs.exp()  # (B, D)
         return [
             [{"decision": d.name, "choice": c, "prob": float(p)} for d, c, p in zip(self.space.decisions, arch.choices, row)]
             for arch, row in zip(architectures, probs.tolist())

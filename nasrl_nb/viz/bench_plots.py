@@ -8,7 +8,7 @@ draws into ``ax`` when given or into a new pyplot-free Figure, and returns the F
 * :func:`plot_motifs` -- patterns common among the top architectures against their base rate;
 * :func:`plot_proposal_drift` -- how a search's proposals moved over time;
 * :func:`plot_best_so_far` -- methods compared over many seeds: mean pick with a band;
-* :func:`plot_showdown` -- every method's picks at a comparable cost (``bench.showdown``);
+* :func:`plot_showdown` -- every method's picks at a comparable cost (``assembly.comparable_cost``);
 * :func:`plot_learning` -- does a search learn? What it samples, and its policy's entropy.
 """
 
@@ -141,7 +141,7 @@ def plot_best_so_far(curves_by_method: Mapping[str, np.ndarray], ax=None, *, opt
 
 def plot_showdown(records: Sequence[Mapping], ax=None, *, optimum: float | None = None,
                   title: str = "The showdown: test accuracy of each method's pick") -> Figure:
-    """One column per method (the records of :func:`nasrl_nb.assembly.showdown.run_showdown`):
+    """One column per method (the records of :func:`nasrl_nb.assembly.comparable_cost.run_showdown`):
     a point per seed, the mean with a one-std error bar, the mean cost under the name;
     one-shot methods in orange, multi-trial ones in blue; ``optimum`` as a dashed line."""
     methods = list(dict.fromkeys(r["method"] for r in records))

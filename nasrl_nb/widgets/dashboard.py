@@ -22,6 +22,7 @@ from pathlib import Path
 
 import ipywidgets as W
 
+from ..strategies import hooks
 from .common import Throttle, image, report_errors, start_thread
 from .enas_panels import default_benchmark, uses_shared_weights
 from .method_picker import MethodPicker
@@ -142,13 +143,14 @@ class SearchDashboard:
         self.panel_names = panel_names(search.method, shared_weights=self.shared_weights, benchmark=self.benchmark)
         self.images = {name: image().add_class(f"nasrl-{name}") for name in self.panel_names}
         self.grid.children = [self.images[name] for name in self.panel_names]
-        current = search.hyperparameters()
+        tunable = hooks.is_tunable(search.strategy)  # the optional hook; a strategy without it gets no sliders
+        current = search.hyperparameters() if tunable else {}
         self._quiet = True
         try:
             for name, slider in self.sliders.items():
                 if name in current:
                     slider.value = current[name]
-                slider.disabled = name not in current  # random search / evolution / DARTS have no policy
+                slider.disabled = name not in current
         finally:
             self._quiet = False
         self.progress.max = search.budget

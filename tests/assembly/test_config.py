@@ -126,7 +126,7 @@ def test_each_components_defaults_are_its_sections_fields():
     import inspect
 
     from nasrl_nb.controllers.attention import AttentionController
-    from nasrl_nb.controllers.lstm import NASController
+    from nasrl_nb.controllers.lstm import Controller
     from nasrl_nb.controllers.registry import make_controller
     from nasrl_nb.darts.architect import BilevelOptimizer
     from nasrl_nb.darts.strategy import DartsStrategy
@@ -143,7 +143,7 @@ def test_each_components_defaults_are_its_sections_fields():
     from nasrl_nb.strategies.evolution import RegularizedEvolution
 
     components = [
-        (NASController, "controller"), (AttentionController, "controller"), (make_controller, "controller"),
+        (Controller, "controller"), (AttentionController, "controller"), (make_controller, "controller"),
         (PolicyGradientTrainer, "trainer"), (A2CTrainer, "a2c"), (TRPOTrainer, "trpo"), (SoftActorCritic, "sac"),
         (FactoredBandit, "bandit"), (FactoredUCB1, "bandit"), (FactoredThompson, "bandit"),
         (RegularizedEvolution, "evolution"), (CurriculumStrategy, "curriculum"), (ChildEvaluator, "child"),

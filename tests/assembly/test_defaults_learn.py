@@ -14,7 +14,7 @@ import torch
 
 from nasrl_nb.assembly.compare import learning_curve
 from nasrl_nb.assembly.config import BATCH_SIZE_RULE, SearchConfig, TrainerConfig, batch_size_rule
-from nasrl_nb.controllers.lstm import NASController
+from nasrl_nb.controllers.lstm import LSTMController
 from nasrl_nb.rl.policy_gradient import PolicyGradientTrainer, RewardStats, reinforce_loss
 from nasrl_nb.spaces.registry import get_space
 
@@ -38,7 +38,7 @@ def test_reward_stats_match_numpy_and_survive_a_checkpoint():
 
 
 def test_history_scale_divides_by_the_std_of_every_reward_seen():
-    ctrl = NASController(get_space("cell"), seed=0)
+    ctrl = LSTMController(get_space("cell"), seed=0)
     trainer = PolicyGradientTrainer(ctrl)
     assert (trainer.optimizer_name, trainer.advantage_std) == ("sgd", "history")
     seen = []
@@ -53,7 +53,7 @@ def test_history_scale_divides_by_the_std_of_every_reward_seen():
 
 def test_an_sgd_step_is_theta_minus_lr_times_the_gradient():
     torch.manual_seed(0)
-    ctrl = NASController(get_space("cell"), seed=0)
+    ctrl = LSTMController(get_space("cell"), seed=0)
     trainer = PolicyGradientTrainer(ctrl, lr=0.2, entropy_weight=0.0, grad_clip=None)
     archs, rewards = trainer.propose(4), [0.3, 0.9, 0.6, 0.5]
     before = [p.detach().clone() for p in ctrl.parameters()]
@@ -61,7 +61,7 @@ def test_an_sgd_step_is_theta_minus_lr_times_the_gradient():
     r = torch.tensor(rewards)
     advantages = ((r - r.mean()) / r.std(unbiased=False))[:, None]
     out = ctrl(ctrl.as_indices(archs))
-    grads = torch.autograd.grad(reinforce_loss(out.log_probs, advantages), list(ctrl.parameters()), allow_unused=True)
+    grads = torch.autograd.grad(reinforce_loss(out.decision_log_probs, advantages), list(ctrl.parameters()), allow_unused=True)
     trainer.update_policy(archs, rewards)
     for p, b, g in zip(ctrl.parameters(), before, grads):
         expected = b if g is None else b - 0.2 * g
@@ -72,7 +72,7 @@ def test_the_policy_does_not_depend_on_the_reward_units(bench):
     """Accuracy as a fraction or in tenths of it: the same architectures, update after update."""
     def run(scale):
         torch.manual_seed(3)  # the controller's initial weights
-        ctrl = NASController(get_space("cell"), seed=3)
+        ctrl = LSTMController(get_space("cell"), seed=3)
         trainer = PolicyGradientTrainer(ctrl)
         proposed = []
         from nasrl_nb.bench.evaluator import TabularEvaluator
@@ -117,7 +117,7 @@ def test_bad_trainer_choices_name_the_field():
     with pytest.raises(ValueError, match=r"trainer\.optimizer.*sgd.*adam"):
         SearchConfig.from_settings(trainer_kwargs={"optimizer": "rmsprop"})
     with pytest.raises(ValueError, match=r"advantage_std.*history.*batch"):
-        PolicyGradientTrainer(NASController(get_space("cell"), seed=0), advantage_std="global")
+        PolicyGradientTrainer(LSTMController(get_space("cell"), seed=0), advantage_std="global")
 
 
 @pytest.mark.parametrize("method", ["reinforce", "ppo", "a2c", "trpo", "sac"])
@@ -209,7 +209,7 @@ def test_rank_advantages_are_centred_mid_rank_quantiles():
 
 
 def test_the_rank_window_holds_the_last_rewards_and_survives_a_checkpoint():
-    ctrl = NASController(get_space("cell"), seed=0)
+    ctrl = LSTMController(get_space("cell"), seed=0)
     trainer = PolicyGradientTrainer(ctrl, rank_window=6)
     for batch in ([0.2, 0.9, 0.5, 0.6], [0.7, 0.8, 0.1, 0.95]):
         stats = trainer.update_policy(trainer.propose(4), batch)
@@ -220,20 +220,20 @@ def test_the_rank_window_holds_the_last_rewards_and_survives_a_checkpoint():
 
     np.testing.assert_allclose(stats.advantages, rank_advantages(window[-4:], window).numpy(), rtol=1e-5)
     assert stats.baseline == pytest.approx(float(window.median()))
-    copy = PolicyGradientTrainer(NASController(get_space("cell"), seed=1), rank_window=6)
+    copy = PolicyGradientTrainer(LSTMController(get_space("cell"), seed=1), rank_window=6)
     copy.load_state_dict(trainer.state_dict())
     assert copy.recent_rewards == trainer.recent_rewards
     with pytest.raises(ValueError, match=r"rank_window: .*value_baseline"):
-        PolicyGradientTrainer(NASController(get_space("cell"), seed=0), rank_window=4, value_baseline=True)
+        PolicyGradientTrainer(LSTMController(get_space("cell"), seed=0), rank_window=4, value_baseline=True)
     with pytest.raises(ValueError, match=r"rank_window"):
-        PolicyGradientTrainer(NASController(get_space("cell"), seed=0), rank_window=0)
+        PolicyGradientTrainer(LSTMController(get_space("cell"), seed=0), rank_window=0)
 
 
 def _proposals(bench, transform, **trainer_kwargs):
     from nasrl_nb.bench.evaluator import TabularEvaluator
 
     torch.manual_seed(3)  # the controller's initial weights
-    ctrl = NASController(get_space("cell"), seed=3)
+    ctrl = LSTMController(get_space("cell"), seed=3)
     trainer = PolicyGradientTrainer(ctrl, **trainer_kwargs)
     evaluator = TabularEvaluator(bench, seed=3)
     proposed = []

@@ -37,7 +37,7 @@ def search(method, out_dir, **kwargs):
 def dashboard(search_):
     """A callback that changes the policy's settings after step 1, as a dashboard's sliders do."""
     def callback(step):
-        if step.step == 1 and search_.strategy.hyperparameters():
+        if step.step == 1 and search_.hyperparameters():  # {} for a strategy without the Tunable hook
             search_.set_hyperparameters(lr=0.05, temperature=1.5)
     return callback
 

@@ -11,7 +11,7 @@ from torch.distributions import Categorical
 
 from nasrl_nb.controllers.attention import AttentionController
 from nasrl_nb.controllers.gru import GRUController
-from nasrl_nb.controllers.lstm import NASController
+from nasrl_nb.controllers.lstm import Controller, LSTMController
 from nasrl_nb.controllers.registry import CONTROLLERS, make_controller
 from nasrl_nb.rl.policy_gradient import PolicyGradientTrainer
 from nasrl_nb.runtime import seed_everything
@@ -64,7 +64,7 @@ def test_batched_equals_one_at_a_time(kind, space_name):
     batched = ctrl(sample.indices)
     for b, arch in enumerate(sample.architectures):
         alone = ctrl([arch])
-        torch.testing.assert_close(alone.log_probs[0], batched.log_probs[b])
+        torch.testing.assert_close(alone.decision_log_probs[0], batched.decision_log_probs[b])
         torch.testing.assert_close(alone.hidden[0], batched.hidden[b])
 
 
@@ -112,7 +112,10 @@ def test_every_controller_learns_with_reinforce(kind):
 
 
 def test_registry_and_bad_input():
-    assert CONTROLLERS == {"lstm": NASController, "gru": GRUController, "attention": AttentionController}
+    assert CONTROLLERS == {"lstm": LSTMController, "gru": GRUController, "attention": AttentionController}
+    assert all(issubclass(kind, Controller) and kind is not Controller for kind in CONTROLLERS.values())
+    with pytest.raises(NotImplementedError, match="Controller: a controller needs a recurrent core"):
+        Controller(CellSpace())  # the base has none of its own
     with pytest.raises(ValueError, match="kind: 'transformer' is not allowed; allowed values: lstm, gru, attention"):
         make_controller(CellSpace(), kind="transformer")
     with pytest.raises(ValueError, match="num_heads: must divide hidden_size=16"):

@@ -1,4 +1,4 @@
-"""NASController: log pi against torch.distributions, batching, skip attention, snapshots."""
+"""LSTMController (and the Controller base): log pi against torch.distributions, batching, skip attention, snapshots."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 import torch
 from torch.distributions import Bernoulli, Categorical
 
-from nasrl_nb.controllers.lstm import ControllerSample, NASController, PolicySnapshot, max_entropy
+from nasrl_nb.controllers.lstm import ControllerSample, LSTMController, PolicySnapshot, max_entropy
 from nasrl_nb.runtime import seed_everything
 from nasrl_nb.spaces.cell_space import CellSpace
 from nasrl_nb.spaces.macro_space import MacroSpace
@@ -29,7 +29,7 @@ SPACES = {
 
 def make(space_name="cell", seed=0, **kwargs):
     seed_everything(seed)
-    return NASController(SPACES[space_name](), hidden_size=kwargs.pop("hidden_size", 16), **kwargs)
+    return LSTMController(SPACES[space_name](), hidden_size=kwargs.pop("hidden_size", 16), **kwargs)
 
 
 def sharpen(ctrl, factor=30.0):
@@ -174,9 +174,9 @@ def test_sampling_uses_its_own_generator_not_the_global_rng():
         disturbed.append(busy.sample(8).indices)
     assert all(torch.equal(a, b) for a, b in zip(undisturbed, disturbed, strict=True))
     # the same controller seed gives the same samples; another seed, other samples
-    a, b = NASController(CellSpace(), seed=5), NASController(CellSpace(), seed=5)
+    a, b = LSTMController(CellSpace(), seed=5), LSTMController(CellSpace(), seed=5)
     b.load_state_dict(a.state_dict())  # same weights too (state_dict carries the generator as well)
-    c = NASController(CellSpace(), seed=6)
+    c = LSTMController(CellSpace(), seed=6)
     c.load_state_dict({k: v for k, v in a.state_dict().items() if k != "_extra_state"}, strict=False)
     assert torch.equal(a.sample(32).indices, b.sample(32).indices)
     assert not torch.equal(a.sample(32).indices, c.sample(32).indices)
@@ -247,14 +247,14 @@ def test_seed_entry_points():
 
     out = ctrl(sample.indices, temperature=4.0)
     assert [tuple(lg.shape) for lg in out.logits] == [(6, len(d.choices)) for d in ctrl.space.decisions]
-    assert out.log_probs.shape == (6, 3) and out.hidden.shape == (6, 3, ctrl.hidden_size)
+    assert out.decision_log_probs.shape == (6, 3) and out.hidden.shape == (6, 3, ctrl.hidden_size)
     assert ctrl.temperature == 1.0  # the override lasted one call
     assert bool((out.entropies.sum(1) > ctrl.log_prob(sample.indices)[1]).all())
 
 
 def test_repr_is_readable():
     text = repr(make("cell"))
-    assert text.startswith("NASController(space=CellSpace(6 decisions") and "hidden_size=16" in text
+    assert text.startswith("LSTMController(space=CellSpace(6 decisions") and "hidden_size=16" in text
     assert "tanh_constant=2.5" in text and "parameters=" in text
 
 
@@ -269,12 +269,12 @@ def test_repr_is_readable():
 )
 def test_bad_constructor_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):
-        NASController(CellSpace(), **kwargs)
+        LSTMController(CellSpace(), **kwargs)
 
 
 def test_bad_space_and_actions():
     with pytest.raises(ValueError, match="space: expected a SearchSpace"):
-        NASController({"arm": ["a", "b"]})
+        LSTMController({"arm": ["a", "b"]})
     ctrl = make("cell")
     with pytest.raises(ValueError, match="batch_size: must be a positive integer"):
         ctrl.sample(0)
@@ -285,7 +285,7 @@ def test_bad_space_and_actions():
     with pytest.raises(ValueError, match="actions: indices out of range"):
         ctrl.log_prob(torch.full((2, 6), 5))
     with pytest.raises(ValueError, match="seed: must be an integer >= 0"):
-        NASController(CellSpace(), seed=-1)
+        LSTMController(CellSpace(), seed=-1)
     with pytest.raises(ValueError, match="seed: must be an integer >= 0"):
         ctrl.manual_seed(1.5)
     with pytest.raises(ValueError, match="temperature: must be a positive number"):
@@ -295,8 +295,8 @@ def test_bad_space_and_actions():
 def test_skip_attention_needs_an_anchor_before_the_skip():
     space = SearchSpace([Decision("skip_1_0", (0, 1), kind="skip", layer=1, source=0), Decision("op", ("a", "b"), layer=0)])
     with pytest.raises(ValueError, match="skip_attention: decision 'skip_1_0' attends to layer 0"):
-        NASController(space)
-    ctrl = NASController(space, skip_attention=False)
+        LSTMController(space)
+    ctrl = LSTMController(space, skip_attention=False)
     sample = ctrl.sample(3)
     torch.testing.assert_close(ctrl.log_prob(sample.indices)[0], sample.log_prob)
 

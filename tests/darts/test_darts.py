@@ -205,9 +205,10 @@ def test_the_auxiliary_skip_adds_beta_times_the_input_to_every_edge():
 def test_strategy_runs_epochs_and_reports_the_mixing_weights(tiny_digits):
     torch.manual_seed(0)
     strategy = DartsStrategy(CellSpace(), tiny_digits, channels=2, batch_size=32, epochs=4)
-    archs = strategy.propose(2)
-    stats = strategy.observe(archs, [{}, {}], [0.0, 0.0])
+    archs = strategy.propose(2)  # a Proposal: the derived cells, and the epochs' statistics as its stats
+    stats = {**archs.stats, **strategy.observe(archs, [{}, {}], [0.0, 0.0])}
     assert archs[-1] == strategy.supernet.derive() and strategy.epoch == 2
+    assert not any(isinstance(value, list) and value and isinstance(value[0], dict) for value in vars(strategy).values())
     assert [e["epoch"] for e in stats["epochs"]] == [1, 2] and stats["ops"] == list(CellSpace().ops)
     for epoch in stats["epochs"]:
         assert len(epoch["weights"]["cell"]) == 6
@@ -226,8 +227,9 @@ def test_darts_minus_decays_beta_and_darts_plus_freezes_at_the_stop(tiny_digits)
     plus = DartsStrategy(CellSpace(), tiny_digits, channels=2, batch_size=32, epochs=4, remedy="darts+", max_skips=2)
     with torch.no_grad():
         plus.supernet.alphas[:, 1] = 10.0  # skip_connect far ahead on every edge: the criterion fires at once
-    first = plus.propose(1)[0]
-    assert plus.stopped_at == 1 and plus.observe([first], [{}], [0.0])["epochs"][0]["stopped"]
+    proposal = plus.propose(1)
+    first = proposal[0]
+    assert plus.stopped_at == 1 and proposal.stats["epochs"][0]["stopped"] and plus.observe([first], [{}], [0.0])["stopped_at"] == 1
     alphas = plus.supernet.alphas.detach().clone()
     assert plus.propose(2) == [first, first] and plus.epoch == 1 and torch.equal(alphas, plus.supernet.alphas)
 
@@ -335,3 +337,17 @@ def test_the_config_section_names_every_setting_of_the_strategy():
     params = set(inspect.signature(DartsStrategy.__init__).parameters) - {"self", "space", "data", "channels",
                                                                             "cells_per_stage", "seed", "device"}
     assert {f.name for f in dataclasses.fields(DartsConfig)} == params  # channels, cells, device: from `child`
+
+
+def test_the_run_folder_records_the_epochs_each_proposal_returned(tmp_path, tiny_digits):
+    """steps.jsonl holds exactly the statistics the epochs returned (a twin search's strategy
+    proposing by hand), in the record's order: the proposal's, then observe's."""
+    darts_run(tmp_path / "run", tiny_digits, budget=2).run()
+    steps = read_lines(tmp_path / "run" / "steps.jsonl")
+    twin = darts_run(None, tiny_digits, budget=2).strategy
+    proposals = [twin.propose(1) for _ in range(2)]
+    assert [s["stats"]["epochs"][0]["epoch"] for s in steps] == [1, 2]
+    for step, proposal in zip(steps, proposals, strict=True):
+        assert list(step["stats"])[:7] == [*proposal.stats, "ops", "edges", "stopped_at"]
+        assert {k: step["stats"][k] for k in proposal.stats} == json.loads(json.dumps(proposal.stats))
+        assert step["stats"]["epochs"][0]["derived"] == str(proposal[0])

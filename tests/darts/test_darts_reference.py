@@ -27,6 +27,7 @@ from nasrl_nb.darts.reference import (
     RefArchitect,
     RefMixedOp,
     RefNetwork,
+    search_iteration,
 )
 from nasrl_nb.spaces.darts_space import RELAXED_OPS
 
@@ -56,17 +57,6 @@ def _batches(seed=2):
     return (X[:4], y[:4]), (X[4:], y[4:])
 
 
-def _reference_step(net, architect, w_optimizer, train, val, second_order):
-    """One iteration of train_search.py: architect.step, then the weight step (clipped SGD); returns grad_alpha."""
-    architect.step(train, val, W_LR, w_optimizer, unrolled=second_order)
-    grad_alpha = [a.grad.clone() for a in net.arch_parameters()]  # the weight step's backward adds to them
-    w_optimizer.zero_grad()
-    net._loss(*train).backward()
-    torch.nn.utils.clip_grad_norm_(net.parameters(), GRAD_CLIP)
-    w_optimizer.step()
-    return grad_alpha
-
-
 @pytest.mark.parametrize("second_order", [False, True], ids=["first_order", "second_order"])
 def test_the_package_step_equals_the_reference_step(float64, second_order):
     train, val = _batches()
@@ -79,7 +69,7 @@ def test_the_package_step_equals_the_reference_step(float64, second_order):
                                virtual_step="reference")  # quark0's unrolled step: momentum and weight decay
     for step in range(2):  # the second step's unrolled weights read the momentum buffers of the first
         grad_alpha, _ = bilevel.architecture_gradient(train, val)
-        ref_grad_alpha = _reference_step(ref, architect, w_optimizer, train, val, second_order)
+        ref_grad_alpha = search_iteration(ref, architect, w_optimizer, train, val, second_order)
         bilevel.step(train, val)
         for ours_grad, ref_grad in zip(grad_alpha, ref_grad_alpha, strict=True):
             torch.testing.assert_close(ours_grad, ref_grad, rtol=1e-6, atol=1e-9, msg=lambda m, s=step: f"step {s}: {m}")

@@ -8,7 +8,7 @@ import copy
 import pytest
 import torch
 
-from nasrl_nb.controllers.lstm import NASController
+from nasrl_nb.controllers.lstm import LSTMController
 from nasrl_nb.rl.a2c import A2CTrainer, gae_advantages
 from nasrl_nb.runtime import seed_everything
 from nasrl_nb.spaces.search_space import custom_space
@@ -16,7 +16,7 @@ from nasrl_nb.spaces.search_space import custom_space
 
 def toy(seed=0, hidden_size=16):
     seed_everything(seed)
-    return NASController(custom_space({"op": ["a", "b", "c", "d"], "width": [8, 16, 32]}), hidden_size=hidden_size)
+    return LSTMController(custom_space({"op": ["a", "b", "c", "d"], "width": [8, 16, 32]}), hidden_size=hidden_size)
 
 
 def toy_rewards(architectures):

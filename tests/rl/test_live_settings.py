@@ -2,7 +2,7 @@
 
 import pytest
 
-from nasrl_nb.controllers.lstm import NASController
+from nasrl_nb.controllers.lstm import LSTMController
 from nasrl_nb.rl.live_settings import LiveSettings
 from nasrl_nb.rl.registry import make_trainer
 from nasrl_nb.spaces.search_space import custom_space
@@ -10,7 +10,7 @@ from nasrl_nb.spaces.search_space import custom_space
 
 @pytest.mark.parametrize("algorithm", ["reinforce", "ppo", "a2c", "trpo", "sac"])
 def test_every_trainer_sets_lr_on_each_group_and_temperature_on_its_controller(algorithm):
-    controller = NASController(custom_space({"op": ["a", "b", "c"]}), hidden_size=8)
+    controller = LSTMController(custom_space({"op": ["a", "b", "c"]}), hidden_size=8)
     trainer = make_trainer(controller, algorithm)
     assert isinstance(trainer, LiveSettings)
     trainer.lr = 0.0125

@@ -11,7 +11,7 @@ import math
 import pytest
 import torch
 
-from nasrl_nb.controllers.lstm import NASController
+from nasrl_nb.controllers.lstm import LSTMController
 from nasrl_nb.rl.policy_gradient import (
     PolicyGradientTrainer,
     Schedule,
@@ -29,7 +29,7 @@ ARM_REWARD = {"a": 1.0, "b": 0.2}
 def bandit(seed=0):
     """A two-armed bandit: one decision, unclipped logits theta = head(h_0)."""
     seed_everything(seed)
-    ctrl = NASController(custom_space({"arm": ["a", "b"]}), hidden_size=8, tanh_constant=None)
+    ctrl = LSTMController(custom_space({"arm": ["a", "b"]}), hidden_size=8, tanh_constant=None)
     with torch.no_grad():
         ctrl.heads["0"].bias.copy_(torch.tensor([0.3, -0.4]))  # unequal arms
     return ctrl
@@ -37,7 +37,7 @@ def bandit(seed=0):
 
 def toy(seed=0, hidden_size=16):
     seed_everything(seed)
-    return NASController(custom_space({"op": ["a", "b", "c", "d"], "width": [8, 16, 32]}), hidden_size=hidden_size)
+    return LSTMController(custom_space({"op": ["a", "b", "c", "d"], "width": [8, 16, 32]}), hidden_size=hidden_size)
 
 
 def toy_rewards(architectures):
@@ -98,14 +98,14 @@ def test_ppo_gradient_equals_reinforce_at_old_policy_and_vanishes_when_clipped()
     sample = ctrl.sample(16)
     advantages = torch.randn(16, 1)
     out = ctrl(sample.indices)
-    ppo, clipped = ppo_loss(out.log_probs, out.log_probs.detach(), advantages, clip=0.2)
+    ppo, clipped = ppo_loss(out.decision_log_probs, out.decision_log_probs.detach(), advantages, clip=0.2)
     assert float(clipped) == 0.0
-    reinforce = gradient(ctrl, reinforce_loss(ctrl(sample.indices).log_probs, advantages))
+    reinforce = gradient(ctrl, reinforce_loss(ctrl(sample.indices).decision_log_probs, advantages))
     for n, g in gradient(ctrl, ppo).items():
         torch.testing.assert_close(g, reinforce[n])
     # ratio far above 1 + clip with positive advantages: the clipped branch has no gradient
     out = ctrl(sample.indices)
-    loss, clipped = ppo_loss(out.log_probs, out.log_probs.detach() - 1.0, advantages.abs(), clip=0.2)
+    loss, clipped = ppo_loss(out.decision_log_probs, out.decision_log_probs.detach() - 1.0, advantages.abs(), clip=0.2)
     assert float(clipped) == 1.0
     assert all(float(g.abs().max()) == 0.0 for g in gradient(ctrl, loss).values())
 
@@ -131,8 +131,8 @@ def test_policy_learns_the_rewarded_choice(algorithm, value_baseline):
 def test_baseline_is_an_exponential_moving_average():
     trainer = PolicyGradientTrainer(toy(), baseline_decay=0.9)
     assert trainer.baseline is None
-    assert trainer.compute_baseline([1.0, 3.0]) == pytest.approx(2.0)  # the first batch sets b
-    assert trainer.compute_baseline([6.0]) == pytest.approx(0.9 * 2.0 + 0.1 * 6.0)
+    assert trainer.update_baseline([1.0, 3.0]) == pytest.approx(2.0)  # the first batch sets b
+    assert trainer.update_baseline([6.0]) == pytest.approx(0.9 * 2.0 + 0.1 * 6.0)
 
 
 def test_bandit_update_uses_the_baseline_from_before_the_batch():
@@ -208,7 +208,7 @@ def test_the_reported_advantages_are_the_ones_the_loss_used(algorithm, normalize
         before = copy.deepcopy(ctrl)  # pi_old
         stats = trainer.update_policy(architectures, [0.1, 0.4, 0.35, 0.9, 0.0, 0.6])
         advantages = torch.tensor(stats.advantages)[:, None]  # (B, 1), exactly what the stats report
-        expected = gradient(before, reinforce_loss(before(architectures).log_probs, advantages))
+        expected = gradient(before, reinforce_loss(before(architectures).decision_log_probs, advantages))
         for n, p in ctrl.named_parameters():
             torch.testing.assert_close(p.grad, expected[n], rtol=1e-5, atol=1e-7)
         assert stats.step == step
@@ -223,10 +223,10 @@ def test_ppo_early_stop_keeps_the_kl_within_the_trust_region(lr):
         for _ in range(6):
             architectures = trainer.propose(8)
             with torch.no_grad():
-                old = ctrl(architectures).log_probs  # pi_old on this batch
+                old = ctrl(architectures).decision_log_probs  # pi_old on this batch
             stats = trainer.update_policy(architectures, toy_rewards(architectures))
             with torch.no_grad():
-                measured = approx_kl(ctrl(architectures).log_probs, old)  # after the last epoch
+                measured = approx_kl(ctrl(architectures).decision_log_probs, old)  # after the last epoch
             assert stats.kl == pytest.approx(measured, rel=1e-4, abs=1e-8)
             kls.append(measured)
             stopped.append(stats.kl_stopped)
@@ -356,7 +356,7 @@ def test_bad_trainer_arguments(kwargs, message):
 
 
 def test_bad_runtime_inputs():
-    with pytest.raises(ValueError, match="controller: expected a NASController"):
+    with pytest.raises(ValueError, match="controller: expected a Controller"):
         PolicyGradientTrainer(torch.nn.Linear(2, 2))
     trainer = PolicyGradientTrainer(toy())
     with pytest.raises(ValueError, match="batch_size: must be a positive integer"):
@@ -381,7 +381,7 @@ EPS_REWARDS = torch.tensor([0.2, 0.9, 0.7, 0.4])
 def one_decision(epsilon, algorithm="reinforce"):
     """A K=4 one-decision controller with logits EPS_LOGITS, and a trainer that leaves the gradient in .grad."""
     seed_everything(0)
-    ctrl = NASController(custom_space({"op": ["a", "b", "c", "d"]}), hidden_size=8, tanh_constant=None)
+    ctrl = LSTMController(custom_space({"op": ["a", "b", "c", "d"]}), hidden_size=8, tanh_constant=None)
     with torch.no_grad():
         ctrl.heads["0"].weight.zero_()
         ctrl.heads["0"].bias.copy_(EPS_LOGITS)

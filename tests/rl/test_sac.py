@@ -8,7 +8,7 @@ import copy
 import pytest
 import torch
 
-from nasrl_nb.controllers.lstm import NASController
+from nasrl_nb.controllers.lstm import LSTMController
 from nasrl_nb.rl.sac import RewardCritic, SoftActorCritic
 from nasrl_nb.runtime import seed_everything
 from nasrl_nb.spaces.search_space import custom_space
@@ -18,7 +18,7 @@ OPS = ["a", "b", "c", "d"]
 
 def toy(seed=0, **kwargs):
     seed_everything(seed)
-    ctrl = NASController(custom_space({"op": OPS, "width": [8, 16, 32]}), hidden_size=16)
+    ctrl = LSTMController(custom_space({"op": OPS, "width": [8, 16, 32]}), hidden_size=16)
     return SoftActorCritic(ctrl, **kwargs)
 
 
@@ -49,7 +49,7 @@ def test_critic_fits_the_planted_reward_and_ranks_unseen_architectures():
 def test_policy_reaches_the_softmax_of_the_critic():
     """With alpha held fixed the policy's optimum is softmax(Q / alpha) (one decision: exact)."""
     seed_everything(0)
-    ctrl = NASController(custom_space({"op": OPS}), hidden_size=8, tanh_constant=None)
+    ctrl = LSTMController(custom_space({"op": OPS}), hidden_size=8, tanh_constant=None)
     trainer = SoftActorCritic(ctrl, lr=0.05, alpha=0.5, alpha_lr=1e-12, policy_samples=256)
     trainer.buffer_indices = torch.tensor([[0], [1], [2], [3]])
     trainer.buffer_rewards = torch.tensor([0.0, 0.3, 0.6, 0.9])

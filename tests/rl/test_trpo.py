@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch.nn.utils import parameters_to_vector
 
-from nasrl_nb.controllers.lstm import NASController
+from nasrl_nb.controllers.lstm import LSTMController
 from nasrl_nb.rl.trpo import TRPOTrainer, conjugate_gradient, mean_kl
 from nasrl_nb.runtime import seed_everything
 from nasrl_nb.spaces.search_space import custom_space
@@ -17,7 +17,7 @@ from nasrl_nb.spaces.search_space import custom_space
 
 def tiny(seed=0, hidden_size=4):
     seed_everything(seed)
-    ctrl = NASController(custom_space({"op": ["a", "b", "c"], "width": [8, 16]}), hidden_size=hidden_size, tanh_constant=None)
+    ctrl = LSTMController(custom_space({"op": ["a", "b", "c"], "width": [8, 16]}), hidden_size=hidden_size, tanh_constant=None)
     with torch.no_grad():
         for p in ctrl.parameters():
             p.mul_(10.0)  # a policy far from uniform, so that F is not trivial
@@ -101,7 +101,7 @@ def test_full_step_is_near_the_boundary_for_small_max_kl():
 
 def test_trpo_learns_the_toy_problem():
     seed_everything(0)
-    ctrl = NASController(custom_space({"op": ["a", "b", "c", "d"], "width": [8, 16, 32]}), hidden_size=16)
+    ctrl = LSTMController(custom_space({"op": ["a", "b", "c", "d"], "width": [8, 16, 32]}), hidden_size=16)
     trainer = TRPOTrainer(ctrl, max_kl=0.05)
     for _ in range(25):
         archs = trainer.propose(8)
@@ -113,7 +113,7 @@ def test_trpo_learns_the_toy_problem():
 def test_trpo_checkpoint_resumes_exactly():
     def make():
         seed_everything(3)
-        return TRPOTrainer(NASController(custom_space({"op": ["a", "b", "c"], "w": [1, 2]}), hidden_size=8), max_kl=0.02)
+        return TRPOTrainer(LSTMController(custom_space({"op": ["a", "b", "c"], "w": [1, 2]}), hidden_size=8), max_kl=0.02)
 
     first = make()
     for _ in range(2):

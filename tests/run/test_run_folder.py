@@ -20,7 +20,7 @@ from nasrl_nb.assembly.config import (
 )
 from nasrl_nb.assembly.factory import make_search, resume_search
 from nasrl_nb.controllers.attention import AttentionController
-from nasrl_nb.controllers.lstm import NASController
+from nasrl_nb.controllers.lstm import Controller
 from nasrl_nb.controllers.registry import make_controller
 from nasrl_nb.evaluators.base import Evaluator, FunctionEvaluator, train_architecture
 from nasrl_nb.rewards.objectives import MnasNetReward, RewardFunction
@@ -51,10 +51,10 @@ def _defaults(function, skip=()) -> dict:
 
 
 @pytest.mark.parametrize(("section", "params"), [
-    # the controller section: make_controller's kind, the attention core's heads, then NASController's own
+    # the controller section: make_controller's kind, the attention core's heads, then Controller's own
     (ControllerConfig, lambda: {**_defaults(make_controller, {"space", "kwargs"}),
                                 **_defaults(AttentionController.__init__, {"space", "kwargs"}),
-                                **_defaults(NASController.__init__, {"space"})}),
+                                **_defaults(Controller.__init__, {"space"})}),
     (TrainerConfig, lambda: _defaults(PolicyGradientTrainer.__init__, {"controller", "algorithm"})),
 ])
 def test_config_sections_mirror_their_constructors(section, params):

@@ -10,7 +10,7 @@ import torch
 import nasrl_nb.cli.commands as cli_main
 from nasrl_nb.assembly.factory import make_search
 from nasrl_nb.assembly.standalone import standalone_source
-from nasrl_nb.controllers.lstm import NASController
+from nasrl_nb.controllers.lstm import LSTMController
 from nasrl_nb.nn.child_network import ChildNetwork, concat_padded
 from nasrl_nb.nn.complexity import count_flops, count_parameters
 from nasrl_nb.nn.data import load_dataset
@@ -141,7 +141,7 @@ def test_params_and_flops_match_the_layer_formulas():
 def test_input_probability_is_the_papers_attention_sigmoid():
     """P(layer j is an input to layer i) = sigmoid(v^T tanh(W_prev h_j + W_curr h_i)) (Sec. 3.3)."""
     seed_everything(0)
-    ctrl = NASController(STRIDED, hidden_size=16, tanh_constant=None, temperature=1.0)
+    ctrl = LSTMController(STRIDED, hidden_size=16, tanh_constant=None, temperature=1.0)
     with torch.no_grad():
         for p in ctrl.parameters():
             p.mul_(8.0)  # far from uniform, so a wrong anchor or a wrong sign shows

@@ -43,7 +43,7 @@ def test_grown_controller_keeps_the_old_decisions_probabilities(kind):
     sample = big.sample(8)
     old = small(sample.indices[:, :D])
     new = big(sample.indices)
-    torch.testing.assert_close(new.log_probs[:, :D], old.log_probs)
+    torch.testing.assert_close(new.decision_log_probs[:, :D], old.decision_log_probs)
     with pytest.raises(ValueError, match="does not extend the controller's space"):
         grow_controller(big, macro(3))
 

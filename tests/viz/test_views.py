@@ -79,11 +79,11 @@ def test_heatmap_image_is_the_probs_masked_where_a_decision_has_fewer_options():
 
 
 def test_heatmap_reads_a_real_policy_snapshot_and_its_marginals():
-    from nasrl_nb.controllers.lstm import NASController
+    from nasrl_nb.controllers.lstm import LSTMController
     from nasrl_nb.spaces.cell_space import CellSpace
 
     torch.manual_seed(0)
-    snapshot = NASController(CellSpace(), hidden_size=16).policy_snapshot(num_samples=32)
+    snapshot = LSTMController(CellSpace(), hidden_size=16).policy_snapshot(num_samples=32)
     fig = plot_policy_heatmap(snapshot, values="marginals", colorbar=False)
     np.testing.assert_allclose(fig.axes[0].images[0].get_array().data, np.stack(snapshot.marginals))
     assert len(fig.axes) == 1  # no colorbar axes

@@ -24,6 +24,7 @@ from nasrl_nb.evaluators.base import FunctionEvaluator
 from nasrl_nb.rewards.objectives import AccuracyReward, MultiObjectiveReward, ZophLeReward
 from nasrl_nb.rl.registry import make_trainer
 from nasrl_nb.spaces.macro_space import MacroSpace
+from nasrl_nb.strategies import hooks
 from nasrl_nb.strategies.curriculum import CurriculumStrategy
 from nasrl_nb.viz.drawing import figure_to_png
 from nasrl_nb.viz.enas_plots import draw_supernet
@@ -106,7 +107,7 @@ def test_choosing_a_method_builds_its_strategy_and_a_step_draws_its_panels():
         assert errors(dash) == "", method
         for name in ("architecture", "rewards"):
             assert is_drawn(dash.images[name]) and dash.images[name].value != before[name], (method, name)
-        if search.strategy.policy_snapshot() is not None:  # the RL controllers and the bandits
+        if hooks.policy_snapshot(search.strategy) is not None:  # the RL controllers and the bandits (hooks.ShowsPolicy)
             assert is_drawn(dash.images["policy"]), method
     assert type(dash.search.strategy).__name__ == "BanditStrategy"
 

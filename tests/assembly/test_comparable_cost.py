@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from nasrl_nb.assembly.showdown import (
+from nasrl_nb.assembly.comparable_cost import (
     OneShotSettings,
     calibrate,
     markdown_table,
@@ -83,9 +83,9 @@ def test_a_one_shot_search_returns_a_cell_of_the_space_and_costs_its_cpu_time(be
 
 
 def test_the_multi_trial_budget_is_the_mean_cost_of_the_one_shot_runs(bench, tiny_digits, monkeypatch):
-    import nasrl_nb.assembly.showdown as showdown
+    import nasrl_nb.assembly.comparable_cost as comparable_cost
 
-    monkeypatch.setattr(showdown, "search_data", lambda *a, **k: tiny_digits)  # tiny supernets on tiny data
+    monkeypatch.setattr(comparable_cost, "search_data", lambda *a, **k: tiny_digits)  # tiny supernets on tiny data
     seen = []
     result = run_showdown(bench, ["random", "enas", "darts"], [0, 1], settings=TINY, time_scale=1.0, callback=seen.append)
     assert [(r["method"], r["seed"]) for r in result.records] == [
