@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from benchmarks.bench_settings_pilot import parse_setting, resolve_settings, sample_cells, spearman_brown, summarize
+from benchmarks.bench_settings_pilot import (
+    parse_setting,
+    resolve_settings,
+    sample_cells,
+    spearman_brown,
+    summarize,
+)
 from nasrl_nb.bench.build import BuildSettings, unique_cells
 
 
