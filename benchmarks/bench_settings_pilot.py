@@ -13,7 +13,13 @@ candidate :class:`~nasrl_nb.bench.build.BuildSettings`, using the builder's own
   loaded machine slows all settings alike;
 * the estimated wall time of the full build (6,466 cells x 2 seeds, 2 workers), scaled by
   that ratio from the shipped build's cost (its summed training seconds over its workers,
-  from the table's metadata).
+  from the table's metadata);
+* the Spearman-Brown estimate of the reliability of a table whose value per cell is the mean
+  of k seeds, ``k rho / (1 + (k - 1) rho)`` for k = 2 and 3 (an estimate from the one-seed
+  agreement ``rho``, not a measurement).
+
+The sample is uniform and kept in its random order, so a run cut by ``--deadline`` (or a
+summary of the first cells) is still a uniform sample.
 
 It also prints the shipped table's own seed correlation on the same sample, for comparison.
 
@@ -23,13 +29,15 @@ It also prints the shipped table's own seed correlation on the same sample, for 
     python -m benchmarks.bench_settings_pilot --summarize pilot.jsonl  # report from saved results
     python -m benchmarks.bench_settings_pilot --dataset mnist1d --cells 50 --settings shipped lr=0.01
 
-With ``--dataset mnist1d`` every setting trains on MNIST-1D; ``shipped`` is then digits-cell's
-settings on that data, the setting ``digits`` (digits-cell's own runs, trained in the same process) is
-the baseline of the ratios, so that ``est.wall`` is again the ratio times the shipped build's
-wall time, robust to the machine's load; ``abs.wall`` (mean wall seconds per cell, both seeds,
-x 6,466 cells / 2 workers) is as measured, load included.
+With ``--dataset mnist1d`` every setting trains on MNIST-1D; ``shipped`` is then mnist1d-cell's
+own settings (``BuildSettings.for_dataset("mnist1d")``: C = 8) and every other candidate overrides
+them; the setting ``digits`` (digits-cell's own runs, trained in the same process) is the baseline of
+the ratios, so that ``est.wall`` is again the ratio times digits-cell's build wall time, robust to
+the machine's load; ``abs.wall`` (mean wall seconds per cell, both seeds, x 6,466 cells / 2
+workers) is as measured, load included.
 
-A candidate is a name from ``CANDIDATES`` or ``key=value,...`` overriding BuildSettings fields.
+A candidate is a name from ``CANDIDATES`` or ``key=value,...`` overriding the dataset's shipped
+BuildSettings fields.
 """
 
 from __future__ import annotations
@@ -42,7 +50,6 @@ import statistics
 import sys
 import time
 import warnings
-from dataclasses import replace
 from pathlib import Path
 
 from benchmarks import REPO
@@ -52,7 +59,7 @@ SHIPPED_WALL_SECONDS = round(META["total_train_seconds"] / META["build"]["worker
 SHIPPED_TRAININGS = META["rows"]
 UNIQUE_CELLS = META["unique_architectures"]  # 6,466: every table trains the same unique cells
 
-# name -> overrides of BuildSettings (the shipped settings: BuildSettings())
+# name -> overrides of the dataset's shipped BuildSettings (``BuildSettings.for_dataset(dataset)``)
 CANDIDATES: dict[str, dict] = {
     "shipped": {},
     "digits": {"dataset": "digits"},  # digits-cell's own runs: the time baseline of a pilot on another dataset
@@ -92,18 +99,35 @@ def parse_setting(text: str) -> tuple[str, dict]:
     return text, overrides
 
 
+def resolve_settings(overrides: dict, dataset: str):
+    """The BuildSettings of a candidate: ``dataset``'s shipped settings with ``overrides``;
+    a candidate that names its own dataset (``digits``) gets that dataset's shipped settings."""
+    from nasrl_nb.bench.build import BuildSettings
+
+    overrides = dict(overrides)
+    return BuildSettings.for_dataset(overrides.pop("dataset", dataset), **overrides)
+
+
 def sample_cells(n: int, seed: int) -> list[str]:
+    """``n`` unique cells drawn uniformly without replacement, in the order drawn (not sorted: any
+    prefix of the sample, e.g. the cells a deadline left trained, is itself a uniform sample)."""
     from nasrl_nb.bench.build import unique_cells
 
     cells = [str(a) for a in unique_cells()]
-    return sorted(random.Random(seed).sample(cells, n), key=cells.index)
+    return random.Random(seed).sample(cells, n)
 
 
-def shipped_rows() -> dict[str, dict[int, float]]:
+def spearman_brown(rho: float, k: int) -> float:
+    """Reliability of the mean of ``k`` parallel measurements whose pairwise correlation is ``rho``:
+    ``k rho / (1 + (k - 1) rho)`` (Spearman 1910, Brown 1910)."""
+    return k * rho / (1 + (k - 1) * rho)
+
+
+def shipped_rows(dataset: str = "digits") -> dict[str, dict[int, float]]:
     import csv
     import gzip
 
-    path = REPO / "nasrl_nb" / "bench" / "data" / "digits-cell.csv.gz"
+    path = REPO / "nasrl_nb" / "bench" / "data" / f"{dataset}-cell.csv.gz"
     table: dict[str, dict[int, float]] = {}
     with gzip.open(path, "rt", newline="") as f:
         for row in csv.DictReader(f):
@@ -160,30 +184,31 @@ def summarize(records: list[dict], cells: list[str]) -> list[dict]:
             "est_full_wall_s": ratio * SHIPPED_WALL_SECONDS,
             "est_abs_wall_s": sum(rec[a]["seconds"] for a in archs) / len(archs) * UNIQUE_CELLS / 2,
             "spearman_top_half": correlations([p for p, m in zip(pairs, means) if m >= np.median(means)])[0],
+            "reliability_2_seeds": spearman_brown(rho, 2), "reliability_3_seeds": spearman_brown(rho, 3),
         })
     return lines
 
 
 def print_report(lines: list[dict], cells: list[str], *, dataset: str = "digits") -> None:
-    if dataset == "digits":
-        table = shipped_rows()
-        pairs = [(table[a][0], table[a][1]) for a in cells]
-        rho, tau = correlations(pairs)
-        lo, hi = bootstrap_spearman(pairs)
-        print(f"shipped table on the same {len(cells)} cells: Spearman {rho:.3f} (90% CI {lo:.2f}-{hi:.2f})  Kendall {tau:.3f}")
-    else:
-        print(f"dataset {dataset}: {len(cells)} cells; 'shipped' is digits-cell's settings on this data")
+    table = shipped_rows(dataset)
+    pairs = [(table[a][0], table[a][1]) for a in cells]
+    rho, tau = correlations(pairs)
+    lo, hi = bootstrap_spearman(pairs)
+    print(f"shipped {dataset}-cell table on the same {len(cells)} cells: Spearman {rho:.3f} (90% CI {lo:.2f}-{hi:.2f})  "
+          f"Kendall {tau:.3f}")
     head = (f"{'setting':<34}{'cells':>6}{'spearman':>9}{'90% CI':>14}{'kendall':>8}{'sp.top50%':>10}{'median':>8}{'best':>7}"
-            f"{'worst':>7}{'|d|':>7}{'s/train':>8}{'ratio':>7}{'est.wall':>9}{'abs.wall':>9}")
+            f"{'worst':>7}{'|d|':>7}{'s/train':>8}{'ratio':>7}{'est.wall':>9}{'abs.wall':>9}{'SB k=2':>7}{'SB k=3':>7}")
     print(head)
     for x in lines:
         lo, hi = x["spearman_90ci"]
         print(f"{x['setting']:<34}{x['cells']:>6}{x['spearman']:>9.3f}{f'{lo:.2f}-{hi:.2f}':>14}{x['kendall']:>8.3f}{x['spearman_top_half']:>10.3f}"
               f"{x['median']:>8.3f}{x['best']:>7.3f}{x['worst']:>7.3f}{x['mean_abs_seed_diff']:>7.3f}"
-              f"{x['seconds_per_training']:>8.3f}{x['ratio']:>7.2f}{x['est_full_wall_s']:>8.0f}s{x['est_abs_wall_s']:>8.0f}s")
-    print(f"est.wall = ratio x {SHIPPED_WALL_SECONDS} s (the shipped build: {SHIPPED_TRAININGS} trainings, 2 workers); "
-          "|d| = mean |val(seed 0) - val(seed 1)|; sp.top50% = Spearman among the better half of the sample; "
-          f"abs.wall = mean wall seconds per cell x {UNIQUE_CELLS} cells / 2 workers")
+              f"{x['seconds_per_training']:>8.3f}{x['ratio']:>7.2f}{x['est_full_wall_s']:>8.0f}s{x['est_abs_wall_s']:>8.0f}s"
+              f"{x['reliability_2_seeds']:>7.3f}{x['reliability_3_seeds']:>7.3f}")
+    print(f"est.wall = ratio x {SHIPPED_WALL_SECONDS} s (digits-cell's build: {SHIPPED_TRAININGS} trainings, 2 seeds, 2 workers; "
+          "x 1.5 for 3 seeds); |d| = mean |val(seed 0) - val(seed 1)|; sp.top50% = Spearman among the better half of the "
+          f"sample; abs.wall = mean wall seconds per cell x {UNIQUE_CELLS} cells / 2 workers; SB k = Spearman-Brown "
+          "reliability of the mean of k seeds")
 
 
 def bn_check(cells: list[str], settings, data) -> None:
@@ -247,21 +272,21 @@ def main(argv=None) -> int:
 
     import torch
 
-    from nasrl_nb.bench.build import BuildSettings, train_cell
+    from nasrl_nb.bench.build import train_cell
     from nasrl_nb.nn.data import load_dataset
 
     torch.set_num_threads(1)  # as each build worker does
     if args.bn_check:
-        bn_check(cells, replace(BuildSettings(), **parse_setting(args.bn_check)[1]),
-                 load_dataset(BuildSettings().dataset, seed=BuildSettings().data_seed, device="cpu"))
+        bn_settings = resolve_settings(parse_setting(args.bn_check)[1], args.dataset)
+        bn_check(cells, bn_settings, load_dataset(bn_settings.dataset, seed=bn_settings.data_seed, device="cpu"))
         return 0
     settings = dict(parse_setting(s) for s in args.settings)
     if "shipped" not in settings:
         settings = {"shipped": {}, **settings}  # the in-process baseline for the ratios
     if args.dataset != "digits" and "digits" not in settings:
         settings = {"digits": CANDIDATES["digits"], **settings}  # the time baseline: digits-cell's runs themselves
-    base = replace(BuildSettings(), dataset=args.dataset)
-    datasets = {name: load_dataset(name, seed=base.data_seed, device="cpu") for name in {args.dataset, "digits"}}
+    resolved = {name: resolve_settings(overrides, args.dataset) for name, overrides in settings.items()}
+    datasets = {one.dataset: load_dataset(one.dataset, seed=one.data_seed, device="cpu") for one in resolved.values()}
     records = []
     if args.out and Path(args.out).exists():  # resume: keep what an earlier run of this sample recorded
         records = [r for r in map(json.loads, open(args.out)) if r["arch"] in cells and r["setting"] in settings]
@@ -279,10 +304,10 @@ def main(argv=None) -> int:
             if (arch, name) in done_pairs:
                 continue
             tic = time.perf_counter()
-            one = replace(base, **overrides)
+            one = resolved[name]
             rows = train_cell(arch, one, datasets[one.dataset])
             wall = time.perf_counter() - tic  # building, counting FLOPs and both seeds' training
-            rec = {"setting": name, "overrides": overrides, "arch": arch, "val": [r["val_accuracy"] for r in rows],
+            rec = {"setting": name, "overrides": overrides, "settings": one.to_json(), "arch": arch, "val": [r["val_accuracy"] for r in rows],
                    "test": [r["test_accuracy"] for r in rows], "seconds": wall}
             records.append(rec)
             if out:

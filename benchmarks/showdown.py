@@ -8,7 +8,8 @@ same runs, before and after the one-shot runs), sets the multi-trial budget: eac
 search may spend the one-shot runs' mean cost (see ``nasrl_nb/assembly/comparable_cost.py``). Every pick
 is scored by its table test accuracy (mean over the table's seeds) and its regret to the best.
 
-    python -m benchmarks.showdown                                   # 5 seeds, 20 supernet epochs, 16 channels
+    python -m benchmarks.showdown                                   # 5 seeds, 20 supernet epochs, the table's 16 channels
+    python -m benchmarks.showdown --table bench:mnist1d-cell --seeds 3 --epochs 10   # its supernets: 8 channels, 1 x 40 signals
     python -m benchmarks.showdown --seeds 3 --epochs 10 --json showdown.json
     python -m benchmarks.showdown --methods random enas darts --seeds 2 --epochs 4 --channels 4   # a quick look
 """
@@ -29,7 +30,9 @@ from nasrl_nb.assembly.comparable_cost import (
     OneShotSettings,
     markdown_table,
     run_showdown,
+    table_settings,
 )
+from nasrl_nb.bench.tabular import TabularBenchmark
 from nasrl_nb.runtime import environment_report
 
 
@@ -40,7 +43,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--methods", nargs="+", choices=(*MULTI_TRIAL_METHODS, *ONE_SHOT_METHODS), default=list(SHOWDOWN_METHODS))
     parser.add_argument("--seeds", type=int, default=5, help="seeds 0..N-1 for every method (default: 5)")
     parser.add_argument("--epochs", type=int, default=defaults.epochs, help="supernet passes over the training split")
-    parser.add_argument("--channels", type=int, default=defaults.channels, help="supernet width (the table's children: 16)")
+    parser.add_argument("--channels", type=int, default=None,
+                        help="supernet width (default: the table's children's, from its sidecar: digits-cell 16, mnist1d-cell 8)")
     parser.add_argument("--candidates", type=int, default=defaults.candidates, help="cells ENAS / random_ws rank at the end")
     parser.add_argument("--budget-seconds", type=float, default=None,
                         help="multi-trial budget in table seconds (default: the one-shot runs' mean cost)")
@@ -53,11 +57,18 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def one_shot_settings(args: argparse.Namespace, bench: TabularBenchmark) -> OneShotSettings:
+    """The supernets' settings: ``--channels``, else the width of the table's own children (its skeleton)."""
+    channels = table_settings(bench).channels if args.channels is None else args.channels
+    return OneShotSettings(epochs=args.epochs, channels=channels, candidates=args.candidates)
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     from nasrl_nb.viz.bench_plots import plot_showdown
 
-    settings = OneShotSettings(epochs=args.epochs, channels=args.channels, candidates=args.candidates)
+    bench = TabularBenchmark.load(args.table)
+    settings = one_shot_settings(args, bench)
     start = time.perf_counter()
 
     def report(record: dict) -> None:
@@ -65,7 +76,7 @@ def main(argv=None) -> int:
               f"cost {record['cost_seconds']:.1f} table s, CPU {record.get('cpu_seconds', 0):.1f} s, wall {record['wall_seconds']:.1f} s", file=sys.stderr, flush=True)
 
     result = run_showdown(
-        args.table, args.methods, range(args.seeds), settings=settings, budget_seconds=args.budget_seconds,
+        bench, args.methods, range(args.seeds), settings=settings, budget_seconds=args.budget_seconds,
         time_scale="calibrate" if args.time_scale is None else args.time_scale, calibration_cells=args.calibration_cells,
         calibrate_after=args.time_scale is None and any(m in ONE_SHOT_METHODS for m in args.methods),
         threads=args.threads, callback=report,
