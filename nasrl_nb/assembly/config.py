@@ -261,8 +261,11 @@ def batch_size_rule(method: str, budget: int, workers: int = 1) -> int:
 # UCB keeps BanditConfig's exploration, 1: its bonus is counted in the rewards' own std (the same rule on
 # any table); 1 lies on the plateau 0.5-2 measured on digits-cell and on its rank-transformed copy at 50
 # and 100 evaluations, where 16 (tuned before UCB stopped re-proposing known cells) picked at random
-# search's level; at 300 evaluations 1 is not better than 16 (BENCHMARKS.md, "UCB's exploration").
+# search's level; at 300 evaluations 1 is not better than 16, and a bonus growing with the budget (3 or 2.45
+# at 300) did not hold on digits-cell, its ranked copy and mnist1d-cell alike: not adopted (BENCHMARKS.md,
+# "UCB's exploration").
 RANK_WINDOW = 8  # rewards ranked together: the batch and the one before it at 100 evaluations (4-all measured)
+# (two batches at every budget, 16 at 300 evaluations, gained on digits-cell and lost on mnist1d-cell: not adopted)
 METHOD_DEFAULTS: dict[str, dict] = {
     "reinforce": {"trainer_kwargs": {"rank_window": RANK_WINDOW}},
     "ppo": {"trainer_kwargs": {"optimizer": "adam", "lr": 0.05, "entropy_weight": 1e-2, "advantage_std": "batch"}},
