@@ -118,11 +118,16 @@ def add_search_command(subparsers) -> None:
     search.add_argument("--preset", choices=("zoph-le",), default=None,
                         help="documented settings for other purposes than a lab's budget: zoph-le, Zoph & Le's "
                              "controller training (Adam at 6e-4 on raw advantages; reinforce, ppo), for long runs")
-    search.add_argument("--out", required=True, help="the run folder (config, history, steps, checkpoint, summary)")
-    search.add_argument("--resume", action="store_true", help="continue the search in --out")
-    search.add_argument("--overwrite", action="store_true", help="delete the search in --out and start over")
-    search.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_run_folder_options(search, "search", out_help="the run folder (config, history, steps, checkpoint, summary)")
     search.set_defaults(func=cmd_search)
+
+
+def add_run_folder_options(parser, what: str, *, out_help: str = "the run folder") -> None:
+    """``--out``, ``--resume``, ``--overwrite`` and ``--quiet``: every command that writes a run folder takes them."""
+    parser.add_argument("--out", required=True, help=out_help)
+    parser.add_argument("--resume", action="store_true", help=f"continue the {what} in --out")
+    parser.add_argument("--overwrite", action="store_true", help=f"delete the {what} in --out and start over")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def add_export_command(subparsers) -> None:

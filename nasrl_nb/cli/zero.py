@@ -20,6 +20,7 @@ def add_commands(subparsers) -> None:
     """Add ``zero`` to the ``nasrl-nb`` parser, one option per ZeroConfig field."""
     from ..zero.ops import OP_SETS
     from ..zero.run import ZeroConfig
+    from .search import add_run_folder_options
 
     zero = subparsers.add_parser(
         "zero", help="evolve a learning algorithm from the empty program (AutoML-Zero) and print the best",
@@ -37,10 +38,7 @@ def add_commands(subparsers) -> None:
         else:
             kind = float if f.type == "float" else int
             zero.add_argument(option, dest=f.name, type=kind, default=None, help=help_text)
-    zero.add_argument("--out", required=True, help="the run folder")
-    zero.add_argument("--resume", action="store_true", help="continue the run in --out")
-    zero.add_argument("--overwrite", action="store_true", help="delete the run in --out and start over")
-    zero.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_run_folder_options(zero, "run")
     zero.set_defaults(func=cmd_zero)
 
 

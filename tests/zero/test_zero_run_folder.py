@@ -48,7 +48,6 @@ def test_load_run_reads_a_zero_run_folder(zero_run):
 
 
 def test_the_replay_viewer_shows_a_zero_run(zero_run):
-    pytest.importorskip("ipywidgets")
     from nasrl_nb.widgets import ReplayViewer
     from nasrl_nb.widgets.panels import RunState
     from nasrl_nb.widgets.run_panels import panel_names, render_run
